@@ -1,0 +1,94 @@
+/**
+ * `TimCacheB`: the in-memory versioned cache, with the same interface and single flight
+ * as {@linkcode TimCacheC}. Bounded by an LRU (npm `lru-cache`) with an optional TTL; used
+ * for data that must not outlive the process's view of it (e.g. the structure, 1-hour
+ * TTL).
+ *
+ * @module
+ */
+import { LRUCache } from "lru-cache";
+import { registerCache } from "./_registry.ts";
+import { type StoreRead, VersionedCache, type VersionedCacheOptions } from "./_versioned_cache.ts";
+import type { HashFuncs } from "./types.ts";
+
+/** Options of {@linkcode TimCacheB}. */
+export interface TimCacheBOptions extends VersionedCacheOptions {
+  /** Most entries kept; the least recently used go first. @default {10_000} */
+  maxEntries?: number;
+  /** Time to live of an entry from its write, in ms; `undefined` means no expiry. */
+  ttlMs?: number;
+}
+
+interface Entry<T> {
+  versionHash: string;
+  data: T;
+}
+
+/**
+ * An in-memory versioned cache.
+ *
+ * @example
+ * ```ts
+ * const structure = new TimCacheB<"all", number, Structure>({
+ *   uniquenessHashFromParams: () => "all",
+ *   versionHashFromParams: (v) => String(v),
+ *   parseData: () => ({ shouldStore: true, uniquenessHash: "all", versionHash: "1" }),
+ * }, { ttlMs: 60 * 60 * 1000 });
+ * ```
+ */
+export class TimCacheB<UniquenessParams, VersionParams, T>
+  extends VersionedCache<UniquenessParams, VersionParams, T> {
+  readonly #entries: LRUCache<string, Entry<T>>;
+
+  /** @throws {RangeError} If `maxEntries` is not a positive integer or `ttlMs` is not positive. */
+  constructor(
+    hashFuncs: HashFuncs<UniquenessParams, VersionParams, T>,
+    options: TimCacheBOptions = {},
+  ) {
+    super(hashFuncs, options);
+    const max = options.maxEntries ?? 10_000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`Cannot create cache: 'maxEntries' (${max}) must be a positive integer`);
+    }
+    if (options.ttlMs !== undefined && !(options.ttlMs > 0)) {
+      throw new RangeError(`Cannot create cache: 'ttlMs' (${options.ttlMs}) must be positive`);
+    }
+    this.#entries = new LRUCache<string, Entry<T>>({ max, ttl: options.ttlMs });
+    registerCache(this);
+  }
+
+  /** Number of stored entries. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Empties the cache and stops in-flight writes (flush-all). */
+  flushLocal(): void {
+    this.cancelPendingWrites();
+    this.#entries.clear();
+  }
+
+  protected readEntry(uniquenessHash: string): Promise<StoreRead<T>> {
+    const entry = this.#entries.get(uniquenessHash);
+    return Promise.resolve(
+      entry ? { kind: "hit", versionHash: entry.versionHash, data: entry.data } : { kind: "miss" },
+    );
+  }
+
+  protected touchEntry(): void {}
+
+  protected writeEntry(uniquenessHash: string, versionHash: string, data: T): Promise<boolean> {
+    this.#entries.set(uniquenessHash, { versionHash, data });
+    return Promise.resolve(true);
+  }
+
+  protected deleteEntry(uniquenessHash: string): Promise<void> {
+    this.#entries.delete(uniquenessHash);
+    return Promise.resolve();
+  }
+
+  protected deleteAll(): Promise<void> {
+    this.#entries.clear();
+    return Promise.resolve();
+  }
+}
