@@ -80,7 +80,11 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   /** Called after a hit with a matching version (e.g. to refresh a TTL); must not throw. */
   protected abstract touchEntry(uniquenessHash: string): void;
   /** Stores one entry; resolves `false` when the store was unavailable; must not throw. */
-  protected abstract writeEntry(uniquenessHash: string, versionHash: string, data: T): Promise<boolean>;
+  protected abstract writeEntry(
+    uniquenessHash: string,
+    versionHash: string,
+    data: T,
+  ): Promise<boolean>;
   /** Deletes one entry; must not throw. */
   protected abstract deleteEntry(uniquenessHash: string): Promise<void>;
   /** Deletes every entry of this cache; must not throw. */
@@ -153,7 +157,12 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       if (joined) {
         const result = await joined.promise;
         if (result.kind === "value") {
-          return { value: result.value, outcome: "hit", lookupMs: performance.now() - started, computeMs: 0 };
+          return {
+            value: result.value,
+            outcome: "hit",
+            lookupMs: performance.now() - started,
+            computeMs: 0,
+          };
         }
         if (result.kind === "error") throw result.error;
         continue;
@@ -163,7 +172,12 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       if (read.kind === "hit" && read.versionHash === versionHash) {
         this.touchEntry(uniquenessHash);
         this.#finish(uniquenessHash, own, { kind: "value", value: read.data });
-        return { value: read.data, outcome: "hit", lookupMs: performance.now() - started, computeMs: 0 };
+        return {
+          value: read.data,
+          outcome: "hit",
+          lookupMs: performance.now() - started,
+          computeMs: 0,
+        };
       }
       const lookupMs = performance.now() - started;
       const computeStarted = performance.now();
@@ -258,7 +272,12 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   }
 
   /** Writes a computed value if `parseData` allows it and no clear ran since it started. */
-  async #store(uniquenessHash: string, versionHash: string, value: T, flight: Flight<T>): Promise<boolean> {
+  async #store(
+    uniquenessHash: string,
+    versionHash: string,
+    value: T,
+    flight: Flight<T>,
+  ): Promise<boolean> {
     let parsed;
     try {
       parsed = this.#funcs.parseData(value);

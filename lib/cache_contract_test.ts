@@ -26,7 +26,11 @@ interface Value {
 const funcs: HashFuncs<Params, Version, Value> = {
   uniquenessHashFromParams: (p) => p.id,
   versionHashFromParams: (v) => `r${v.rev}`,
-  parseData: (d) => ({ shouldStore: d.ok !== false, uniquenessHash: d.id, versionHash: `r${d.rev}` }),
+  parseData: (d) => ({
+    shouldStore: d.ok !== false,
+    uniquenessHash: d.id,
+    versionHash: `r${d.rev}`,
+  }),
 };
 
 const value = (id: string, rev: number, payload = "x"): Value => ({ id, rev, payload });
@@ -80,7 +84,9 @@ function contract(name: string, make: Factory) {
 
   Deno.test(`${name}: setPromise() does not store what parseData refuses`, async () => {
     const cache = make();
-    await cache.setPromise(Promise.resolve({ ...value("a", 1), ok: false }), { id: "a" }, { rev: 1 });
+    await cache.setPromise(Promise.resolve({ ...value("a", 1), ok: false }), { id: "a" }, {
+      rev: 1,
+    });
     assert.equal(await cache.get({ id: "a" }, ANY_VERSION), undefined);
     // A value computed for another version than the one it is set as is not stored either.
     await cache.setPromise(Promise.resolve(value("a", 2)), { id: "a" }, { rev: 1 });
@@ -96,7 +102,10 @@ function contract(name: string, make: Factory) {
       await gate.promise;
       return value("cold", 1, "computed");
     };
-    const calls = Array.from({ length: 100 }, () => cache.getOrSet({ id: "cold" }, { rev: 1 }, producer));
+    const calls = Array.from(
+      { length: 100 },
+      () => cache.getOrSet({ id: "cold" }, { rev: 1 }, producer),
+    );
     setTimeout(() => gate.resolve(), 20);
     const results = await Promise.all(calls);
     assert.equal(runs, 1);
@@ -143,14 +152,21 @@ function contract(name: string, make: Factory) {
       await new Promise((r) => setTimeout(r, 10));
       throw new Error("database down");
     };
-    const calls = Array.from({ length: 10 }, () => cache.getOrSet({ id: "e" }, { rev: 1 }, producer));
+    const calls = Array.from(
+      { length: 10 },
+      () => cache.getOrSet({ id: "e" }, { rev: 1 }, producer),
+    );
     const settled = await Promise.allSettled(calls);
     assert.equal(runs, 1);
     for (const s of settled) {
       assert.equal(s.status, "rejected");
       assert.equal((s as PromiseRejectedResult).reason.message, "database down");
     }
-    const later = await cache.getOrSet({ id: "e" }, { rev: 1 }, () => Promise.resolve(value("e", 1)));
+    const later = await cache.getOrSet(
+      { id: "e" },
+      { rev: 1 },
+      () => Promise.resolve(value("e", 1)),
+    );
     assert.equal(later.outcome, "miss");
   });
 

@@ -20,7 +20,7 @@ export type RedisClient = RedisClientType;
 export interface RedisOptions {
   /** Give up waiting for the first connection after this long; reconnects continue. @default {2000} */
   connectTimeoutMs?: number;
-  /** Reject any command that has no reply after this long. @default {1000} */
+  /** A cache call with no reply after this long counts as unavailable. @default {1000} */
   commandTimeoutMs?: number;
   /** Upper bound of the reconnect backoff. @default {2000} */
   maxReconnectDelayMs?: number;
@@ -34,6 +34,12 @@ interface Connection {
 }
 
 let connection: Connection | undefined;
+let commandTimeoutMs = 1000;
+
+/** The reply deadline set by the last {@linkcode initRedis}, in ms. @default {1000} */
+export function redisCommandTimeoutMs(): number {
+  return commandTimeoutMs;
+}
 
 /** Removes the password from a Redis URL so it can be logged. */
 export function redactRedisUrl(url: string): string {
@@ -77,12 +83,14 @@ export async function initRedis(
       `Cannot connect to Redis: '${redactRedisUrl(target)}' is not a redis:// URL`,
     );
   }
+  commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
   const client = createClient({
     url: target,
     disableOfflineQueue: true,
-    commandOptions: { timeout: options.commandTimeoutMs ?? 1000 },
+    // Bounds the wait before a command is written; the reply deadline is in _guard.ts.
+    commandOptions: { timeout: commandTimeoutMs },
     socket: {
       connectTimeout: connectTimeoutMs,
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),

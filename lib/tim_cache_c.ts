@@ -11,7 +11,8 @@
  */
 import { registerCache } from "./_registry.ts";
 import { type StoreRead, VersionedCache, type VersionedCacheOptions } from "./_versioned_cache.ts";
-import { getRedis, type RedisClient } from "./redis.ts";
+import { breakerClosed, withDeadline } from "./_guard.ts";
+import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 import type { HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
@@ -28,6 +29,10 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   readRefreshTtlS?: number;
   /** Keys deleted per `UNLINK` during `clearAll`. @default {1000} */
   clearBatchSize?: number;
+  /** Reply deadline of each Redis call, in ms. @default {redisCommandTimeoutMs()} */
+  commandTimeoutMs?: number;
+  /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
+  breakerMs?: number;
   /** Receives one JSON line per Redis failure (at most one per second per cache). */
   log?: (line: string) => void;
 }
@@ -60,6 +65,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #readRefreshTtlS: number;
   readonly #clearBatchSize: number;
   readonly #log: (line: string) => void;
+  readonly #commandTimeoutMs: number | undefined;
+  readonly #breakerMs: number;
   #lastErrorLogMs = 0;
 
   /**
@@ -87,6 +94,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 1000;
     this.#log = options.log ?? ((line) => console.error(line));
+    this.#commandTimeoutMs = options.commandTimeoutMs;
+    this.#breakerMs = options.breakerMs ?? 1000;
     if (!(this.#minWriteTtlS > 0 && this.#minWriteTtlS <= this.#maxWriteTtlS)) {
       throw new RangeError(
         `Cannot create cache '${prefix}': write TTL bounds (${this.#minWriteTtlS} s, ` +
@@ -112,13 +121,24 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.cancelPendingWrites();
   }
 
-  protected async readEntry(uniquenessHash: string): Promise<StoreRead<T>> {
+  /** The client when Redis is usable now (connected, breaker closed), else `undefined`. */
+  #client(): RedisClient | undefined {
     const client = this.#redis();
+    return client && breakerClosed(client) ? client : undefined;
+  }
+
+  #call<R>(client: RedisClient, call: Promise<R>): Promise<R> {
+    const timeoutMs = this.#commandTimeoutMs ?? redisCommandTimeoutMs();
+    return withDeadline(client, timeoutMs, this.#breakerMs, call);
+  }
+
+  protected async readEntry(uniquenessHash: string): Promise<StoreRead<T>> {
+    const client = this.#client();
     if (!client) return { kind: "unavailable" };
     const key = this.keyFor(uniquenessHash);
     let raw: string | null;
     try {
-      raw = await client.get(key) as string | null;
+      raw = await this.#call(client, client.get(key)) as string | null;
     } catch (error) {
       if (String((error as Error)?.message).startsWith("WRONGTYPE")) {
         this.#discard(client, key); // a foreign value under our key
@@ -139,17 +159,27 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   protected touchEntry(uniquenessHash: string): void {
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
-    this.#redis()?.expire(this.keyFor(uniquenessHash), this.#readRefreshTtlS)
+    const client = this.#client();
+    if (!client) return;
+    this.#call(client, client.expire(this.keyFor(uniquenessHash), this.#readRefreshTtlS))
       .catch((error: unknown) => this.#report("expire", error));
   }
 
-  protected async writeEntry(uniquenessHash: string, versionHash: string, data: T): Promise<boolean> {
-    const client = this.#redis();
+  protected async writeEntry(
+    uniquenessHash: string,
+    versionHash: string,
+    data: T,
+  ): Promise<boolean> {
+    const client = this.#client();
     if (!client) return false;
     try {
-      await client.set(this.keyFor(uniquenessHash), JSON.stringify({ versionHash, data }), {
-        expiration: { type: "EX", value: this.writeTtlS() },
-      });
+      const entry = JSON.stringify({ versionHash, data });
+      await this.#call(
+        client,
+        client.set(this.keyFor(uniquenessHash), entry, {
+          expiration: { type: "EX", value: this.writeTtlS() },
+        }),
+      );
       return true;
     } catch (error) {
       this.#report("set", error);
@@ -158,10 +188,10 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   protected async deleteEntry(uniquenessHash: string): Promise<void> {
-    const client = this.#redis();
+    const client = this.#client();
     if (!client) return;
     try {
-      await client.del(this.keyFor(uniquenessHash));
+      await this.#call(client, client.del(this.keyFor(uniquenessHash)));
     } catch (error) {
       this.#report("del", error);
     }
@@ -169,20 +199,26 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /** SCAN with MATCH on this cache's own prefix (never KEYS), deleting with UNLINK. */
   protected async deleteAll(): Promise<void> {
-    const client = this.#redis();
+    const client = this.#client();
     if (!client) return;
     const match = escapeGlob(this.#keyPrefix) + "*";
     try {
-      for await (const keys of client.scanIterator({ MATCH: match, COUNT: this.#clearBatchSize })) {
-        if (keys.length > 0) await client.unlink(keys);
-      }
+      let cursor = "0";
+      do {
+        const reply = await this.#call(
+          client,
+          client.scan(cursor, { MATCH: match, COUNT: this.#clearBatchSize }),
+        );
+        cursor = String(reply.cursor);
+        if (reply.keys.length > 0) await this.#call(client, client.unlink(reply.keys));
+      } while (cursor !== "0");
     } catch (error) {
       this.#report("clear_all", error);
     }
   }
 
   #discard(client: RedisClient, key: string): void {
-    client.del(key).catch((error: unknown) => this.#report("del", error));
+    this.#call(client, client.del(key)).catch((error: unknown) => this.#report("del", error));
   }
 
   #report(op: string, error: unknown): void {

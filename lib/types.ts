@@ -64,7 +64,11 @@ export interface TimCache<UniquenessParams, VersionParams, T> {
    */
   get(params: UniquenessParams, versionParams: VersionParams | AnyVersion): Promise<T | undefined>;
   /** Registers `promise` as the in-flight value at once, then stores its result. */
-  setPromise(promise: Promise<T>, params: UniquenessParams, versionParams: VersionParams): Promise<T>;
+  setPromise(
+    promise: Promise<T>,
+    params: UniquenessParams,
+    versionParams: VersionParams,
+  ): Promise<T>;
   /** Read-through: a hit, or one producer run shared by every concurrent caller. */
   getOrSet(
     params: UniquenessParams,

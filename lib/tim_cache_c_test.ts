@@ -1,0 +1,222 @@
+/** TimCacheC against real redis-servers: TTLs, prefixes, broken entries and outages. */
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { flushAllServerCaches } from "./flush_all.ts";
+import { closeRedis, getRedis, initRedis, type RedisClient } from "./redis.ts";
+import { TimCacheC } from "./tim_cache_c.ts";
+import { ANY_VERSION, type HashFuncs } from "./types.ts";
+import { deferred } from "./testing/deferred.ts";
+import { startRedis } from "./testing/redis_server.ts";
+
+const DAY_S = 86_400;
+const funcs: HashFuncs<string, number, { id: string; rev: number }> = {
+  uniquenessHashFromParams: (id) => id,
+  versionHashFromParams: (rev) => String(rev),
+  parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: String(d.rev) }),
+};
+const quiet = { log: () => {} };
+
+async function connect(url: string): Promise<RedisClient> {
+  const client = createClient({ url }) as unknown as RedisClient;
+  await client.connect();
+  return client;
+}
+
+Deno.test("TimCacheC writes with a TTL between 15 and 30 days", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("ttl", funcs, { redis: () => client, ...quiet });
+    for (let i = 0; i < 20; i++) {
+      await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
+      const ttl = await client.ttl(cache.keyFor(`k${i}`));
+      assert.ok(ttl >= 15 * DAY_S - 5 && ttl <= 30 * DAY_S, `TTL ${ttl} s outside 15-30 days`);
+    }
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("TimCacheC.get() refreshes the TTL to 30 days on a hit only", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("refresh", funcs, { redis: () => client, ...quiet });
+    await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
+    const key = cache.keyFor("a");
+    await client.expire(key, 100);
+    assert.equal(await cache.get("a", 2), undefined); // version mismatch: no refresh
+    await client.ping(); // the refresh, if any, was sent before this
+    assert.ok(await client.ttl(key) <= 100);
+    assert.deepEqual(await cache.get("a", 1), { id: "a", rev: 1 });
+    await client.ping();
+    assert.ok(await client.ttl(key) >= 30 * DAY_S - 5);
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("TimCacheC stores {versionHash, data} under cache:<prefix>:<uniquenessHash>", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("layout", funcs, { redis: () => client, ...quiet });
+    await cache.setPromise(Promise.resolve({ id: "a", rev: 3 }), "a", 3);
+    const raw = await client.get("cache:layout:a");
+    assert.deepEqual(JSON.parse(raw!), { versionHash: "3", data: { id: "a", rev: 3 } });
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("clearAll() deletes only its own prefix, even with glob characters in prefixes", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const prefixes = ["a*", "a", "ab", "a?", "[a]", "a[b]", "a\\", "b"];
+    const caches = prefixes.map((p) =>
+      new TimCacheC(p, funcs, { redis: () => client, clearBatchSize: 7, ...quiet })
+    );
+    for (const cache of caches) {
+      for (let i = 0; i < 30; i++) {
+        await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
+      }
+    }
+    await client.set("unrelated", "1");
+    for (const [index, cache] of caches.entries()) {
+      const before = await client.dbSize();
+      await cache.clearAll();
+      assert.equal(await client.dbSize(), before - 30, `clearAll of '${prefixes[index]}'`);
+      assert.equal(await client.exists(cache.keyFor("k0")), 0);
+      for (const other of caches.slice(index + 1)) {
+        assert.equal(await client.exists(other.keyFor("k0")), 1, `'${other.prefix}' was touched`);
+      }
+    }
+    assert.equal(await client.get("unrelated"), "1");
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("TimCacheC rejects a prefix that could overlap another's keys", () => {
+  assert.throws(() => new TimCacheC("po:items", funcs), TypeError);
+  assert.throws(() => new TimCacheC("", funcs), TypeError);
+});
+
+Deno.test("TimCacheC treats broken and foreign values as misses and removes them (defect 3)", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("broken", funcs, { redis: () => client, ...quiet });
+    const cases: [string, () => Promise<unknown>][] = [
+      ["truncated", () => client.set(cache.keyFor("truncated"), '{"versionHash":"1","data":{"id"')],
+      ["not json", () => client.set(cache.keyFor("not json"), "hello")],
+      ["no version", () => client.set(cache.keyFor("no version"), '{"data":1}')],
+      ["array", () => client.set(cache.keyFor("array"), "[1,2]")],
+      ["a hash", () => client.hSet(cache.keyFor("a hash"), "f", "v")],
+    ];
+    for (const [id, write] of cases) {
+      await write();
+      assert.equal(await cache.get(id, ANY_VERSION), undefined, id);
+      await client.ping();
+      assert.equal(await client.exists(cache.keyFor(id)), 0, `${id} was not removed`);
+      const filled = await cache.getOrSet(id, 1, () => Promise.resolve({ id, rev: 1 }));
+      assert.equal(filled.outcome, "miss");
+      assert.deepEqual(await cache.get(id, 1), { id, rev: 1 });
+    }
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("initRedis() returns within its connect timeout when nothing listens", async () => {
+  const started = performance.now();
+  const client = await initRedis("redis://127.0.0.1:1", { connectTimeoutMs: 300, ...quiet });
+  const elapsed = performance.now() - started;
+  try {
+    assert.ok(client);
+    assert.equal(getRedis(), undefined);
+    assert.ok(elapsed < 3000, `initRedis took ${elapsed} ms`);
+    const cache = new TimCacheC("down", funcs, quiet);
+    assert.equal(await cache.get("a", 1), undefined);
+    const result = await cache.getOrSet("b", 1, () => Promise.resolve({ id: "b", rev: 1 }));
+    assert.equal(result.outcome, "bypass");
+    assert.deepEqual(result.value, { id: "b", rev: 1 });
+    assert.deepEqual(await flushAllServerCaches(), {
+      redis: "unavailable",
+      localCaches: result ? (await flushAllServerCaches()).localCaches : 0,
+    });
+  } finally {
+    await closeRedis();
+  }
+});
+
+Deno.test("initRedis() without a URL disables caching", async () => {
+  const lines: string[] = [];
+  assert.equal(await initRedis("", { log: (l) => lines.push(l) }), undefined);
+  assert.match(lines.join("\n"), /redis_disabled/);
+  const cache = new TimCacheC("off", funcs, quiet);
+  const result = await cache.getOrSet("a", 1, () => Promise.resolve({ id: "a", rev: 1 }));
+  assert.equal(result.outcome, "bypass");
+  assert.equal((await flushAllServerCaches()).redis, "disabled");
+});
+
+Deno.test("TimCacheC keeps answering while Redis is killed, and uses it again after restart", async () => {
+  await using redis = await startRedis({ appendonly: true });
+  await initRedis(redis.url, { commandTimeoutMs: 300, maxReconnectDelayMs: 100, ...quiet });
+  try {
+    const cache = new TimCacheC("kill", funcs, quiet);
+    await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
+    await redis.kill();
+    for (let i = 0; i < 5; i++) {
+      const result = await cache.getOrSet("a", 1, () => Promise.resolve({ id: "a", rev: 1 }));
+      assert.equal(result.outcome, "bypass");
+    }
+    await redis.restart();
+    const deadline = Date.now() + 5000;
+    while (!getRedis() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(getRedis(), "the client did not reconnect within 5 s");
+    assert.deepEqual(await cache.get("a", 1), { id: "a", rev: 1 }); // from the AOF
+  } finally {
+    await closeRedis();
+  }
+});
+
+Deno.test("TimCacheC turns a paused Redis into a bypass after the command timeout", async () => {
+  await using redis = await startRedis();
+  await initRedis(redis.url, { commandTimeoutMs: 200, ...quiet });
+  try {
+    const cache = new TimCacheC("pause", funcs, quiet);
+    await redis.cli("CLIENT", "PAUSE", "1500", "ALL");
+    const started = performance.now();
+    const result = await cache.getOrSet("a", 1, () => Promise.resolve({ id: "a", rev: 1 }));
+    const elapsed = performance.now() - started;
+    assert.notEqual(result.outcome, "hit");
+    assert.ok(elapsed < 1400, `waited ${elapsed} ms for a paused Redis`);
+  } finally {
+    await new Promise((r) => setTimeout(r, 1600)); // let the pause end before closing
+    await closeRedis();
+  }
+});
+
+Deno.test("flushAllServerCaches() empties Redis and stops in-flight writes", async () => {
+  await using redis = await startRedis();
+  await initRedis(redis.url, quiet);
+  try {
+    const cache = new TimCacheC("flush", funcs, quiet);
+    await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
+    const slow = deferred<{ id: string; rev: number }>();
+    const writing = cache.setPromise(slow.promise, "b", 1);
+    const result = await flushAllServerCaches();
+    assert.equal(result.redis, "flushed");
+    slow.resolve({ id: "b", rev: 1 });
+    await writing;
+    const deadline = Date.now() + 2000; // FLUSHDB ASYNC frees in the background
+    while (Number(await redis.cli("DBSIZE")) > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await redis.cli("DBSIZE"), "0");
+  } finally {
+    await closeRedis();
+  }
+});
