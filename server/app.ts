@@ -1,0 +1,98 @@
+/**
+ * The Hono app: routes joined with `app.route()`, and one place (`onError`) that turns
+ * errors into JSON responses.
+ *
+ * | error                          | status                      |
+ * | ------------------------------ | --------------------------- |
+ * | `HTTPException`                | its own (400, 401, 403 ...) |
+ * | `ValidationError` (model)      | 400                         |
+ * | `NotFoundError` (model)        | 404                         |
+ * | `DatabaseUnavailableError`     | 503 with `Retry-After`      |
+ * | anything else                  | 500, logged                 |
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ServerCaches } from "./caches.ts";
+import { DatabaseUnavailableError, type Db } from "./db.ts";
+import { NotFoundError, ValidationError } from "./model/mod.ts";
+import { adminRoutes } from "./routes/admin.ts";
+import { clientRoutes } from "./routes/client.ts";
+import { datasetRoutes } from "./routes/datasets.ts";
+import { projectRoutes } from "./routes/projects.ts";
+
+/** What the app needs; tests pass a real database and caches on a test Redis. */
+export interface AppDeps {
+  db: Db;
+  caches: ServerCaches;
+  /** Bearer token of administrators (`ADMIN_TOKEN`); unset disables admin actions. */
+  adminToken?: string;
+  /** Instance id (`WB_INSTANCE`). @default {"local"} */
+  instance?: string;
+  /** Where errors and admin actions are logged, one JSON line each. @default {console.error} */
+  log?: (line: string) => void;
+}
+
+/** Seconds a client should wait before retrying while the database is unavailable. */
+export const DB_RETRY_AFTER_S = 5;
+
+/** Builds the app. */
+export async function createApp(deps: AppDeps): Promise<Hono> {
+  const log = deps.log ?? ((line: string) => console.error(line));
+  const app = new Hono();
+  app.route(
+    "/",
+    adminRoutes({
+      adminToken: deps.adminToken,
+      instance: deps.instance ?? "local",
+      startedAtMs: Date.now(),
+      log,
+    }),
+  );
+  app.route("/api/projects", projectRoutes(deps));
+  app.route("/api", datasetRoutes(deps));
+  app.route("/", await clientRoutes());
+
+  app.notFound((c) =>
+    c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}` }, 404)
+  );
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      const response = error.getResponse();
+      return c.json(
+        { error: errorCode(error.status), message: error.message },
+        error.status,
+        Object.fromEntries(response.headers),
+      );
+    }
+    if (error instanceof ValidationError) {
+      return c.json({ error: "bad_request", message: error.message, field: error.field }, 400);
+    }
+    if (error instanceof NotFoundError) {
+      return c.json({ error: "not_found", message: error.message }, 404);
+    }
+    if (error instanceof DatabaseUnavailableError) {
+      c.header("Retry-After", String(DB_RETRY_AFTER_S));
+      return c.json({
+        error: "database_unavailable",
+        message: `The database is unavailable; retry in ${DB_RETRY_AFTER_S} s`,
+      }, 503);
+    }
+    log(JSON.stringify({
+      event: "request_error",
+      method: c.req.method,
+      path: c.req.path,
+      error: String(error?.stack ?? error),
+    }));
+    return c.json({ error: "internal", message: "Internal server error" }, 500);
+  });
+  return app;
+}
+
+function errorCode(status: number): string {
+  return ({ 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found" } as Record<
+    number,
+    string
+  >)[status] ?? (status >= 500 ? "unavailable" : "error");
+}

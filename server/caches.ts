@@ -1,0 +1,129 @@
+/**
+ * The server's caches: one `TimCacheC` per cached route family, named by the prefixes of
+ * the plan (`po_detail`, `po_items`, `metric_info`, `replicant_opts`, `ds_hmis`, `ds_hfa`),
+ * and the in-memory structure cache (1-hour TTL).
+ *
+ * Every cached value is an {@linkcode Cached} envelope carrying the uniqueness and version
+ * hashes it was computed for, so `parseData` can refuse a value that does not belong to
+ * the key it is about to be stored under.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { type HashFuncs, type RedisClient, TimCacheB, TimCacheC } from "../lib/mod.ts";
+import { CACHE_FORMAT_VERSION } from "./version.ts";
+
+/** A cached body with the hashes it was computed for. */
+export interface Cached<B> {
+  uniquenessHash: string;
+  versionHash: string;
+  body: B;
+}
+
+/**
+ * A stable hash of any JSON-like value: SHA-256 (hex) of its canonical JSON (object keys
+ * sorted), so `{a, b}` and `{b, a}` hash alike and no two different values collide through
+ * separators.
+ */
+export function stableHash(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex");
+}
+
+/** JSON with object keys sorted at every depth. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
+  );
+}
+
+/** The uniqueness hash of an envelope cache's params. */
+export function uniquenessHashOf(params: unknown): string {
+  return stableHash(params);
+}
+
+/** The version hash of an envelope cache's version params (includes the cache format). */
+export function versionHashOf(version: unknown): string {
+  return `f${CACHE_FORMAT_VERSION}:${stableHash(version)}`;
+}
+
+/** Wraps a body in the envelope for `params` at `version`. */
+export function envelope<B>(params: unknown, version: unknown, body: B): Cached<B> {
+  return { uniquenessHash: uniquenessHashOf(params), versionHash: versionHashOf(version), body };
+}
+
+/** Hash functions for an envelope cache: params and version are hashed canonically. */
+export function envelopeFuncs<U, V, B>(
+  storable: (body: B) => boolean = () => true,
+): HashFuncs<U, V, Cached<B>> {
+  return {
+    uniquenessHashFromParams: uniquenessHashOf,
+    versionHashFromParams: versionHashOf,
+    parseData: (data) => ({
+      shouldStore: storable(data.body),
+      uniquenessHash: data.uniquenessHash,
+      versionHash: data.versionHash,
+    }),
+  };
+}
+
+/** A Redis-backed route cache holding envelopes. */
+export type RouteCache<U, V, B> = TimCacheC<U, V, Cached<B>>;
+
+/** Parameters and versions of each cache. Versions are ISO timestamps or counters. */
+export interface ServerCaches {
+  /** A presentation object's detail; version: its `last_updated`. */
+  poDetail: RouteCache<{ projectId: string; poId: string }, { lastUpdated: string }, unknown>;
+  /** Items of a fetch config over a results object; version: the module's `last_run`. */
+  poItems: RouteCache<
+    { projectId: string; resultsObjectId: string; fetch: unknown },
+    { lastRun: string | null },
+    { status: string }
+  >;
+  /** A metric's info; version: the module's `last_run`. */
+  metricInfo: RouteCache<
+    { projectId: string; metricId: string },
+    { lastRun: string | null },
+    unknown
+  >;
+  /** Options to replicate a metric by; version: the module's `last_run`. */
+  replicantOpts: RouteCache<
+    { projectId: string; metricId: string; replicateBy: string },
+    { lastRun: string | null },
+    unknown
+  >;
+  /** HMIS dataset summaries; version: the HMIS dataset version. */
+  dsHmis: RouteCache<{ indicatorId?: string; level?: number }, { version: string }, unknown>;
+  /** HFA dataset summaries; version: the HFA dataset version. */
+  dsHfa: RouteCache<Record<string, never>, { version: string }, unknown>;
+  /** The admin-area structure, in memory for one hour; version: the structure version. */
+  structure: TimCacheB<"structure", { version: string }, Cached<unknown>>;
+}
+
+/** Options of {@linkcode createServerCaches}. */
+export interface ServerCachesOptions {
+  /** Where TimCacheC gets its client. @default {getRedis} */
+  redis?: () => RedisClient | undefined;
+  /** Where cache errors are reported. @default {console.error} */
+  log?: (line: string) => void;
+}
+
+/** Creates the server's caches. */
+export function createServerCaches(options: ServerCachesOptions = {}): ServerCaches {
+  const route = <U, V, B>(prefix: string, storable?: (body: B) => boolean) =>
+    new TimCacheC<U, V, Cached<B>>(prefix, envelopeFuncs<U, V, B>(storable), options);
+  return {
+    poDetail: route("po_detail"),
+    poItems: route("po_items"),
+    metricInfo: route("metric_info"),
+    replicantOpts: route("replicant_opts"),
+    dsHmis: route("ds_hmis"),
+    dsHfa: route("ds_hfa"),
+    structure: new TimCacheB(envelopeFuncs<"structure", { version: string }, unknown>(), {
+      ttlMs: 60 * 60 * 1000,
+    }),
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * HTTP helpers shared by the routes: serving through a cache with `X-Cache` and
+ * `Server-Timing`, parameter validation, and the admin check.
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { TimCache } from "../lib/mod.ts";
+import { type Cached, envelope } from "./caches.ts";
+
+const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS" } as const;
+
+/**
+ * Serves `producer()`'s body through `cache` with the headers that tell how it was served:
+ * `X-Cache: HIT | MISS | BYPASS` (MISS only when this request ran the computation; a
+ * request that waited for another's computation is a HIT) and `Server-Timing` with the
+ * cache and database durations (W3C Server Timing).
+ *
+ * @param versionMs Time already spent looking up the version, in ms (counted as db).
+ */
+export async function serveCached<U, V, B>(
+  c: Context,
+  cache: TimCache<U, V, Cached<B>>,
+  params: U,
+  version: V,
+  producer: () => Promise<B>,
+  versionMs = 0,
+): Promise<Response> {
+  const result = await cache.getOrSet(
+    params,
+    version,
+    async () => envelope(params, version, await producer()),
+  );
+  c.header("X-Cache", X_CACHE[result.outcome]);
+  c.header(
+    "Server-Timing",
+    `cache;dur=${result.lookupMs.toFixed(1)};desc="${X_CACHE[result.outcome]}", ` +
+      `db;dur=${(versionMs + result.computeMs).toFixed(1)}`,
+  );
+  return c.json(result.value.body as object);
+}
+
+/** Milliseconds since `start` (a `performance.now()` reading). */
+export function since(start: number): number {
+  return performance.now() - start;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * A route parameter that must be an identifier (letters, digits, `_`, `-`; 1-64 chars).
+ *
+ * @throws {HTTPException} 400 naming the parameter.
+ */
+export function idParam(c: Context, name: string): string {
+  const value = c.req.param(name);
+  if (!value || !ID.test(value)) {
+    throw new HTTPException(400, {
+      message: `'${name}' must be 1-64 letters, digits, '_' or '-'`,
+    });
+  }
+  return value;
+}
+
+/**
+ * The JSON body of a request.
+ *
+ * @throws {HTTPException} 400 when it is not valid JSON or not an object.
+ */
+export async function jsonObjectBody(c: Context): Promise<Record<string, unknown>> {
+  let body: unknown;
+  try {
+    body = await c.req.json();
+  } catch {
+    throw new HTTPException(400, { message: "The request body must be valid JSON" });
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HTTPException(400, { message: "The request body must be a JSON object" });
+  }
+  return body as Record<string, unknown>;
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest();
+
+/**
+ * Checks `Authorization: Bearer <token>` against the instance's admin token, in constant
+ * time (both sides are hashed to equal length first).
+ *
+ * @throws {HTTPException} 401 without a bearer token; 403 with a wrong one, or when the
+ *   instance has no admin token configured (the action is then disabled).
+ */
+export function requireAdmin(c: Context, adminToken: string | undefined): void {
+  const header = c.req.header("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) {
+    c.header("WWW-Authenticate", 'Bearer realm="wb"');
+    throw new HTTPException(401, { message: "An admin bearer token is required" });
+  }
+  if (!adminToken) {
+    throw new HTTPException(403, { message: "Admin actions are disabled: ADMIN_TOKEN is not set" });
+  }
+  if (!timingSafeEqual(digest(match[1]), digest(adminToken))) {
+    throw new HTTPException(403, { message: "The admin token is not valid" });
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Dataset summaries (cached under `ds_hmis` and `ds_hfa`, versioned by the dataset's
+ * import version) and the admin-area structure (in memory, one hour).
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { envelope, type ServerCaches } from "../caches.ts";
+import type { Db } from "../db.ts";
+import { serveCached, since } from "../http.ts";
+import {
+  getDatasetVersion,
+  getHfaDatasetSummary,
+  getHmisDatasetSummary,
+  getStructure,
+} from "../model/mod.ts";
+
+/** What the dataset routes need. */
+export interface DatasetRoutesDeps {
+  db: Db;
+  caches: ServerCaches;
+}
+
+/** Routes under `/api`: `/datasets/hmis/summary`, `/datasets/hfa/summary`, `/structure`. */
+export function datasetRoutes({ db, caches }: DatasetRoutesDeps): Hono {
+  const app = new Hono();
+
+  app.get("/datasets/hmis/summary", async (c) => {
+    const indicatorId = c.req.query("indicatorId") || undefined;
+    const levelText = c.req.query("level");
+    const level = levelText === undefined ? undefined : Number(levelText);
+    if (level !== undefined && level !== 2 && level !== 3 && level !== 4) {
+      throw new HTTPException(400, { message: "'level' must be 2, 3 or 4" });
+    }
+    const started = performance.now();
+    const version = await getDatasetVersion(db, "hmis");
+    return serveCached(
+      c,
+      caches.dsHmis,
+      { indicatorId, level },
+      { version },
+      () => getHmisDatasetSummary(db, { indicatorId, adminAreaLevel: level }),
+      since(started),
+    );
+  });
+
+  app.get("/datasets/hfa/summary", async (c) => {
+    const started = performance.now();
+    const version = await getDatasetVersion(db, "hfa");
+    return serveCached(
+      c,
+      caches.dsHfa,
+      {},
+      { version },
+      () => getHfaDatasetSummary(db),
+      since(started),
+    );
+  });
+
+  app.get("/structure", async (c) => {
+    const started = performance.now();
+    const rows = await db.query<{ version: string }>(
+      "SELECT coalesce(max(version), 0)::text AS version FROM structure_meta",
+    );
+    const version = { version: rows[0]?.version ?? "0" };
+    const result = await caches.structure.getOrSet(
+      "structure",
+      version,
+      async () => envelope("structure", version, await getStructure(db)),
+    );
+    c.header("Server-Timing", `db;dur=${since(started).toFixed(1)}`);
+    return c.json(result.value.body as object);
+  });
+
+  return app;
+}

@@ -1,0 +1,143 @@
+/**
+ * Projects, presentation objects, metrics and module runs. Cached under `po_detail`,
+ * `po_items`, `metric_info` and `replicant_opts`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { envelope, type ServerCaches } from "../caches.ts";
+import type { Db } from "../db.ts";
+import { idParam, jsonObjectBody, requireAdmin, serveCached, since } from "../http.ts";
+import {
+  fetchPoItems,
+  getMetricInfo,
+  getPresentationObject,
+  getReplicantOptions,
+  listPresentationObjects,
+  listProjects,
+  NotFoundError,
+  type PoDetail,
+  runModule,
+  updatePresentationObject,
+} from "../model/mod.ts";
+import { metricVersion, poVersions } from "../versions.ts";
+
+/** What the project routes need. */
+export interface ProjectRoutesDeps {
+  db: Db;
+  caches: ServerCaches;
+  adminToken?: string;
+}
+
+/** Routes under `/api/projects`. */
+export function projectRoutes({ db, caches, adminToken }: ProjectRoutesDeps): Hono {
+  const app = new Hono();
+
+  app.get("/", async (c) => c.json({ items: await listProjects(db) }));
+
+  app.get("/:projectId/presentation_objects", async (c) => {
+    const projectId = idParam(c, "projectId");
+    return c.json({ items: await listPresentationObjects(db, projectId) });
+  });
+
+  const loadDetail = async (projectId: string, poId: string): Promise<PoDetail> => {
+    const detail = await getPresentationObject(db, projectId, poId);
+    if (!detail) throw new NotFoundError("presentation object", poId);
+    return detail;
+  };
+
+  app.get("/:projectId/presentation_objects/:poId", async (c) => {
+    const projectId = idParam(c, "projectId");
+    const poId = idParam(c, "poId");
+    const started = performance.now();
+    const versions = await poVersions(db, projectId, poId);
+    if (!versions) throw new NotFoundError("presentation object", poId);
+    return serveCached(
+      c,
+      caches.poDetail,
+      { projectId, poId },
+      { lastUpdated: versions.lastUpdated },
+      () => loadDetail(projectId, poId),
+      since(started),
+    );
+  });
+
+  app.get("/:projectId/presentation_objects/:poId/items", async (c) => {
+    const projectId = idParam(c, "projectId");
+    const poId = idParam(c, "poId");
+    const started = performance.now();
+    const versions = await poVersions(db, projectId, poId);
+    if (!versions) throw new NotFoundError("presentation object", poId);
+    const detailParams = { projectId, poId };
+    const detailVersion = { lastUpdated: versions.lastUpdated };
+    const { value } = await caches.poDetail.getOrSet(
+      detailParams,
+      detailVersion,
+      async () => envelope(detailParams, detailVersion, await loadDetail(projectId, poId)),
+    );
+    const detail = value.body as PoDetail;
+    return serveCached(
+      c,
+      caches.poItems,
+      { projectId, resultsObjectId: detail.resultsObjectId, fetch: detail.config.fetch },
+      { lastRun: versions.lastRun },
+      () => fetchPoItems(db, detail),
+      since(started),
+    );
+  });
+
+  app.patch("/:projectId/presentation_objects/:poId", async (c) => {
+    requireAdmin(c, adminToken);
+    const projectId = idParam(c, "projectId");
+    const poId = idParam(c, "poId");
+    const body = await jsonObjectBody(c);
+    const updated = await updatePresentationObject(db, projectId, poId, {
+      label: body.label as string | undefined,
+      config: body.config,
+    });
+    if (!updated) throw new NotFoundError("presentation object", poId);
+    return c.json(updated);
+  });
+
+  app.post("/:projectId/modules/:moduleId/run", async (c) => {
+    requireAdmin(c, adminToken);
+    const projectId = idParam(c, "projectId");
+    const moduleId = idParam(c, "moduleId");
+    return c.json(await runModule(db, projectId, moduleId));
+  });
+
+  app.get("/:projectId/metrics/:metricId/info", async (c) => {
+    const projectId = idParam(c, "projectId");
+    const metricId = idParam(c, "metricId");
+    const started = performance.now();
+    const version = await metricVersion(db, projectId, metricId);
+    if (!version) throw new NotFoundError("metric", metricId);
+    return serveCached(
+      c,
+      caches.metricInfo,
+      { projectId, metricId },
+      version,
+      () => getMetricInfo(db, projectId, metricId),
+      since(started),
+    );
+  });
+
+  app.get("/:projectId/metrics/:metricId/replicant_options", async (c) => {
+    const projectId = idParam(c, "projectId");
+    const metricId = idParam(c, "metricId");
+    const replicateBy = c.req.query("replicateBy") ?? "indicator_id";
+    const started = performance.now();
+    const version = await metricVersion(db, projectId, metricId);
+    if (!version) throw new NotFoundError("metric", metricId);
+    return serveCached(
+      c,
+      caches.replicantOpts,
+      { projectId, metricId, replicateBy },
+      version,
+      () => getReplicantOptions(db, projectId, metricId, replicateBy),
+      since(started),
+    );
+  });
+
+  return app;
+}
