@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  loadConfig,
+  parsePort,
+  postgresPortOf,
+  redisPortOf,
+  resolveTargets,
+  resolveWbHome,
+  saveConfig,
+  validateId,
+  validateInstance,
+} from "./config.ts";
+import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
+import { ensureSecrets, generateSecrets, readAdminToken, readSecrets } from "./secrets.ts";
+
+const base = { label: "x", runtime: "native" as const, tags: [] as string[] };
+const config = {
+  instances: [
+    { ...base, id: "a", port: 1000, instanceDir: "/wb/a", tags: ["prod"] },
+    { ...base, id: "b", port: 1001, instanceDir: "/wb/b", tags: ["dev"] },
+    { ...base, id: "c", port: 1002, instanceDir: "/wb/c", tags: ["prod", "dev"] },
+  ],
+};
+
+Deno.test("validateId() accepts ^[a-z][a-z0-9-]{0,30}$ only", () => {
+  for (const ok of ["a", "demo", "a-1", "a".repeat(31)]) assert.equal(validateId(ok), ok);
+  for (const bad of ["", "A", "1a", "-a", "a_b", "a".repeat(32), "a b"]) {
+    assert.throws(() => validateId(bad), UsageError);
+  }
+});
+
+Deno.test("parsePort() accepts 1..65535 and rejects the rest with a UsageError", () => {
+  assert.equal(parsePort("8710"), 8710);
+  assert.equal(parsePort(65535), 65535);
+  for (const bad of ["0", "65536", "abc", "12.5", "-1", ""]) {
+    assert.throws(() => parsePort(bad), UsageError);
+  }
+});
+
+Deno.test("resolveWbHome() prefers WB_HOME, else ~/.wb", () => {
+  assert.equal(resolveWbHome("/x", "/root"), "/x");
+  assert.equal(resolveWbHome(undefined, "/root"), "/root/.wb");
+  assert.throws(() => resolveWbHome(undefined, undefined), UsageError);
+});
+
+Deno.test("validateInstance() fills defaults: instanceDir, label, native ports", () => {
+  const instance = validateInstance({ id: "demo", port: 8710, runtime: "native" }, "/home/wb");
+  assert.deepEqual(instance, {
+    id: "demo",
+    label: "demo",
+    port: 8710,
+    instanceDir: "/home/wb/instances/demo",
+    runtime: "native",
+    tags: [],
+  });
+  assert.equal(postgresPortOf(instance), 18710);
+  assert.equal(redisPortOf(instance), 28710);
+  assert.equal(postgresPortOf({ port: 8710, postgresPort: 5555 }), 5555);
+});
+
+Deno.test("validateInstance() rejects bad ids, ports, runtimes and tags with code 'config'", () => {
+  const cases: unknown[] = [
+    { id: "Bad", port: 1 },
+    { id: "ok", port: 70000 },
+    { id: "ok", port: 1, runtime: "podman" },
+    { id: "ok", port: 1, tags: "prod" },
+    { id: "ok", port: 50000, runtime: "native" }, // redis port would be 70000
+    null,
+  ];
+  for (const raw of cases) {
+    assert.throws(
+      () => validateInstance(raw, "/wb"),
+      (e) => e instanceof CliError && e.code === "config",
+    );
+  }
+});
+
+Deno.test("loadConfig() of a missing file is empty; saveConfig() round-trips", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    assert.deepEqual(await loadConfig(home), { instances: [] });
+    await saveConfig(home, config);
+    assert.deepEqual(await loadConfig(home), config);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("loadConfig() rejects invalid JSON and duplicate ids", async () => {
+  const home = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(join(home, "servers.json"), "{nope");
+    await assert.rejects(loadConfig(home), /not valid JSON/);
+    await Deno.writeTextFile(
+      join(home, "servers.json"),
+      JSON.stringify({ instances: [config.instances[0], config.instances[0]] }),
+    );
+    await assert.rejects(loadConfig(home), /duplicate instance id 'a'/);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("resolveTargets() handles ids, @all and @<tag> in config order without duplicates", () => {
+  const ids = (targets: string[]) => resolveTargets(config, targets).map((i) => i.id);
+  assert.deepEqual(ids(["b"]), ["b"]);
+  assert.deepEqual(ids(["@all"]), ["a", "b", "c"]);
+  assert.deepEqual(ids(["@prod"]), ["a", "c"]);
+  assert.deepEqual(ids(["c", "@dev", "a"]), ["a", "b", "c"]);
+});
+
+Deno.test("resolveTargets() names the known ids when an id or tag is unknown", () => {
+  assert.throws(() => resolveTargets(config, ["zzz"]), (error) => {
+    assert.ok(error instanceof UnknownTargetError);
+    assert.equal(error.code, "unknown_target");
+    assert.equal(error.message, "Unknown instance 'zzz'. Known instances: a, b, c");
+    return true;
+  });
+  assert.throws(
+    () => resolveTargets(config, ["@nope"]),
+    /No instance has tag 'nope'\. Known instances: a, b, c/,
+  );
+});
+
+Deno.test("ensureSecrets() writes mode 0600 once; readAdminToken() returns a 32-byte base64url token", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await ensureSecrets(dir, generateSecrets());
+    assert.equal((await Deno.stat(join(dir, "secrets.json"))).mode! & 0o777, 0o600);
+    const again = await ensureSecrets(dir, generateSecrets());
+    assert.deepEqual(again, first, "secrets are not rotated by a second init/run");
+    const token = await readAdminToken({ instanceDir: dir });
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(atob(token.replaceAll("-", "+").replaceAll("_", "/") + "=").length, 32);
+    assert.equal((await readSecrets(dir)).postgresPassword, first.postgresPassword);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readAdminToken() of an instance without secrets fails with code 'config'", async () => {
+  await assert.rejects(
+    readAdminToken({ instanceDir: "/nonexistent/wb" }),
+    (e) => e instanceof CliError && e.code === "config",
+  );
+});

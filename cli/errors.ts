@@ -1,0 +1,194 @@
+/**
+ * Errors of `wb`. Every error the CLI raises on purpose is a {@linkcode CliError} with a
+ * stable `code`; `cli/main.ts` maps them to exit codes (usage errors exit 2).
+ *
+ * @module
+ */
+
+/** Stable machine-readable error codes of {@linkcode CliError}. */
+export type CliErrorCode =
+  | "usage"
+  | "config"
+  | "unknown_target"
+  | "command_failed"
+  | "timeout"
+  | "prerequisites"
+  | "not_running"
+  | "demo_failed";
+
+/**
+ * Base error of the CLI. `code` is stable and safe to branch on.
+ *
+ * @example Branch on the code
+ * ```ts
+ * import { CliError } from "./errors.ts";
+ * const error: unknown = new CliError("config", "bad servers.json");
+ * if (error instanceof CliError && error.code === "config") console.error(error.message);
+ * ```
+ */
+export class CliError extends Error {
+  /** Stable code of this error. */
+  readonly code: CliErrorCode;
+
+  /**
+   * Creates an error with a stable code.
+   *
+   * @param code Stable error code.
+   * @param message Human-readable message.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(code: CliErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CliError";
+    this.code = code;
+  }
+}
+
+/**
+ * A bad command-line argument (id, port, runtime...). The CLI exits with code 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./errors.ts";
+ * throw new UsageError("Invalid port 'abc'");
+ * ```
+ */
+export class UsageError extends CliError {
+  /**
+   * @param message What was wrong with the arguments.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("usage", message, options);
+    this.name = "UsageError";
+  }
+}
+
+/**
+ * A target (`<id>`, `@all`, `@<tag>`) that matches no configured instance.
+ *
+ * @example
+ * ```ts
+ * import { UnknownTargetError } from "./errors.ts";
+ * const error = new UnknownTargetError("nope", ["demo", "prod"]);
+ * console.log(error.message); // Unknown instance 'nope'. Known instances: demo, prod
+ * ```
+ */
+export class UnknownTargetError extends CliError {
+  /** The target as given. */
+  readonly target: string;
+  /** Ids of the configured instances. */
+  readonly knownIds: string[];
+
+  /**
+   * @param target The target as given on the command line.
+   * @param knownIds Ids of all configured instances.
+   */
+  constructor(target: string, knownIds: string[]) {
+    const known = knownIds.length > 0
+      ? knownIds.join(", ")
+      : "(none; create one with `wb init <id>`)";
+    const what = target.startsWith("@")
+      ? `No instance has tag '${target.slice(1)}'`
+      : `Unknown instance '${target}'`;
+    super("unknown_target", `${what}. Known instances: ${known}`);
+    this.name = "UnknownTargetError";
+    this.target = target;
+    this.knownIds = knownIds;
+  }
+}
+
+/**
+ * An external command (docker, pg_ctl, redis-server...) exited non-zero. The message
+ * shows the command line and its stderr.
+ *
+ * @example
+ * ```ts
+ * import { CommandFailedError } from "./errors.ts";
+ * const error = new CommandFailedError("docker", ["network", "create", "x"], 1, "daemon down");
+ * console.log(error.message);
+ * ```
+ */
+export class CommandFailedError extends CliError {
+  /** The program that was run. */
+  readonly command: string;
+  /** Its arguments. */
+  readonly args: string[];
+  /** Exit code, or `undefined` when the program could not be started. */
+  readonly exitCode: number | undefined;
+  /** Its standard error, trimmed. */
+  readonly stderr: string;
+
+  /**
+   * @param command The program.
+   * @param args Its arguments.
+   * @param exitCode Exit code (`undefined` when it could not be spawned).
+   * @param stderr Its standard error.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(
+    command: string,
+    args: string[],
+    exitCode: number | undefined,
+    stderr: string,
+    options?: ErrorOptions,
+  ) {
+    const line = formatCommand(command, args);
+    const status = exitCode === undefined ? "could not be started" : `failed (exit ${exitCode})`;
+    const detail = stderr.trim() ? `\n${indent(stderr.trim())}` : "";
+    super("command_failed", `Command ${status}: ${line}${detail}`, options);
+    this.name = "CommandFailedError";
+    this.command = command;
+    this.args = args;
+    this.exitCode = exitCode;
+    this.stderr = stderr.trim();
+  }
+}
+
+/**
+ * Something did not become ready in time (Postgres, Redis, the app's `/healthz`).
+ *
+ * @example
+ * ```ts
+ * import { ReadinessTimeoutError } from "./errors.ts";
+ * throw new ReadinessTimeoutError("App of 'demo' did not answer /healthz within 60 s", "log tail");
+ * ```
+ */
+export class ReadinessTimeoutError extends CliError {
+  /** Last lines of the relevant log file, if any. */
+  readonly logTail: string;
+
+  /**
+   * @param message What did not become ready.
+   * @param logTail Last lines of the relevant log, appended to the message.
+   */
+  constructor(message: string, logTail = "") {
+    super("timeout", logTail ? `${message}\nLast log lines:\n${indent(logTail)}` : message);
+    this.name = "ReadinessTimeoutError";
+    this.logTail = logTail;
+  }
+}
+
+/**
+ * Formats a command line for messages, quoting arguments that need it.
+ *
+ * @param command The program.
+ * @param args Its arguments.
+ * @returns A shell-like, copy-pasteable command line.
+ * @example
+ * ```ts
+ * import { formatCommand } from "./errors.ts";
+ * formatCommand("docker", ["run", "a b"]); // docker run 'a b'
+ * ```
+ */
+export function formatCommand(command: string, args: readonly string[]): string {
+  return [command, ...args].map(quote).join(" ");
+}
+
+function quote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+function indent(text: string): string {
+  return text.split("\n").map((line) => `  ${line}`).join("\n");
+}

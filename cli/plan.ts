@@ -1,0 +1,600 @@
+/**
+ * What to run, as plain data. Pure: no `Deno.*` calls. The runner executes these steps;
+ * tests assert them.
+ *
+ * The start order is computed once from {@linkcode SERVICE_DEPENDENCIES}; the stop order
+ * is its reverse and is the only stop order (used by `stop` and by `restart`).
+ *
+ * @module
+ */
+
+import type { Instance } from "./config.ts";
+import type { Secrets } from "./secrets.ts";
+
+/** One external command to run. */
+export interface Step {
+  /** What the step does, shown while it runs. */
+  title: string;
+  /** Program to run (looked up on `PATH`). */
+  command: string;
+  /** Its arguments. Never contains secrets (those go in `env`). */
+  args: string[];
+  /** A failure is reported as a warning and the plan continues. @default {false} */
+  optional?: boolean;
+  /** Added to the warning when an optional step fails (what happens next). */
+  hint?: string;
+  /** Extra environment variables for the program (secrets passed by name, e.g. `-e NAME`). */
+  env?: Record<string, string>;
+  /**
+   * Regular expression (source) matched against stderr of a failed run; a match counts
+   * as success (e.g. "already exists" when creating a network that is there).
+   */
+  okIfStderr?: string;
+  /** Re-run until it succeeds, for at most this many milliseconds (readiness polls). */
+  retryForMs?: number;
+  /** Working directory. @default {the current one} */
+  cwd?: string;
+  /** Kill the program (not its children) after this many milliseconds; counts as a failure. */
+  timeoutMs?: number;
+}
+
+/** The services of an instance. */
+export type Service = "network" | "postgres" | "redis" | "admin" | "app";
+
+/**
+ * What each service needs running first. Declaration order breaks ties, so the
+ * computed start order is network, postgres, redis, admin, app.
+ */
+export const SERVICE_DEPENDENCIES: Readonly<Record<Service, readonly Service[]>> = {
+  network: [],
+  postgres: ["network"],
+  redis: ["network"],
+  admin: ["network", "postgres"],
+  app: ["network", "postgres", "redis"],
+};
+
+/**
+ * Orders services so that each comes after its dependencies (Kahn's algorithm, ties
+ * broken by declaration order).
+ *
+ * @param dependencies Service → services it needs.
+ * @returns The start order.
+ * @throws {RangeError} If the dependencies have a cycle.
+ * @example
+ * ```ts
+ * import { SERVICE_DEPENDENCIES, startOrderOf } from "./plan.ts";
+ * startOrderOf(SERVICE_DEPENDENCIES); // ["network", "postgres", "redis", "admin", "app"]
+ * ```
+ */
+export function startOrderOf<S extends string>(
+  dependencies: Readonly<Record<S, readonly S[]>>,
+): S[] {
+  const remaining = Object.keys(dependencies) as S[];
+  const order: S[] = [];
+  while (remaining.length > 0) {
+    const next = remaining.findIndex((s) => dependencies[s].every((d) => order.includes(d)));
+    if (next < 0) {
+      throw new RangeError(`Cannot order services: cycle among ${remaining.join(", ")}`);
+    }
+    order.push(...remaining.splice(next, 1));
+  }
+  return order;
+}
+
+/** Start order of the services, computed from {@linkcode SERVICE_DEPENDENCIES}. */
+export const START_ORDER: readonly Service[] = Object.freeze(startOrderOf(SERVICE_DEPENDENCIES));
+
+/** Stop order: the reverse of {@linkcode START_ORDER}. Used by both `stop` and `restart`. */
+export const STOP_ORDER: readonly Service[] = Object.freeze([...START_ORDER].reverse());
+
+/** Subdirectories of every instance directory, created on init and on every run. */
+export const SUBDIRECTORIES: readonly string[] = Object.freeze([
+  "databases",
+  "sandbox",
+  "exports",
+  "assets",
+  "redis",
+]);
+
+/** Postgres image of the docker runtime. */
+export const POSTGRES_IMAGE = "postgres:17.4";
+
+/** Redis image of the docker runtime. */
+export const REDIS_IMAGE = "redis:7-alpine";
+
+/** Images every docker instance needs; see {@linkcode imagesToPull} for the full list. */
+export const IMAGES_TO_PULL: readonly string[] = Object.freeze([POSTGRES_IMAGE, REDIS_IMAGE]);
+
+/** Docker label put on every container and network: `dev.wb.instance=<id>`. */
+export const INSTANCE_LABEL = "dev.wb.instance";
+
+/** What a failed Redis start means for the instance. */
+export const REDIS_DOWN_HINT = "The app starts anyway and runs uncached until Redis is back.";
+
+/** Name of the application database. */
+export const DATABASE_NAME = "wb";
+
+/** Port the app listens on inside its container. */
+export const CONTAINER_APP_PORT = 8000;
+
+/**
+ * Services an instance actually has, in start order (admin only with `adminVersion`).
+ *
+ * @param instance The instance.
+ * @returns A subsequence of {@linkcode START_ORDER}.
+ * @example
+ * ```ts
+ * import { servicesOf } from "./plan.ts";
+ * servicesOf({ runtime: "docker" } as never); // ["network", "postgres", "redis", "app"]
+ * ```
+ */
+export function servicesOf(instance: Pick<Instance, "adminVersion">): Service[] {
+  return START_ORDER.filter((s) => s !== "admin" || Boolean(instance.adminVersion));
+}
+
+/**
+ * Services an instance actually has, in stop order: {@linkcode STOP_ORDER} restricted to
+ * {@linkcode servicesOf}. The only stop order; `stop` and `restart` both use it.
+ *
+ * @param instance The instance.
+ * @returns A subsequence of {@linkcode STOP_ORDER}.
+ * @example
+ * ```ts
+ * import { stopOrderOf } from "./plan.ts";
+ * stopOrderOf({}); // ["app", "redis", "postgres", "network"]
+ * ```
+ */
+export function stopOrderOf(instance: Pick<Instance, "adminVersion">): Service[] {
+  const services = servicesOf(instance);
+  return STOP_ORDER.filter((s) => services.includes(s));
+}
+
+/**
+ * The app image of an instance: `wb-server:<serverVersion|latest>`.
+ *
+ * @param instance The instance.
+ * @returns Image reference.
+ * @example
+ * ```ts
+ * import { appImage } from "./plan.ts";
+ * appImage({}); // "wb-server:latest"
+ * ```
+ */
+export function appImage(instance: Pick<Instance, "serverVersion">): string {
+  return `wb-server:${instance.serverVersion ?? "latest"}`;
+}
+
+/**
+ * The admin image of an instance, when it has one: `wb-admin:<adminVersion>`.
+ *
+ * @param instance The instance.
+ * @returns Image reference, or `undefined` without `adminVersion`.
+ * @example
+ * ```ts
+ * import { adminImage } from "./plan.ts";
+ * adminImage({ adminVersion: "1.2" }); // "wb-admin:1.2"
+ * ```
+ */
+export function adminImage(instance: Pick<Instance, "adminVersion">): string | undefined {
+  return instance.adminVersion ? `wb-admin:${instance.adminVersion}` : undefined;
+}
+
+/**
+ * Container names of an instance's services (the network is named `<id>` too).
+ *
+ * @param id Instance id.
+ * @param service The service.
+ * @returns `<id>` for the app and network, `<id>-<service>` otherwise.
+ * @example
+ * ```ts
+ * import { containerName } from "./plan.ts";
+ * containerName("demo", "postgres"); // "demo-postgres"
+ * ```
+ */
+export function containerName(id: string, service: Service): string {
+  return service === "app" || service === "network" ? id : `${id}-${service}`;
+}
+
+/**
+ * Every image the given docker instances need: {@linkcode IMAGES_TO_PULL} plus each app
+ * image and admin image, without duplicates.
+ *
+ * @param instances Docker instances (others are ignored).
+ * @returns Image references.
+ * @example
+ * ```ts
+ * import { imagesToPull } from "./plan.ts";
+ * imagesToPull([]); // ["postgres:17.4", "redis:7-alpine"]
+ * ```
+ */
+export function imagesToPull(
+  instances: readonly Pick<Instance, "runtime" | "serverVersion" | "adminVersion">[],
+): string[] {
+  const images = new Set<string>(IMAGES_TO_PULL);
+  for (const instance of instances.filter((i) => i.runtime === "docker")) {
+    images.add(appImage(instance));
+    const admin = adminImage(instance);
+    if (admin) images.add(admin);
+  }
+  return [...images];
+}
+
+/**
+ * The `docker pull` steps for {@linkcode imagesToPull}. Our own images (`wb-server`,
+ * `wb-admin`) may be built locally and absent from any registry, so pulling them is
+ * optional.
+ *
+ * @param instances Docker instances.
+ * @returns One step per image.
+ * @example
+ * ```ts
+ * import { planPull } from "./plan.ts";
+ * planPull([]).map((s) => s.args); // [["pull", "postgres:17.4"], ["pull", "redis:7-alpine"]]
+ * ```
+ */
+export function planPull(
+  instances: readonly Pick<Instance, "runtime" | "serverVersion" | "adminVersion">[],
+): Step[] {
+  return imagesToPull(instances).map((image) => ({
+    title: `Pull ${image}`,
+    command: "docker",
+    args: ["pull", image],
+    ...(IMAGES_TO_PULL.includes(image) ? {} : { optional: true }),
+  }));
+}
+
+/** Things a docker start step needs besides the instance. */
+export interface DockerStartContext {
+  /** The instance's secrets. */
+  secrets: Secrets;
+  /** How long to poll `pg_isready` before giving up, in milliseconds. @default {60_000} */
+  postgresReadyMs?: number;
+}
+
+const label = (id: string) => ["--label", `${INSTANCE_LABEL}=${id}`];
+
+/** `docker rm` of a leftover stopped container; a running one is left alone. */
+function removeLeftover(id: string, service: Service, optional: boolean): Step {
+  const name = containerName(id, service);
+  return {
+    title: `Remove leftover container ${name}`,
+    command: "docker",
+    args: ["rm", name],
+    okIfStderr: "No such container|running container",
+    ...(optional ? { optional } : {}),
+  };
+}
+
+/** The DATABASE_URL of a docker instance (inside its network). */
+export function dockerDatabaseUrl(id: string, secrets: Secrets): string {
+  return `postgres://postgres:${encodeURIComponent(secrets.postgresPassword)}@${
+    containerName(id, "postgres")
+  }:5432/${DATABASE_NAME}`;
+}
+
+/**
+ * Docker steps that start one service of an instance.
+ *
+ * Secrets are passed as `-e NAME` with the value in {@linkcode Step.env}, so they never
+ * appear in `ps` or in error messages.
+ *
+ * @param instance The instance.
+ * @param service The service.
+ * @param context Secrets and timeouts.
+ * @returns Steps, in order.
+ * @example
+ * ```ts
+ * import { dockerStartSteps } from "./plan.ts";
+ * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
+ * dockerStartSteps(instance, "network", { secrets: { adminToken: "t", postgresPassword: "p" } });
+ * ```
+ */
+export function dockerStartSteps(
+  instance: Instance,
+  service: Service,
+  context: DockerStartContext,
+): Step[] {
+  const { id, instanceDir } = instance;
+  const { secrets } = context;
+  const name = containerName(id, service);
+  const runArgs = ["run", "-d", "--name", name, "--network", id, ...label(id)];
+  switch (service) {
+    case "network":
+      return [{
+        title: `Create network ${id}`,
+        command: "docker",
+        args: ["network", "create", ...label(id), id],
+        okIfStderr: "already exists",
+      }];
+    case "postgres":
+      return [
+        removeLeftover(id, service, false),
+        {
+          title: `Start Postgres (${name})`,
+          command: "docker",
+          args: [
+            ...runArgs,
+            "-e",
+            "POSTGRES_PASSWORD",
+            "-e",
+            `POSTGRES_DB=${DATABASE_NAME}`,
+            "-v",
+            `${instanceDir}/databases:/var/lib/postgresql/data`,
+            POSTGRES_IMAGE,
+          ],
+          env: { POSTGRES_PASSWORD: secrets.postgresPassword },
+          okIfStderr: "is already in use",
+        },
+        {
+          title: `Wait for Postgres (${name}) to accept connections`,
+          command: "docker",
+          args: ["exec", name, "pg_isready", "-U", "postgres"],
+          retryForMs: context.postgresReadyMs ?? 60_000,
+        },
+      ];
+    case "redis":
+      return [
+        removeLeftover(id, service, true),
+        {
+          title: `Start Redis (${name})`,
+          command: "docker",
+          args: [
+            ...runArgs,
+            "-v",
+            `${instanceDir}/redis:/data`,
+            REDIS_IMAGE,
+            "redis-server",
+            "--appendonly",
+            "yes",
+          ],
+          optional: true,
+          hint: REDIS_DOWN_HINT,
+          okIfStderr: "is already in use",
+        },
+      ];
+    case "admin": {
+      const image = adminImage(instance);
+      if (!image) return [];
+      return [
+        removeLeftover(id, service, false),
+        {
+          title: `Start admin (${name})`,
+          command: "docker",
+          args: [
+            ...runArgs,
+            "-e",
+            "DATABASE_URL",
+            "-e",
+            "ADMIN_TOKEN",
+            "-e",
+            `WB_INSTANCE=${id}`,
+            image,
+          ],
+          env: { DATABASE_URL: dockerDatabaseUrl(id, secrets), ADMIN_TOKEN: secrets.adminToken },
+          okIfStderr: "is already in use",
+        },
+      ];
+    }
+    case "app":
+      return [
+        removeLeftover(id, service, false),
+        {
+          title: `Start app (${name}) on port ${instance.port}`,
+          command: "docker",
+          args: [
+            ...runArgs,
+            "-p",
+            `${instance.port}:${CONTAINER_APP_PORT}`,
+            "-e",
+            `PORT=${CONTAINER_APP_PORT}`,
+            "-e",
+            "DATABASE_URL",
+            "-e",
+            `REDIS_URL=redis://${containerName(id, "redis")}:6379`,
+            "-e",
+            "ADMIN_TOKEN",
+            "-e",
+            `WB_INSTANCE=${id}`,
+            appImage(instance),
+          ],
+          env: { DATABASE_URL: dockerDatabaseUrl(id, secrets), ADMIN_TOKEN: secrets.adminToken },
+          okIfStderr: "is already in use",
+        },
+      ];
+  }
+}
+
+/**
+ * Docker steps that stop one service. Postgres gets a 30 s grace period. Stopping
+ * something that is not there counts as done.
+ *
+ * @param instance The instance.
+ * @param service The service.
+ * @returns Steps, in order.
+ * @example
+ * ```ts
+ * import { dockerStopSteps } from "./plan.ts";
+ * dockerStopSteps({ id: "demo" } as never, "postgres")[0].args; // ["stop", "-t", "30", "demo-postgres"]
+ * ```
+ */
+export function dockerStopSteps(instance: Instance, service: Service): Step[] {
+  const { id } = instance;
+  const name = containerName(id, service);
+  if (service === "network") {
+    return [{
+      title: `Remove network ${id}`,
+      command: "docker",
+      args: ["network", "rm", id],
+      okIfStderr: "not found|No such network",
+    }];
+  }
+  if (service === "admin" && !instance.adminVersion) return [];
+  return [{
+    title: `Stop ${service} (${name})`,
+    command: "docker",
+    args: service === "postgres" ? ["stop", "-t", "30", name] : ["stop", name],
+    okIfStderr: "No such container",
+  }];
+}
+
+/**
+ * The docker start plan: every service's start steps in {@linkcode START_ORDER}.
+ *
+ * @param instance The instance.
+ * @param context Secrets and timeouts.
+ * @returns Steps, in order.
+ * @example
+ * ```ts
+ * import { planDockerStart } from "./plan.ts";
+ * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
+ * planDockerStart(instance, { secrets: { adminToken: "t", postgresPassword: "p" } });
+ * ```
+ */
+export function planDockerStart(instance: Instance, context: DockerStartContext): Step[] {
+  return servicesOf(instance).flatMap((s) => dockerStartSteps(instance, s, context));
+}
+
+/**
+ * The docker stop plan: every service's stop steps in {@linkcode STOP_ORDER}.
+ *
+ * @param instance The instance.
+ * @returns Steps, in order.
+ * @example
+ * ```ts
+ * import { planDockerStop } from "./plan.ts";
+ * planDockerStop({ id: "demo" } as never).map((s) => s.args.join(" "));
+ * ```
+ */
+export function planDockerStop(instance: Instance): Step[] {
+  return stopOrderOf(instance).flatMap((s) => dockerStopSteps(instance, s));
+}
+
+/**
+ * The docker restart plan: the stop plan, then the start plan.
+ *
+ * @param instance The instance.
+ * @param context Secrets and timeouts.
+ * @returns Steps, in order.
+ * @example
+ * ```ts
+ * import { planDockerRestart } from "./plan.ts";
+ * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
+ * planDockerRestart(instance, { secrets: { adminToken: "t", postgresPassword: "p" } });
+ * ```
+ */
+export function planDockerRestart(instance: Instance, context: DockerStartContext): Step[] {
+  return [...planDockerStop(instance), ...planDockerStart(instance, context)];
+}
+
+/** What the loader (`server/load.ts`) should load. */
+export interface LoadOptions {
+  /** CSV of health facilities; the loader generates a synthetic list when unset. */
+  facilitiesCsv?: string;
+  /** Scale factor of the generated data. */
+  scale?: number;
+  /** Months of data to generate. */
+  months?: number;
+}
+
+/**
+ * Arguments of `server/load.ts` for the given options.
+ *
+ * @param options What to load; `facilitiesCsv` is the path as the loader will see it.
+ * @returns Arguments after `server/load.ts`.
+ * @example
+ * ```ts
+ * import { loaderArgs } from "./plan.ts";
+ * loaderArgs({ scale: 2 }); // ["--scale", "2"]
+ * ```
+ */
+export function loaderArgs(options: LoadOptions): string[] {
+  return [
+    ...(options.facilitiesCsv ? ["--facilities", options.facilitiesCsv] : []),
+    ...(options.scale !== undefined ? ["--scale", String(options.scale)] : []),
+    ...(options.months !== undefined ? ["--months", String(options.months)] : []),
+  ];
+}
+
+/** Where the facilities CSV is mounted in the docker loader container. */
+export const CONTAINER_FACILITIES_PATH = "/input/facilities.csv";
+
+/**
+ * The docker step that runs the app's loader in a throw-away container on the
+ * instance's network.
+ *
+ * @param instance The instance.
+ * @param secrets Its secrets (for DATABASE_URL).
+ * @param options What to load; a host CSV is mounted read-only.
+ * @returns The step.
+ * @example
+ * ```ts
+ * import { dockerLoadStep } from "./plan.ts";
+ * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
+ * dockerLoadStep(instance, { adminToken: "t", postgresPassword: "p" }, { scale: 1 });
+ * ```
+ */
+export function dockerLoadStep(instance: Instance, secrets: Secrets, options: LoadOptions): Step {
+  const { id } = instance;
+  const mount = options.facilitiesCsv
+    ? ["-v", `${options.facilitiesCsv}:${CONTAINER_FACILITIES_PATH}:ro`]
+    : [];
+  const inContainer = {
+    ...options,
+    facilitiesCsv: options.facilitiesCsv ? CONTAINER_FACILITIES_PATH : undefined,
+  };
+  return {
+    title: `Load data into ${id}`,
+    command: "docker",
+    args: [
+      "run",
+      "--rm",
+      "--network",
+      id,
+      ...label(id),
+      "-e",
+      "DATABASE_URL",
+      "-e",
+      `REDIS_URL=redis://${containerName(id, "redis")}:6379`,
+      ...mount,
+      appImage(instance),
+      "deno",
+      "run",
+      "-A",
+      "server/load.ts",
+      ...loaderArgs(inContainer),
+    ],
+    env: { DATABASE_URL: dockerDatabaseUrl(id, secrets) },
+  };
+}
+
+/** SQL that counts loaded facilities (the loader's main table). */
+export const COUNT_FACILITIES_SQL = "select count(*) from facilities";
+
+/**
+ * The docker step that counts loaded facilities via `psql` in the Postgres container.
+ *
+ * @param instance The instance.
+ * @returns The step; its stdout is the count.
+ * @example
+ * ```ts
+ * import { dockerCountFacilitiesStep } from "./plan.ts";
+ * dockerCountFacilitiesStep({ id: "demo" } as never).args[1]; // "demo-postgres"
+ * ```
+ */
+export function dockerCountFacilitiesStep(instance: Pick<Instance, "id">): Step {
+  return {
+    title: `Count facilities in ${instance.id}`,
+    command: "docker",
+    args: [
+      "exec",
+      containerName(instance.id, "postgres"),
+      "psql",
+      "-U",
+      "postgres",
+      "-d",
+      DATABASE_NAME,
+      "-tAc",
+      COUNT_FACILITIES_SQL,
+    ],
+  };
+}

@@ -1,0 +1,315 @@
+import assert from "node:assert/strict";
+import type { Instance } from "./config.ts";
+import {
+  asPostgresUser,
+  nativeAppEnv,
+  nativePaths,
+  nativePostgresSteps,
+  nativeRedisSteps,
+} from "./native_plan.ts";
+import {
+  dockerLoadStep,
+  IMAGES_TO_PULL,
+  imagesToPull,
+  loaderArgs,
+  planDockerRestart,
+  planDockerStart,
+  planDockerStop,
+  planPull,
+  SERVICE_DEPENDENCIES,
+  START_ORDER,
+  startOrderOf,
+  STOP_ORDER,
+  stopOrderOf,
+  SUBDIRECTORIES,
+} from "./plan.ts";
+
+const instance: Instance = {
+  id: "demo",
+  label: "Demo",
+  port: 8710,
+  instanceDir: "/wb/instances/demo",
+  runtime: "docker",
+  tags: [],
+};
+const secrets = { adminToken: "tok-s3cr3t", postgresPassword: "pw-s3cr3t/+" };
+const argv = (steps: { command: string; args: string[] }[]) =>
+  steps.map((s) => [s.command, ...s.args]);
+const LABEL = ["--label", "dev.wb.instance=demo"];
+
+/** The exact docker start plan of `instance`, written out by hand. */
+const EXPECTED_START = [
+  ["docker", "network", "create", ...LABEL, "demo"],
+  ["docker", "rm", "demo-postgres"],
+  [
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    "demo-postgres",
+    "--network",
+    "demo",
+    ...LABEL,
+    "-e",
+    "POSTGRES_PASSWORD",
+    "-e",
+    "POSTGRES_DB=wb",
+    "-v",
+    "/wb/instances/demo/databases:/var/lib/postgresql/data",
+    "postgres:17.4",
+  ],
+  ["docker", "exec", "demo-postgres", "pg_isready", "-U", "postgres"],
+  ["docker", "rm", "demo-redis"],
+  [
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    "demo-redis",
+    "--network",
+    "demo",
+    ...LABEL,
+    "-v",
+    "/wb/instances/demo/redis:/data",
+    "redis:7-alpine",
+    "redis-server",
+    "--appendonly",
+    "yes",
+  ],
+  ["docker", "rm", "demo"],
+  [
+    "docker",
+    "run",
+    "-d",
+    "--name",
+    "demo",
+    "--network",
+    "demo",
+    ...LABEL,
+    "-p",
+    "8710:8000",
+    "-e",
+    "PORT=8000",
+    "-e",
+    "DATABASE_URL",
+    "-e",
+    "REDIS_URL=redis://demo-redis:6379",
+    "-e",
+    "ADMIN_TOKEN",
+    "-e",
+    "WB_INSTANCE=demo",
+    "wb-server:latest",
+  ],
+]; // deno-fmt-ignore
+
+const EXPECTED_STOP = [
+  ["docker", "stop", "demo"],
+  ["docker", "stop", "demo-redis"],
+  ["docker", "stop", "-t", "30", "demo-postgres"],
+  ["docker", "network", "rm", "demo"],
+];
+
+Deno.test("START_ORDER is computed from the dependencies; STOP_ORDER is its reverse", () => {
+  assert.deepEqual(START_ORDER, ["network", "postgres", "redis", "admin", "app"]);
+  assert.deepEqual(STOP_ORDER, ["app", "admin", "redis", "postgres", "network"]);
+  assert.deepEqual(startOrderOf(SERVICE_DEPENDENCIES), START_ORDER);
+  assert.deepEqual(stopOrderOf({}), ["app", "redis", "postgres", "network"]);
+  assert.deepEqual(stopOrderOf({ adminVersion: "1" }), STOP_ORDER);
+});
+
+Deno.test("startOrderOf() puts dependencies first and rejects cycles", () => {
+  assert.deepEqual(startOrderOf<string>({ c: ["b"], b: ["a"], a: [] }), ["a", "b", "c"]);
+  assert.throws(() => startOrderOf<string>({ a: ["b"], b: ["a"] }), RangeError);
+});
+
+Deno.test("planDockerStart() is the exact argv list, in start order", () => {
+  assert.deepEqual(argv(planDockerStart(instance, { secrets })), EXPECTED_START);
+});
+
+Deno.test("planDockerStart() passes secrets by name, never in argv", () => {
+  const steps = planDockerStart(instance, { secrets });
+  for (const step of steps) {
+    assert.ok(!step.args.join(" ").includes("s3cr3t"), step.args.join(" "));
+  }
+  const postgres = steps.find((s) => s.args.includes("demo-postgres") && s.args[0] === "run")!;
+  assert.deepEqual(postgres.env, { POSTGRES_PASSWORD: "pw-s3cr3t/+" });
+  const app = steps.at(-1)!;
+  assert.deepEqual(app.env, {
+    DATABASE_URL: "postgres://postgres:pw-s3cr3t%2F%2B@demo-postgres:5432/wb",
+    ADMIN_TOKEN: "tok-s3cr3t",
+  });
+});
+
+Deno.test("planDockerStart() polls pg_isready and makes only Redis optional", () => {
+  const steps = planDockerStart(instance, { secrets, postgresReadyMs: 5000 });
+  assert.equal(steps.find((s) => s.args.includes("pg_isready"))!.retryForMs, 5000);
+  assert.deepEqual(
+    steps.filter((s) => s.optional).map((s) => s.args.slice(0, 2)),
+    [["rm", "demo-redis"], ["run", "-d"]],
+  );
+  assert.ok(steps.filter((s) => s.optional).every((s) => s.args.some((a) => a.includes("redis"))));
+});
+
+Deno.test("planDockerStart() adds the admin container before the app when adminVersion is set", () => {
+  const withAdmin = { ...instance, adminVersion: "2.1", serverVersion: "1.4" };
+  const names = argv(planDockerStart(withAdmin, { secrets }))
+    .filter((a) => a[1] === "run").map((a) => a[a.indexOf("--name") + 1]);
+  assert.deepEqual(names, ["demo-postgres", "demo-redis", "demo-admin", "demo"]);
+  const admin = planDockerStart(withAdmin, { secrets }).find((s) =>
+    s.args.includes("demo-admin") && s.args[0] === "run"
+  )!;
+  assert.equal(admin.args.at(-1), "wb-admin:2.1");
+  assert.equal(planDockerStart(withAdmin, { secrets }).at(-1)!.args.at(-1), "wb-server:1.4");
+  assert.deepEqual(argv(planDockerStop(withAdmin)).map((a) => a.at(-1)), [
+    "demo",
+    "demo-admin",
+    "demo-redis",
+    "demo-postgres",
+    "demo",
+  ]);
+});
+
+Deno.test("planDockerStop() is the exact argv list, Postgres with a 30 s grace", () => {
+  assert.deepEqual(argv(planDockerStop(instance)), EXPECTED_STOP);
+});
+
+Deno.test("planDockerRestart() is the stop plan, then the start plan", () => {
+  assert.deepEqual(argv(planDockerRestart(instance, { secrets })), [
+    ...EXPECTED_STOP,
+    ...EXPECTED_START,
+  ]);
+  assert.deepEqual(
+    planDockerRestart(instance, { secrets }).slice(0, EXPECTED_STOP.length),
+    planDockerStop(instance),
+    "restart uses the very same stop steps as stop",
+  );
+});
+
+Deno.test("SUBDIRECTORIES and IMAGES_TO_PULL", () => {
+  assert.deepEqual(SUBDIRECTORIES, ["databases", "sandbox", "exports", "assets", "redis"]);
+  assert.deepEqual(IMAGES_TO_PULL, ["postgres:17.4", "redis:7-alpine"]);
+  assert.deepEqual(
+    imagesToPull([instance, { ...instance, serverVersion: "2", adminVersion: "3" }]),
+    [
+      "postgres:17.4",
+      "redis:7-alpine",
+      "wb-server:latest",
+      "wb-server:2",
+      "wb-admin:3",
+    ],
+  );
+  assert.deepEqual(imagesToPull([{ ...instance, runtime: "native" }]), [...IMAGES_TO_PULL]);
+  const pull = planPull([instance]);
+  assert.deepEqual(argv(pull), [
+    ["docker", "pull", "postgres:17.4"],
+    ["docker", "pull", "redis:7-alpine"],
+    ["docker", "pull", "wb-server:latest"],
+  ]);
+  assert.deepEqual(pull.map((s) => Boolean(s.optional)), [false, false, true]);
+});
+
+Deno.test("loaderArgs() and dockerLoadStep() mount the CSV and run server/load.ts on the network", () => {
+  assert.deepEqual(loaderArgs({}), []);
+  assert.deepEqual(loaderArgs({ facilitiesCsv: "/f.csv", scale: 2, months: 24 }), [
+    "--facilities",
+    "/f.csv",
+    "--scale",
+    "2",
+    "--months",
+    "24",
+  ]); // deno-fmt-ignore
+  const step = dockerLoadStep(instance, secrets, { facilitiesCsv: "/data/kano.csv", scale: 1 });
+  assert.deepEqual([step.command, ...step.args], [
+    "docker",
+    "run",
+    "--rm",
+    "--network",
+    "demo",
+    ...LABEL,
+    "-e",
+    "DATABASE_URL",
+    "-e",
+    "REDIS_URL=redis://demo-redis:6379",
+    "-v",
+    "/data/kano.csv:/input/facilities.csv:ro",
+    "wb-server:latest",
+    "deno",
+    "run",
+    "-A",
+    "server/load.ts",
+    "--facilities",
+    "/input/facilities.csv",
+    "--scale",
+    "1",
+  ]); // deno-fmt-ignore
+});
+
+Deno.test("native plan: pg_ctl, initdb and redis-server argv", () => {
+  const native: Instance = { ...instance, runtime: "native" };
+  const paths = nativePaths(native.instanceDir);
+  const pg = nativePostgresSteps(native, paths, false);
+  assert.deepEqual([pg.start.command, ...pg.start.args], [
+    "pg_ctl",
+    "-D",
+    "/wb/instances/demo/databases/pg",
+    "-o",
+    "-p 18710 -k '/wb/instances/demo/run' -c listen_addresses=127.0.0.1",
+    "-l",
+    "/wb/instances/demo/logs/postgres.log",
+    "-w",
+    "-t",
+    "60",
+    "start",
+  ]); // deno-fmt-ignore
+  assert.deepEqual(pg.stop.args, ["-D", "/wb/instances/demo/databases/pg", "-m", "fast", "-t", "30", "-w", "stop"]);
+  assert.deepEqual(pg.initdb.args.slice(0, 5), [
+    "-D",
+    "/wb/instances/demo/databases/pg",
+    "--auth=trust",
+    "-U",
+    "postgres",
+  ]);
+  const asRoot = nativePostgresSteps(native, paths, true);
+  assert.deepEqual(asRoot.start.args.slice(0, 4), ["-u", "postgres", "--", "pg_ctl"]);
+  assert.equal(asRoot.start.command, "runuser");
+  assert.equal(asRoot.ready.command, "pg_isready", "client tools run as us, over TCP");
+  const redis = nativeRedisSteps(native, paths);
+  assert.deepEqual([redis.start.command, ...redis.start.args], [
+    "redis-server",
+    "--port",
+    "28710",
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    "/wb/instances/demo/redis",
+    "--appendonly",
+    "yes",
+    "--appendfsync",
+    "everysec",
+    "--daemonize",
+    "yes",
+    "--pidfile",
+    "/wb/instances/demo/redis/redis.pid",
+    "--logfile",
+    "/wb/instances/demo/logs/redis.log",
+    "--save",
+    "",
+  ]); // deno-fmt-ignore
+  assert.deepEqual(redis.shutdown.args, ["-h", "127.0.0.1", "-p", "28710", "shutdown"]);
+  assert.deepEqual(nativeAppEnv(native, secrets), {
+    PORT: "8710",
+    DATABASE_URL: "postgres://postgres@127.0.0.1:18710/wb",
+    REDIS_URL: "redis://127.0.0.1:28710",
+    ADMIN_TOKEN: "tok-s3cr3t",
+    WB_INSTANCE: "demo",
+  });
+  assert.deepEqual(asPostgresUser(pg.status, false), pg.status);
+});
+
+Deno.test("nativePaths() puts Postgres files in postgresHome when given", () => {
+  const paths = nativePaths("/root/.wb/instances/demo", "/var/lib/wb/postgres/demo-1234");
+  assert.equal(paths.pgDataDir, "/var/lib/wb/postgres/demo-1234/pg");
+  assert.equal(paths.pgSocketDir, "/var/lib/wb/postgres/demo-1234/run");
+  assert.equal(paths.redisDir, "/root/.wb/instances/demo/redis");
+  assert.equal(paths.appPidFile, "/root/.wb/instances/demo/app.pid");
+});

@@ -1,0 +1,92 @@
+/**
+ * A stand-in for `server/main.ts` in CLI tests: answers `/healthz`, stores and reads
+ * Redis keys over raw RESP, and serves the demo's API shape with an `X-Cache` header.
+ * Reads PORT, REDIS_URL and WB_INSTANCE like the real app.
+ *
+ * @module
+ */
+
+const port = Number(Deno.env.get("PORT") ?? "8000");
+const redis = new URL(Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379");
+
+/** Sends one command over RESP and returns the reply (strings, numbers, null). */
+async function command(...args: string[]): Promise<string | number | null> {
+  const conn = await Deno.connect({ hostname: redis.hostname, port: Number(redis.port) });
+  try {
+    const encoder = new TextEncoder();
+    let request = `*${args.length}\r\n`;
+    for (const arg of args) request += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
+    await conn.write(encoder.encode(request));
+    let text = "";
+    const buffer = new Uint8Array(65536);
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+      const reply = parse(text);
+      if (reply !== undefined) return reply.value;
+    }
+    throw new Error("connection closed");
+  } finally {
+    conn.close();
+  }
+}
+
+function parse(text: string): { value: string | number | null } | undefined {
+  const end = text.indexOf("\r\n");
+  if (end < 0) return undefined;
+  const head = text.slice(1, end);
+  switch (text[0]) {
+    case "+":
+      return { value: head };
+    case ":":
+      return { value: Number(head) };
+    case "-":
+      throw new Error(head);
+    case "$": {
+      const length = Number(head);
+      if (length < 0) return { value: null };
+      const body = text.slice(end + 2);
+      return body.length >= length + 2 ? { value: body.slice(0, length) } : undefined;
+    }
+  }
+  throw new Error(`unexpected reply ${text}`);
+}
+
+const projects = [{ projectId: "p1", label: "Project one" }];
+const presentationObjects = [
+  { poId: "po-a", label: "Chart A" },
+  { poId: "po-b", label: "Table B" },
+];
+
+Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (request) => {
+  const url = new URL(request.url);
+  const json = (body: unknown, headers: Record<string, string> = {}) =>
+    Response.json(body, { headers });
+  if (url.pathname === "/healthz") return json({ ok: true, instance: Deno.env.get("WB_INSTANCE") });
+  if (url.pathname === "/kv") {
+    const key = url.searchParams.get("key") ?? "";
+    const value = url.searchParams.get("value");
+    if (value !== null) await command("SET", key, value);
+    return json({ key, value: await command("GET", key) });
+  }
+  if (url.pathname === "/api/projects") return json({ items: projects });
+  const match = url.pathname.match(
+    /^\/api\/projects\/([^/]+)\/presentation_objects(?:\/([^/]+)\/items)?$/,
+  );
+  if (match && !match[2]) return json(presentationObjects); // the array shape, on purpose
+  if (match) {
+    const key = `cache:items:${match[1]}:${match[2]}`;
+    try {
+      const cached = await command("GET", key);
+      if (cached !== null) return json(JSON.parse(String(cached)), { "x-cache": "HIT" });
+      await new Promise((r) => setTimeout(r, 20)); // "Postgres"
+      const items = { poId: match[2], rows: [[1, 2], [3, 4]] };
+      await command("SET", key, JSON.stringify(items));
+      return json(items, { "x-cache": "MISS" });
+    } catch {
+      return json({ poId: match[2], rows: [] }, { "x-cache": "BYPASS" });
+    }
+  }
+  return Response.json({ error: "not found" }, { status: 404 });
+});
