@@ -66,6 +66,8 @@ export interface TimedRequest {
   status: number;
   /** `X-Cache` header, or `-` when absent. */
   xCache: string;
+  /** For a non-200 answer: the body's `message` (or the start of the body). */
+  error?: string;
 }
 
 /** One row of the demo table. */
@@ -130,7 +132,11 @@ export async function timedGet(url: string): Promise<TimedRequest & { body: unkn
   } catch {
     body = undefined;
   }
-  return { ms, status: response.status, xCache: response.headers.get("x-cache") ?? "-", body };
+  const xCache = response.headers.get("x-cache") ?? "-";
+  if (response.status === 200) return { ms, status: response.status, xCache, body };
+  const message = (body as { message?: unknown })?.message;
+  const error = typeof message === "string" ? message : text.slice(0, 200);
+  return { ms, status: response.status, xCache, error, body };
 }
 
 /** `{ items: [...] }` or `[...]`. */
@@ -235,7 +241,12 @@ export async function runDemo(context: WbContext, options: DemoOptions = {}): Pr
       `${url}/api/projects/${encodeURIComponent(t.projectId)}/presentation_objects/${
         encodeURIComponent(t.poId)
       }/items`;
-    const strip = ({ ms, status, xCache }: TimedRequest) => ({ ms, status, xCache });
+    const strip = ({ ms, status, xCache, error }: TimedRequest): TimedRequest => ({
+      ms,
+      status,
+      xCache,
+      ...(error === undefined ? {} : { error }),
+    });
 
     const cold: TimedRequest[] = [];
     const warm: TimedRequest[] = [];
@@ -314,6 +325,20 @@ export function formatDemoReport(report: DemoReport): string {
     )
       .trimEnd();
   const hits = report.rows.filter((r) => r.afterRestart.xCache === "HIT").length;
+  const errors = new Map<string, string>();
+  for (const row of report.rows) {
+    for (
+      const [pass, r] of [["cold", row.cold], ["warm", row.warm], [
+        "after",
+        row.afterRestart,
+      ]] as const
+    ) {
+      if (r.status !== 200) {
+        const key = `HTTP ${r.status}: ${r.error ?? ""}`;
+        if (!errors.has(key)) errors.set(key, `${row.label} (${pass})`);
+      }
+    }
+  }
   const data = report.realData
     ? `${report.facilities} facilities from ${report.facilitiesCsv}`
     : `${report.facilities} SYNTHETIC facilities (Kano CSV not found)`;
@@ -323,6 +348,13 @@ export function formatDemoReport(report: DemoReport): string {
     line(header),
     widths.map((w) => "-".repeat(w)).join("-|-"),
     ...body.map(line),
+    ...(errors.size > 0
+      ? [
+        "",
+        "Errors from the app:",
+        ...[...errors].map(([error, where]) => `  ${error} (first: ${where})`),
+      ]
+      : []),
     "",
     `Redis keys: ${report.keysBefore ?? "n/a"} before restart, ${
       report.keysAfter ?? "n/a"

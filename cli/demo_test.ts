@@ -113,6 +113,7 @@ Deno.test({
 
 Deno.test("formatDemoReport() ends with FAIL when an after-restart request was not a HIT", () => {
   const request = (xCache: string) => ({ ms: 1.25, status: 200, xCache });
+  const failed = { ms: 3, status: 400, xCache: "-", error: "Invalid stored 'config.fetch'" };
   const report: DemoReport = {
     instance: {
       id: "demo",
@@ -155,6 +156,47 @@ Deno.test("formatDemoReport() ends with FAIL when an after-restart request was n
   assert.ok(
     lines.includes("B                   |     1.3 |     1.3 |              1.3 | MISS/HIT/MISS"),
     lines.join("\n"),
+  );
+
+  report.rows.push({
+    projectId: "p",
+    poId: "c",
+    label: "C",
+    cold: failed,
+    warm: failed,
+    afterRestart: failed,
+  });
+  const withErrors = formatDemoReport(report).split("\n");
+  assert.ok(
+    withErrors.includes("C                   | HTTP 400 | HTTP 400 |         HTTP 400 | -/-/-"),
+    withErrors.join("\n"),
+  );
+  assert.ok(
+    withErrors.includes("  HTTP 400: Invalid stored 'config.fetch' (first: C (cold))"),
+    withErrors.join("\n"),
+  );
+});
+
+Deno.test("formatDemoReport() of no rows says nothing was measured", () => {
+  const report: DemoReport = {
+    instance: {
+      id: "demo",
+      label: "Demo",
+      port: 1,
+      instanceDir: "/x",
+      runtime: "native",
+      tags: [],
+    },
+    url: "http://127.0.0.1:1",
+    realData: false,
+    facilities: 0,
+    rows: [],
+    restartMs: 1234,
+    allHitAfterRestart: false,
+  };
+  assert.equal(
+    formatDemoReport(report).split("\n").at(-1),
+    "FAIL: the app listed no presentation objects, nothing was measured",
   );
 });
 

@@ -226,6 +226,14 @@ export async function initInstance(
   for (const p of mine) {
     if (used.has(p)) throw new CliError("config", `Port ${p} is already the ${used.get(p)}`);
   }
+  const busy = mine.filter((p) => !isPortFree(p));
+  if (busy.length > 0) {
+    context.reporter.warn(
+      `Port ${
+        busy.join(", ")
+      } of '${id}' is in use on this machine right now; \`wb run ${id}\` needs it free`,
+    );
+  }
   await Deno.mkdir(instance.instanceDir, { recursive: true });
   await ensureSubdirectories(instance.instanceDir);
   await ensureSecrets(instance.instanceDir, generateSecrets());

@@ -51,7 +51,11 @@ export async function checkPrerequisites(
   const nativeMissing: string[] = [];
   for (const binary of needed) {
     const found = await execStep(
-      { title: `find ${binary}`, command: "sh", args: ["-c", 'command -v "$1"', "sh", binary] },
+      {
+        title: `find ${binary}`,
+        command: "/bin/sh",
+        args: ["-c", 'command -v "$1"', "sh", binary],
+      },
       options,
     );
     if (found.code !== 0) nativeMissing.push(binary);

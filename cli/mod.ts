@@ -1,0 +1,31 @@
+/**
+ * The `wb` CLI as a library: what other folders (tests, benchmarks, docs tooling) import.
+ * `cli/main.ts` is only the command-line entry.
+ *
+ * @example Start an instance and read its admin token
+ * ```ts
+ * import { consoleReporter, loadConfig, readAdminToken, runTargets } from "./mod.ts";
+ * const context = { home: "/root/.wb", repoRoot: "/work/main", reporter: consoleReporter() };
+ * await runTargets(context, ["demo"]);
+ * const [demo] = (await loadConfig(context.home)).instances;
+ * const token = await readAdminToken(demo);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./config.ts";
+export * from "./context.ts";
+export * from "./demo.ts";
+export * from "./errors.ts";
+export * from "./instances.ts";
+export * from "./native_plan.ts";
+export { nativeAppCommand, nativeRuntime, POSTGRES_FALLBACK_ROOT } from "./native_runtime.ts";
+export { dockerRuntime } from "./docker_runtime.ts";
+export * from "./plan.ts";
+export * from "./prerequisites.ts";
+export * from "./reporter.ts";
+export * from "./runner.ts";
+export * from "./runtime.ts";
+export * from "./secrets.ts";
+export * from "./process.ts";
