@@ -1,0 +1,52 @@
+/**
+ * `deno task bench`: every benchmark, in one run on this machine, printed as Markdown
+ * tables (paste into docs/performance.md). Speed is reported as ratios within the run,
+ * because the machine is shared and noisy.
+ *
+ * 1. `TimCacheC.get` hit against raw node-redis GET + JSON.parse of the same 50 KB value,
+ *    on one redis-server (target: p50 ratio at most 1.15x).
+ * 2. The demo's presentation objects cold (Postgres), warm (Redis) and after
+ *    `wb restart` (Redis from its AOF), on a native instance in a temporary WB_HOME.
+ *
+ * @module
+ */
+import { defaultRepoRoot, formatDemoReport, memoryReporter, runDemo } from "../cli/mod.ts";
+import { startRedis } from "../lib/testing/redis_server.ts";
+import { benchGetHit } from "./cache_get_bench.ts";
+import { markdownTable, ms } from "./stats.ts";
+
+const machine =
+  `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno}`;
+console.log(`# wb cache benchmarks\n\n${new Date().toISOString()} · ${machine}\n`);
+
+{
+  await using redis = await startRedis();
+  const [raw, cached] = await benchGetHit(redis.url);
+  console.log("## TimCacheC.get hit vs raw GET + JSON.parse (50 KB value, same redis-server)\n");
+  console.log(markdownTable([
+    ["path", "p50", "p99", "mean", "p50 ratio"],
+    [raw.name, ms(raw.p50Ms), ms(raw.p99Ms), ms(raw.meanMs), "1.00x"],
+    [
+      cached.name,
+      ms(cached.p50Ms),
+      ms(cached.p99Ms),
+      ms(cached.meanMs),
+      `${(cached.p50Ms / raw.p50Ms).toFixed(2)}x`,
+    ],
+  ]));
+  console.log("\nTarget: at most 1.15x.\n");
+}
+
+{
+  const home = await Deno.makeTempDir({ prefix: "wb-bench-" });
+  try {
+    console.log("## Demo presentation objects: cold, warm, after `wb restart`\n");
+    const report = await runDemo(
+      { home, repoRoot: defaultRepoRoot(), reporter: memoryReporter() },
+      { once: true, port: 8790 },
+    );
+    console.log(formatDemoReport(report));
+  } finally {
+    await Deno.remove(home, { recursive: true }).catch(() => {});
+  }
+}
