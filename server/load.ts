@@ -1,0 +1,106 @@
+/**
+ * Entry: load an instance into the PostgreSQL database at `DATABASE_URL`.
+ *
+ * ```sh
+ * DATABASE_URL=postgres://postgres@127.0.0.1:5432/wb deno task load \
+ *   [--facilities <grid3.csv>] [--scale N] [--months M] [--seed S] [--facility-limit N]
+ * ```
+ *
+ * Without `--facilities` the real Kano file next to the repository is used when present,
+ * else a synthetic list (with a notice). Exit codes: 0 done, 1 load failed, 2 usage error.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
+import { findDefaultGrid3Csv, Grid3FormatError, loadInstance } from "./load/mod.ts";
+
+const USAGE = `Usage: deno task load [--facilities <grid3.csv>] [--scale N] [--months M] \
+[--seed S] [--facility-limit N]
+Environment: DATABASE_URL (required), e.g. postgres://postgres@127.0.0.1:5432/wb`;
+
+class UsageError extends Error {}
+
+function intOption(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) {
+    throw new UsageError(`--${name} must be a positive integer (got "${value}")`);
+  }
+  return Number(value);
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      facilities: { type: "string" },
+      scale: { type: "string" },
+      months: { type: "string" },
+      seed: { type: "string" },
+      "facility-limit": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const options = {
+    facilitiesCsv: values.facilities,
+    scale: intOption(values.scale, "scale"),
+    months: intOption(values.months, "months"),
+    seed: values.seed === undefined ? undefined : intOption(values.seed, "seed"),
+    facilityLimit: intOption(values["facility-limit"], "facility-limit"),
+  };
+  const url = Deno.env.get("DATABASE_URL");
+  if (!url) throw new UsageError("DATABASE_URL is not set");
+  if (options.facilitiesCsv === undefined && await findDefaultGrid3Csv() === undefined) {
+    console.log(
+      "notice: no --facilities and no GRID3 Kano file found; loading synthetic facilities",
+    );
+  }
+
+  const db = connectPostgres(url, { max: 2 });
+  try {
+    const summary = await loadInstance(db, {
+      ...options,
+      log: (line) => console.log(line),
+    });
+    console.log(
+      [
+        `loaded ${summary.source}`,
+        `  facilities ${summary.facilities} (states ${summary.adminAreas.states}, LGAs ${summary.adminAreas.lgas}, wards ${summary.adminAreas.wards})`,
+        `  hmis rows ${summary.hmisRows}, hfa rows ${summary.hfaRows}, result rows ${summary.resultsRows}`,
+        `  versions: structure ${summary.versions.structure}, hmis ${summary.versions.hmis}, hfa ${summary.versions.hfa}`,
+        `  time: total ${summary.ms.total} ms (read ${summary.ms.read}, load ${summary.ms.load}, analyze ${summary.ms.analyze}, module ${summary.ms.module})`,
+      ].join("\n"),
+    );
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (error) {
+    if (
+      error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      console.error(`error: ${(error as Error).message}\n${USAGE}`);
+      code = 2;
+    } else if (error instanceof DatabaseUnavailableError || error instanceof Grid3FormatError) {
+      console.error(`error: ${error.message}`);
+      code = 1;
+    } else {
+      console.error(error);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
