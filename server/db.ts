@@ -346,8 +346,9 @@ function pgliteDb(conn: PgliteTx, root: PGlite | undefined, depth: number): Db {
 }
 
 /**
- * Opens an embedded PostgreSQL (PGlite, WASM) in this process. Starting takes a few seconds
- * (initdb on first use of a data directory).
+ * Opens an embedded PostgreSQL (PGlite, WASM) in this process. Starting takes about 2-3 s
+ * (initdb on first use of a data directory, about 0.5 s to reopen one). With a `dataDir`, writes
+ * reach the disk asynchronously (`relaxedDurability`): a crash can lose the last transactions.
  *
  * @param dataDir Directory to persist to; `undefined` keeps the database in memory.
  * @returns A {@linkcode Db} over one embedded connection (queries run one at a time).

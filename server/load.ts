@@ -94,7 +94,11 @@ if (import.meta.main) {
     ) {
       console.error(`error: ${(error as Error).message}\n${USAGE}`);
       code = 2;
-    } else if (error instanceof DatabaseUnavailableError || error instanceof Grid3FormatError) {
+    } else if (
+      error instanceof DatabaseUnavailableError || error instanceof Grid3FormatError ||
+      error instanceof Deno.errors.NotFound || (error instanceof Error && "severity" in error)
+    ) {
+      // Expected failures (database down or missing, bad or missing file, SQL error): no stack.
       console.error(`error: ${error.message}`);
       code = 1;
     } else {

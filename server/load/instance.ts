@@ -180,7 +180,7 @@ async function seedDemoProject(tx: Db, facilities: Facility[]): Promise<number> 
 
 /**
  * Loads (or reloads) an instance into `db`:
- * 1. applies pending migrations;
+ * 1. reads the facility list, then applies pending migrations;
  * 2. in one transaction: truncates structure, indicators, datasets and all results; copies
  *    admin areas, facilities, indicators, modelled HMIS and HFA rows (COPY); bumps the structure
  *    and dataset versions; clears every module's `last_run` (its results are gone); re-creates
@@ -212,9 +212,9 @@ export async function loadInstance(db: Db, options: LoadOptions = {}): Promise<L
   const t0 = performance.now();
   const since = (t: number) => Math.round(performance.now() - t);
 
+  const { source, facilities } = await resolveFacilities({ ...options, seed });
   const applied = await migrate(db);
   if (applied.length > 0) log(`migrations applied: ${applied.join(", ")}`);
-  const { source, facilities } = await resolveFacilities({ ...options, seed });
   const areas = distinctAreas(facilities);
   log(
     `facilities: ${facilities.length} from ${source} (${areas.a3.length} LGAs, ${areas.a4.length} wards)`,
