@@ -16,9 +16,8 @@ import {
   servicesOf,
   type Step,
 } from "./plan.ts";
-import { probeHttp } from "./process.ts";
 import { execStep, runSteps } from "./runner.ts";
-import { appUrl, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
+import { instanceStatus, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
 
 /**
  * Creates the docker runtime.
@@ -68,15 +67,7 @@ export function dockerRuntime(context: WbContext): Runtime {
           detail: `container ${name} (${state})`,
         });
       }
-      return {
-        id: instance.id,
-        label: instance.label,
-        runtime: instance.runtime,
-        url: appUrl(instance),
-        services,
-        health: await probeHttp(`${appUrl(instance)}/healthz`),
-        redisKeys: await this.redisKeyCount(instance),
-      };
+      return await instanceStatus(this, instance, services);
     },
 
     async redisKeyCount(instance) {

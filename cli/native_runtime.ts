@@ -38,7 +38,7 @@ import {
   waitForExit,
 } from "./process.ts";
 import { execStep, type RunOptions, runStep, sleep } from "./runner.ts";
-import { appUrl, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
+import { appUrl, instanceStatus, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
 
 /** Default of {@linkcode WbContext.postgresFallbackRoot}. */
 export const POSTGRES_FALLBACK_ROOT = "/var/lib/wb/postgres";
@@ -429,15 +429,7 @@ export function nativeRuntime(context: WbContext): Runtime {
             return { service, ...state(app, instance.port) };
         }
       });
-      return {
-        id: instance.id,
-        label: instance.label,
-        runtime: instance.runtime,
-        url: appUrl(instance),
-        services,
-        health: await probeHttp(`${appUrl(instance)}/healthz`),
-        redisKeys: await this.redisKeyCount(instance),
-      };
+      return await instanceStatus(this, instance, services);
     },
 
     async redisKeyCount(instance) {

@@ -7,7 +7,7 @@
 
 import type { Instance } from "./config.ts";
 import type { LoadOptions, Service } from "./plan.ts";
-import type { HealthProbe } from "./process.ts";
+import { type HealthProbe, probeHttp } from "./process.ts";
 import type { Secrets } from "./secrets.ts";
 
 /** State of one service. */
@@ -92,4 +92,24 @@ export function appUrl(instance: Pick<Instance, "port">): string {
 export function parseCount(stdout: string): number | undefined {
   const match = stdout.trim().match(/-?\d+/);
   return match ? Number(match[0]) : undefined;
+}
+
+/**
+ * Assembles an instance's status from its services: probes the app's `/healthz` and asks the
+ * runtime for the Redis key count. Shared by every runtime so the record has one shape.
+ */
+export async function instanceStatus(
+  runtime: Pick<Runtime, "redisKeyCount">,
+  instance: Instance,
+  services: ServiceState[],
+): Promise<InstanceStatus> {
+  return {
+    id: instance.id,
+    label: instance.label,
+    runtime: instance.runtime,
+    url: appUrl(instance),
+    services,
+    health: await probeHttp(`${appUrl(instance)}/healthz`),
+    redisKeys: await runtime.redisKeyCount(instance),
+  };
 }

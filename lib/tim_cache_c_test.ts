@@ -142,10 +142,7 @@ Deno.test("initRedis() returns within its connect timeout when nothing listens",
     const result = await cache.getOrSet("b", 1, () => Promise.resolve({ id: "b", rev: 1 }));
     assert.equal(result.outcome, "bypass");
     assert.deepEqual(result.value, { id: "b", rev: 1 });
-    assert.deepEqual(await flushAllServerCaches(), {
-      redis: "unavailable",
-      localCaches: result ? (await flushAllServerCaches()).localCaches : 0,
-    });
+    assert.equal((await flushAllServerCaches()).redis, "unavailable");
   } finally {
     await closeRedis();
   }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DISAGGREGATION_COLUMNS } from "../model/fetch_config.ts";
 import type { Facility } from "./grid3.ts";
 
 /** Project id of the sample project. */
@@ -36,17 +37,6 @@ export interface DemoProject {
   }[];
   presentationObjects: DemoPresentationObject[];
 }
-
-const DISAGGREGATIONS = [
-  "admin_area_2",
-  "admin_area_3",
-  "admin_area_4",
-  "facility_id",
-  "indicator_id",
-  "period_id",
-  "facility_level",
-  "ownership",
-];
 
 /** The LGAs (admin_area_3) with the most facilities, most first (ties by name). */
 function largestLgas(facilities: readonly Facility[], n: number): string[] {
@@ -88,13 +78,13 @@ export function demoProject(facilities: readonly Facility[]): DemoProject {
         metricId: counts,
         label: "Service volume (reported and outlier-adjusted)",
         valueProps: ["count", "count_adjusted"],
-        disaggregationOptions: DISAGGREGATIONS,
+        disaggregationOptions: [...DISAGGREGATION_COLUMNS],
       },
       {
         metricId: outliers,
         label: "Outliers flagged",
         valueProps: ["outlier"],
-        disaggregationOptions: DISAGGREGATIONS,
+        disaggregationOptions: [...DISAGGREGATION_COLUMNS],
       },
     ],
     presentationObjects: [
