@@ -19,6 +19,7 @@
 import {
   ANY_VERSION,
   type AnyVersion,
+  type CacheOutcome,
   type CacheResult,
   type HashFuncs,
   type TimCache,
@@ -179,22 +180,50 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
           computeMs: 0,
         };
       }
-      const lookupMs = performance.now() - started;
-      const computeStarted = performance.now();
-      let value: T;
+      let computeMs = 0;
+      const miss: MissContext<T> = {
+        uniquenessHash,
+        versionHash,
+        unavailable: read.kind === "unavailable",
+        produce: async () => {
+          const computeStarted = performance.now();
+          try {
+            return await producer();
+          } finally {
+            computeMs += performance.now() - computeStarted;
+          }
+        },
+        publish: (value) => own.flight.settle({ kind: "value", value }),
+        storable: (value) => this.#storable(uniquenessHash, versionHash, value, own.flight),
+      };
+      let fill: FillResult<T>;
       try {
-        value = await producer();
+        fill = await this.fillMiss(miss);
       } catch (error) {
         this.#finish(uniquenessHash, own, { kind: "error", error });
         throw error;
       }
-      const computeMs = performance.now() - computeStarted;
-      own.flight.settle({ kind: "value", value });
-      const stored = await this.#store(uniquenessHash, versionHash, value, own.flight);
-      this.#finish(uniquenessHash, own, { kind: "value", value });
-      const outcome = read.kind === "unavailable" && !stored ? "bypass" : "miss";
-      return { value, outcome, lookupMs, computeMs };
+      this.#finish(uniquenessHash, own, { kind: "value", value: fill.value });
+      const lookupMs = performance.now() - started - computeMs;
+      return { value: fill.value, outcome: fill.outcome, lookupMs, computeMs };
     }
+  }
+
+  /**
+   * Fills a miss of `getOrSet`: by default, runs the producer and stores its value.
+   * {@linkcode TimCacheC} overrides it to coordinate the fill across processes.
+   *
+   * Implementations call `miss.publish(value)` as soon as the value is known (in-process
+   * joiners need not wait for the write) and write only when `miss.storable(value)`.
+   * Producer errors must propagate; store errors must not.
+   */
+  protected async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
+    const value = await miss.produce();
+    miss.publish(value);
+    const stored = miss.storable(value)
+      ? await this.writeEntry(miss.uniquenessHash, miss.versionHash, value)
+      : true;
+    return { value, outcome: miss.unavailable && !stored ? "bypass" : "miss" };
   }
 
   async clear(params: U): Promise<void> {
@@ -271,27 +300,52 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     if (pending?.size === 0) this.#pendingWrites.delete(uniquenessHash);
   }
 
-  /** Writes a computed value if `parseData` allows it and no clear ran since it started. */
+  /** Writes a computed value if it is {@linkcode #storable}; `false` when the store was unavailable. */
   async #store(
     uniquenessHash: string,
     versionHash: string,
     value: T,
     flight: Flight<T>,
   ): Promise<boolean> {
-    let parsed;
-    try {
-      parsed = this.#funcs.parseData(value);
-    } catch {
-      return true; // an unparseable value is not stored; the cache itself is fine
-    }
-    if (
-      !parsed.shouldStore || parsed.versionHash !== versionHash ||
-      parsed.uniquenessHash !== uniquenessHash
-    ) return true;
-    // Defect 2 of the plan: a clear racing this write must not let it resurrect the entry.
-    if (flight.cancelled) return true;
+    if (!this.#storable(uniquenessHash, versionHash, value, flight)) return true;
     return await this.writeEntry(uniquenessHash, versionHash, value);
   }
+
+  /**
+   * Whether a computed value may be written: `parseData` says `shouldStore` for the same key
+   * and version, and no clear ran since its flight started (defect 2 of the plan: a clear
+   * racing a write must not let it resurrect the entry).
+   */
+  #storable(uniquenessHash: string, versionHash: string, value: T, flight: Flight<T>): boolean {
+    if (flight.cancelled) return false;
+    try {
+      const parsed = this.#funcs.parseData(value);
+      return parsed.shouldStore && parsed.versionHash === versionHash &&
+        parsed.uniquenessHash === uniquenessHash;
+    } catch {
+      return false; // a value parseData cannot read is not stored
+    }
+  }
+}
+
+/** A `getOrSet` miss, as handed to {@linkcode VersionedCache.fillMiss}. */
+export interface MissContext<T> {
+  uniquenessHash: string;
+  versionHash: string;
+  /** The store read failed (unavailable), as opposed to finding nothing. */
+  unavailable: boolean;
+  /** Runs the caller's producer (its time counts as compute time). */
+  produce(): Promise<T>;
+  /** Hands the value to in-process callers waiting on this flight. */
+  publish(value: T): void;
+  /** Whether the value may be written (see `#storable`); check right before writing. */
+  storable(value: T): boolean;
+}
+
+/** What {@linkcode VersionedCache.fillMiss} returns. */
+export interface FillResult<T> {
+  value: T;
+  outcome: CacheOutcome;
 }
 
 interface Registration<T> {

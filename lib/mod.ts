@@ -16,6 +16,10 @@ export {
   type RedisOptions,
 } from "./redis.ts";
 export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
+export { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
+export { type CachePolicy, type CacheRegistry, defineCacheRegistry } from "./cache_registry.ts";
+export { FillLock, lockKeyFor } from "./fill_lock.ts";
+export { CacheError, CacheFillError } from "./errors.ts";
 export {
   ANY_VERSION,
   type AnyVersion,

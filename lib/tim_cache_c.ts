@@ -9,8 +9,18 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { registerCache } from "./_registry.ts";
-import { type StoreRead, VersionedCache, type VersionedCacheOptions } from "./_versioned_cache.ts";
+import {
+  type FillResult,
+  type MissContext,
+  type StoreRead,
+  VersionedCache,
+  type VersionedCacheOptions,
+} from "./_versioned_cache.ts";
+import { CacheFillError } from "./errors.ts";
+import { FillLock, parseFailedMarker } from "./fill_lock.ts";
+import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
 import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 import type { HashFuncs } from "./types.ts";
@@ -33,7 +43,15 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   commandTimeoutMs?: number;
   /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
   breakerMs?: number;
-  /** Receives one JSON line per Redis failure (at most one per second per cache). */
+  /**
+   * Coordinate `getOrSet` misses across processes with the fleet fill lock (see
+   * `fill_lock.ts`). Without it, a miss is coordinated within this process only.
+   */
+  fill?: FillPolicy;
+  /**
+   * Receives JSON lines: Redis failures (at most one per second per cache) and one
+   * `cache_fill` line per `getOrSet` miss (its outcome, waited and compute ms).
+   */
   log?: (line: string) => void;
 }
 
@@ -67,13 +85,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #log: (line: string) => void;
   readonly #commandTimeoutMs: number | undefined;
   readonly #breakerMs: number;
+  readonly #fill: FillPolicy | undefined;
   #lastErrorLogMs = 0;
 
   /**
    * @param prefix The cache's name: non-empty, without `:` (so no prefix can be a prefix of
    *   another's keys). Glob characters are allowed; `clearAll` escapes them.
    * @throws {TypeError} If `prefix` is empty or contains `:`.
-   * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`.
+   * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`, or the fill
+   *   policy breaks an invariant (see `checkFillPolicy`).
    */
   constructor(
     prefix: string,
@@ -96,6 +116,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#log = options.log ?? ((line) => console.error(line));
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#breakerMs = options.breakerMs ?? 1000;
+    this.#fill = options.fill && checkFillPolicy(prefix, options.fill);
     if (!(this.#minWriteTtlS > 0 && this.#minWriteTtlS <= this.#maxWriteTtlS)) {
       throw new RangeError(
         `Cannot create cache '${prefix}': write TTL bounds (${this.#minWriteTtlS} s, ` +
@@ -217,6 +238,218 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
   }
 
+  /**
+   * Fills a `getOrSet` miss. With a fill policy and a reachable Redis, across the fleet:
+   *
+   * 1. `SET NX PX` on the lock: the winner is the leader. It re-reads the data key
+   *    (another leader may have just written it), runs the producer while extending its
+   *    lease, writes with the fenced script, and releases with compare-and-delete.
+   * 2. The others are followers: they poll the data key (with the lock's value, in one
+   *    round trip) with jittered backoff from `pollMinMs` to `pollMaxMs`. A value of the
+   *    wanted version is a `follower_hit`. A leader that failed leaves a marker, and its
+   *    followers fail with a {@linkcode CacheFillError}; a lock that is free without a
+   *    value is taken over at once. After `waitMs` without a value, a follower whose
+   *    leader still extends its lease computes itself without writing
+   *    (`follower_timeout`); a leader that stopped extending is presumed dead and is
+   *    taken over (exactly one follower wins, the others follow it with a fresh wait).
+   * 3. Any Redis error on the way degrades to this process's own fill (`lock_error`).
+   */
+  protected override async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
+    const policy = this.#fill;
+    const client = policy && !miss.unavailable ? this.#client() : undefined;
+    if (!policy || !client) {
+      return await this.#localFill(miss, policy ? "lock_error" : "no_policy", performance.now());
+    }
+    const started = performance.now();
+    let lock: FillLock;
+    try {
+      lock = new FillLock(
+        client,
+        (command) => this.#call(client, command),
+        this.keyFor(miss.uniquenessHash),
+        policy.leaseMs,
+      );
+    } catch {
+      return await this.#localFill(miss, "lock_error", started); // no same-slot lock key
+    }
+    try {
+      if (await lock.tryAcquire()) return await this.#lead(lock, policy, miss, "leader", started);
+    } catch {
+      return await this.#localFill(miss, "lock_error", started);
+    }
+    // The leader we follow: its token, when our wait for it ends, and when we last saw it
+    // extend its lease (it extends every `heartbeatMs` while its producer runs).
+    let expected: string | undefined;
+    let deadline = started + policy.waitMs;
+    let lastLeaseLeftMs = Infinity;
+    let lastExtensionAt = -Infinity;
+    const heartbeatMs = heartbeatIntervalMs(policy);
+    for (let attempt = 0;; attempt++) {
+      await sleep(pollDelayMs(policy, attempt));
+      let poll;
+      try {
+        poll = await lock.poll();
+      } catch {
+        return await this.#localFill(miss, "lock_error", started);
+      }
+      const entry = poll.data === null ? undefined : decodeEntry<T>(poll.data);
+      if (entry && entry.versionHash === miss.versionHash) {
+        miss.publish(entry.data);
+        this.#logFill(miss, "follower_hit", started, 0);
+        return { value: entry.data, outcome: "hit" };
+      }
+      const failed = parseFailedMarker(poll.lock);
+      if (failed && failed.token === expected) {
+        this.#logFill(miss, "follower_failed", started, 0);
+        throw new CacheFillError(this.prefix, failed.message);
+      }
+      if (poll.lock === null || failed) {
+        // Nobody is filling (the leader finished without a value, or failed before we
+        // followed it): take over at once; if another follower beat us, follow it.
+        try {
+          if (await lock.takeOver(poll.lock)) {
+            return await this.#lead(lock, policy, miss, "leader", started);
+          }
+        } catch {
+          return await this.#localFill(miss, "lock_error", started);
+        }
+        continue;
+      }
+      const now = performance.now();
+      if (poll.lock !== expected) {
+        if (expected !== undefined) deadline = now + policy.waitMs; // a new leader
+        expected = poll.lock;
+        lastLeaseLeftMs = poll.leaseLeftMs;
+        lastExtensionAt = -Infinity;
+      } else if (poll.leaseLeftMs > lastLeaseLeftMs) {
+        lastExtensionAt = now;
+      }
+      lastLeaseLeftMs = poll.leaseLeftMs;
+      if (now < deadline) continue;
+      if (now - lastExtensionAt < 2 * heartbeatMs) {
+        // The leader is alive but slower than `waitMs`: compute ourselves, and leave the
+        // write to it (ours would be refused by the fence anyway).
+        return await this.#timeoutFill(miss, started);
+      }
+      // The leader stopped extending its lease: presumed dead. Exactly one follower
+      // takes over from it; the others follow the new leader with a fresh wait.
+      try {
+        if (await lock.takeOver(expected)) {
+          return await this.#lead(lock, policy, miss, "leader", started, { tookOver: true });
+        }
+      } catch {
+        return await this.#localFill(miss, "lock_error", started);
+      }
+    }
+  }
+
+  /** A follower whose live leader is slower than `waitMs`: produce, publish, no write. */
+  async #timeoutFill(miss: MissContext<T>, started: number): Promise<FillResult<T>> {
+    const computeStarted = performance.now();
+    const value = await miss.produce();
+    miss.publish(value);
+    this.#logFill(miss, "follower_timeout", started, performance.now() - computeStarted);
+    return { value, outcome: "miss" };
+  }
+
+  /** The leader's part: recheck, produce under a kept-alive lease, fenced write, release. */
+  async #lead(
+    lock: FillLock,
+    policy: FillPolicy,
+    miss: MissContext<T>,
+    outcome: "leader",
+    started: number,
+    extra: Record<string, unknown> = {},
+  ): Promise<FillResult<T>> {
+    let raw: string | null;
+    try {
+      raw = await lock.readData();
+    } catch {
+      lock.release().catch(() => {});
+      return await this.#localFill(miss, "lock_error", started);
+    }
+    const entry = raw === null ? undefined : decodeEntry<T>(raw);
+    if (entry && entry.versionHash === miss.versionHash) {
+      lock.release().catch(() => {});
+      miss.publish(entry.data);
+      this.#logFill(miss, "recheck_hit", started, 0);
+      return { value: entry.data, outcome: "hit" };
+    }
+    const waitedMs = performance.now() - started;
+    let leaseLost = false;
+    const heartbeat = setInterval(() => {
+      lock.extend().then((held) => leaseLost ||= !held, () => {});
+    }, heartbeatIntervalMs(policy));
+    const computeStarted = performance.now();
+    let value: T;
+    try {
+      value = await miss.produce();
+    } catch (error) {
+      clearInterval(heartbeat);
+      const message = `${(error as Error)?.name ?? "Error"}: ${(error as Error)?.message ?? error}`;
+      await lock.fail(message, Math.max(3 * policy.pollMaxMs, 100)).catch(() => {});
+      this.#logFill(miss, outcome, started, performance.now() - computeStarted, {
+        ...extra,
+        failed: true,
+      });
+      throw error;
+    }
+    clearInterval(heartbeat);
+    const computeMs = performance.now() - computeStarted;
+    miss.publish(value);
+    let written = false;
+    if (miss.storable(value)) {
+      const stored = JSON.stringify({ versionHash: miss.versionHash, data: value });
+      written = await lock.writeFenced(stored, this.writeTtlS()).catch(() => false);
+      leaseLost ||= !written;
+    }
+    await lock.release().catch(() => {});
+    this.#logFill(
+      miss,
+      outcome,
+      started,
+      computeMs,
+      leaseLost ? { leaseLost: true } : {},
+      waitedMs,
+    );
+    return { value, outcome: "miss" };
+  }
+
+  /** This process fills alone (no policy, or the lock path failed). */
+  async #localFill(
+    miss: MissContext<T>,
+    outcome: "no_policy" | "lock_error",
+    started: number,
+  ): Promise<FillResult<T>> {
+    const computeStarted = performance.now();
+    const result = await super.fillMiss(miss);
+    this.#logFill(miss, outcome, started, performance.now() - computeStarted);
+    return result;
+  }
+
+  /** One JSON line per `getOrSet` miss (the key itself only as a short hash). */
+  #logFill(
+    miss: MissContext<T>,
+    outcome: string,
+    started: number,
+    computeMs: number,
+    extra: Record<string, unknown> = {},
+    waitedMs = performance.now() - started - computeMs,
+  ): void {
+    this.#log(JSON.stringify({
+      event: "cache_fill",
+      cache: this.prefix,
+      keyHash: createHash("sha256").update(this.keyFor(miss.uniquenessHash)).digest("hex").slice(
+        0,
+        12,
+      ),
+      outcome,
+      waitedMs: round1(waitedMs),
+      computeMs: round1(computeMs),
+      ...extra,
+    }));
+  }
+
   #discard(client: RedisClient, key: string): void {
     this.#call(client, client.del(key)).catch((error: unknown) => this.#report("del", error));
   }
@@ -232,6 +465,28 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       error: String((error as Error)?.message ?? error),
     }));
   }
+}
+
+/**
+ * How often a leader extends its lease: three times per `min(leaseMs, waitMs)`, so its
+ * followers see it extend well within their wait, and the lease never lapses for a live one.
+ */
+function heartbeatIntervalMs(policy: FillPolicy): number {
+  return Math.max(10, Math.floor(Math.min(policy.leaseMs, policy.waitMs) / 3));
+}
+
+/** The pause before poll `attempt` (0-based): full jitter over a doubling backoff. */
+function pollDelayMs(policy: FillPolicy, attempt: number): number {
+  const cap = Math.min(policy.pollMaxMs, policy.pollMinMs * 2 ** attempt);
+  return policy.pollMinMs + Math.random() * (cap - policy.pollMinMs);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function round1(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }
 
 /** Parses a stored entry; `undefined` for anything that is not one of ours. */

@@ -1,0 +1,112 @@
+/** The fill lock protocol against a real redis-server. */
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { FillLock, lockKeyFor } from "./fill_lock.ts";
+import type { RedisClient } from "./redis.ts";
+import { delay } from "./testing/deferred.ts";
+import { startRedis } from "./testing/redis_server.ts";
+
+const direct = <R>(command: Promise<R>) => command;
+
+async function connect(url: string): Promise<RedisClient> {
+  const client = createClient({ url }) as unknown as RedisClient;
+  await client.connect();
+  return client;
+}
+
+Deno.test("FillLock: an expired leader cannot release or extend the next leader's lock", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const first = new FillLock(client, direct, "cache:t:a", 100);
+    const second = new FillLock(client, direct, "cache:t:a", 5000);
+    assert.equal(await first.tryAcquire(), true);
+    assert.equal(await second.tryAcquire(), false);
+    await delay(150); // first's lease expires
+    assert.equal(await second.tryAcquire(), true);
+    assert.equal(await first.release(), false);
+    assert.equal(await first.extend(), false);
+    assert.equal(await client.get(second.lockKey), second.token);
+    assert.equal(await second.release(), true);
+    assert.equal(await client.exists(second.lockKey), 0);
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("FillLock: a leader's late write cannot overwrite the newer leader's value (fence)", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const late = new FillLock(client, direct, "cache:t:b", 100);
+    const newer = new FillLock(client, direct, "cache:t:b", 5000);
+    assert.equal(await late.tryAcquire(), true);
+    await delay(150);
+    assert.equal(await newer.tryAcquire(), true);
+    assert.equal(await newer.writeFenced("new", 60), true);
+    assert.equal(await late.writeFenced("old", 60), false);
+    assert.equal(await client.get("cache:t:b"), "new");
+    await newer.release();
+    assert.equal(await late.writeFenced("old", 60), false); // nor after the release
+    assert.equal(await client.get("cache:t:b"), "new");
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("FillLock: extend() keeps a long computation's lease alive", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const leader = new FillLock(client, direct, "cache:t:c", 150);
+    assert.equal(await leader.tryAcquire(), true);
+    for (let i = 0; i < 5; i++) {
+      await delay(60);
+      assert.equal(await leader.extend(), true);
+    }
+    assert.equal(await client.get(leader.lockKey), leader.token); // 300 ms > lease
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("FillLock.takeOver(): exactly one of many followers replaces a given leader", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const dead = new FillLock(client, direct, "cache:t:d", 60_000);
+    assert.equal(await dead.tryAcquire(), true);
+    const followers = Array.from(
+      { length: 20 },
+      () => new FillLock(client, direct, "cache:t:d", 5000),
+    );
+    const won = await Promise.all(followers.map((f) => f.takeOver(dead.token)));
+    assert.equal(won.filter(Boolean).length, 1);
+    const winner = followers[won.indexOf(true)];
+    assert.equal(await client.get(winner.lockKey), winner.token);
+    assert.equal(await dead.release(), false);
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("lockKeyFor() puts the lock in its data key's Redis Cluster hash slot", async () => {
+  await using redis = await startRedis({
+    args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+  });
+  const keys = [
+    "cache:po_items:3f2a9c",
+    "cache:po_detail:0123456789abcdef",
+    "cache:a*?[b]:x",
+    "cache:tagged:{user42}:items",
+    "cache:x:{y",
+  ];
+  for (const key of keys) {
+    const dataSlot = await redis.cli("CLUSTER", "KEYSLOT", key);
+    const lockSlot = await redis.cli("CLUSTER", "KEYSLOT", lockKeyFor(key));
+    assert.equal(lockSlot, dataSlot, `${key} -> ${lockKeyFor(key)}`);
+  }
+  // Without a tag, a '}' makes any tag-based lock key hash differently: refused.
+  assert.throws(() => lockKeyFor("cache:x:a}b"), TypeError);
+  assert.throws(() => lockKeyFor("cache:x:{}:y"), TypeError);
+});

@@ -1,0 +1,324 @@
+/**
+ * Fleet-wide single flight: several processes (each a TimCacheC with a fill policy) on
+ * one real redis-server, hit at once on the same cold key.
+ */
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { closeRedis, initRedis } from "./redis.ts";
+import type { RedisClient } from "./redis.ts";
+import { TimCacheC } from "./tim_cache_c.ts";
+import type { FillPolicy } from "./fill_policy.ts";
+import { delay } from "./testing/deferred.ts";
+import { freePort, startRedis } from "./testing/redis_server.ts";
+
+interface Worker {
+  port: number;
+  child: Deno.ChildProcess;
+  log: () => string;
+}
+
+async function startFleet(
+  redisUrl: string,
+  count: number,
+  producerMs: number,
+  mode: "ok" | "throw",
+  policy: FillPolicy,
+): Promise<Worker[]> {
+  const workers = await Promise.all(Array.from({ length: count }, async () => {
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("./testdata/fleet_worker.ts", import.meta.url).pathname,
+        redisUrl,
+        String(port),
+        String(producerMs),
+        mode,
+        JSON.stringify(policy),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let log = "";
+    (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) log += chunk;
+    })();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    const { value } = await lines.read();
+    assert.match(value ?? "", /ready/);
+    lines.releaseLock();
+    return { port, child, log: () => log };
+  }));
+  return workers;
+}
+
+async function stopFleet(workers: Worker[]): Promise<void> {
+  for (const worker of workers) {
+    try {
+      worker.child.kill("SIGKILL");
+    } catch { /* already dead */ }
+    await worker.child.status;
+    await worker.child.stdout.cancel().catch(() => {});
+  }
+}
+
+async function fire(workers: Worker[], key: string, requests: number) {
+  return await Promise.all(Array.from({ length: requests }, async (_, i) => {
+    const worker = workers[i % workers.length];
+    const started = performance.now();
+    try {
+      const response = await fetch(`http://127.0.0.1:${worker.port}/?key=${key}`);
+      return {
+        status: response.status,
+        xCache: response.headers.get("x-cache"),
+        body: await response.json(),
+        ms: performance.now() - started,
+        worker: i % workers.length,
+      };
+    } catch (error) {
+      return {
+        status: 0,
+        xCache: null,
+        body: { error: String(error) },
+        ms: 0,
+        worker: i % workers.length,
+      };
+    }
+  }));
+}
+
+const POLICY: FillPolicy = { leaseMs: 5000, waitMs: 4000, pollMinMs: 5, pollMaxMs: 50 };
+
+async function counter(url: string): Promise<RedisClient> {
+  const client = createClient({ url }) as unknown as RedisClient;
+  await client.connect();
+  return client;
+}
+
+Deno.test({
+  name: "fleet: 4 processes x 200 concurrent requests on a cold key run the producer once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using redis = await startRedis();
+    const workers = await startFleet(redis.url, 4, 300, "ok", POLICY);
+    const client = await counter(redis.url);
+    try {
+      const results = await fire(workers, "cold", 200);
+      assert.equal(await client.get("runs:cold"), "1");
+      const misses = results.filter((r) => r.xCache === "MISS");
+      assert.equal(misses.length, 1, results.map((r) => r.xCache).join(","));
+      const leaderPid = Number(await client.get("leader:cold"));
+      for (const r of results) {
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.body, { key: "cold", v: "v1", by: leaderPid });
+      }
+      const followers = results.filter((r) => r.xCache === "HIT").map((r) => r.ms).sort((a, b) =>
+        a - b
+      );
+      console.log(
+        `200 requests, 4 processes: 1 producer run (300 ms); follower p50 ${
+          followers[Math.floor(followers.length / 2)].toFixed(0)
+        } ms, p99 ${followers[Math.floor(followers.length * 0.99)].toFixed(0)} ms`,
+      );
+      const outcomes = workers.flatMap((w) =>
+        w.log().split("\n").filter((l) => l.includes('"cache_fill"')).map((l) =>
+          JSON.parse(l).outcome
+        )
+      );
+      assert.deepEqual(outcomes.filter((o) => o === "leader"), ["leader"]);
+      assert.ok(outcomes.every((o) => o === "leader" || o === "follower_hit"), outcomes.join(","));
+    } finally {
+      client.destroy();
+      await stopFleet(workers);
+    }
+  },
+});
+
+Deno.test({
+  name: "fleet: with a throwing producer every caller gets the error and nothing is cached",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using redis = await startRedis();
+    const workers = await startFleet(redis.url, 4, 200, "throw", POLICY);
+    const client = await counter(redis.url);
+    try {
+      const results = await fire(workers, "bad", 100);
+      for (const r of results) {
+        assert.equal(r.status, 503);
+        assert.match(r.body.error, /producer failed on purpose/);
+      }
+      // Callers that were following the leader get its error; a request arriving after the
+      // failure (errors are not cached) may run the producer once more in its process.
+      const runs = Number(await client.get("runs:bad"));
+      assert.ok(runs >= 1 && runs <= workers.length, `${runs} producer runs`);
+      console.log(`throwing producer: ${runs} run(s) for 100 requests on 4 processes`);
+      assert.equal(await client.exists("cache:fleet:bad"), 0);
+    } finally {
+      client.destroy();
+      await stopFleet(workers);
+    }
+  },
+});
+
+Deno.test({
+  name: "fleet: the leader SIGKILLed mid-computation is replaced once; every survivor answers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using redis = await startRedis();
+    const policy: FillPolicy = { leaseMs: 2000, waitMs: 1000, pollMinMs: 5, pollMaxMs: 50 };
+    const workers = await startFleet(redis.url, 4, 600, "ok", policy);
+    const client = await counter(redis.url);
+    try {
+      const requests = fire(workers, "kill", 80);
+      let leaderPid = 0;
+      for (let i = 0; i < 100 && !leaderPid; i++) {
+        await delay(20);
+        leaderPid = Number(await client.get("leader:kill"));
+      }
+      const leader = workers.find((w) => w.child.pid === leaderPid);
+      assert.ok(leader, "no leader recorded its pid");
+      leader.child.kill("SIGKILL");
+      const killedAt = performance.now();
+      const results = await requests;
+      const survivors = results.filter((r) => workers[r.worker] !== leader);
+      for (const r of survivors) assert.equal(r.status, 200, JSON.stringify(r.body));
+      const runs = Number(await client.get("runs:kill"));
+      assert.ok(runs <= 2, `${runs} producer runs`);
+      console.log(
+        `leader killed; ${survivors.length} survivor requests all answered ${
+          (performance.now() - killedAt).toFixed(0)
+        } ms later; producer runs: ${runs}`,
+      );
+      assert.ok(await client.exists("cache:fleet:kill"));
+    } finally {
+      client.destroy();
+      await stopFleet(workers);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fleet: followers of a live leader slower than waitMs compute themselves; the leader's write lands",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using redis = await startRedis();
+    const policy: FillPolicy = { leaseMs: 1000, waitMs: 300, pollMinMs: 5, pollMaxMs: 50 };
+    const workers = await startFleet(redis.url, 3, 1200, "ok", policy);
+    const client = await counter(redis.url);
+    try {
+      const results = await fire(workers, "slow", 30);
+      for (const r of results) assert.equal(r.status, 200);
+      const runs = Number(await client.get("runs:slow"));
+      assert.ok(runs <= workers.length, `${runs} producer runs`); // at most one per process
+      const stored = JSON.parse((await client.get("cache:fleet:slow"))!);
+      const outcomesOf = (w: Worker) =>
+        w.log().split("\n").filter((l) => l.includes('"cache_fill"')).map((l) =>
+          JSON.parse(l).outcome
+        );
+      const leaders = workers.filter((w) => outcomesOf(w).includes("leader"));
+      assert.equal(leaders.length, 1);
+      assert.equal(stored.data.by, leaders[0].child.pid); // the leader's fenced write landed
+      const outcomes = workers.flatMap(outcomesOf);
+      assert.equal(outcomes.filter((o) => o === "leader").length, 1, outcomes.join(","));
+      console.log(
+        `slow leader (1200 ms > waitMs 300): ${runs} runs, outcomes ${outcomes.join(",")}`,
+      );
+    } finally {
+      client.destroy();
+      await stopFleet(workers);
+    }
+  },
+});
+
+Deno.test("TimCacheC: the leader re-checks the data key after taking the lock", async () => {
+  await using redis = await startRedis();
+  const other = await counter(redis.url);
+  const client = await counter(redis.url);
+  const lines: string[] = [];
+  try {
+    const funcs = {
+      uniquenessHashFromParams: (k: string) => k,
+      versionHashFromParams: (v: string) => v,
+      parseData: (d: { v: string; k: string }) => ({
+        shouldStore: true,
+        uniquenessHash: d.k,
+        versionHash: d.v,
+      }),
+    };
+    // Another leader writes the value between our miss and our acquisition of the lock.
+    const racing = new Proxy(client, {
+      get(target, property) {
+        const value = Reflect.get(target, property);
+        if (property === "set") {
+          return async (...args: unknown[]) => {
+            if ((args[2] as { condition?: string })?.condition === "NX") {
+              await other.set(
+                "cache:recheck:a",
+                JSON.stringify({ versionHash: "1", data: { k: "a", v: "1" } }),
+              );
+            }
+            return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const cache = new TimCacheC("recheck", funcs, {
+      redis: () => racing,
+      fill: POLICY,
+      log: (line) => lines.push(line),
+    });
+    let runs = 0;
+    const result = await cache.getOrSet("a", "1", () => {
+      runs++;
+      return Promise.resolve({ k: "a", v: "1" });
+    });
+    assert.equal(runs, 0);
+    assert.equal(result.outcome, "hit");
+    assert.equal(await client.exists("{cache:recheck:a}:lock"), 0); // released
+    assert.ok(lines.some((l) => l.includes('"outcome":"recheck_hit"')));
+  } finally {
+    other.destroy();
+    client.destroy();
+  }
+});
+
+Deno.test("TimCacheC: a paused or killed Redis in the lock path degrades to a local fill, never a failure", async () => {
+  await using redis = await startRedis();
+  await initRedis(redis.url, { log: () => {}, commandTimeoutMs: 150, maxReconnectDelayMs: 100 });
+  const lines: string[] = [];
+  try {
+    const cache = new TimCacheC<string, string, { k: string; v: string }>("degrade", {
+      uniquenessHashFromParams: (k) => k,
+      versionHashFromParams: (v) => v,
+      parseData: (d) => ({ shouldStore: true, uniquenessHash: d.k, versionHash: d.v }),
+    }, { fill: POLICY, log: (line) => lines.push(line), breakerMs: 50 });
+    const produce = (k: string) => () => Promise.resolve({ k, v: "1" });
+
+    // Paused between the read and the lock: the lock call times out.
+    const reading = cache.getOrSet("p", "1", async () => {
+      return await produce("p")();
+    });
+    await redis.cli("CLIENT", "PAUSE", "600", "WRITE");
+    const paused = await reading;
+    assert.deepEqual(paused.value, { k: "p", v: "1" });
+    await delay(700);
+
+    // A lock held by a leader in another process, then Redis killed while we follow it.
+    await redis.cli("SET", "{cache:degrade:k}:lock", "someone-else", "PX", "60000");
+    const following = cache.getOrSet("k", "1", produce("k"));
+    await delay(100);
+    await redis.kill();
+    const killed = await following;
+    assert.deepEqual(killed.value, { k: "k", v: "1" });
+    assert.ok(lines.some((l) => l.includes('"outcome":"lock_error"')), lines.join("\n"));
+  } finally {
+    await closeRedis();
+  }
+});

@@ -1,0 +1,45 @@
+/**
+ * One process of a test fleet: a TimCacheC with a fill policy behind `GET /?key=…`.
+ * The producer counts its runs in Redis (`runs:<key>`), records its pid
+ * (`leader:<key>`), sleeps `producerMs`, then returns or throws (`mode`).
+ *
+ * Usage: deno run -A fleet_worker.ts <redisUrl> <port> <producerMs> <ok|throw> <policy JSON>
+ */
+import { createClient } from "redis";
+import { initRedis, type RedisClient, TimCacheC } from "../mod.ts";
+
+const [redisUrl, port, producerMs, mode, policyJson] = Deno.args;
+await initRedis(redisUrl, { log: () => {} });
+const counter = createClient({ url: redisUrl }) as unknown as RedisClient;
+await counter.connect();
+
+interface Value {
+  key: string;
+  v: string;
+  by: number;
+}
+const cache = new TimCacheC<string, string, Value>("fleet", {
+  uniquenessHashFromParams: (key) => key,
+  versionHashFromParams: (v) => v,
+  parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
+}, { fill: JSON.parse(policyJson), log: (line) => console.error(line) });
+
+Deno.serve({
+  port: Number(port),
+  hostname: "127.0.0.1",
+  onListen: () => console.log("ready"),
+}, async (request) => {
+  const key = new URL(request.url).searchParams.get("key") ?? "k";
+  try {
+    const result = await cache.getOrSet(key, "v1", async () => {
+      await counter.incr(`runs:${key}`);
+      await counter.set(`leader:${key}`, String(Deno.pid));
+      await new Promise((r) => setTimeout(r, Number(producerMs)));
+      if (mode === "throw") throw new Error("producer failed on purpose");
+      return { key, v: "v1", by: Deno.pid };
+    });
+    return Response.json(result.value, { headers: { "x-cache": result.outcome.toUpperCase() } });
+  } catch (error) {
+    return Response.json({ error: String((error as Error).message) }, { status: 503 });
+  }
+});
