@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import { type HashFuncs, type RedisClient, TimCacheB, TimCacheC } from "../lib/mod.ts";
+import { SERVER_CACHES } from "./cache_registry.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
 
 /** A cached body with the hashes it was computed for. */
@@ -111,10 +112,24 @@ export interface ServerCachesOptions {
   log?: (line: string) => void;
 }
 
-/** Creates the server's caches. */
+/**
+ * Creates the server's caches, each configured from its entry in the cache table
+ * (`SERVER_CACHES`: fleet fill policy, TTLs).
+ *
+ * @throws {TypeError} If a cache has no entry in the table.
+ */
 export function createServerCaches(options: ServerCachesOptions = {}): ServerCaches {
-  const route = <U, V, B>(prefix: string, storable?: (body: B) => boolean) =>
-    new TimCacheC<U, V, Cached<B>>(prefix, envelopeFuncs<U, V, B>(storable), options);
+  const route = <U, V, B>(prefix: string, storable?: (body: B) => boolean) => {
+    const policy = SERVER_CACHES.get(prefix);
+    if (!policy) throw new TypeError(`Cache '${prefix}' is missing from SERVER_CACHES`);
+    return new TimCacheC<U, V, Cached<B>>(prefix, envelopeFuncs<U, V, B>(storable), {
+      ...options,
+      fill: policy.fleet ? policy.fill : undefined,
+      minWriteTtlS: policy.writeTtlS?.min,
+      maxWriteTtlS: policy.writeTtlS?.max,
+      readRefreshTtlS: policy.readRefreshTtlS,
+    });
+  };
   return {
     poDetail: route("po_detail"),
     poItems: route("po_items"),
