@@ -301,13 +301,13 @@ Deno.test("TimCacheC: a paused or killed Redis in the lock path degrades to a lo
     }, { fill: POLICY, log: (line) => lines.push(line), breakerMs: 50 });
     const produce = (k: string) => () => Promise.resolve({ k, v: "1" });
 
-    // Paused between the read and the lock: the lock call times out.
-    const reading = cache.getOrSet("p", "1", async () => {
-      return await produce("p")();
-    });
+    // Writes paused: the read (GET) passes, taking the lock (SET NX) times out.
     await redis.cli("CLIENT", "PAUSE", "600", "WRITE");
-    const paused = await reading;
+    const paused = await cache.getOrSet("p", "1", produce("p"));
     assert.deepEqual(paused.value, { k: "p", v: "1" });
+    assert.equal(paused.outcome, "miss");
+    assert.ok(lines.some((l) => l.includes('"outcome":"lock_error"')), lines.join("\n"));
+    lines.length = 0;
     await delay(700);
 
     // A lock held by a leader in another process, then Redis killed while we follow it.
