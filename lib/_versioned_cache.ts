@@ -30,7 +30,15 @@ export type StoreRead<T> =
   /** The store is unavailable (disabled, down, timed out): treat as a bypass. */
   | { kind: "unavailable" }
   | { kind: "miss" }
-  | { kind: "hit"; versionHash: string; data: T };
+  | {
+    kind: "hit";
+    versionHash: string;
+    data: T;
+    /** Served from an in-process layer: no TTL refresh is sent for it. */
+    local?: boolean;
+    /** The entry's remaining TTL in ms, when the store reported it. */
+    ttlLeftMs?: number;
+  };
 
 /** What a flight settles with. */
 type FlightResult<T> =
@@ -76,10 +84,17 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     this.#missLeaseMs = options.missLeaseMs ?? 5000;
   }
 
-  /** Reads one entry; must not throw (a broken entry is a miss, an outage is unavailable). */
-  protected abstract readEntry(uniquenessHash: string): Promise<StoreRead<T>>;
+  /**
+   * Reads one entry; must not throw (a broken entry is a miss, an outage is unavailable).
+   * `wantedVersion` (a version hash or `ANY_VERSION`) lets a layered store skip a local
+   * copy of another version; the caller still checks the version it gets.
+   */
+  protected abstract readEntry(
+    uniquenessHash: string,
+    wantedVersion: string,
+  ): Promise<StoreRead<T>>;
   /** Called after a hit with a matching version (e.g. to refresh a TTL); must not throw. */
-  protected abstract touchEntry(uniquenessHash: string): void;
+  protected abstract touchEntry(uniquenessHash: string, ttlLeftMs: number | undefined): void;
   /** Stores one entry; resolves `false` when the store was unavailable; must not throw. */
   protected abstract writeEntry(
     uniquenessHash: string,
@@ -105,9 +120,9 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
         continue; // a released lease: retry, one waiter becomes the next holder
       }
       const lease = this.#register(uniquenessHash, versionHash, true);
-      const read = await this.readEntry(uniquenessHash);
+      const read = await this.readEntry(uniquenessHash, versionHash);
       if (read.kind === "hit" && matches(read.versionHash, versionHash)) {
-        this.touchEntry(uniquenessHash);
+        if (!read.local) this.touchEntry(uniquenessHash, read.ttlLeftMs);
         this.#finish(uniquenessHash, lease, { kind: "value", value: read.data });
         return read.data;
       }
@@ -169,9 +184,9 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
         continue;
       }
       const own = this.#register(uniquenessHash, versionHash, false);
-      const read = await this.readEntry(uniquenessHash);
+      const read = await this.readEntry(uniquenessHash, versionHash);
       if (read.kind === "hit" && read.versionHash === versionHash) {
-        this.touchEntry(uniquenessHash);
+        if (!read.local) this.touchEntry(uniquenessHash, read.ttlLeftMs);
         this.#finish(uniquenessHash, own, { kind: "value", value: read.data });
         return {
           value: read.data,

@@ -8,6 +8,7 @@ export { TimCacheC, type TimCacheCOptions } from "./tim_cache_c.ts";
 export { TimCacheB, type TimCacheBOptions } from "./tim_cache_b.ts";
 export {
   closeRedis,
+  getL1,
   getRedis,
   initRedis,
   isRedisConfigured,
@@ -19,7 +20,21 @@ export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
 export { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 export { type CachePolicy, type CacheRegistry, defineCacheRegistry } from "./cache_registry.ts";
 export { FillLock, lockKeyFor } from "./fill_lock.ts";
+export {
+  type BusDelivery,
+  EventBus,
+  type EventBusOptions,
+  type PublishResult,
+} from "./event_bus.ts";
+export { SeenSet, type SeenSetOptions } from "./seen_set.ts";
 export { CacheError, CacheFillError } from "./errors.ts";
+export { L1Cache, type L1Options, type L1Stats } from "./l1.ts";
+export {
+  StaleWhileRevalidate,
+  type SwrOptions,
+  type SwrResult,
+  type SwrState,
+} from "./stale_while_revalidate.ts";
 export {
   ANY_VERSION,
   type AnyVersion,

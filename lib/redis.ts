@@ -12,6 +12,7 @@
  * @module
  */
 import { createClient, type RedisClientType } from "redis";
+import { L1Cache, type L1Options } from "./l1.ts";
 
 /** The node-redis client type used across the cache library. */
 export type RedisClient = RedisClientType;
@@ -26,11 +27,17 @@ export interface RedisOptions {
   maxReconnectDelayMs?: number;
   /** Where state changes are reported (one line each). @default {console.error} */
   log?: (line: string) => void;
+  /**
+   * The process's L1 in front of Redis (`lib/l1.ts`), kept coherent by RESP3 client
+   * tracking on this connection; `false` turns it off. @default {L1Cache defaults}
+   */
+  l1?: L1Options | false;
 }
 
 interface Connection {
   client: RedisClient;
   url: string;
+  l1?: L1Cache;
 }
 
 let connection: Connection | undefined;
@@ -86,8 +93,12 @@ export async function initRedis(
   commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
+  const l1 = options.l1 === false ? undefined : new L1Cache(options.l1);
   const client = createClient({
     url: target,
+    RESP: 3,
+    // CLIENT TRACKING ON: Redis pushes an invalidation for every key we read once it changes.
+    emitInvalidate: l1 !== undefined,
     disableOfflineQueue: true,
     // Bounds the wait before a command is written; the reply deadline is in _guard.ts.
     commandOptions: { timeout: commandTimeoutMs },
@@ -96,7 +107,8 @@ export async function initRedis(
       reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
     },
   }) as unknown as RedisClient;
-  connection = { client, url: target };
+  connection = { client, url: target, l1 };
+  l1?.bind(client as unknown as Parameters<L1Cache["bind"]>[0]);
 
   // node-redis emits `error` on every failed attempt; report transitions only.
   let up: boolean | undefined;
@@ -143,6 +155,11 @@ function readEnvUrl(): string | undefined {
 export function getRedis(): RedisClient | undefined {
   const client = connection?.client;
   return client?.isReady ? client : undefined;
+}
+
+/** The process's L1 (see {@linkcode RedisOptions.l1}), or `undefined` when off or not connected. */
+export function getL1(): L1Cache | undefined {
+  return connection?.l1;
 }
 
 /** Whether {@linkcode initRedis} was given a URL (caching configured, even if Redis is down). */

@@ -68,7 +68,7 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
     this.#entries.clear();
   }
 
-  protected readEntry(uniquenessHash: string): Promise<StoreRead<T>> {
+  protected readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
     const entry = this.#entries.get(uniquenessHash);
     return Promise.resolve(
       entry ? { kind: "hit", versionHash: entry.versionHash, data: entry.data } : { kind: "miss" },

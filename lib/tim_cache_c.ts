@@ -22,7 +22,9 @@ import { CacheFillError } from "./errors.ts";
 import { FillLock, parseFailedMarker } from "./fill_lock.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
-import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import type { L1Cache } from "./l1.ts";
+import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { ANY_VERSION } from "./types.ts";
 import type { HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
@@ -35,10 +37,22 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   minWriteTtlS?: number;
   /** Longest write TTL, in seconds. @default {30 days} */
   maxWriteTtlS?: number;
-  /** TTL set again on every hit, in seconds. @default {30 days} */
+  /** TTL set again on a hit, in seconds. @default {30 days} */
   readRefreshTtlS?: number;
+  /**
+   * A hit skips the refresh while the entry has more than `readRefreshTtlS` minus this
+   * left, in seconds. The refresh is a write: Redis invalidates the key in every
+   * process's L1 (client tracking), so refreshing on every hit would empty the L1s.
+   * @default {1 day}
+   */
+  readRefreshSlackS?: number;
   /** Keys deleted per `UNLINK` during `clearAll`. @default {1000} */
   clearBatchSize?: number;
+  /**
+   * The in-process L1 in front of Redis; `false` for none.
+   * @default {getL1() when `redis` is not given, else none}
+   */
+  l1?: L1Cache | false;
   /** Reply deadline of each Redis call, in ms. @default {redisCommandTimeoutMs()} */
   commandTimeoutMs?: number;
   /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
@@ -81,11 +95,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #minWriteTtlS: number;
   readonly #maxWriteTtlS: number;
   readonly #readRefreshTtlS: number;
+  readonly #readRefreshSlackS: number;
   readonly #clearBatchSize: number;
   readonly #log: (line: string) => void;
   readonly #commandTimeoutMs: number | undefined;
   readonly #breakerMs: number;
   readonly #fill: FillPolicy | undefined;
+  readonly #l1: () => L1Cache | undefined;
   #lastErrorLogMs = 0;
 
   /**
@@ -112,11 +128,20 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
+    this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 1000;
     this.#log = options.log ?? ((line) => console.error(line));
     this.#commandTimeoutMs = options.commandTimeoutMs;
     this.#breakerMs = options.breakerMs ?? 1000;
     this.#fill = options.fill && checkFillPolicy(prefix, options.fill);
+    const l1 = options.l1;
+    this.#l1 = l1 === false
+      ? () => undefined
+      : l1
+      ? () => l1
+      : options.redis
+      ? () => undefined
+      : getL1;
     if (!(this.#minWriteTtlS > 0 && this.#minWriteTtlS <= this.#maxWriteTtlS)) {
       throw new RangeError(
         `Cannot create cache '${prefix}': write TTL bounds (${this.#minWriteTtlS} s, ` +
@@ -137,9 +162,10 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return this.#minWriteTtlS + Math.floor(Math.random() * (span + 1));
   }
 
-  /** Stops in-flight writes (flush-all already emptied Redis). */
+  /** Stops in-flight writes and drops this cache's L1 entries (flush-all empties Redis). */
   flushLocal(): void {
     this.cancelPendingWrites();
+    this.#l1()?.deletePrefix(this.#keyPrefix);
   }
 
   /** The client when Redis is usable now (connected, breaker closed), else `undefined`. */
@@ -153,13 +179,26 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return withDeadline(client, timeoutMs, this.#breakerMs, call);
   }
 
-  protected async readEntry(uniquenessHash: string): Promise<StoreRead<T>> {
+  protected async readEntry(uniquenessHash: string, wantedVersion: string): Promise<StoreRead<T>> {
     const client = this.#client();
     if (!client) return { kind: "unavailable" };
     const key = this.keyFor(uniquenessHash);
+    const l1 = this.#l1();
+    const local = l1?.get<{ versionHash: string; data: T }>(key);
+    if (local && (wantedVersion === ANY_VERSION || local.versionHash === wantedVersion)) {
+      return { kind: "hit", versionHash: local.versionHash, data: local.data, local: true };
+    }
+    const epoch = l1?.epoch ?? 0;
     let raw: string | null;
+    let ttlLeftMs: number;
     try {
-      raw = await this.#call(client, client.get(key)) as string | null;
+      // GET and PTTL are written together (node-redis pipelines one tick): one round trip.
+      const [value, pttl] = await this.#call(
+        client,
+        Promise.all([client.get(key), client.pTTL(key)]),
+      );
+      raw = value as string | null;
+      ttlLeftMs = Number(pttl);
     } catch (error) {
       if (String((error as Error)?.message).startsWith("WRONGTYPE")) {
         this.#discard(client, key); // a foreign value under our key
@@ -175,10 +214,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       this.#discard(client, key);
       return { kind: "miss" };
     }
-    return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
+    l1?.set(key, entry, raw.length * 2, epoch);
+    return { kind: "hit", versionHash: entry.versionHash, data: entry.data, ttlLeftMs };
   }
 
-  protected touchEntry(uniquenessHash: string): void {
+  protected touchEntry(uniquenessHash: string, ttlLeftMs: number | undefined): void {
+    const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
+    if (ttlLeftMs !== undefined && ttlLeftMs > freshEnoughMs) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
     const client = this.#client();
     if (!client) return;
@@ -201,6 +243,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           expiration: { type: "EX", value: this.writeTtlS() },
         }),
       );
+      this.#l1()?.delete(this.keyFor(uniquenessHash));
       return true;
     } catch (error) {
       this.#report("set", error);
@@ -209,6 +252,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   protected async deleteEntry(uniquenessHash: string): Promise<void> {
+    this.#l1()?.delete(this.keyFor(uniquenessHash));
     const client = this.#client();
     if (!client) return;
     try {
@@ -220,6 +264,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /** SCAN with MATCH on this cache's own prefix (never KEYS), deleting with UNLINK. */
   protected async deleteAll(): Promise<void> {
+    this.#l1()?.deletePrefix(this.#keyPrefix);
     const client = this.#client();
     if (!client) return;
     const match = escapeGlob(this.#keyPrefix) + "*";
@@ -401,6 +446,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     if (miss.storable(value)) {
       const stored = JSON.stringify({ versionHash: miss.versionHash, data: value });
       written = await lock.writeFenced(stored, this.writeTtlS()).catch(() => false);
+      this.#l1()?.delete(lock.dataKey);
       leaseLost ||= !written;
     }
     await lock.release().catch(() => {});

@@ -1,0 +1,143 @@
+/**
+ * The L1: an in-process layer in front of Redis for hot keys, bounded by bytes and
+ * entries (npm `lru-cache`), kept coherent with Redis by server-assisted client-side
+ * caching: the connection runs `CLIENT TRACKING ON` (RESP3), so Redis pushes an
+ * `invalidate` message for every key this process read once anybody changes it (any
+ * process, `redis-cli`, expiry, eviction; `null` for FLUSHDB/FLUSHALL), and the L1 drops
+ * it (the Redis docs: "Client-side caching in Redis", default tracking mode).
+ *
+ * Staleness bound: an entry is dropped when its invalidation arrives (one network hop
+ * after the change), when the connection drops (invalidations may have been missed, so
+ * the whole L1 is cleared on reconnect), or at the latest after `ttlMs`.
+ *
+ * @module
+ */
+import { LRUCache } from "lru-cache";
+
+/** Options of {@linkcode L1Cache}. */
+export interface L1Options {
+  /** Most bytes held (sum of the sizes given to `set`, roughly UTF-16 bytes). @default {64 MiB} */
+  maxBytes?: number;
+  /** Most entries held. @default {10_000} */
+  maxEntries?: number;
+  /** Longest an entry is served without a new Redis read, in ms. @default {60_000} */
+  ttlMs?: number;
+}
+
+/** Hit and miss counts of the L1 (for metrics and benchmarks). */
+export interface L1Stats {
+  hits: number;
+  misses: number;
+  invalidations: number;
+  entries: number;
+  bytes: number;
+}
+
+/** The events the L1 listens to on a node-redis client created with `emitInvalidate`. */
+export interface InvalidatingClient {
+  on(event: "invalidate", listener: (key: unknown) => void): unknown;
+  on(event: "ready" | "error", listener: (...args: unknown[]) => void): unknown;
+}
+
+/** An in-process LRU of decoded Redis values, keyed by Redis key. */
+export class L1Cache {
+  readonly #entries: LRUCache<string, { value: unknown }>;
+  #epoch = 0;
+  #hits = 0;
+  #misses = 0;
+  #invalidations = 0;
+
+  /** @throws {RangeError} If a bound is not a positive number. */
+  constructor(options: L1Options = {}) {
+    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    const maxEntries = options.maxEntries ?? 10_000;
+    const ttlMs = options.ttlMs ?? 60_000;
+    for (const [name, value] of Object.entries({ maxBytes, maxEntries, ttlMs })) {
+      if (!(value > 0)) {
+        throw new RangeError(`Cannot create L1: '${name}' (${value}) must be positive`);
+      }
+    }
+    this.#entries = new LRUCache({ max: maxEntries, maxSize: maxBytes, ttl: ttlMs });
+  }
+
+  /**
+   * A counter bumped by every invalidation. A reader notes it before its Redis read and
+   * stores the result only if it has not moved (the invalidation of a value can be
+   * processed before the read that returned it resumes).
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** The decoded value of `key`, or `undefined`. */
+  get<V>(key: string): V | undefined {
+    const entry = this.#entries.get(key);
+    if (entry) this.#hits++;
+    else this.#misses++;
+    return entry?.value as V | undefined;
+  }
+
+  /**
+   * Stores `value` for `key` if no invalidation happened since `epochBefore`.
+   *
+   * @param bytes The entry's size (for the byte bound); values above the bound are skipped.
+   */
+  set(key: string, value: unknown, bytes: number, epochBefore: number): void {
+    if (epochBefore !== this.#epoch) return;
+    try {
+      this.#entries.set(key, { value }, { size: Math.max(1, bytes) });
+    } catch {
+      // larger than maxBytes: not kept
+    }
+  }
+
+  /** Drops one key (this process changed it). */
+  delete(key: string): void {
+    this.#epoch++;
+    this.#entries.delete(key);
+  }
+
+  /** Drops every key starting with `prefix`. */
+  deletePrefix(prefix: string): void {
+    this.#epoch++;
+    for (const key of this.#entries.keys()) if (key.startsWith(prefix)) this.#entries.delete(key);
+  }
+
+  /** Drops everything. */
+  clear(): void {
+    this.#epoch++;
+    this.#entries.clear();
+  }
+
+  /** Applies an invalidation push: a key, a list of keys, or `null` (flush). */
+  invalidate(key: unknown): void {
+    this.#invalidations++;
+    if (key === null || key === undefined) return this.clear();
+    for (const one of Array.isArray(key) ? key : [key]) this.delete(String(one));
+  }
+
+  /**
+   * Follows a client's invalidation pushes, and clears everything when the connection
+   * comes back (invalidations sent while it was down are lost).
+   */
+  bind(client: InvalidatingClient): void {
+    client.on("invalidate", (key) => this.invalidate(key));
+    let lost = false;
+    client.on("error", () => (lost = true));
+    client.on("ready", () => {
+      if (lost) this.clear();
+      lost = false;
+    });
+  }
+
+  /** Counts since creation, and the current size. */
+  stats(): L1Stats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      invalidations: this.#invalidations,
+      entries: this.#entries.size,
+      bytes: this.#entries.calculatedSize ?? 0,
+    };
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * `SeenSet`: "has any process of this instance seen this id in the last `ttlS` seconds?",
+ * for replay and duplicate detection.
+ *
+ * `add(id)` claims the id with `SET <prefix>:<id> 1 NX EX <ttlS>` on the instance's Redis, so
+ * two processes that receive the same id agree on which one saw it first. The process also
+ * remembers its own ids in memory (bounded, same TTL), which is all it has while Redis is
+ * down: then an id seen by another process is not recognised, and the caller should treat
+ * that as the weaker guarantee it is.
+ *
+ * @module
+ */
+import { LRUCache } from "lru-cache";
+import { breakerClosed, withDeadline } from "./_guard.ts";
+import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+
+/** Options of {@linkcode SeenSet}. */
+export interface SeenSetOptions {
+  /** How long an id is remembered, in seconds. */
+  ttlS: number;
+  /** Ids remembered in memory at most. @default {100_000} */
+  maxLocal?: number;
+  /** Where the set gets the instance's client. @default {getRedis} */
+  redis?: () => RedisClient | undefined;
+  /** Reply deadline of a Redis call, in ms. @default {redisCommandTimeoutMs()} */
+  commandTimeoutMs?: number;
+  /** How long a timed-out call keeps Redis skipped, in ms. @default {1000} */
+  breakerMs?: number;
+}
+
+/**
+ * A set of recently seen ids shared by the processes of one instance.
+ *
+ * @example Refuse a replayed token id
+ * ```ts
+ * const seen = new SeenSet("wb:mirror:jti", { ttlS: 120 });
+ * if (!(await seen.add("3f0c…"))) throw new Error("replayed");
+ * ```
+ */
+export class SeenSet {
+  /** Key prefix in Redis: `<prefix>:<id>`. */
+  readonly prefix: string;
+  readonly #ttlS: number;
+  readonly #local: LRUCache<string, true>;
+  readonly #redis: () => RedisClient | undefined;
+  readonly #timeoutMs: number | undefined;
+  readonly #breakerMs: number;
+
+  /**
+   * @throws {TypeError} If `prefix` is empty.
+   * @throws {RangeError} If `ttlS` is not a positive integer.
+   */
+  constructor(prefix: string, options: SeenSetOptions) {
+    if (!prefix) throw new TypeError("Cannot create seen set: 'prefix' must not be empty");
+    if (!Number.isInteger(options.ttlS) || options.ttlS < 1) {
+      throw new RangeError(
+        `Cannot create seen set: 'ttlS' (${options.ttlS}) must be a positive integer`,
+      );
+    }
+    this.prefix = prefix;
+    this.#ttlS = options.ttlS;
+    this.#local = new LRUCache({ max: options.maxLocal ?? 100_000, ttl: options.ttlS * 1000 });
+    this.#redis = options.redis ?? getRedis;
+    this.#timeoutMs = options.commandTimeoutMs;
+    this.#breakerMs = options.breakerMs ?? 1000;
+  }
+
+  /**
+   * Claims `id`.
+   *
+   * @returns `true` when no process of the instance had claimed it within `ttlS` (this call
+   *   did); `false` when it was seen. With Redis unreachable, only this process's ids count.
+   */
+  async add(id: string): Promise<boolean> {
+    if (this.#local.has(id)) return false;
+    this.#local.set(id, true);
+    const client = this.#redis();
+    if (!client || !breakerClosed(client)) return true;
+    try {
+      const reply = await withDeadline(
+        client,
+        this.#timeoutMs ?? redisCommandTimeoutMs(),
+        this.#breakerMs,
+        client.set(`${this.prefix}:${id}`, "1", {
+          condition: "NX",
+          expiration: { type: "EX", value: this.#ttlS },
+        }),
+      );
+      return reply === "OK";
+    } catch {
+      return true;
+    }
+  }
+
+  /** Forgets `id` (after the work it guarded failed, so a retry is accepted). */
+  async delete(id: string): Promise<void> {
+    this.#local.delete(id);
+    const client = this.#redis();
+    if (!client || !breakerClosed(client)) return;
+    try {
+      await withDeadline(
+        client,
+        this.#timeoutMs ?? redisCommandTimeoutMs(),
+        this.#breakerMs,
+        client.del(`${this.prefix}:${id}`),
+      );
+    } catch { /* expires by itself */ }
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * Stale-while-revalidate over epoch-aligned windows, with last-known-good persistence.
+ *
+ * `memo(key, windowMs, producer)`:
+ *
+ * - Windows are aligned to the epoch: `bucket = floor(now / windowMs)`, so every process
+ *   and every client agrees on when a window turns (clients get the next boundary).
+ * - A value computed in the current window is **fresh** and returned as is.
+ * - A value from an older window is **stale**: it is returned at once, and one
+ *   background refresh runs for the whole fleet (a per-window lock in Redis, `SET NX PX`,
+ *   plus an in-process guard). The lock is not released: it also spaces out retries of
+ *   a failing producer to one per `leaseMs` across the fleet.
+ * - The last successful value is kept without expiry (last-known-good): a quiet page is
+ *   never cold, and a failing producer leaves the last good value served (and logged).
+ * - No value at all (**cold**): computed while the caller waits, once per process, and
+ *   once for the fleet when possible (followers poll for the leader's value up to
+ *   `waitMs`, then compute themselves).
+ * - Keys are `swr:<tenant>:<key>`: two instances sharing one Redis never read each
+ *   other's values.
+ * - Without Redis (not configured, or down at the moment), the same behaviour holds in
+ *   one process with an in-memory store.
+ *
+ * Each entry is a Redis hash (`bucket`, `computedAt`, `value`), so `invalidate()` can
+ * mark it stale (bucket -1) without touching the value. Reads go through the L1 when one
+ * is configured (kept coherent by client tracking, see `l1.ts`).
+ *
+ * @module
+ */
+import type { FillPolicy } from "./fill_policy.ts";
+import { checkFillPolicy } from "./fill_policy.ts";
+import type { L1Cache } from "./l1.ts";
+import { breakerClosed, withDeadline } from "./_guard.ts";
+import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { registerCache } from "./_registry.ts";
+import { escapeGlob } from "./tim_cache_c.ts";
+
+/** How a memo call was served. */
+export type SwrState =
+  /** Computed in the current window. */
+  | "fresh"
+  /** From an older window, returned at once while one refresh runs in the background. */
+  | "stale"
+  /** There was no value: computed while the caller waited. */
+  | "computed";
+
+/** The result of {@linkcode StaleWhileRevalidate.memo}. */
+export interface SwrResult<T> {
+  value: T;
+  state: SwrState;
+  /** When the value was computed (epoch ms). */
+  computedAt: number;
+  /** The window length, in ms. */
+  windowMs: number;
+  /** When the current window ends (epoch ms): the moment a client should refresh. */
+  nextBoundaryMs: number;
+}
+
+/** Options of {@linkcode StaleWhileRevalidate}. */
+export interface SwrOptions {
+  /** The instance (tenant) the keys belong to; non-empty, without `:`. */
+  tenant: string;
+  /** Where the client comes from; `undefined` means in-memory. @default {getRedis} */
+  redis?: () => RedisClient | undefined;
+  /** The in-process L1 for Redis reads; `false` for none. @default {getL1() when `redis` is not given} */
+  l1?: L1Cache | false;
+  /** The clock (epoch ms); tests inject a fake one. @default {Date.now} */
+  clock?: () => number;
+  /** Refresh lock and cold-fill coordination. @default {lease 60 s, wait 30 s, polls 20-250 ms} */
+  fill?: FillPolicy;
+  /** Receives one JSON line per refresh (done or failed). @default {console.error} */
+  log?: (line: string) => void;
+}
+
+interface Entry {
+  bucket: number;
+  computedAt: number;
+  value: unknown;
+}
+
+const DEFAULT_FILL: FillPolicy = { leaseMs: 60_000, waitMs: 30_000, pollMinMs: 20, pollMaxMs: 250 };
+
+/**
+ * A stale-while-revalidate memo for windowed aggregates.
+ *
+ * @example Serve an overview recomputed once per 5-minute window
+ * ```ts
+ * const swr = new StaleWhileRevalidate({ tenant: "kano" });
+ * const { value, state, nextBoundaryMs } = await swr.memo("overview", 300_000, () => overview(db));
+ * ```
+ */
+export class StaleWhileRevalidate {
+  readonly tenant: string;
+  readonly #redis: () => RedisClient | undefined;
+  readonly #l1: () => L1Cache | undefined;
+  readonly #clock: () => number;
+  readonly #fill: FillPolicy;
+  readonly #log: (line: string) => void;
+  /** The in-memory store (no Redis, or Redis down). */
+  readonly #memory = new Map<string, Entry>();
+  /** In-memory refresh locks: key → lock expiry (epoch ms). */
+  readonly #memoryLocks = new Map<string, number>();
+  /** Background refreshes and cold fills running in this process, by key. */
+  readonly #running = new Map<string, Promise<Entry>>();
+
+  /**
+   * @throws {TypeError} If `tenant` is empty or contains `:`.
+   * @throws {RangeError} If the fill policy breaks an invariant.
+   */
+  constructor(options: SwrOptions) {
+    if (!options.tenant || options.tenant.includes(":")) {
+      throw new TypeError(
+        `Cannot create memo: tenant '${options.tenant}' must be non-empty without ':'`,
+      );
+    }
+    this.tenant = options.tenant;
+    this.#redis = options.redis ?? getRedis;
+    const l1 = options.l1;
+    this.#l1 = l1 === false
+      ? () => undefined
+      : l1
+      ? () => l1
+      : options.redis
+      ? () => undefined
+      : getL1;
+    this.#clock = options.clock ?? Date.now;
+    this.#fill = checkFillPolicy(`swr:${options.tenant}`, options.fill ?? DEFAULT_FILL);
+    this.#log = options.log ?? ((line) => console.error(line));
+    registerCache(this);
+  }
+
+  /** Empties the in-memory store (flush-all; Redis is flushed by FLUSHDB). */
+  flushLocal(): void {
+    this.#memory.clear();
+    this.#memoryLocks.clear();
+  }
+
+  /** The Redis key of a memo key: `swr:<tenant>:<key>`. */
+  keyFor(key: string): string {
+    return `swr:${this.tenant}:${key}`;
+  }
+
+  /**
+   * The value of `key` for the current window of `windowMs` (see the module docs).
+   *
+   * @throws {RangeError} If `windowMs` is not a positive integer.
+   * @throws Whatever `producer` throws, only when there is no value at all to serve.
+   */
+  async memo<T>(key: string, windowMs: number, producer: () => Promise<T>): Promise<SwrResult<T>> {
+    if (!Number.isInteger(windowMs) || windowMs <= 0) {
+      throw new RangeError(`memo('${key}'): 'windowMs' (${windowMs}) must be a positive integer`);
+    }
+    const bucket = Math.floor(this.#clock() / windowMs);
+    const result = (entry: Entry, state: SwrState): SwrResult<T> => ({
+      value: entry.value as T,
+      state,
+      computedAt: entry.computedAt,
+      windowMs,
+      nextBoundaryMs: (bucket + 1) * windowMs,
+    });
+    const stored = await this.#read(key);
+    if (stored && stored.bucket === bucket) return result(stored, "fresh");
+    if (stored) {
+      this.#refreshInBackground(key, bucket, stored, producer);
+      return result(stored, "stale");
+    }
+    return result(await this.#fillCold(key, bucket, producer), "computed");
+  }
+
+  /**
+   * Marks `key` (or every key of this tenant) stale: the next read serves the last good
+   * value and refreshes it. Nothing is deleted.
+   */
+  async invalidate(key?: string): Promise<void> {
+    for (const [k, entry] of this.#memory) if (key === undefined || k === key) entry.bucket = -1;
+    const client = this.#client();
+    if (!client) return;
+    try {
+      if (key !== undefined) {
+        await this.#call(client, client.hSet(this.keyFor(key), "bucket", "-1"));
+        this.#l1()?.delete(this.keyFor(key));
+        return;
+      }
+      let cursor = "0";
+      do {
+        const reply = await this.#call(
+          client,
+          client.scan(cursor, {
+            MATCH: `swr:${escapeGlob(this.tenant)}:*`,
+            TYPE: "hash",
+            COUNT: 500,
+          }),
+        );
+        cursor = String(reply.cursor);
+        for (const k of reply.keys) await this.#call(client, client.hSet(k, "bucket", "-1"));
+      } while (cursor !== "0");
+      this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
+    } catch (error) {
+      this.#logLine({ event: "swr_error", op: "invalidate", error: message(error) });
+    }
+  }
+
+  #client(): RedisClient | undefined {
+    const client = this.#redis();
+    return client && breakerClosed(client) ? client : undefined;
+  }
+
+  #call<R>(client: RedisClient, command: Promise<R>): Promise<R> {
+    return withDeadline(client, redisCommandTimeoutMs(), 1000, command);
+  }
+
+  async #read(key: string): Promise<Entry | undefined> {
+    const client = this.#client();
+    if (!client) return this.#memory.get(key);
+    const redisKey = this.keyFor(key);
+    const l1 = this.#l1();
+    const local = l1?.get<Entry>(redisKey);
+    if (local) return local;
+    const epoch = l1?.epoch ?? 0;
+    try {
+      const [bucket, computedAt, raw] = await this.#call(
+        client,
+        client.hmGet(redisKey, ["bucket", "computedAt", "value"]),
+      ) as (string | null)[];
+      if (bucket === null || computedAt === null || raw === null) return undefined;
+      const entry = {
+        bucket: Number(bucket),
+        computedAt: Number(computedAt),
+        value: JSON.parse(raw),
+      };
+      if (!Number.isFinite(entry.bucket) || !Number.isFinite(entry.computedAt)) return undefined;
+      l1?.set(redisKey, entry, raw.length * 2, epoch);
+      return entry;
+    } catch (error) {
+      // Redis down, or a foreign/broken value: the in-memory copy (if any) serves.
+      if (!String(message(error)).startsWith("WRONGTYPE") && !(error instanceof SyntaxError)) {
+        this.#logLine({ event: "swr_error", op: "read", error: message(error) });
+      }
+      return this.#memory.get(key);
+    }
+  }
+
+  /** Stores an entry (in memory always, in Redis when reachable). */
+  async #write(key: string, entry: Entry): Promise<void> {
+    this.#memory.set(key, entry);
+    const client = this.#client();
+    if (!client) return;
+    try {
+      await this.#call(
+        client,
+        client.hSet(this.keyFor(key), {
+          bucket: String(entry.bucket),
+          computedAt: String(entry.computedAt),
+          value: JSON.stringify(entry.value),
+        }),
+      );
+      this.#l1()?.delete(this.keyFor(key));
+    } catch (error) {
+      this.#logLine({ event: "swr_error", op: "write", error: message(error) });
+    }
+  }
+
+  /**
+   * Takes one of the fleet's locks on `key` (`what`: `fill:<bucket>` for a cold fill,
+   * `refresh:<bucket>:<computedAt of the stale value>` for a refresh), kept until it
+   * expires. `true` when this process should compute; in-memory when Redis is unreachable.
+   */
+  async #lockOnce(key: string, what: string): Promise<boolean> {
+    const client = this.#client();
+    const lockKey = `{${this.keyFor(key)}}:${what}`;
+    if (client) {
+      try {
+        const reply = await this.#call(
+          client,
+          client.set(lockKey, String(this.#clock()), {
+            condition: "NX",
+            expiration: { type: "PX", value: this.#fill.leaseMs },
+          }),
+        );
+        return reply === "OK";
+      } catch {
+        // fall through to the in-process lock
+      }
+    }
+    const now = this.#clock();
+    for (const [k, expiry] of this.#memoryLocks) if (expiry <= now) this.#memoryLocks.delete(k);
+    if (this.#memoryLocks.has(lockKey)) return false;
+    this.#memoryLocks.set(lockKey, now + this.#fill.leaseMs);
+    return true;
+  }
+
+  #refreshInBackground<T>(
+    key: string,
+    bucket: number,
+    stale: Entry,
+    producer: () => Promise<T>,
+  ): void {
+    if (this.#running.has(key)) return;
+    const refresh = (async () => {
+      // One refresh per window and stale value for the whole fleet; a failed one is
+      // retried after the lease (so a failing producer runs at most once per leaseMs).
+      if (!(await this.#lockOnce(key, `refresh:${bucket}:${stale.computedAt}`))) return undefined;
+      const started = performance.now();
+      try {
+        const value = await producer();
+        const entry = { bucket, computedAt: this.#clock(), value };
+        await this.#write(key, entry);
+        this.#logLine({
+          event: "swr_refresh",
+          key,
+          bucket,
+          ms: round1(performance.now() - started),
+        });
+        return entry;
+      } catch (error) {
+        this.#logLine({
+          event: "swr_refresh_failed",
+          key,
+          bucket,
+          error: message(error),
+          effect: "serving the last good value",
+        });
+        return undefined;
+      }
+    })();
+    const tracked = refresh.then((entry) => entry as Entry);
+    this.#running.set(key, tracked);
+    tracked.finally(() => {
+      if (this.#running.get(key) === tracked) this.#running.delete(key);
+    });
+  }
+
+  async #fillCold<T>(key: string, bucket: number, producer: () => Promise<T>): Promise<Entry> {
+    const running = this.#running.get(key);
+    if (running) {
+      const entry = await running;
+      if (entry) return entry;
+    }
+    const fill = (async (): Promise<Entry> => {
+      if (!(await this.#lockOnce(key, `fill:${bucket}`))) {
+        // Another process is computing it: poll for its value, then compute ourselves.
+        const deadline = performance.now() + this.#fill.waitMs;
+        for (let attempt = 0; performance.now() < deadline; attempt++) {
+          const cap = Math.min(this.#fill.pollMaxMs, this.#fill.pollMinMs * 2 ** attempt);
+          await new Promise((r) =>
+            setTimeout(r, this.#fill.pollMinMs + Math.random() * (cap - this.#fill.pollMinMs))
+          );
+          const stored = await this.#read(key);
+          if (stored) return stored;
+        }
+      }
+      const value = await producer();
+      const entry = { bucket, computedAt: this.#clock(), value };
+      await this.#write(key, entry);
+      return entry;
+    })();
+    this.#running.set(key, fill);
+    try {
+      return await fill;
+    } finally {
+      if (this.#running.get(key) === fill) this.#running.delete(key);
+    }
+  }
+
+  /** Resolves when this process's background refreshes have settled (for tests and shutdown). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#running.values()]);
+  }
+
+  #logLine(event: Record<string, unknown>): void {
+    this.#log(JSON.stringify({ tenant: this.tenant, ...event }));
+  }
+}
+
+function message(error: unknown): string {
+  return String((error as Error)?.message ?? error);
+}
+
+function round1(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
