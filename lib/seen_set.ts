@@ -73,9 +73,11 @@ export class SeenSet {
    */
   async add(id: string): Promise<boolean> {
     if (this.#local.has(id)) return false;
-    this.#local.set(id, true);
     const client = this.#redis();
-    if (!client || !breakerClosed(client)) return true;
+    if (!client || !breakerClosed(client)) {
+      this.#local.set(id, true);
+      return true;
+    }
     try {
       const reply = await withDeadline(
         client,
@@ -86,8 +88,13 @@ export class SeenSet {
           expiration: { type: "EX", value: this.#ttlS },
         }),
       );
-      return reply === "OK";
+      // Only ids this process claimed are remembered here: one another process claimed may
+      // be deleted there (its work failed) and must then be claimable again.
+      if (reply !== "OK") return false;
+      this.#local.set(id, true);
+      return true;
     } catch {
+      this.#local.set(id, true);
       return true;
     }
   }

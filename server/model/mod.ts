@@ -16,3 +16,4 @@ export * from "./modules.ts";
 export * from "./metrics.ts";
 export * from "./datasets.ts";
 export * from "./structure.ts";
+export * from "./overview.ts";
