@@ -20,8 +20,6 @@ export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
 export { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 export { type CachePolicy, type CacheRegistry, defineCacheRegistry } from "./cache_registry.ts";
 export { FillLock, lockKeyFor } from "./fill_lock.ts";
-export { type BusDelivery, EventBus, type EventBusOptions } from "./event_bus.ts";
-export { SeenSet, type SeenSetOptions } from "./seen_set.ts";
 export {
   type BusDelivery,
   EventBus,
