@@ -79,3 +79,40 @@ export async function fakeDocker(dir: string, failOn?: string): Promise<FakeDock
 export function randomBasePort(): number {
   return 12000 + Math.floor(Math.random() * 30000);
 }
+
+/** Fake apps answering `/healthz` for docker tests, where no container really listens. */
+export interface FakeHealthz extends AsyncDisposable {
+  /** How many `/healthz` requests each instance got. */
+  hits: Map<string, number>;
+}
+
+/**
+ * Serves `GET /healthz` (200) on each instance's port, standing in for the app container
+ * the fake `docker run` did not start. Each request is appended to the fake docker's log
+ * as `["@healthz", "<id>"]` before it is answered, so the recorded sequence shows where
+ * `wb` waited for health between docker commands.
+ *
+ * @param instances Ids and ports.
+ * @param log The fake docker's log (`FAKE_DOCKER_LOG`).
+ * @returns The servers; dispose them with `await using`.
+ */
+export function fakeHealthz(
+  instances: readonly { id: string; port: number }[],
+  log: string,
+): FakeHealthz {
+  const hits = new Map<string, number>();
+  const servers = instances.map(({ id, port }) =>
+    Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (request) => {
+      if (new URL(request.url).pathname !== "/healthz") return new Response("", { status: 404 });
+      hits.set(id, (hits.get(id) ?? 0) + 1);
+      Deno.writeTextFileSync(log, JSON.stringify(["@healthz", id]) + "\n", { append: true });
+      return Response.json({ ok: true, version: "9.9.9", instance: id, redis: "up" });
+    })
+  );
+  return {
+    hits,
+    [Symbol.asyncDispose]: async () => {
+      await Promise.all(servers.map((s) => s.shutdown()));
+    },
+  };
+}

@@ -35,7 +35,46 @@ export interface Instance {
   postgresPort?: number;
   /** Native runtime: Redis TCP port. @default {port + 20000} */
   redisPort?: number;
+  /** Redis `maxmemory` (bytes with a unit: `256mb`, `1gb`). @default {"256mb"} */
+  redisMaxmemory?: string;
+  /** Redis `maxmemory-policy`. @default {"allkeys-lru"} */
+  redisMaxmemoryPolicy?: MaxmemoryPolicy;
 }
+
+/** Redis eviction policies (`maxmemory-policy`). */
+export type MaxmemoryPolicy =
+  | "allkeys-lru"
+  | "allkeys-lfu"
+  | "allkeys-random"
+  | "volatile-lru"
+  | "volatile-lfu"
+  | "volatile-random"
+  | "volatile-ttl"
+  | "noeviction";
+
+/** Every {@linkcode MaxmemoryPolicy}. */
+export const MAXMEMORY_POLICIES: readonly MaxmemoryPolicy[] = Object.freeze([
+  "allkeys-lru",
+  "allkeys-lfu",
+  "allkeys-random",
+  "volatile-lru",
+  "volatile-lfu",
+  "volatile-random",
+  "volatile-ttl",
+  "noeviction",
+]);
+
+/**
+ * Default Redis `maxmemory` of an instance. The cache is rebuilt on demand, so a bound
+ * that keeps Redis (and its AOF) small beats keeping every entry forever.
+ */
+export const DEFAULT_REDIS_MAXMEMORY = "256mb";
+
+/**
+ * Default eviction policy: a cache evicts the least recently used key of any kind, so a
+ * full Redis never refuses writes (`noeviction` would make every cache write fail).
+ */
+export const DEFAULT_REDIS_MAXMEMORY_POLICY: MaxmemoryPolicy = "allkeys-lru";
 
 /** Contents of `servers.json`. */
 export interface Config {
@@ -93,6 +132,99 @@ export function validateId(id: string): string {
     );
   }
   return id;
+}
+
+/** Pattern of a docker image tag, which `serverVersion` and `adminVersion` are. */
+export const VERSION_PATTERN: RegExp = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+
+/**
+ * Checks a server or admin version (a docker image tag).
+ *
+ * @param value Candidate version.
+ * @param what Which version, used in the message. @default {"server version"}
+ * @returns The version.
+ * @throws {UsageError} If it is not a docker tag (up to 128 letters, digits, `_`, `.`, `-`,
+ *   not starting with `.` or `-`).
+ * @example
+ * ```ts
+ * import { validateVersion } from "./config.ts";
+ * validateVersion("1.4.2"); // "1.4.2"
+ * ```
+ */
+export function validateVersion(value: string, what = "server version"): string {
+  if (!VERSION_PATTERN.test(value)) {
+    throw new UsageError(
+      `Invalid ${what} '${value}': use a docker tag (up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-')`,
+    );
+  }
+  return value;
+}
+
+/** Pattern of a tag (`@<tag>` targets). */
+export const TAG_PATTERN: RegExp = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * Checks a tag.
+ *
+ * @param tag Candidate tag.
+ * @returns The tag.
+ * @throws {UsageError} If it is not 1-32 lowercase letters, digits, `-` or `_`, or is `all`.
+ * @example
+ * ```ts
+ * import { validateTag } from "./config.ts";
+ * validateTag("prod"); // "prod"
+ * ```
+ */
+export function validateTag(tag: string): string {
+  if (!TAG_PATTERN.test(tag) || tag === "all") {
+    throw new UsageError(
+      `Invalid tag '${tag}': use 1-32 lowercase letters, digits, '-' or '_' (not 'all')`,
+    );
+  }
+  return tag;
+}
+
+/**
+ * Checks a Redis `maxmemory` value.
+ *
+ * @param value Bytes with an optional unit (`b`, `kb`, `mb`, `gb`; case-insensitive).
+ * @returns The value, lowercased.
+ * @throws {UsageError} If it is not a positive size.
+ * @example
+ * ```ts
+ * import { validateMaxmemory } from "./config.ts";
+ * validateMaxmemory("512MB"); // "512mb"
+ * ```
+ */
+export function validateMaxmemory(value: string): string {
+  const lower = value.trim().toLowerCase();
+  if (!/^[1-9]\d*(b|kb|mb|gb)?$/.test(lower)) {
+    throw new UsageError(
+      `Invalid Redis maxmemory '${value}': use a positive size such as 256mb or 1gb`,
+    );
+  }
+  return lower;
+}
+
+/**
+ * Checks a Redis eviction policy.
+ *
+ * @param value Candidate policy.
+ * @returns The policy.
+ * @throws {UsageError} If it is not one of {@linkcode MAXMEMORY_POLICIES}.
+ * @example
+ * ```ts
+ * import { validateMaxmemoryPolicy } from "./config.ts";
+ * validateMaxmemoryPolicy("allkeys-lfu"); // "allkeys-lfu"
+ * ```
+ */
+export function validateMaxmemoryPolicy(value: string): MaxmemoryPolicy {
+  if (!MAXMEMORY_POLICIES.includes(value as MaxmemoryPolicy)) {
+    throw new UsageError(
+      `Invalid Redis eviction policy '${value}': use one of ${MAXMEMORY_POLICIES.join(", ")}`,
+    );
+  }
+  return value as MaxmemoryPolicy;
 }
 
 /**
@@ -192,6 +324,7 @@ export function validateInstance(raw: unknown, home: string): Instance {
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) {
     throw new CliError("config", `${where("tags")}: must be an array of strings`);
   }
+  tags.forEach((t) => wrap("tags", () => validateTag(t)));
   const instance: Instance = {
     id,
     label: optionalString("label") ?? id,
@@ -201,9 +334,27 @@ export function validateInstance(raw: unknown, home: string): Instance {
     tags: [...tags] as string[],
   };
   const adminVersion = optionalString("adminVersion");
-  if (adminVersion) instance.adminVersion = adminVersion;
+  if (adminVersion) {
+    instance.adminVersion = wrap(
+      "adminVersion",
+      () => validateVersion(adminVersion, "admin version"),
+    );
+  }
   const serverVersion = optionalString("serverVersion");
-  if (serverVersion) instance.serverVersion = serverVersion;
+  if (serverVersion) {
+    instance.serverVersion = wrap("serverVersion", () => validateVersion(serverVersion));
+  }
+  const maxmemory = optionalString("redisMaxmemory");
+  if (maxmemory) {
+    instance.redisMaxmemory = wrap("redisMaxmemory", () => validateMaxmemory(maxmemory));
+  }
+  const policy = optionalString("redisMaxmemoryPolicy");
+  if (policy) {
+    instance.redisMaxmemoryPolicy = wrap(
+      "redisMaxmemoryPolicy",
+      () => validateMaxmemoryPolicy(policy),
+    );
+  }
   if (r.postgresPort !== undefined) {
     instance.postgresPort = wrap("postgresPort", () => parsePort(r.postgresPort as number));
   }
@@ -297,13 +448,28 @@ export async function saveConfig(home: string, config: Config): Promise<void> {
 }
 
 /**
- * Resolves targets (`<id>`, `@all`, `@<tag>`) to instances, in config order, without
- * duplicates.
+ * The server version of an instance, as `server=<version>` targets match it.
+ *
+ * @param instance The instance.
+ * @returns `serverVersion`, or `latest` when unset.
+ * @example
+ * ```ts
+ * import { serverVersionOf } from "./config.ts";
+ * serverVersionOf({}); // "latest"
+ * ```
+ */
+export function serverVersionOf(instance: Pick<Instance, "serverVersion">): string {
+  return instance.serverVersion ?? "latest";
+}
+
+/**
+ * Resolves targets (`<id>`, `@all`, `@<tag>`, `server=<version>`) to instances, in config
+ * order, without duplicates.
  *
  * @param config The config.
  * @param targets Targets as given on the command line; empty means none.
  * @returns The matching instances.
- * @throws {UnknownTargetError} If an id is unknown or a tag matches nothing.
+ * @throws {UnknownTargetError} If an id is unknown, or a tag or version matches nothing.
  * @example
  * ```ts
  * import { resolveTargets } from "./config.ts";
@@ -314,18 +480,115 @@ export async function saveConfig(home: string, config: Config): Promise<void> {
 export function resolveTargets(config: Config, targets: readonly string[]): Instance[] {
   const chosen = new Set<string>();
   const known = config.instances.map((i) => i.id);
+  const add = (target: string, matching: Instance[]) => {
+    if (matching.length === 0) {
+      throw new UnknownTargetError(target, known, [
+        ...new Set(config.instances.map(serverVersionOf)),
+      ]);
+    }
+    matching.forEach((i) => chosen.add(i.id));
+  };
   for (const target of targets) {
     if (target === "@all") {
       known.forEach((id) => chosen.add(id));
     } else if (target.startsWith("@")) {
-      const tag = target.slice(1);
-      const matching = config.instances.filter((i) => i.tags.includes(tag));
-      if (matching.length === 0) throw new UnknownTargetError(target, known);
-      matching.forEach((i) => chosen.add(i.id));
+      add(target, config.instances.filter((i) => i.tags.includes(target.slice(1))));
+    } else if (target.startsWith("server=")) {
+      const version = target.slice("server=".length);
+      add(target, config.instances.filter((i) => serverVersionOf(i) === version));
     } else {
-      if (!known.includes(target)) throw new UnknownTargetError(target, known);
-      chosen.add(target);
+      add(target, config.instances.filter((i) => i.id === target));
     }
   }
   return config.instances.filter((i) => chosen.has(i.id));
+}
+
+/**
+ * Words a shell may complete as targets: `@all`, each `@<tag>`, each id and each
+ * `server=<version>` of `<home>/servers.json`. Synchronous (completion handlers are);
+ * an unreadable config yields just `@all`.
+ *
+ * @param home `WB_HOME`.
+ * @returns Value and description pairs.
+ * @example
+ * ```ts
+ * import { targetCompletions } from "./config.ts";
+ * targetCompletions("/nonexistent"); // [["@all", "every instance"]]
+ * ```
+ */
+export function targetCompletions(home: string): [string, string][] {
+  const words: [string, string][] = [["@all", "every instance"]];
+  let instances: Instance[];
+  try {
+    const raw = JSON.parse(Deno.readTextFileSync(join(home, CONFIG_FILE)));
+    instances = (raw.instances ?? []).map((r: unknown) => validateInstance(r, home));
+  } catch {
+    return words;
+  }
+  for (const tag of new Set(instances.flatMap((i) => i.tags))) words.push([`@${tag}`, "tag"]);
+  for (const i of instances) words.push([i.id, `${i.label} (${i.runtime}, port ${i.port})`]);
+  for (const v of new Set(instances.map(serverVersionOf))) words.push([`server=${v}`, "version"]);
+  return words;
+}
+
+/** One port an instance uses. */
+export interface PortUse {
+  /** The port. */
+  port: number;
+  /** Instance id. */
+  id: string;
+  /** What it is for: `app`, `Postgres` or `Redis`. */
+  role: "app" | "Postgres" | "Redis";
+}
+
+/**
+ * Every host port an instance uses: the app port; Postgres and Redis ports when native
+ * (the docker runtime publishes only the app).
+ *
+ * @param instance The instance.
+ * @returns The ports with their role.
+ * @example
+ * ```ts
+ * import { portsOf } from "./config.ts";
+ * portsOf({ id: "a", port: 8710, runtime: "docker" }); // [{ port: 8710, id: "a", role: "app" }]
+ * ```
+ */
+export function portsOf(
+  instance: Pick<Instance, "id" | "port" | "runtime" | "postgresPort" | "redisPort">,
+): PortUse[] {
+  const ports: PortUse[] = [{ port: instance.port, id: instance.id, role: "app" }];
+  if (instance.runtime === "native") {
+    ports.push({ port: postgresPortOf(instance), id: instance.id, role: "Postgres" });
+    ports.push({ port: redisPortOf(instance), id: instance.id, role: "Redis" });
+  }
+  return ports;
+}
+
+/**
+ * Ports used twice across (and within) instances.
+ *
+ * @param instances The instances.
+ * @returns One message per clash, e.g. `port 8710: app port of 'a' and Redis port of 'b'`.
+ * @example
+ * ```ts
+ * import { portConflicts } from "./config.ts";
+ * portConflicts([]); // []
+ * ```
+ */
+export function portConflicts(
+  instances: readonly Pick<Instance, "id" | "port" | "runtime" | "postgresPort" | "redisPort">[],
+): string[] {
+  const first = new Map<number, PortUse>();
+  const problems: string[] = [];
+  for (const use of instances.flatMap(portsOf)) {
+    const earlier = first.get(use.port);
+    if (earlier) {
+      problems.push(
+        `port ${use.port}: ${earlier.role} port of '${earlier.id}' and ${use.role} port of '${use.id}'`,
+      );
+    } else {
+      first.set(use.port, use);
+    }
+  }
+  return problems;
 }

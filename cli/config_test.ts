@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   loadConfig,
   parsePort,
+  portConflicts,
   postgresPortOf,
   redisPortOf,
   resolveTargets,
@@ -10,6 +11,10 @@ import {
   saveConfig,
   validateId,
   validateInstance,
+  validateMaxmemory,
+  validateMaxmemoryPolicy,
+  validateTag,
+  validateVersion,
 } from "./config.ts";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
 import { ensureSecrets, generateSecrets, readAdminToken, readSecrets } from "./secrets.ts";
@@ -19,7 +24,14 @@ const config = {
   instances: [
     { ...base, id: "a", port: 1000, instanceDir: "/wb/a", tags: ["prod"] },
     { ...base, id: "b", port: 1001, instanceDir: "/wb/b", tags: ["dev"] },
-    { ...base, id: "c", port: 1002, instanceDir: "/wb/c", tags: ["prod", "dev"] },
+    {
+      ...base,
+      id: "c",
+      port: 1002,
+      instanceDir: "/wb/c",
+      tags: ["prod", "dev"],
+      serverVersion: "1.4.2",
+    },
   ],
 };
 
@@ -108,6 +120,50 @@ Deno.test("resolveTargets() handles ids, @all and @<tag> in config order without
   assert.deepEqual(ids(["@all"]), ["a", "b", "c"]);
   assert.deepEqual(ids(["@prod"]), ["a", "c"]);
   assert.deepEqual(ids(["c", "@dev", "a"]), ["a", "b", "c"]);
+  assert.deepEqual(ids(["server=1.4.2"]), ["c"]);
+  assert.deepEqual(ids(["server=latest"]), ["a", "b"], "no serverVersion means latest");
+  assert.throws(
+    () => resolveTargets(config, ["server=9"]),
+    /No instance runs server version '9'\. Versions in use: latest, 1\.4\.2/,
+  );
+});
+
+Deno.test("validateVersion(), validateTag(), validateMaxmemory() and validateMaxmemoryPolicy() say what is wrong", () => {
+  assert.equal(validateVersion("1.4.2-rc_1"), "1.4.2-rc_1");
+  for (const bad of ["", "-1", ".x", "a b", "v1/2", "x".repeat(129)]) {
+    assert.throws(() => validateVersion(bad), UsageError, bad);
+  }
+  assert.throws(
+    () => validateVersion("v 1", "admin version"),
+    /^UsageError: Invalid admin version 'v 1': use a docker tag/,
+  );
+  assert.equal(validateTag("eu-west_1"), "eu-west_1");
+  for (const bad of ["all", "Prod", "-x", ""]) assert.throws(() => validateTag(bad), UsageError);
+  assert.equal(validateMaxmemory("512MB"), "512mb");
+  for (const bad of ["0", "lots", "1tb", "-1mb"]) {
+    assert.throws(() => validateMaxmemory(bad), UsageError);
+  }
+  assert.equal(validateMaxmemoryPolicy("allkeys-lfu"), "allkeys-lfu");
+  assert.throws(() => validateMaxmemoryPolicy("lru"), /use one of allkeys-lru, allkeys-lfu/);
+  assert.throws(
+    () => validateInstance({ id: "x", port: 1, serverVersion: "bad version" }, "/wb"),
+    /field 'serverVersion': Invalid server version 'bad version'/,
+  );
+});
+
+Deno.test("portConflicts() finds every port used twice, across roles and instances", () => {
+  assert.deepEqual(portConflicts(config.instances), [], "1000/11000/21000, 1001/...: no clash");
+  assert.deepEqual(
+    portConflicts([
+      { id: "a", port: 8710, runtime: "native" },
+      { id: "b", port: 8710, runtime: "docker" },
+      { id: "c", port: 8711, runtime: "native", redisPort: 18710 },
+    ]),
+    [
+      "port 8710: app port of 'a' and app port of 'b'",
+      "port 18710: Postgres port of 'a' and Redis port of 'c'",
+    ],
+  );
 });
 
 Deno.test("resolveTargets() names the known ids when an id or tag is unknown", () => {
@@ -134,6 +190,7 @@ Deno.test("ensureSecrets() writes mode 0600 once; readAdminToken() returns a 32-
     assert.match(token, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(atob(token.replaceAll("-", "+").replaceAll("_", "/") + "=").length, 32);
     assert.equal((await readSecrets(dir)).postgresPassword, first.postgresPassword);
+    assert.match(first.redisPassword, /^[A-Za-z0-9_-]{43}$/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -144,4 +201,21 @@ Deno.test("readAdminToken() of an instance without secrets fails with code 'conf
     readAdminToken({ instanceDir: "/nonexistent/wb" }),
     (e) => e instanceof CliError && e.code === "config",
   );
+});
+
+Deno.test("readSecrets() gives an instance made before Redis passwords one, stored with mode 0600", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "secrets.json");
+    await Deno.writeTextFile(path, JSON.stringify({ adminToken: "a", postgresPassword: "p" }), {
+      mode: 0o644,
+    });
+    const secrets = await readSecrets(dir);
+    assert.equal(secrets.adminToken, "a");
+    assert.match(secrets.redisPassword, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    assert.deepEqual(await readSecrets(dir), secrets, "generated once, then kept");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -28,6 +28,10 @@ export interface WbContext {
   loaderCommand?: string[];
   /** How long to wait for the app's `/healthz`, in milliseconds. @default {60_000} */
   healthTimeoutMs?: number;
+  /** How long to wait for Postgres to accept connections, in milliseconds. @default {60_000} */
+  postgresReadyMs?: number;
+  /** How long to wait for Redis to answer PING, in milliseconds. @default {10_000} */
+  redisReadyMs?: number;
   /**
    * Native runtime as root: where Postgres files go when the `postgres` user cannot reach
    * the instance directory (e.g. under `/root`). @default {"/var/lib/wb/postgres"}

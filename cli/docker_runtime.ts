@@ -1,28 +1,44 @@
 /**
- * The docker runtime: executes the docker plans of `plan.ts`.
+ * The docker runtime: executes the docker plans of `plan.ts`, waits for the app's
+ * `/healthz`, and removes an instance's labelled resources when a start fails.
  *
  * @module
  */
 
+import { join } from "node:path";
 import type { Instance } from "./config.ts";
 import type { WbContext } from "./context.ts";
-import { CliError, CommandFailedError } from "./errors.ts";
+import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
 import {
   containerName,
   dockerCountFacilitiesStep,
   dockerLoadStep,
+  dockerLogsStep,
+  dockerRedisCliStep,
+  dockerRedisListen,
+  dockerRollbackPlan,
   dockerStartSteps,
   dockerStopSteps,
+  INSPECT_FORMAT,
   servicesOf,
   type Step,
 } from "./plan.ts";
-import { execStep, runSteps } from "./runner.ts";
-import { instanceStatus, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
+import { probeHttp } from "./process.ts";
+import { parseRedisInfo, REDIS_CONFIG_FILE, writeRedisConfig } from "./redis_config.ts";
+import { execStep, runStep, runSteps, sleep } from "./runner.ts";
+import {
+  appUrl,
+  instanceStatus,
+  parseCount,
+  redisPasswordOf,
+  type Runtime,
+  type ServiceState,
+} from "./runtime.ts";
 
 /**
  * Creates the docker runtime.
  *
- * @param context Environment (e.g. `PATH`) and reporter.
+ * @param context Environment (e.g. `PATH`), reporter and timeouts.
  * @returns The runtime.
  * @example
  * ```ts
@@ -32,13 +48,60 @@ import { instanceStatus, parseCount, type Runtime, type ServiceState } from "./r
  * ```
  */
 export function dockerRuntime(context: WbContext): Runtime {
-  const options = { env: context.env, reporter: context.reporter };
-  const probe = (title: string, args: string[]): Promise<{ code: number; stdout: string }> =>
+  const { reporter } = context;
+  const options = { env: context.env, reporter };
+  const probe = (title: string, args: string[]) =>
     execStep({ title, command: "docker", args }, options);
+  const redisCli = async (instance: Instance, title: string, args: string[]) => {
+    const password = await redisPasswordOf(instance);
+    if (password === undefined) return undefined;
+    const out = await execStep(dockerRedisCliStep(instance.id, password, title, args), options);
+    return out.code === 0 ? out.stdout : undefined;
+  };
+
+  /** Polls `/healthz` on the published port; on timeout, the container's log tail. */
+  const waitForApp = async (instance: Instance) => {
+    const url = `${appUrl(instance)}/healthz`;
+    const timeoutMs = context.healthTimeoutMs ?? 60_000;
+    const deadline = Date.now() + timeoutMs;
+    reporter.step(`Wait for ${url}`);
+    let last = await probeHttp(url);
+    while (!last.ok) {
+      if (Date.now() >= deadline) {
+        const logs = await execStep(dockerLogsStep(instance.id, "app", { tailLines: 20 }), options);
+        reporter.end?.("failed");
+        throw new ReadinessTimeoutError(
+          `The app of '${instance.id}' did not answer ${url} with 200 within ${
+            timeoutMs / 1000
+          } s (last: ${last.status ? `HTTP ${last.status}` : last.error ?? "no answer"})`,
+          `${logs.stdout}${logs.stderr}`.trim(),
+        );
+      }
+      await sleep(250);
+      last = await probeHttp(url);
+    }
+  };
 
   return {
     async start(instance, service, secrets) {
-      await runSteps(dockerStartSteps(instance, service, { secrets }), options);
+      if (service === "redis") {
+        await writeRedisConfig(
+          join(instance.instanceDir, "redis", REDIS_CONFIG_FILE),
+          instance,
+          dockerRedisListen(),
+          secrets.redisPassword,
+        );
+      }
+      const steps = dockerStartSteps(instance, service, {
+        secrets,
+        postgresReadyMs: context.postgresReadyMs,
+        redisReadyMs: context.redisReadyMs,
+      });
+      for (const step of steps) {
+        // An optional service that failed (Redis) has warned; its later steps are moot.
+        if ((await runStep(step, options)).status === "warned") return;
+      }
+      if (service === "app") await waitForApp(instance);
     },
 
     async stop(instance, service) {
@@ -51,19 +114,28 @@ export function dockerRuntime(context: WbContext): Runtime {
         const name = containerName(instance.id, service);
         if (service === "network") {
           const { code } = await probe("inspect network", ["network", "inspect", name]);
-          services.push({ service, running: code === 0, detail: `network ${name}` });
+          services.push({
+            service,
+            running: code === 0,
+            state: code === 0 ? "present" : "absent",
+            detail: `network ${name}`,
+          });
           continue;
         }
         const { code, stdout } = await probe("inspect container", [
           "inspect",
           "--format",
-          "{{.State.Status}}",
+          INSPECT_FORMAT,
           name,
         ]);
-        const state = code === 0 ? stdout.trim() : "absent";
+        const [state = "absent", startedAt] = code === 0 && stdout.trim()
+          ? stdout.trim().split(" ")
+          : ["absent"];
         services.push({
           service,
           running: state === "running",
+          state,
+          ...(startedAt && !startedAt.startsWith("0001") ? { startedAt } : {}),
           detail: `container ${name} (${state})`,
         });
       }
@@ -71,21 +143,63 @@ export function dockerRuntime(context: WbContext): Runtime {
     },
 
     async redisKeyCount(instance) {
-      const { code, stdout } = await probe("DBSIZE", [
-        "exec",
-        containerName(instance.id, "redis"),
-        "redis-cli",
-        "DBSIZE",
-      ]);
-      return code === 0 ? parseCount(stdout) : undefined;
+      const out = await redisCli(instance, "DBSIZE", ["DBSIZE"]);
+      return out !== undefined && /^\d+$/.test(out.trim()) ? parseCount(out) : undefined;
+    },
+
+    async redisInfo(instance) {
+      const out = await redisCli(instance, "INFO", ["INFO"]);
+      return out === undefined ? undefined : parseRedisInfo(out);
     },
 
     async flushRedis(instance) {
-      await runSteps([{
-        title: `Flush Redis of ${instance.id}`,
-        command: "docker",
-        args: ["exec", containerName(instance.id, "redis"), "redis-cli", "FLUSHDB"],
-      }], options);
+      const password = await redisPasswordOf(instance);
+      if (password === undefined) {
+        throw new CliError("config", `'${instance.id}' has no secrets yet; run it once first`);
+      }
+      await runStep({
+        ...dockerRedisCliStep(instance.id, password, `Flush Redis of ${instance.id}`, ["FLUSHDB"]),
+        expectStdout: "^OK",
+      }, options);
+    },
+
+    async rollback(instance) {
+      const plan = dockerRollbackPlan(instance.id);
+      const names = (step: Step) =>
+        runStep(step, options).then((r) => r.output.stdout.split("\n").map((l) => l.trim()))
+          .then((lines) => lines.filter(Boolean));
+      const removed: string[] = [];
+      const containers = await names(plan.listContainers);
+      if (containers.length > 0) {
+        await runStep(plan.removeContainers(containers), options);
+        removed.push(...containers.map((c) => `removed container ${c}`));
+      }
+      const networks = await names(plan.listNetworks);
+      if (networks.length > 0) {
+        await runStep(plan.removeNetworks(networks), options);
+        removed.push(...networks.map((n) => `removed network ${n}`));
+      }
+      return removed;
+    },
+
+    logsStep(instance, service, logsOptions) {
+      return Promise.resolve(dockerLogsStep(instance.id, service, logsOptions));
+    },
+
+    async redisCliStep(instance, args, tty) {
+      const password = await redisPasswordOf(instance);
+      if (password === undefined) {
+        throw new CliError("config", `'${instance.id}' has no secrets yet; run it once first`);
+      }
+      return dockerRedisCliStep(
+        instance.id,
+        password,
+        "redis-cli",
+        args,
+        tty ? ["-i", "-t"] : [
+          "-i",
+        ],
+      );
     },
 
     async countFacilities(instance) {

@@ -1,8 +1,14 @@
+/**
+ * The docker path against a recording fake `docker` (testdata/fake_docker.sh) on `PATH`:
+ * exact argument vectors and their order. The fake remembers labelled containers and
+ * networks like docker does, and fake apps answer `/healthz` on the published ports,
+ * logging each probe into the same sequence as `["@healthz", "<id>"]`.
+ */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fakeDocker, tempWb } from "./_test_helpers.ts";
-import { loadConfig } from "./config.ts";
-import { CommandFailedError } from "./errors.ts";
+import { fakeDocker, fakeHealthz, tempWb } from "./_test_helpers.ts";
+import type { Instance } from "./config.ts";
+import { CommandFailedError, ReadinessTimeoutError, StartFailedError } from "./errors.ts";
 import {
   initInstance,
   pullImages,
@@ -11,80 +17,185 @@ import {
   statusTargets,
   stopTargets,
 } from "./instances.ts";
-import { planDockerRestart, planDockerStart, planDockerStop, SUBDIRECTORIES } from "./plan.ts";
-import { readSecrets } from "./secrets.ts";
+import { redisCli, showLogs } from "./ops.ts";
+import { planDockerStart, planDockerStop, SUBDIRECTORIES } from "./plan.ts";
+import { freePort } from "./process.ts";
+import { readSecrets, type Secrets } from "./secrets.ts";
 
 const argv = (steps: { command: string; args: string[] }[]) => steps.map((s) => s.args);
+const healthz = (id: string) => ["@healthz", id];
 
-async function dockerWb(failOn?: string) {
-  const wb = await tempWb();
+/** A temporary WB_HOME with the fake docker and docker instances on free ports. */
+async function dockerWb(ids: string[], failOn?: string) {
+  const wb = await tempWb({ healthTimeoutMs: 5_000 });
   const docker = await fakeDocker(wb.home, failOn);
   wb.context.env = docker.env;
-  const instance = await initInstance(wb.context, "web", {
-    port: 18080,
-    runtime: "docker",
-    tags: ["prod"],
-  });
-  const secrets = await readSecrets(instance.instanceDir);
-  return { wb, docker, instance, secrets };
+  const instances: Instance[] = [];
+  const secrets = new Map<string, Secrets>();
+  for (const id of ids) {
+    const instance = await initInstance(wb.context, id, {
+      port: freePort(),
+      runtime: "docker",
+      tags: ["prod"],
+    });
+    instances.push(instance);
+    secrets.set(id, await readSecrets(instance.instanceDir));
+  }
+  const start = (i: Instance) => argv(planDockerStart(i, { secrets: secrets.get(i.id)! }));
+  const stop = (i: Instance) => argv(planDockerStop(i));
+  return { wb, docker, instances, secrets, start, stop };
 }
 
-Deno.test("runTargets() on a docker instance records exactly the start plan, in order", async () => {
-  const { wb, docker, instance, secrets } = await dockerWb();
+Deno.test("wb run (docker): the exact start plan, then a /healthz probe; secrets only in env and the 0600 redis.conf", async () => {
+  const { wb, docker, instances: [web], secrets, start } = await dockerWb(["web"]);
   await using _ = wb;
+  await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
   await runTargets(wb.context, ["web"]);
-  assert.deepEqual(await docker.calls(), argv(planDockerStart(instance, { secrets })));
+  assert.deepEqual(await docker.calls(), [...start(web), healthz("web")]);
+
+  const log = await Deno.readTextFile(docker.env.FAKE_DOCKER_LOG);
+  const { adminToken, postgresPassword, redisPassword } = secrets.get("web")!;
+  for (const secret of [adminToken, postgresPassword, redisPassword]) {
+    assert.ok(!log.includes(secret), "no secret in any docker argv");
+  }
+  const conf = join(web.instanceDir, "redis", "redis.conf");
+  assert.equal((await Deno.stat(conf)).mode! & 0o777, 0o600);
+  const text = await Deno.readTextFile(conf);
+  assert.match(text, new RegExp(`^requirepass ${redisPassword}$`, "m"));
+  assert.match(text, /^bind 0\.0\.0\.0$/m, "reachable on the instance network only");
+  assert.match(text, /^appendfsync everysec$/m);
 });
 
-Deno.test("stopTargets() records exactly the stop plan; restartTargets() the stop plan then the start plan", async () => {
-  const { wb, docker, instance, secrets } = await dockerWb();
+Deno.test("wb stop (docker) is the stop plan; wb restart is the stop plan, the start plan, /healthz", async () => {
+  const { wb, docker, instances: [web], start, stop } = await dockerWb(["web"]);
   await using _ = wb;
+  await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
   await stopTargets(wb.context, ["@prod"]);
-  const stop = await docker.calls();
-  assert.deepEqual(stop, argv(planDockerStop(instance)));
-  assert.deepEqual(stop.map((a) => a.at(-1)), ["web", "web-redis", "web-postgres", "web"]);
+  assert.deepEqual(await docker.calls(), [
+    ["stop", "web"],
+    ["stop", "web-redis"],
+    ["stop", "-t", "30", "web-postgres"],
+    ["network", "rm", "web"],
+  ]);
   await docker.clear();
   await restartTargets(wb.context, ["web"]);
-  const restart = await docker.calls();
-  assert.deepEqual(restart, argv(planDockerRestart(instance, { secrets })));
-  assert.deepEqual(restart.slice(0, stop.length), stop, "restart stops in the same order as stop");
+  assert.deepEqual(await docker.calls(), [...stop(web), ...start(web), healthz("web")]);
 });
 
-Deno.test("the fake docker receives secrets through the environment, not argv", async () => {
-  const wb = await tempWb();
+Deno.test("wb restart @all (docker) rolls: each instance stopped, started and healthy before the next is touched", async () => {
+  const { wb, docker, instances, start, stop } = await dockerWb(["a", "b", "c"]);
   await using _ = wb;
-  const docker = await fakeDocker(wb.home);
-  // A docker that prints the env vars it was given by name, like `docker run -e NAME` reads them.
-  const script = join(wb.home, "bin", "docker");
-  await Deno.writeTextFile(
-    script,
-    (await Deno.readTextFile(script)).replace(
-      "exit 0\n",
-      'case "$*" in *"-e POSTGRES_PASSWORD"*) echo "POSTGRES_PASSWORD=$POSTGRES_PASSWORD" >> "$FAKE_DOCKER_LOG.env";; esac\nexit 0\n',
-    ),
+  await using _apps = fakeHealthz(instances, docker.env.FAKE_DOCKER_LOG);
+  const started = performance.now();
+  const results = await restartTargets(wb.context, ["@all"]);
+  console.log(
+    `rolling restart @all (fake docker): ${
+      results.map((r) => `${r.id} ${r.ms.toFixed(0)} ms`).join(", ")
+    }; total ${(performance.now() - started).toFixed(0)} ms`,
   );
-  wb.context.env = docker.env;
-  const instance = await initInstance(wb.context, "web", { port: 18081, runtime: "docker" });
-  await runTargets(wb.context, ["web"]);
-  const { postgresPassword } = await readSecrets(instance.instanceDir);
-  assert.equal(
-    (await Deno.readTextFile(`${docker.env.FAKE_DOCKER_LOG}.env`)).trim(),
-    `POSTGRES_PASSWORD=${postgresPassword}`,
-  );
-  assert.ok(!(await Deno.readTextFile(docker.env.FAKE_DOCKER_LOG)).includes(postgresPassword));
-});
+  const [a, b, c] = instances;
+  assert.deepEqual(await docker.calls(), [
+    ...stop(a),
+    ...start(a),
+    healthz("a"),
+    ...stop(b),
+    ...start(b),
+    healthz("b"),
+    ...stop(c),
+    ...start(c),
+    healthz("c"),
+  ]);
+  assert.deepEqual(results.map((r) => [r.id, r.action, r.outcome]), [
+    ["a", "restart", "ok"],
+    ["b", "restart", "ok"],
+    ["c", "restart", "ok"],
+  ]);
 
-Deno.test("a failing Redis `docker run` is a warning and the app still starts", async () => {
-  const { wb, docker } = await dockerWb("run -d --name web-redis");
-  await using _ = wb;
-  await runTargets(wb.context, ["web"]);
+  await docker.clear();
+  await restartTargets(wb.context, ["@all"], { parallel: 3 });
   const calls = await docker.calls();
-  const names = calls.filter((a) => a[0] === "run").map((a) => a[a.indexOf("--name") + 1]);
-  assert.deepEqual(
-    names,
-    ["web-postgres", "web-redis", "web"],
-    "the app container is run after the failed Redis",
+  for (const i of instances) {
+    const own = calls.filter((call) =>
+      call.some((arg) => arg === i.id || arg.startsWith(`${i.id}-`) || arg.endsWith(`=${i.id}`))
+    );
+    assert.deepEqual(
+      own,
+      [...stop(i), ...start(i), healthz(i.id)],
+      `--parallel 3: ${i.id} in order`,
+    );
+  }
+});
+
+Deno.test("a failed Postgres start (docker) removes every resource labelled with the instance, and only those", async () => {
+  const { wb, docker, instances: [api, web] } = await dockerWb(
+    ["api", "web"],
+    "run -d --name web-postgres",
   );
+  await using _ = wb;
+  await using _apps = fakeHealthz([api], docker.env.FAKE_DOCKER_LOG);
+  await runTargets(wb.context, ["api"]);
+  await docker.clear();
+  await assert.rejects(runTargets(wb.context, ["web"]), (error) => {
+    assert.ok(error instanceof StartFailedError);
+    assert.equal(error.code, "start_failed");
+    assert.ok(error.cause instanceof CommandFailedError);
+    assert.match(
+      error.message,
+      /^Command failed \(exit 1\): docker run -d --name web-postgres --network web --label dev\.wb\.instance=web/,
+    );
+    assert.match(error.message, /fake docker: failing on purpose/, "docker's stderr is shown");
+    assert.match(
+      error.message,
+      /Rolled back 'web': removed container web-postgres, removed network web\.$/,
+    );
+    return true;
+  });
+  const label = "label=dev.wb.instance=web";
+  assert.deepEqual(await docker.calls(), [
+    ["network", "create", "--label", "dev.wb.instance=web", "web"],
+    ["rm", "web-postgres"],
+    [
+      "run",
+      "-d",
+      "--name",
+      "web-postgres",
+      "--network",
+      "web",
+      "--label",
+      "dev.wb.instance=web",
+      "-e",
+      "POSTGRES_PASSWORD",
+      "-e",
+      "POSTGRES_DB=wb",
+      "-v",
+      `${web.instanceDir}/databases:/var/lib/postgresql/data`,
+      "postgres:17.4",
+    ],
+    ["ps", "-a", "--filter", label, "--format", "{{.Names}}"],
+    ["rm", "-f", "web-postgres"],
+    ["network", "ls", "--filter", label, "--format", "{{.Name}}"],
+    ["network", "rm", "web"],
+  ]); // deno-fmt-ignore
+  const state = await Deno.readTextFile(`${docker.env.FAKE_DOCKER_LOG}.state`);
+  assert.ok(!state.includes("dev.wb.instance=web\n"), `nothing of web is left:\n${state}`);
+  assert.deepEqual(
+    state.trim().split("\n").map((l) => l.split(" ")[1]).sort(),
+    ["api", "api", "api-postgres", "api-redis"],
+    "the other instance's containers and network are untouched",
+  );
+});
+
+Deno.test("a failed Redis start (docker) is a warning: no PING wait, and the app still starts and is awaited", async () => {
+  const { wb, docker, instances: [web], start } = await dockerWb(
+    ["web"],
+    "run -d --name web-redis",
+  );
+  await using _ = wb;
+  await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
+  const [result] = await runTargets(wb.context, ["web"]);
+  assert.equal(result.outcome, "warned");
+  const expected = start(web).filter((args) => !args.includes("PING"));
+  assert.deepEqual(await docker.calls(), [...expected, healthz("web")]);
   const warnings = wb.context.reporter.lines.filter((l) => l.level === "warn");
   assert.equal(warnings.length, 1);
   assert.match(
@@ -93,79 +204,148 @@ Deno.test("a failing Redis `docker run` is a warning and the app still starts", 
   );
   assert.match(
     warnings[0].message,
-    /docker run -d --name web-redis .* redis:7-alpine redis-server --appendonly yes/,
+    /docker run -d --name web-redis .* redis:7-alpine redis-server \/data\/redis\.conf/,
   );
-  assert.match(
-    warnings[0].message,
-    /fake docker: failing on purpose/,
-    "the warning shows docker's stderr",
-  );
+  assert.match(warnings[0].message, /fake docker: failing on purpose/);
 });
 
-Deno.test("a failing Postgres `docker run` stops the start with the command and its stderr", async () => {
-  const { wb, docker } = await dockerWb("run -d --name web-postgres");
+Deno.test("an app that never answers /healthz (docker) fails with its log tail and is rolled back", async () => {
+  const { wb, docker, instances: [web], start } = await dockerWb(["web"]);
   await using _ = wb;
+  wb.context.healthTimeoutMs = 300;
   await assert.rejects(runTargets(wb.context, ["web"]), (error) => {
-    assert.ok(error instanceof CommandFailedError);
-    assert.equal(error.code, "command_failed");
+    assert.ok(error instanceof StartFailedError);
+    assert.ok(error.cause instanceof ReadinessTimeoutError);
     assert.match(
       error.message,
-      /^Command failed \(exit 1\): docker run -d --name web-postgres --network web/,
+      /did not answer http:\/\/127\.0\.0\.1:\d+\/healthz with 200 within 0\.3 s/,
     );
-    assert.match(error.message, /fake docker: failing on purpose/);
+    assert.match(
+      error.message,
+      /removed container web-postgres, removed container web-redis, removed container web, removed network web/,
+    );
     return true;
   });
-  const calls = await docker.calls();
-  assert.deepEqual(
-    calls.at(-1)!.slice(0, 4),
-    ["run", "-d", "--name", "web-postgres"],
-    "nothing runs after it",
-  );
+  const label = "label=dev.wb.instance=web";
+  assert.deepEqual(await docker.calls(), [
+    ...start(web),
+    ["logs", "--tail", "20", "web"],
+    ["ps", "-a", "--filter", label, "--format", "{{.Names}}"],
+    ["rm", "-f", "web-postgres", "web-redis", "web"],
+    ["network", "ls", "--filter", label, "--format", "{{.Name}}"],
+    ["network", "rm", "web"],
+  ]);
 });
 
-Deno.test("run creates missing subdirectories instead of failing", async () => {
-  const { wb, instance } = await dockerWb();
+Deno.test("wb run (docker) creates missing subdirectories instead of failing", async () => {
+  const { wb, docker, instances: [web], start } = await dockerWb(["web"]);
   await using _ = wb;
-  await Deno.remove(join(instance.instanceDir, "exports"));
-  await Deno.remove(join(instance.instanceDir, "redis"));
+  await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
+  await Deno.remove(join(web.instanceDir, "exports"));
+  await Deno.remove(join(web.instanceDir, "redis"), { recursive: true });
   await runTargets(wb.context, ["web"]);
   for (const name of SUBDIRECTORIES) {
-    assert.ok((await Deno.stat(join(instance.instanceDir, name))).isDirectory, name);
+    assert.ok((await Deno.stat(join(web.instanceDir, name))).isDirectory, name);
   }
   assert.ok(
     wb.context.reporter.lines.some((l) =>
       l.message.includes("Created missing subdirectories of 'web': exports, redis")
     ),
   );
+  assert.deepEqual(await docker.calls(), [...start(web), healthz("web")]);
 });
 
-Deno.test("pullImages() pulls the base images and the app image of docker instances", async () => {
-  const { wb, docker } = await dockerWb();
+Deno.test("pullImages() pulls base and app images, reporting layer progress", async () => {
+  const { wb, docker } = await dockerWb(["web"]);
   await using _ = wb;
-  assert.deepEqual(await pullImages(wb.context), [
-    "postgres:17.4",
-    "redis:7-alpine",
-    "wb-server:latest",
-  ]);
+  const results = await pullImages(wb.context);
+  assert.deepEqual(results.map((r) => [r.image, r.status, r.progress]), [
+    ["postgres:17.4", "ok", {
+      layers: 3,
+      done: 3,
+      status: "Downloaded newer image for postgres:17.4",
+    }],
+    ["redis:7-alpine", "ok", {
+      layers: 3,
+      done: 3,
+      status: "Downloaded newer image for redis:7-alpine",
+    }],
+    ["wb-server:latest", "ok", {
+      layers: 3,
+      done: 3,
+      status: "Downloaded newer image for wb-server:latest",
+    }],
+  ]); // deno-fmt-ignore
   assert.deepEqual(await docker.calls(), [
     ["pull", "postgres:17.4"],
     ["pull", "redis:7-alpine"],
     ["pull", "wb-server:latest"],
   ]);
+  const progress = wb.context.reporter.lines.filter((l) => l.level === "progress");
+  assert.deepEqual(
+    progress.slice(0, 6).map((l) => l.message),
+    ["0/0 layers", "0/1 layers", "0/2 layers", "1/3 layers", "1/3 layers", "2/3 layers"],
+  );
+  assert.ok(wb.context.reporter.lines.some((l) => l.message === "Pull redis:7-alpine (2/3)"));
 });
 
-Deno.test("statusTargets() inspects every container of a docker instance", async () => {
-  const { wb, docker } = await dockerWb();
+Deno.test("statusTargets() (docker) inspects every container, reads Redis INFO with the password and the app version", async () => {
+  const { wb, docker, instances: [web] } = await dockerWb(["web"]);
   await using _ = wb;
+  await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
   const [status] = await statusTargets(wb.context, ["web"]);
   assert.deepEqual(status.services.map((s) => s.service), ["network", "postgres", "redis", "app"]);
-  const calls = await docker.calls();
-  assert.deepEqual(calls.slice(0, 4).map((a) => a.at(-1)), [
-    "web",
-    "web-postgres",
-    "web-redis",
-    "web",
+  assert.equal(status.app?.version, "9.9.9", "the version /healthz reports");
+  const format = "{{.State.Status}} {{.State.StartedAt}}";
+  assert.deepEqual(await docker.calls(), [
+    ["network", "inspect", "web"],
+    ["inspect", "--format", format, "web-postgres"],
+    ["inspect", "--format", format, "web-redis"],
+    ["inspect", "--format", format, "web"],
+    healthz("web"),
+    ["exec", "-e", "REDISCLI_AUTH", "web-redis", "redis-cli", "INFO"],
   ]);
-  assert.deepEqual(calls.at(-1), ["exec", "web-redis", "redis-cli", "DBSIZE"]);
-  assert.equal((await loadConfig(wb.home)).instances[0].runtime, "docker");
+});
+
+Deno.test("wb redis-cli and wb logs (docker): docker exec with REDISCLI_AUTH by name, docker logs", async () => {
+  const { wb, docker } = await dockerWb(["web"]);
+  await using _ = wb;
+  assert.equal(await redisCli(wb.context, "web", ["--scan", "--pattern", "cache:*"]), 0);
+  assert.equal(await showLogs(wb.context, "web", "redis", { tailLines: 5, follow: true }), 0);
+  assert.deepEqual(await docker.calls(), [
+    [
+      "exec",
+      "-i",
+      "-e",
+      "REDISCLI_AUTH",
+      "web-redis",
+      "redis-cli",
+      "--scan",
+      "--pattern",
+      "cache:*",
+    ],
+    ["logs", "--follow", "--tail", "5", "web-redis"],
+  ]);
+  await assert.rejects(showLogs(wb.context, "web", "admin"), /'web' has no service 'admin'/);
+  await assert.rejects(redisCli(wb.context, "@prod", []), /names a group/);
+});
+
+Deno.test("a second wb run (docker) finds everything running: docker's 'already' errors count as done", async () => {
+  const { wb, docker, instances: [web], start } = await dockerWb(["web"]);
+  await using _ = wb;
+  await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
+  await runTargets(wb.context, ["web"]);
+  const state = await Deno.readTextFile(`${docker.env.FAKE_DOCKER_LOG}.state`);
+  await docker.clear();
+  const [again] = await runTargets(wb.context, ["web"]);
+  assert.equal(again.outcome, "ok");
+  assert.deepEqual(await docker.calls(), [...start(web), healthz("web")]);
+  assert.equal(await Deno.readTextFile(`${docker.env.FAKE_DOCKER_LOG}.state`), state);
+  const [status] = await statusTargets(wb.context, ["web"]);
+  assert.deepEqual(status.services.map((s) => [s.service, s.state]), [
+    ["network", "present"],
+    ["postgres", "running"],
+    ["redis", "running"],
+    ["app", "running"],
+  ]);
 });

@@ -14,6 +14,7 @@ export type CliErrorCode =
   | "timeout"
   | "prerequisites"
   | "not_running"
+  | "start_failed"
   | "demo_failed";
 
 /**
@@ -65,7 +66,8 @@ export class UsageError extends CliError {
 }
 
 /**
- * A target (`<id>`, `@all`, `@<tag>`) that matches no configured instance.
+ * A target (`<id>`, `@all`, `@<tag>`, `server=<version>`) that matches no configured
+ * instance.
  *
  * @example
  * ```ts
@@ -83,15 +85,20 @@ export class UnknownTargetError extends CliError {
   /**
    * @param target The target as given on the command line.
    * @param knownIds Ids of all configured instances.
+   * @param knownVersions Server versions in use, named when a `server=` target matches nothing.
    */
-  constructor(target: string, knownIds: string[]) {
+  constructor(target: string, knownIds: string[], knownVersions: string[] = []) {
     const known = knownIds.length > 0
       ? knownIds.join(", ")
-      : "(none; create one with `wb init <id>`)";
-    const what = target.startsWith("@")
-      ? `No instance has tag '${target.slice(1)}'`
-      : `Unknown instance '${target}'`;
-    super("unknown_target", `${what}. Known instances: ${known}`);
+      : "(none; create one with `wb c add <id>`)";
+    const message = target.startsWith("@")
+      ? `No instance has tag '${target.slice(1)}'. Known instances: ${known}`
+      : target.startsWith("server=")
+      ? `No instance runs server version '${target.slice(7)}'. Versions in use: ${
+        knownVersions.length > 0 ? knownVersions.join(", ") : "(none)"
+      }`
+      : `Unknown instance '${target}'. Known instances: ${known}`;
+    super("unknown_target", message);
     this.name = "UnknownTargetError";
     this.target = target;
     this.knownIds = knownIds;
@@ -161,11 +168,97 @@ export class ReadinessTimeoutError extends CliError {
   /**
    * @param message What did not become ready.
    * @param logTail Last lines of the relevant log, appended to the message.
+   * @param options Standard error options (`cause`).
    */
-  constructor(message: string, logTail = "") {
-    super("timeout", logTail ? `${message}\nLast log lines:\n${indent(logTail)}` : message);
+  constructor(message: string, logTail = "", options?: ErrorOptions) {
+    super(
+      "timeout",
+      logTail ? `${message}\nLast log lines:\n${indent(logTail)}` : message,
+      options,
+    );
     this.name = "ReadinessTimeoutError";
     this.logTail = logTail;
+  }
+}
+
+/**
+ * A start that failed and was rolled back. The message is the failure (for a command: its
+ * command line and stderr), then what the rollback removed; `cause` is the original error.
+ *
+ * @example
+ * ```ts
+ * import { CommandFailedError, StartFailedError } from "./errors.ts";
+ * const cause = new CommandFailedError("docker", ["run", "x"], 1, "boom");
+ * const error = new StartFailedError("web", cause, ["removed container web-postgres"]);
+ * console.log(error.message);
+ * ```
+ */
+export class StartFailedError extends CliError {
+  /** The instance that failed to start. */
+  readonly instanceId: string;
+  /** What the rollback did, e.g. `removed container web-postgres`, `stopped redis`. */
+  readonly removed: string[];
+  /** Why the rollback itself failed, if it did. */
+  readonly rollbackError?: unknown;
+
+  /**
+   * @param instanceId The instance.
+   * @param cause What failed.
+   * @param removed What the rollback removed or stopped.
+   * @param rollbackError Why the rollback failed, if it did.
+   */
+  constructor(instanceId: string, cause: unknown, removed: string[], rollbackError?: unknown) {
+    const what = cause instanceof Error ? cause.message : String(cause);
+    const rollback = rollbackError === undefined
+      ? removed.length > 0
+        ? `Rolled back '${instanceId}': ${removed.join(", ")}.`
+        : `Rolled back '${instanceId}': nothing was left to remove.`
+      : `Rolling back '${instanceId}' failed too; check \`wb status ${instanceId}\`:\n${
+        indent(rollbackError instanceof Error ? rollbackError.message : String(rollbackError))
+      }`;
+    super("start_failed", `${what}\n${rollback}`, { cause });
+    this.name = "StartFailedError";
+    this.instanceId = instanceId;
+    this.removed = removed;
+    this.rollbackError = rollbackError;
+  }
+}
+
+/**
+ * Some instances of a multi-instance command failed; `failures` has each one's error.
+ *
+ * @example
+ * ```ts
+ * import { BatchFailedError, CliError } from "./errors.ts";
+ * const error = new BatchFailedError(3, [["b", new CliError("timeout", "no /healthz")]], ["c"]);
+ * console.log(error.message);
+ * ```
+ */
+export class BatchFailedError extends CliError {
+  /** Instance id and error of each failure. */
+  readonly failures: [string, unknown][];
+  /** Instances not touched because an earlier one failed (rolling restart). */
+  readonly skipped: string[];
+
+  /**
+   * @param total How many instances the command targeted.
+   * @param failures Instance id and error of each failure.
+   * @param skipped Instances left alone after the failure.
+   */
+  constructor(total: number, failures: [string, unknown][], skipped: string[] = []) {
+    const lines = failures.map(([id, e]) =>
+      `- ${id}: ${indent(e instanceof Error ? e.message : String(e)).trimStart()}`
+    );
+    const skip = skipped.length > 0 ? `\nNot touched after the failure: ${skipped.join(", ")}` : "";
+    const first = failures[0]?.[1];
+    super(
+      first instanceof CliError ? first.code : "command_failed",
+      `${failures.length} of ${total} instances failed:\n${lines.join("\n")}${skip}`,
+      { cause: first },
+    );
+    this.name = "BatchFailedError";
+    this.failures = failures;
+    this.skipped = skipped;
   }
 }
 

@@ -21,16 +21,23 @@ import {
   RUNTIMES,
   saveConfig,
   validateId,
+  validateMaxmemory,
+  validateMaxmemoryPolicy,
+  validateTag,
+  validateVersion,
 } from "./config.ts";
 import type { WbContext } from "./context.ts";
 import { dockerRuntime } from "./docker_runtime.ts";
-import { CliError, UsageError } from "./errors.ts";
+import { CliError, StartFailedError, UsageError } from "./errors.ts";
 import { nativeRuntime } from "./native_runtime.ts";
 import { type LoadOptions, planPull, servicesOf, stopOrderOf, SUBDIRECTORIES } from "./plan.ts";
 import { isPortFree } from "./process.ts";
-import { runSteps } from "./runner.ts";
+import { runStep } from "./runner.ts";
+import { formatPullProgress, type PullProgress, pullTracker } from "./pull_progress.ts";
 import type { InstanceStatus, Runtime } from "./runtime.ts";
 import { ensureSecrets, generateSecrets, type Secrets } from "./secrets.ts";
+import { type BatchOptions, type InstanceResult, runBatch, throwIfFailed } from "./batch.ts";
+import { recordStart, type StartRecord } from "./instance_state.ts";
 
 /** First port tried when none is given. */
 export const DEFAULT_PORT = 8710;
@@ -104,10 +111,14 @@ export interface InitOptions {
   redisPort?: number;
   /** Instance directory. @default {"<WB_HOME>/instances/<id>"} */
   instanceDir?: string;
+  /** Redis `maxmemory`, e.g. `512mb`. @default {"256mb"} */
+  redisMaxmemory?: string;
+  /** Redis eviction policy. @default {"allkeys-lru"} */
+  redisMaxmemoryPolicy?: string;
 }
 
 /** Ports taken by instances other than `exceptId`. */
-function portsInUse(config: Config, exceptId?: string): Map<number, string> {
+export function portsInUse(config: Config, exceptId?: string): Map<number, string> {
   const used = new Map<number, string>();
   for (const other of config.instances.filter((i) => i.id !== exceptId)) {
     used.set(other.port, `app port of '${other.id}'`);
@@ -175,13 +186,9 @@ export async function initInstance(
   if (!RUNTIMES.includes(runtime)) {
     throw new UsageError(`Invalid runtime '${runtime}': use docker or native`);
   }
-  for (const tag of options.tags ?? []) {
-    if (!/^[a-z0-9][a-z0-9_-]*$/.test(tag) || tag === "all") {
-      throw new UsageError(
-        `Invalid tag '${tag}': use lowercase letters, digits, '-' or '_' (not 'all')`,
-      );
-    }
-  }
+  (options.tags ?? []).forEach(validateTag);
+  if (options.serverVersion) validateVersion(options.serverVersion);
+  if (options.adminVersion) validateVersion(options.adminVersion, "admin version");
   const config = await loadConfig(context.home);
   const existing = config.instances.find((i) => i.id === id);
   if (existing) {
@@ -203,6 +210,10 @@ export async function initInstance(
   };
   if (options.adminVersion) instance.adminVersion = options.adminVersion;
   if (options.serverVersion) instance.serverVersion = options.serverVersion;
+  if (options.redisMaxmemory) instance.redisMaxmemory = validateMaxmemory(options.redisMaxmemory);
+  if (options.redisMaxmemoryPolicy) {
+    instance.redisMaxmemoryPolicy = validateMaxmemoryPolicy(options.redisMaxmemoryPolicy);
+  }
   if (runtime === "native") {
     instance.postgresPort = parsePort(
       options.postgresPort ?? port + POSTGRES_PORT_OFFSET,
@@ -256,13 +267,25 @@ async function prepare(context: WbContext, instance: Instance): Promise<Secrets>
   return await ensureSecrets(instance.instanceDir, generateSecrets());
 }
 
+/** Options of {@linkcode startInstance}. */
+export interface StartOptions {
+  /** What the start is part of, as recorded for `wb status`. @default {"run"} */
+  action?: StartRecord["action"];
+  /** When the whole action began (`performance.now()`), for the recorded duration. */
+  startedAt?: number;
+}
+
 /**
  * Starts an instance: every service in start order (network, Postgres and its
- * readiness, Redis, admin, app). Running services are left as they are.
+ * readiness, Redis and its PING, admin, app and its `/healthz`). Running services are left
+ * as they are. When a required service fails, everything of the instance is removed
+ * again (docker: every resource labelled `dev.wb.instance=<id>`; native: every process)
+ * and a {@linkcode StartFailedError} says what failed and what was removed.
  *
  * @param context The context.
  * @param instance The instance.
- * @throws {CliError} When a required service fails (a failing Redis only warns).
+ * @param options What to record.
+ * @throws {StartFailedError} When a required service fails (a failing Redis only warns).
  * @example
  * ```ts
  * import { loadConfig } from "./config.ts";
@@ -273,10 +296,34 @@ async function prepare(context: WbContext, instance: Instance): Promise<Secrets>
  * await startInstance(context, demo);
  * ```
  */
-export async function startInstance(context: WbContext, instance: Instance): Promise<void> {
+export async function startInstance(
+  context: WbContext,
+  instance: Instance,
+  options: StartOptions = {},
+): Promise<void> {
+  const startedAt = options.startedAt ?? performance.now();
   const secrets = await prepare(context, instance);
   const runtime = runtimeFor(context, instance);
-  for (const service of servicesOf(instance)) await runtime.start(instance, service, secrets);
+  try {
+    for (const service of servicesOf(instance)) await runtime.start(instance, service, secrets);
+  } catch (error) {
+    context.reporter.end?.("failed");
+    context.reporter.step(`Roll back '${instance.id}'`);
+    let removed: string[] = [];
+    let rollbackError: unknown;
+    try {
+      removed = await runtime.rollback(instance);
+    } catch (e) {
+      rollbackError = e;
+      context.reporter.end?.("failed");
+    }
+    throw new StartFailedError(instance.id, error, removed, rollbackError);
+  }
+  await recordStart(instance.instanceDir, {
+    at: new Date().toISOString(),
+    action: options.action ?? "run",
+    ms: Math.round(performance.now() - startedAt),
+  });
 }
 
 /**
@@ -302,11 +349,12 @@ export async function stopInstance(context: WbContext, instance: Instance): Prom
 }
 
 /**
- * Restarts an instance: {@linkcode stopInstance}, then {@linkcode startInstance}.
+ * Restarts an instance: {@linkcode stopInstance}, then {@linkcode startInstance} (which
+ * waits for `/healthz`).
  *
  * @param context The context.
  * @param instance The instance.
- * @throws {CliError} When stopping or starting fails.
+ * @throws {CliError} When stopping fails; {@linkcode StartFailedError} when starting fails.
  * @example
  * ```ts
  * import { loadConfig } from "./config.ts";
@@ -318,52 +366,21 @@ export async function stopInstance(context: WbContext, instance: Instance): Prom
  * ```
  */
 export async function restartInstance(context: WbContext, instance: Instance): Promise<void> {
+  const startedAt = performance.now();
   await stopInstance(context, instance);
-  await startInstance(context, instance);
-}
-
-/** Runs `action` for every target; failures of one instance do not skip the others. */
-async function forTargets(
-  context: WbContext,
-  targets: readonly string[],
-  verb: string,
-  action: (instance: Instance) => Promise<void>,
-): Promise<Instance[]> {
-  const instances = resolveTargets(await loadConfig(context.home), targets);
-  if (instances.length === 0) context.reporter.info("No instances configured");
-  const failures: [Instance, unknown][] = [];
-  for (const instance of instances) {
-    try {
-      await action(instance);
-      context.reporter.info(`${verb} '${instance.id}'`);
-    } catch (error) {
-      if (instances.length === 1) throw error;
-      failures.push([instance, error]);
-    }
-  }
-  if (failures.length > 0) {
-    const first = failures[0][1];
-    const code = first instanceof CliError ? first.code : "command_failed";
-    const lines = failures.map(([i, e]) => `- ${i.id}: ${(e as Error).message}`);
-    throw new CliError(
-      code,
-      `${failures.length} of ${instances.length} instances failed:\n${lines.join("\n")}`,
-      {
-        cause: first,
-      },
-    );
-  }
-  return instances;
+  await startInstance(context, instance, { action: "restart", startedAt });
 }
 
 /**
- * `wb run <targets>`: starts every targeted instance.
+ * `wb run <targets>`: starts every targeted instance, one after the other unless
+ * `parallel` says otherwise; a failure does not keep the others from starting.
  *
  * @param context The context.
- * @param targets Ids, `@all` or `@<tag>`.
- * @returns The instances started.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
+ * @param options Parallelism and a callback per finished instance.
+ * @returns One result per instance.
  * @throws {UnknownTargetError} On an unknown id or tag.
- * @throws {CliError} When an instance fails to start.
+ * @throws {CliError} When an instance fails to start (one instance: its own error).
  * @example
  * ```ts
  * import { runTargets } from "./instances.ts";
@@ -374,16 +391,23 @@ async function forTargets(
 export async function runTargets(
   context: WbContext,
   targets: readonly string[],
-): Promise<Instance[]> {
-  return await forTargets(context, targets, "Started", (i) => startInstance(context, i));
+  options: BatchOptions = {},
+): Promise<InstanceResult[]> {
+  const instances = resolveTargets(await loadConfig(context.home), targets);
+  const results = await runBatch(context, instances, "run", (c, i) => startInstance(c, i), {
+    haltOnFailure: false,
+    ...options,
+  });
+  return throwIfFailed(results);
 }
 
 /**
  * `wb stop <targets>`: stops every targeted instance.
  *
  * @param context The context.
- * @param targets Ids, `@all` or `@<tag>`.
- * @returns The instances stopped.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
+ * @param options Parallelism and a callback per finished instance.
+ * @returns One result per instance.
  * @throws {UnknownTargetError} On an unknown id or tag.
  * @throws {CliError} When an instance fails to stop.
  * @example
@@ -396,30 +420,46 @@ export async function runTargets(
 export async function stopTargets(
   context: WbContext,
   targets: readonly string[],
-): Promise<Instance[]> {
-  return await forTargets(context, targets, "Stopped", (i) => stopInstance(context, i));
+  options: BatchOptions = {},
+): Promise<InstanceResult[]> {
+  const instances = resolveTargets(await loadConfig(context.home), targets);
+  const results = await runBatch(context, instances, "stop", stopInstance, {
+    haltOnFailure: false,
+    ...options,
+  });
+  return throwIfFailed(results);
 }
 
 /**
- * `wb restart <targets>`: restarts every targeted instance (stop plan, then start plan).
+ * `wb restart <targets>`: a rolling restart. Each instance is stopped, started and its
+ * `/healthz` awaited before the next one is touched, so at most `parallel` instances are
+ * down at any time; the first failure stops the roll (the rest are skipped and keep
+ * running).
  *
  * @param context The context.
- * @param targets Ids, `@all` or `@<tag>`.
- * @returns The instances restarted.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
+ * @param options `parallel` (default 1) and a callback per finished instance.
+ * @returns One result per instance.
  * @throws {UnknownTargetError} On an unknown id or tag.
  * @throws {CliError} When an instance fails to stop or start.
  * @example
  * ```ts
  * import { restartTargets } from "./instances.ts";
  * import { consoleReporter } from "./reporter.ts";
- * await restartTargets({ home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() }, ["demo"]);
+ * await restartTargets({ home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() }, ["@all"]);
  * ```
  */
 export async function restartTargets(
   context: WbContext,
   targets: readonly string[],
-): Promise<Instance[]> {
-  return await forTargets(context, targets, "Restarted", (i) => restartInstance(context, i));
+  options: BatchOptions = {},
+): Promise<InstanceResult[]> {
+  const instances = resolveTargets(await loadConfig(context.home), targets);
+  const results = await runBatch(context, instances, "restart", restartInstance, {
+    haltOnFailure: true,
+    ...options,
+  });
+  return throwIfFailed(results);
 }
 
 /**
@@ -451,44 +491,26 @@ export async function statusTargets(
   return statuses;
 }
 
-/**
- * Formats statuses for the terminal.
- *
- * @param statuses From {@linkcode statusTargets}.
- * @returns Lines of text.
- * @example
- * ```ts
- * import { formatStatus } from "./instances.ts";
- * formatStatus([]); // "No instances configured"
- * ```
- */
-export function formatStatus(statuses: readonly InstanceStatus[]): string {
-  if (statuses.length === 0) return "No instances configured";
-  return statuses.map((s) => {
-    const health = s.health.ok
-      ? `200 in ${s.health.ms} ms`
-      : s.health.status
-      ? `HTTP ${s.health.status}`
-      : "no answer";
-    const lines = [
-      `${s.id} (${s.label}, ${s.runtime}) ${s.url}`,
-      ...s.services.map((x) =>
-        `  ${x.service.padEnd(9)} ${x.running ? "running" : "stopped"}  ${x.detail}`
-      ),
-      `  /healthz   ${health}`,
-      `  redis keys ${s.redisKeys ?? "n/a (Redis not reachable)"}`,
-    ];
-    return lines.join("\n");
-  }).join("\n\n");
+/** What `wb pull` did for one image. */
+export interface PullResult {
+  /** Image reference. */
+  image: string;
+  /** `ok`, or `warned` when pulling an optional image (our own) failed. */
+  status: "ok" | "warned";
+  /** Layers and Docker's closing status. */
+  progress: PullProgress;
+  /** How long the pull took, in milliseconds. */
+  ms: number;
 }
 
 /**
  * `wb pull [targets]`: pulls the images of the targeted docker instances
- * ({@linkcode IMAGES_TO_PULL} plus their app and admin images).
+ * ({@linkcode IMAGES_TO_PULL} plus their app and admin images), one after the other,
+ * reporting each image's layers as they arrive.
  *
  * @param context The context.
- * @param targets Ids, `@all` or `@<tag>`. @default {["@all"]}
- * @returns The images pulled.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>`. @default {["@all"]}
+ * @returns One result per image.
  * @throws {CommandFailedError} When pulling a base image fails.
  * @example
  * ```ts
@@ -500,12 +522,36 @@ export function formatStatus(statuses: readonly InstanceStatus[]): string {
 export async function pullImages(
   context: WbContext,
   targets: readonly string[] = ["@all"],
-): Promise<string[]> {
+): Promise<PullResult[]> {
   const config = await loadConfig(context.home);
   const instances = resolveTargets(config, targets.length ? targets : ["@all"]);
   const steps = planPull(instances);
-  await runSteps(steps, { env: context.env, reporter: context.reporter });
-  return steps.map((s) => s.args[1]);
+  const results: PullResult[] = [];
+  for (const [index, step] of steps.entries()) {
+    const track = pullTracker();
+    let progress: PullProgress = { layers: 0, done: 0 };
+    const started = performance.now();
+    const result = await runStep(
+      { ...step, title: `${step.title} (${index + 1}/${steps.length})` },
+      {
+        env: context.env,
+        reporter: context.reporter,
+        onStdoutLine: (line) => {
+          progress = track(line);
+          context.reporter.progress?.(formatPullProgress(progress));
+        },
+      },
+    );
+    const ms = performance.now() - started;
+    const image = step.args[1];
+    results.push({ image, status: result.status === "warned" ? "warned" : "ok", progress, ms });
+    if (result.status !== "warned") {
+      context.reporter.info(
+        `Pulled ${image}: ${formatPullProgress(progress)} in ${(ms / 1000).toFixed(1)} s`,
+      );
+    }
+  }
+  return results;
 }
 
 /** Options of {@linkcode loadInstance}. */

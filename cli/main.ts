@@ -6,13 +6,29 @@
  * @module
  */
 
-import { Command, CommanderError } from "@commander-js/extra-typings";
-import { resolveWbHome, type RuntimeKind } from "./config.ts";
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import tab from "@bomb.sh/tab/commander";
+import { type BatchOptions, formatBatchSummary, type InstanceResult } from "./batch.ts";
+import {
+  MAXMEMORY_POLICIES,
+  parsePort,
+  resolveWbHome,
+  type RuntimeKind,
+  targetCompletions,
+} from "./config.ts";
+import {
+  formatInstanceTable,
+  listInstances,
+  removeInstance,
+  showInstance,
+  tagInstances,
+  updateInstance,
+  validateConfigFile,
+} from "./config_commands.ts";
 import { defaultRepoRoot, type WbContext } from "./context.ts";
 import { formatDemoReport, runDemo } from "./demo.ts";
 import { CliError, UsageError } from "./errors.ts";
 import {
-  formatStatus,
   initInstance,
   loadInstance,
   pullImages,
@@ -21,8 +37,9 @@ import {
   statusTargets,
   stopTargets,
 } from "./instances.ts";
-import { consoleReporter } from "./reporter.ts";
-import { parsePort } from "./config.ts";
+import { flushCache, redisCli, showLogs } from "./ops.ts";
+import { consoleReporter, spinnerReporter } from "./reporter.ts";
+import { formatStatusTable } from "./status.ts";
 
 /** Exit codes of `wb`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -34,12 +51,26 @@ function positiveInt(value: string, what: string): number {
   return Number(value);
 }
 
+/** `Examples:` help text, one `$ wb ...` line per example. */
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => (l.startsWith("#") ? `  ${l}` : `  $ ${l}`)).join("\n")}`;
+}
+
+const TARGETS = "ids, @all, @<tag> or server=<version>";
+
+/** Options of {@linkcode buildProgram}. */
+export interface ProgramOptions {
+  /** Whether stdin is a terminal (`wb redis-cli` then gets one in docker). @default {false} */
+  stdinIsTty?: boolean;
+}
+
 /**
  * Builds the commander program bound to a context.
  *
  * @param context The context every command uses.
  * @param setExit Receives the exit code a command wants (e.g. 1 when the demo's cache did
- *   not survive the restart).
+ *   not survive the restart, or redis-cli's own exit code).
+ * @param options Terminal facts.
  * @returns The program; call `parseAsync(args, { from: "user" })`.
  * @example
  * ```ts
@@ -48,78 +79,294 @@ function positiveInt(value: string, what: string): number {
  * const program = buildProgram({ home: "/tmp/wb", repoRoot: ".", reporter: memoryReporter() }, () => {});
  * ```
  */
-export function buildProgram(context: WbContext, setExit: (code: number) => void) {
+export function buildProgram(
+  context: WbContext,
+  setExit: (code: number) => void,
+  options: ProgramOptions = {},
+) {
   const print = (text: string) => context.reporter.info(text);
   const program = new Command()
     .name("wb")
-    .description("Operate health-analytics server instances (Postgres + Redis + app)")
+    .description(
+      "Operate health-analytics server instances (Postgres + Redis + app).\n" +
+        `Targets: ${TARGETS}. Config: $WB_HOME/servers.json (default ~/.wb).`,
+    )
+    .enablePositionalOptions()
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      "after",
+      examples(
+        "wb c add web1 --port 8720 --tag prod",
+        "wb run @prod",
+        "wb restart @all            # rolling: one instance at a time",
+        "wb status --json",
+        "wb complete bash > /etc/bash_completion.d/wb",
+      ),
+    );
 
-  program.command("init")
-    .description("create an instance: config entry, directories, secrets")
-    .argument("<id>", "instance id ([a-z][a-z0-9-]{0,30})")
-    .option("--port <n>", "app port (default: first free from 8710)")
-    .option("--runtime <runtime>", "docker or native", "native")
-    .option("--label <label>", "human-readable label")
-    .option("--tag <tag...>", "tags, for @<tag> targets")
-    .option("--server-version <tag>", "wb-server image tag (docker)")
-    .option("--admin-version <tag>", "wb-admin image tag (docker); no admin when unset")
-    .option("--postgres-port <n>", "native Postgres port (default: port + 10000)")
-    .option("--redis-port <n>", "native Redis port (default: port + 20000)")
-    .action(async (id, o) => {
-      if (o.runtime !== "docker" && o.runtime !== "native") {
-        throw new UsageError(`Invalid runtime '${o.runtime}': use docker or native`);
+  /** `wb run|stop|restart`: a batch with a summary table, whatever happens. */
+  const batch = async (
+    work: (
+      context: WbContext,
+      targets: string[],
+      options: BatchOptions,
+    ) => Promise<InstanceResult[]>,
+    targets: string[],
+    parallel: string | undefined,
+  ) => {
+    const results: InstanceResult[] = [];
+    const started = performance.now();
+    try {
+      await work(context, targets, {
+        ...(parallel === undefined ? {} : { parallel: positiveInt(parallel, "--parallel") }),
+        onResult: (r) => {
+          results.push(r);
+        },
+      });
+    } finally {
+      if (results.length > 0) {
+        const order = new Map(results.map((r, i) => [r.id, i]));
+        print(
+          "\n" + formatBatchSummary(
+            results.sort((a, b) => order.get(a.id)! - order.get(b.id)!),
+            performance.now() - started,
+          ),
+        );
       }
-      await initInstance(context, id, {
-        port: o.port === undefined ? undefined : parsePort(o.port),
-        runtime: o.runtime as RuntimeKind,
+    }
+  };
+
+  const addCommand = (parent: typeof program, name: string, description: string) =>
+    parent.command(name)
+      .description(description)
+      .argument("<id>", "instance id ([a-z][a-z0-9-]{0,30})")
+      .option("--port <n>", "app port (default: first free from 8710)")
+      .addOption(
+        new Option("--runtime <runtime>", "how its services run").choices(["docker", "native"])
+          .default("native"),
+      )
+      .option("--label <label>", "human-readable label")
+      .option("--tag <tag...>", "tags, for @<tag> targets")
+      .option("--server-version <tag>", "wb-server image tag (docker; default latest)")
+      .option("--admin-version <tag>", "wb-admin image tag (docker); no admin when unset")
+      .option("--postgres-port <n>", "native Postgres port (default: port + 10000)")
+      .option("--redis-port <n>", "native Redis port (default: port + 20000)")
+      .option("--redis-maxmemory <size>", "Redis memory bound, e.g. 512mb (default 256mb)")
+      .addOption(
+        new Option("--redis-policy <policy>", "Redis eviction policy (default allkeys-lru)")
+          .choices(MAXMEMORY_POLICIES),
+      )
+      .addHelpText(
+        "after",
+        examples(
+          `wb ${name === "add" ? "c add" : name} demo`,
+          `wb ${
+            name === "add" ? "c add" : name
+          } web1 --port 8720 --tag prod eu --runtime docker --server-version 1.4.2`,
+          `wb ${
+            name === "add" ? "c add" : name
+          } big --redis-maxmemory 2gb --redis-policy allkeys-lfu`,
+        ),
+      )
+      .action(async (id, o) => {
+        await initInstance(context, id, {
+          port: o.port === undefined ? undefined : parsePort(o.port),
+          runtime: o.runtime as RuntimeKind,
+          label: o.label,
+          tags: o.tag,
+          serverVersion: o.serverVersion,
+          adminVersion: o.adminVersion,
+          postgresPort: o.postgresPort === undefined
+            ? undefined
+            : parsePort(o.postgresPort, "Postgres port"),
+          redisPort: o.redisPort === undefined ? undefined : parsePort(o.redisPort, "Redis port"),
+          redisMaxmemory: o.redisMaxmemory,
+          redisMaxmemoryPolicy: o.redisPolicy,
+        });
+      });
+
+  addCommand(
+    program,
+    "init",
+    "create an instance: config entry, directories, secrets (= wb c add)",
+  );
+
+  // --- wb c ... --------------------------------------------------------------------------
+  const c = program.command("c")
+    .alias("config")
+    .description("edit servers.json: list, show, add, update, remove, tag, untag, validate")
+    .addHelpText("after", examples("wb c list", "wb c show demo", "wb c validate"));
+
+  c.command("list")
+    .alias("ls")
+    .description("list instances (no secrets)")
+    .argument("[targets...]", `${TARGETS} (default @all)`)
+    .option("--json", "print JSON")
+    .addHelpText("after", examples("wb c list", "wb c list @prod", "wb c list server=1.4.2 --json"))
+    .action(async (targets, o) => {
+      const instances = await listInstances(context, targets);
+      print(o.json ? JSON.stringify(instances, null, 2) : formatInstanceTable(instances));
+    });
+
+  c.command("show")
+    .description("show one instance with its derived settings (URL, images, ports, files)")
+    .argument("<id>", "instance id")
+    .addHelpText("after", examples("wb c show demo"))
+    .action(async (id) => {
+      print(JSON.stringify(await showInstance(context, id), null, 2));
+    });
+
+  addCommand(c, "add", "create an instance: config entry, directories, secrets");
+
+  c.command("update")
+    .description("change an instance's settings (applied by its next restart)")
+    .argument("<id>", "instance id")
+    .option("--label <label>", "human-readable label")
+    .option("--port <n>", "app port")
+    .option("--postgres-port <n>", "native Postgres port")
+    .option("--redis-port <n>", "native Redis port")
+    .option("--server-version <tag>", "wb-server image tag ('latest' clears it)")
+    .option("--admin-version <tag>", "wb-admin image tag")
+    .option("--no-admin", "remove the admin service")
+    .option("--redis-maxmemory <size>", "Redis memory bound, e.g. 512mb")
+    .addOption(
+      new Option("--redis-policy <policy>", "Redis eviction policy").choices(MAXMEMORY_POLICIES),
+    )
+    .addHelpText(
+      "after",
+      examples(
+        "wb c update web1 --server-version 1.5.0 && wb restart web1",
+        "wb c update web1 --redis-maxmemory 1gb --redis-policy allkeys-lfu",
+        "wb c update web1 --no-admin",
+      ),
+    )
+    .action(async (id, o) => {
+      await updateInstance(context, id, {
         label: o.label,
-        tags: o.tag,
-        serverVersion: o.serverVersion,
-        adminVersion: o.adminVersion,
+        port: o.port === undefined ? undefined : parsePort(o.port),
         postgresPort: o.postgresPort === undefined
           ? undefined
           : parsePort(o.postgresPort, "Postgres port"),
         redisPort: o.redisPort === undefined ? undefined : parsePort(o.redisPort, "Redis port"),
+        serverVersion: o.serverVersion === "latest" ? null : o.serverVersion,
+        adminVersion: o.admin === false ? null : o.adminVersion,
+        redisMaxmemory: o.redisMaxmemory,
+        redisMaxmemoryPolicy: o.redisPolicy,
       });
     });
 
+  c.command("remove")
+    .alias("rm")
+    .description("remove an instance from servers.json (its data stays on disk)")
+    .argument("<id>", "instance id")
+    .option("--force", "remove it even while it runs", false)
+    .addHelpText("after", examples("wb stop old && wb c remove old"))
+    .action(async (id, o) => {
+      await removeInstance(context, id, { force: o.force });
+    });
+
+  c.command("tag")
+    .description("add tags to instances")
+    .argument("<target>", TARGETS)
+    .argument("<tags...>", "tags to add")
+    .addHelpText("after", examples("wb c tag web1 canary", "wb c tag server=1.4.2 old-release"))
+    .action(async (target, tags) => {
+      await tagInstances(context, [target], tags);
+    });
+
+  c.command("untag")
+    .description("remove tags from instances")
+    .argument("<target>", TARGETS)
+    .argument("<tags...>", "tags to remove")
+    .addHelpText("after", examples("wb c untag @canary canary"))
+    .action(async (target, tags) => {
+      await tagInstances(context, [target], tags, true);
+    });
+
+  c.command("validate")
+    .description("check servers.json: ids, ports (unique), versions, tags, Redis settings")
+    .addHelpText("after", examples("wb c validate"))
+    .action(async () => {
+      const report = await validateConfigFile(context.home);
+      for (const warning of report.warnings) context.reporter.warn(warning);
+      for (const error of report.errors) console.error(`error: ${error}`);
+      print(
+        report.errors.length === 0
+          ? `${report.path}: ${report.instances} instance(s), valid`
+          : `${report.path}: ${report.errors.length} error(s)`,
+      );
+      if (report.errors.length > 0) setExit(EXIT.failure);
+    });
+
+  // --- lifecycle ---------------------------------------------------------------------------
   program.command("run")
     .alias("start")
-    .description("start instances (network, Postgres, Redis, admin, app)")
-    .argument("<targets...>", "ids, @all or @<tag>")
-    .action(async (targets) => {
-      await runTargets(context, targets);
+    .description("start instances: network, Postgres, Redis, admin, app; waits for each")
+    .argument("<targets...>", TARGETS)
+    .option("--parallel <n>", "instances started at once (default 1)")
+    .addHelpText(
+      "after",
+      examples(
+        "wb run demo",
+        "wb run @prod --parallel 4",
+        "# a failed start removes what it created (containers labelled dev.wb.instance=<id>)",
+      ),
+    )
+    .action(async (targets, o) => {
+      await batch(runTargets, targets, o.parallel);
     });
 
   program.command("stop")
-    .description("stop instances (app, admin, Redis, Postgres, network)")
-    .argument("<targets...>", "ids, @all or @<tag>")
-    .action(async (targets) => {
-      await stopTargets(context, targets);
+    .description("stop instances: app, admin, Redis (AOF flushed), Postgres, network")
+    .argument("<targets...>", TARGETS)
+    .option("--parallel <n>", "instances stopped at once (default 1)")
+    .addHelpText("after", examples("wb stop demo", "wb stop @all --parallel 8"))
+    .action(async (targets, o) => {
+      await batch(stopTargets, targets, o.parallel);
     });
 
   program.command("restart")
-    .description("stop, then start instances")
-    .argument("<targets...>", "ids, @all or @<tag>")
-    .action(async (targets) => {
-      await restartTargets(context, targets);
+    .description(
+      "rolling restart: stop, start and wait for /healthz, one instance (or --parallel N) at a time",
+    )
+    .argument("<targets...>", TARGETS)
+    .option(
+      "--parallel <n>",
+      "instances restarted at once (default 1); the first failure stops the roll",
+    )
+    .addHelpText(
+      "after",
+      examples("wb restart demo", "wb restart @all", "wb restart server=1.4.2 --parallel 2"),
+    )
+    .action(async (targets, o) => {
+      await batch(restartTargets, targets, o.parallel);
     });
 
   program.command("status")
-    .description("show services, /healthz and Redis key count")
-    .argument("[targets...]", "ids, @all or @<tag> (default @all)")
-    .action(async (targets) => {
-      print(formatStatus(await statusTargets(context, targets.length ? targets : ["@all"])));
+    .description(
+      "per instance: services, /healthz and app version, Redis keys, memory, AOF, last start",
+    )
+    .argument("[targets...]", `${TARGETS} (default @all)`)
+    .option("--json", "print JSON")
+    .addHelpText("after", examples("wb status", "wb status @prod", "wb status demo --json"))
+    .action(async (targets, o) => {
+      const statuses = await statusTargets(context, targets.length ? targets : ["@all"]);
+      print(o.json ? JSON.stringify(statuses, null, 2) : formatStatusTable(statuses));
     });
 
   program.command("pull")
-    .description("pull the docker images of docker instances")
-    .argument("[targets...]", "ids, @all or @<tag> (default @all)")
+    .description("pull the docker images of docker instances, with progress")
+    .argument("[targets...]", `${TARGETS} (default @all)`)
+    .addHelpText("after", examples("wb pull", "wb pull @prod"))
     .action(async (targets) => {
-      const images = await pullImages(context, targets.length ? targets : ["@all"]);
-      print(`Pulled ${images.join(", ")}`);
+      const results = await pullImages(context, targets.length ? targets : ["@all"]);
+      const pulled = results.filter((r) => r.status === "ok").map((r) => r.image);
+      print(
+        `Pulled ${pulled.length} of ${results.length} images${
+          pulled.length ? `: ${pulled.join(", ")}` : ""
+        }`,
+      );
     });
 
   program.command("load")
@@ -129,6 +376,10 @@ export function buildProgram(context: WbContext, setExit: (code: number) => void
     .option("--scale <n>", "scale factor of the generated data")
     .option("--months <m>", "months of data to generate")
     .option("--reload", "load even when the database already has data", false)
+    .addHelpText(
+      "after",
+      examples("wb load demo --facilities ../shared/data/grid3_nga_health_facilities_v2_kano.csv"),
+    )
     .action(async (id, o) => {
       await loadInstance({ ...context, echoLoader: true }, id, {
         facilitiesCsv: o.facilities,
@@ -138,12 +389,59 @@ export function buildProgram(context: WbContext, setExit: (code: number) => void
       });
     });
 
+  // --- one instance ------------------------------------------------------------------------
+  program.command("logs")
+    .description("print (or follow) the log of one service of an instance")
+    .argument("<id>", "instance id")
+    .argument("[service]", "app, redis, postgres or admin", "app")
+    .option("-f, --follow", "keep printing new lines", false)
+    .option("-n, --tail <lines>", "only the last lines")
+    .addHelpText(
+      "after",
+      examples("wb logs demo", "wb logs demo redis -n 50", "wb logs demo postgres -f"),
+    )
+    .action(async (id, service, o) => {
+      setExit(
+        await showLogs(context, id, service, {
+          follow: o.follow,
+          ...(o.tail === undefined ? {} : { tailLines: positiveInt(o.tail, "--tail") }),
+        }),
+      );
+    });
+
+  program.command("redis-cli")
+    .description("redis-cli against an instance's Redis, logged in with its password")
+    .argument("<id>", "instance id")
+    .argument("[args...]", "redis-cli arguments (none: its prompt)")
+    .allowUnknownOption()
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      examples(
+        "wb redis-cli demo",
+        "wb redis-cli demo DBSIZE",
+        "wb redis-cli demo --scan --pattern 'cache:po_items:*'",
+      ),
+    )
+    .action(async (id, args) => {
+      setExit(await redisCli(context, id, args, options.stdinIsTty ?? false));
+    });
+
+  program.command("flush-cache")
+    .description("empty an instance's caches: through the app when it runs, else FLUSHDB")
+    .argument("<id>", "instance id")
+    .addHelpText("after", examples("wb flush-cache demo"))
+    .action(async (id) => {
+      print((await flushCache(context, id)).message);
+    });
+
   program.command("demo")
     .description(
       "start a native demo instance with the Kano data and show cold/warm/after-restart timings",
     )
     .option("--once", "stop the instance after the table", false)
     .option("--reload", "reload the data even when the database has some", false)
+    .addHelpText("after", examples("wb demo --once"))
     .action(async (o) => {
       const report = await runDemo(context, { once: o.once, reload: o.reload });
       print(formatDemoReport(report));
@@ -153,14 +451,50 @@ export function buildProgram(context: WbContext, setExit: (code: number) => void
       if (!report.allHitAfterRestart) setExit(EXIT.failure);
     });
 
+  addCompletions(program, context.home);
   return program;
+}
+
+/** `wb complete <shell>` (and the hidden `complete -- <words>`), with targets completed. */
+function addCompletions(program: Command, home: string): void {
+  const completion = tab(program as never);
+  const services = ["app", "redis", "postgres", "admin"];
+  for (const command of completion.commands.values()) {
+    for (const [name, argument] of command.arguments) {
+      if (name === "targets" || name === "target") {
+        argument.handler = (complete) => {
+          for (const [value, description] of targetCompletions(home)) complete(value, description);
+        };
+      } else if (name === "id") {
+        argument.handler = (complete) => {
+          for (const [value, description] of targetCompletions(home)) {
+            if (!value.startsWith("@") && !value.startsWith("server=")) {
+              complete(value, description);
+            }
+          }
+        };
+      } else if (name === "service") {
+        argument.handler = (complete) => services.forEach((s) => complete(s, "service"));
+      }
+    }
+  }
+  const shell = program.commands.find((cmd) => cmd.name() === "complete");
+  shell?.addHelpText(
+    "after",
+    examples(
+      "wb complete bash > /etc/bash_completion.d/wb",
+      'wb complete zsh > "${fpath[1]}/_wb"',
+      "wb complete fish > ~/.config/fish/completions/wb.fish",
+      "# wb must be on PATH, e.g.: deno install -g -A -n wb --config deno.json cli/main.ts",
+    ),
+  );
 }
 
 /**
  * Runs `wb` with arguments and environment; returns the exit code.
  *
  * @param args Command-line arguments (without the program).
- * @param env Environment (`WB_HOME`, `HOME`, `NO_COLOR`).
+ * @param env Environment (`WB_HOME`, `HOME`, `NO_COLOR`, `CI`, `TERM`).
  * @returns 0 on success, 1 on failure, 2 on a usage error.
  * @example
  * ```ts
@@ -170,7 +504,8 @@ export function buildProgram(context: WbContext, setExit: (code: number) => void
  */
 export async function main(args: string[], env: Record<string, string>): Promise<number> {
   const color = !env.NO_COLOR && Deno.stdout.isTerminal();
-  const reporter = consoleReporter({ color });
+  const interactive = Deno.stderr.isTerminal() && !env.CI && env.TERM !== "dumb";
+  const reporter = interactive ? spinnerReporter({ color }) : consoleReporter({ color });
   let exitCode: number = EXIT.ok;
   try {
     const context: WbContext = {
@@ -178,9 +513,14 @@ export async function main(args: string[], env: Record<string, string>): Promise
       repoRoot: defaultRepoRoot(),
       reporter,
     };
-    await buildProgram(context, (code) => exitCode = code).parseAsync(args, { from: "user" });
+    const program = buildProgram(context, (code) => exitCode = code, {
+      stdinIsTty: Deno.stdin.isTerminal(),
+    });
+    await program.parseAsync(args, { from: "user" });
+    reporter.end?.("ok");
     return exitCode;
   } catch (error) {
+    reporter.end?.("failed");
     if (error instanceof CommanderError) {
       const helpCodes = ["commander.helpDisplayed", "commander.help", "commander.version"];
       return helpCodes.includes(error.code) ? EXIT.ok : EXIT.usage;

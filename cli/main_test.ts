@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "./config.ts";
-import { EXIT, main } from "./main.ts";
+import { buildProgram, EXIT, main } from "./main.ts";
+import { memoryReporter } from "./reporter.ts";
 
 async function withHome(fn: (env: Record<string, string>, home: string) => Promise<void>) {
   const home = await Deno.makeTempDir({ prefix: "wb-main-test-" });
@@ -53,5 +54,104 @@ Deno.test("main() init stores the instance; an unknown target exits 1", async ()
     assert.equal(await main(["stop", "nope"], env), EXIT.failure);
     assert.equal(await main(["status", "@blue"], env), EXIT.ok);
     assert.equal(await main(["--help"], env), EXIT.ok);
+  });
+});
+
+Deno.test("every wb command's --help has examples", async () => {
+  const home = await Deno.makeTempDir({ prefix: "wb-main-test-" });
+  try {
+    const program = buildProgram({ home, repoRoot: ".", reporter: memoryReporter() }, () => {});
+    const all = (command: typeof program): (typeof program)[] => [
+      command,
+      ...command.commands.flatMap((c) => all(c as typeof program)),
+    ];
+    const names: string[] = [];
+    for (const command of all(program)) {
+      // commander's own `help`, and tab's hidden `complete -- <words>` (same name as ours).
+      if (command.name() === "help" || (command as unknown as { _hidden: boolean })._hidden) {
+        continue;
+      }
+      let help = "";
+      command.configureOutput({ writeOut: (text) => help += text });
+      command.outputHelp();
+      assert.match(help, /\nExamples:\n {2}\$ wb /, `wb ${command.name()} --help has examples`);
+      names.push(command.parent?.name() === "c" ? `c ${command.name()}` : command.name());
+    }
+    for (
+      const expected of [
+        "c list",
+        "c show",
+        "c add",
+        "c update",
+        "c remove",
+        "c tag",
+        "c untag",
+        "c validate",
+        "run",
+        "stop",
+        "restart",
+        "status",
+        "pull",
+        "logs",
+        "redis-cli",
+        "flush-cache",
+        "complete",
+      ]
+    ) {
+      assert.ok(names.includes(expected), `${expected} is a command`);
+    } // deno-fmt-ignore
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});
+
+Deno.test("main() c commands: add, tag, validate exit 0; a bad version exits 2, a port clash 1", async () => {
+  await withHome(async (env, home) => {
+    assert.equal(await main(["c", "add", "web", "--port", "18600", "--tag", "eu"], env), EXIT.ok);
+    assert.equal(
+      await main(["c", "add", "api", "--port", "18610", "--server-version", "1 0"], env),
+      EXIT.usage,
+    );
+    assert.equal(await main(["c", "add", "api", "--port", "18600"], env), EXIT.failure);
+    assert.equal(await main(["c", "update", "web", "--redis-policy", "lru"], env), EXIT.usage);
+    assert.equal(await main(["c", "update", "web", "--redis-maxmemory", "1gb"], env), EXIT.ok);
+    assert.equal(await main(["c", "tag", "@eu", "canary"], env), EXIT.ok);
+    assert.equal(await main(["c", "untag", "web", "eu"], env), EXIT.ok);
+    assert.equal(await main(["c", "validate"], env), EXIT.ok);
+    assert.equal(await main(["c", "show", "nope"], env), EXIT.failure);
+    assert.equal(await main(["restart", "web", "--parallel", "0"], env), EXIT.usage);
+    const [web] = (await loadConfig(home)).instances;
+    assert.deepEqual([web.tags, web.redisMaxmemory], [["canary"], "1gb"]);
+    await Deno.writeTextFile(
+      `${home}/servers.json`,
+      JSON.stringify({ instances: [web, { ...web, id: "dup" }] }),
+    );
+    assert.equal(await main(["c", "validate"], env), EXIT.failure, "duplicate ports");
+  });
+});
+
+Deno.test("wb complete: a bash script for `wb`, and targets completed from servers.json", async () => {
+  await withHome(async (env) => {
+    assert.equal(await main(["c", "add", "web", "--port", "18600", "--tag", "eu"], env), EXIT.ok);
+    const wb = async (...args: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname, ...args],
+        env: { ...env, DENO_NO_UPDATE_CHECK: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout);
+    };
+    const script = await wb("complete", "bash");
+    assert.match(script, /^# bash completion for wb/);
+    assert.match(script, /complete .*wb/);
+    const targets = (await wb("complete", "--", "restart", "")).split("\n");
+    for (const word of ["@all", "@eu", "web", "server=latest"]) {
+      assert.ok(targets.some((l) => l.startsWith(`${word}\t`)), `${word} in ${targets}`);
+    }
+    const commands = (await wb("complete", "--", "c", "")).split("\n").map((l) => l.split("\t")[0]);
+    for (const c of ["list", "show", "add", "update", "remove", "tag", "untag", "validate"]) {
+      assert.ok(commands.includes(c), `c ${c}`);
+    }
   });
 });

@@ -14,18 +14,26 @@
  * @module
  */
 
+export * from "./batch.ts";
 export * from "./config.ts";
+export * from "./config_commands.ts";
 export * from "./context.ts";
 export * from "./demo.ts";
 export * from "./errors.ts";
+export * from "./instance_state.ts";
 export * from "./instances.ts";
 export * from "./native_plan.ts";
 export { nativeAppCommand, nativeRuntime, POSTGRES_FALLBACK_ROOT } from "./native_runtime.ts";
 export { dockerRuntime } from "./docker_runtime.ts";
+export * from "./ops.ts";
 export * from "./plan.ts";
 export * from "./prerequisites.ts";
+export * from "./pull_progress.ts";
+export * from "./redis_config.ts";
 export * from "./reporter.ts";
 export * from "./runner.ts";
 export * from "./runtime.ts";
 export * from "./secrets.ts";
+export * from "./status.ts";
+export * from "./table.ts";
 export * from "./process.ts";

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
 import { DATABASE_NAME, type Step } from "./plan.ts";
+import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
 
 /** Files and directories of a native instance. */
@@ -24,6 +25,8 @@ export interface NativePaths {
   redisDir: string;
   /** `<instanceDir>/redis/redis.pid`. */
   redisPidFile: string;
+  /** The generated Redis config (with `requirepass`, mode 0600): `<instanceDir>/redis/redis.conf`. */
+  redisConf: string;
   /** `<instanceDir>/logs/redis.log`. */
   redisLog: string;
   /** `<instanceDir>/logs/app.log` (stdout and stderr of the app). */
@@ -56,6 +59,7 @@ export function nativePaths(instanceDir: string, postgresHome?: string): NativeP
     pgLog: postgresHome ? join(postgresHome, "postgres.log") : join(logsDir, "postgres.log"),
     redisDir,
     redisPidFile: join(redisDir, "redis.pid"),
+    redisConf: join(redisDir, REDIS_CONFIG_FILE),
     redisLog: join(logsDir, "redis.log"),
     appLog: join(logsDir, "app.log"),
     appPidFile: join(instanceDir, "app.pid"),
@@ -116,6 +120,7 @@ export interface NativePostgresSteps {
  * @param instance The instance.
  * @param paths Its paths.
  * @param isRoot Whether we run as root (server commands then run as `postgres`).
+ * @param readyForMs How long to poll `pg_isready`, in milliseconds. @default {30_000}
  * @returns The steps by role.
  * @example
  * ```ts
@@ -128,6 +133,7 @@ export function nativePostgresSteps(
   instance: Instance,
   paths: NativePaths,
   isRoot: boolean,
+  readyForMs = 30_000,
 ): NativePostgresSteps {
   const port = postgresPortOf(instance);
   const asPostgres = (step: Step) => asPostgresUser(step, isRoot);
@@ -165,7 +171,8 @@ export function nativePostgresSteps(
       title: `Wait for Postgres on port ${port}`,
       command: "pg_isready",
       args: pgConnection(instance),
-      retryForMs: 30_000,
+      retryForMs: readyForMs,
+      notReadyMessage: `Postgres of '${instance.id}' did not accept connections`,
     },
     databaseExists: {
       title: `Check database ${DATABASE_NAME}`,
@@ -214,12 +221,14 @@ export function nativeCountStep(instance: Instance, sql: string): Step {
 
 /** Native Redis steps of an instance. */
 export interface NativeRedisSteps {
-  /** `redis-server ... --daemonize yes` with AOF on. */
+  /** `redis-server <redisConf>` (the generated config: AOF, loopback, password, daemon). */
   start: Step;
-  /** `redis-cli PING`, polled. */
+  /** `redis-cli PING` until `PONG`, polled. */
   ping: Step;
   /** `redis-cli DBSIZE`. */
   dbsize: Step;
+  /** `redis-cli INFO`. */
+  info: Step;
   /** `redis-cli FLUSHDB`. */
   flush: Step;
   /** `redis-cli shutdown` (AOF is fsynced on shutdown). */
@@ -227,54 +236,99 @@ export interface NativeRedisSteps {
 }
 
 /**
- * Native Redis steps. Keys survive restarts through the append-only file in
- * `<instanceDir>/redis`.
+ * Where a native Redis listens: loopback only, its files in `<instanceDir>/redis`.
  *
  * @param instance The instance.
  * @param paths Its paths.
+ * @returns The listen settings of the generated config.
+ * @example
+ * ```ts
+ * import { nativePaths, nativeRedisListen } from "./native_plan.ts";
+ * nativeRedisListen({ port: 8710 } as never, nativePaths("/wb/d")).bind; // "127.0.0.1"
+ * ```
+ */
+export function nativeRedisListen(instance: Instance, paths: NativePaths): RedisListen {
+  return {
+    port: redisPortOf(instance),
+    bind: "127.0.0.1",
+    dir: paths.redisDir,
+    daemonize: true,
+    pidfile: paths.redisPidFile,
+    logfile: paths.redisLog,
+  };
+}
+
+/**
+ * A `redis-cli` step against a native instance's Redis. The password goes in the
+ * `REDISCLI_AUTH` environment variable, never in argv.
+ *
+ * @param instance The instance.
+ * @param password Its Redis password.
+ * @param title What the step does.
+ * @param args redis-cli arguments after the connection options.
+ * @returns The step.
+ * @example
+ * ```ts
+ * import { nativeRedisCliStep } from "./native_plan.ts";
+ * nativeRedisCliStep({ port: 8710 } as never, "pw", "Count keys", ["DBSIZE"]).args;
+ * // ["-h", "127.0.0.1", "-p", "28710", "DBSIZE"]
+ * ```
+ */
+export function nativeRedisCliStep(
+  instance: Instance,
+  password: string,
+  title: string,
+  args: string[],
+): Step {
+  return {
+    title,
+    command: "redis-cli",
+    args: ["-h", "127.0.0.1", "-p", String(redisPortOf(instance)), ...args],
+    env: { REDISCLI_AUTH: password },
+  };
+}
+
+/**
+ * Native Redis steps. Keys survive restarts through the append-only file in
+ * `<instanceDir>/redis`; the server reads everything, the password included, from the
+ * generated config file.
+ *
+ * @param instance The instance.
+ * @param paths Its paths.
+ * @param password Its Redis password (for `redis-cli`, via `REDISCLI_AUTH`).
+ * @param pingForMs How long to poll PING after the start, in milliseconds. @default {10_000}
  * @returns The steps by role.
  * @example
  * ```ts
  * import { nativePaths, nativeRedisSteps } from "./native_plan.ts";
  * const instance = { id: "d", port: 8710, instanceDir: "/wb/d", runtime: "native", tags: [] } as never;
- * nativeRedisSteps(instance, nativePaths("/wb/d")).start.args;
+ * nativeRedisSteps(instance, nativePaths("/wb/d"), "pw").start.args; // ["/wb/d/redis/redis.conf"]
  * ```
  */
-export function nativeRedisSteps(instance: Instance, paths: NativePaths): NativeRedisSteps {
-  const port = String(redisPortOf(instance));
-  const cli = (title: string, ...args: string[]): Step => ({
-    title,
-    command: "redis-cli",
-    args: ["-h", "127.0.0.1", "-p", port, ...args],
-  });
+export function nativeRedisSteps(
+  instance: Instance,
+  paths: NativePaths,
+  password: string,
+  pingForMs = 10_000,
+): NativeRedisSteps {
+  const port = redisPortOf(instance);
+  const cli = (title: string, ...args: string[]) =>
+    nativeRedisCliStep(instance, password, title, args);
   return {
     start: {
-      title: `Start Redis on 127.0.0.1:${port}`,
+      title: `Start Redis on 127.0.0.1:${port} (${paths.redisConf})`,
       command: "redis-server",
-      args: [
-        "--port",
-        port,
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        paths.redisDir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "everysec",
-        "--daemonize",
-        "yes",
-        "--pidfile",
-        paths.redisPidFile,
-        "--logfile",
-        paths.redisLog,
-        "--save",
-        "",
-      ],
+      args: [paths.redisConf],
     },
-    ping: { ...cli(`Wait for Redis on port ${port}`, "PING"), retryForMs: 10_000 },
+    ping: {
+      ...cli(`Wait for Redis on port ${port} to answer PING`, "PING"),
+      retryForMs: pingForMs,
+      expectStdout: "^PONG",
+      notReadyMessage: `Redis of '${instance.id}' did not answer PING`,
+    },
     dbsize: cli("Count Redis keys", "DBSIZE"),
-    flush: cli("Flush Redis", "FLUSHDB"),
+    info: cli("Redis INFO", "INFO"),
+    flush: { ...cli("Flush Redis (FLUSHDB)", "FLUSHDB"), expectStdout: "^OK" },
     shutdown: cli("Stop Redis", "shutdown"),
   };
 }
@@ -289,14 +343,15 @@ export function nativeRedisSteps(instance: Instance, paths: NativePaths): Native
  * ```ts
  * import { nativeAppEnv } from "./native_plan.ts";
  * const instance = { id: "d", port: 8710 } as never;
- * nativeAppEnv(instance, { adminToken: "t", postgresPassword: "p" }).REDIS_URL; // "redis://127.0.0.1:28710"
+ * nativeAppEnv(instance, { adminToken: "t", postgresPassword: "p", redisPassword: "r" }).REDIS_URL;
+ * // "redis://:r@127.0.0.1:28710"
  * ```
  */
 export function nativeAppEnv(instance: Instance, secrets: Secrets): Record<string, string> {
   return {
     PORT: String(instance.port),
     DATABASE_URL: nativeDatabaseUrl(instance),
-    REDIS_URL: `redis://127.0.0.1:${redisPortOf(instance)}`,
+    REDIS_URL: redisUrl("127.0.0.1", redisPortOf(instance), secrets.redisPassword),
     ADMIN_TOKEN: secrets.adminToken,
     WB_INSTANCE: instance.id,
   };

@@ -19,6 +19,8 @@ import {
   type NativePaths,
   nativePaths,
   nativePostgresSteps,
+  nativeRedisCliStep,
+  nativeRedisListen,
   nativeRedisSteps,
 } from "./native_plan.ts";
 import {
@@ -28,6 +30,7 @@ import {
   servicesOf,
   type Step,
 } from "./plan.ts";
+import { parseRedisInfo, redisUrl, writeRedisConfig } from "./redis_config.ts";
 import {
   isPortFree,
   livePid,
@@ -38,7 +41,15 @@ import {
   waitForExit,
 } from "./process.ts";
 import { execStep, type RunOptions, runStep, sleep } from "./runner.ts";
-import { appUrl, instanceStatus, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
+import {
+  appUrl,
+  instanceStatus,
+  parseCount,
+  redisPasswordOf,
+  type Runtime,
+  type ServiceState,
+} from "./runtime.ts";
+import type { Secrets } from "./secrets.ts";
 
 /** Default of {@linkcode WbContext.postgresFallbackRoot}. */
 export const POSTGRES_FALLBACK_ROOT = "/var/lib/wb/postgres";
@@ -93,7 +104,8 @@ export function loaderCommand(
  */
 export function nativeRuntime(context: WbContext): Runtime {
   const reporter = context.reporter;
-  const options: RunOptions = { env: context.env, reporter };
+  // Readiness polls (pg_isready, PING) are cheap; a short pause keeps restarts quick.
+  const options: RunOptions = { env: context.env, reporter, retryIntervalMs: 100 };
   const root = isRoot(context);
   const fallbackRoot = context.postgresFallbackRoot ?? POSTGRES_FALLBACK_ROOT;
   let postgresIds: { uid: number; gid: number } | undefined;
@@ -181,9 +193,24 @@ export function nativeRuntime(context: WbContext): Runtime {
     throw error;
   };
 
-  const redisAnswers = async (instance: Instance) => {
+  const redisSteps = (instance: Instance, password: string) =>
+    nativeRedisSteps(instance, nativePaths(instance.instanceDir), password, context.redisReadyMs);
+
+  /** Runs one authenticated redis-cli command; `undefined` when there is no password yet. */
+  const redisCli = async (instance: Instance, step: (p: string) => Step) => {
+    const password = await redisPasswordOf(instance);
+    return password === undefined ? undefined : await execStep(step(password), options);
+  };
+
+  const redisAnswers = async (instance: Instance, password?: string) => {
     const out = await execStep(
-      nativeRedisSteps(instance, nativePaths(instance.instanceDir)).ping,
+      password === undefined
+        ? {
+          title: "PING",
+          command: "redis-cli",
+          args: ["-h", "127.0.0.1", "-p", String(redisPortOf(instance)), "PING"],
+        }
+        : redisSteps(instance, password).ping,
       options,
     );
     return out.code === 0 && out.stdout.trim() === "PONG";
@@ -237,7 +264,7 @@ export function nativeRuntime(context: WbContext): Runtime {
 
   const startPostgres = async (instance: Instance) => {
     const paths = await postgresPaths(instance, true);
-    const steps = nativePostgresSteps(instance, paths, root);
+    const steps = nativePostgresSteps(instance, paths, root, context.postgresReadyMs);
     const initialised = await Deno.stat(join(paths.pgDataDir, "PG_VERSION")).then(
       () => true,
       () => false,
@@ -264,15 +291,20 @@ export function nativeRuntime(context: WbContext): Runtime {
     await runStep(steps.stop, options).catch((error) => withLog(error, paths.pgLog));
   };
 
-  const startRedis = async (instance: Instance) => {
+  const startRedis = async (instance: Instance, password: string) => {
     const paths = nativePaths(instance.instanceDir);
-    const steps = nativeRedisSteps(instance, paths);
+    const steps = redisSteps(instance, password);
     const running = await livePid(paths.redisPidFile);
-    if (running !== undefined && await redisAnswers(instance)) {
+    if (running !== undefined && await redisAnswers(instance, password)) {
       reporter.info(`Redis of '${instance.id}' is already running (pid ${running})`);
+      if (await redisAnswers(instance)) {
+        reporter.warn(
+          `Redis of '${instance.id}' accepts connections without a password (started by an older wb); \`wb restart ${instance.id}\` applies the password and the profile.`,
+        );
+      }
       return;
     }
-    if (running === undefined && await redisAnswers(instance)) {
+    if (running === undefined && await redisAnswers(instance, password)) {
       reporter.warn(
         `Something not started by wb answers PING on Redis port ${
           redisPortOf(instance)
@@ -282,31 +314,25 @@ export function nativeRuntime(context: WbContext): Runtime {
     }
     await Deno.mkdir(paths.redisDir, { recursive: true });
     await Deno.mkdir(paths.logsDir, { recursive: true });
+    await writeRedisConfig(paths.redisConf, instance, nativeRedisListen(instance, paths), password);
     const started = await runStep(
       { ...steps.start, optional: true, hint: REDIS_DOWN_HINT },
       options,
     );
     if (started.status === "warned") return;
-    reporter.step(steps.ping.title);
-    const deadline = Date.now() + (steps.ping.retryForMs ?? 10_000);
-    while (!await redisAnswers(instance)) {
-      if (Date.now() >= deadline) {
-        reporter.warn(
-          `Redis of '${instance.id}' did not answer PING within ${
-            (steps.ping.retryForMs ?? 10_000) / 1000
-          } s. ${REDIS_DOWN_HINT}\n${await tailFile(paths.redisLog)}`,
-        );
-        return;
-      }
-      await sleep(50);
+    const ping = await runStep({ ...steps.ping, optional: true, hint: REDIS_DOWN_HINT }, options);
+    if (ping.status === "warned") {
+      const tail = await tailFile(paths.redisLog);
+      if (tail) reporter.warn(`Last lines of ${paths.redisLog}:\n${tail}`);
     }
   };
 
   const stopRedis = async (instance: Instance) => {
     const paths = nativePaths(instance.instanceDir);
     const pid = await livePid(paths.redisPidFile);
+    const password = await redisPasswordOf(instance);
     if (pid === undefined) {
-      if (await redisAnswers(instance)) {
+      if (await redisAnswers(instance, password)) {
         reporter.warn(
           `A Redis not started by wb answers on port ${redisPortOf(instance)}; leaving it alone.`,
         );
@@ -315,11 +341,14 @@ export function nativeRuntime(context: WbContext): Runtime {
       }
       return;
     }
-    await runStep({ ...nativeRedisSteps(instance, paths).shutdown, optional: true }, options);
+    const shutdown = password === undefined
+      ? nativeRedisCliStep(instance, "", "Stop Redis", ["shutdown"])
+      : redisSteps(instance, password).shutdown;
+    await runStep({ ...shutdown, optional: true }, options);
     if (!await waitForExit(pid, 10_000)) await terminate(pid, 5_000);
   };
 
-  const startApp = async (instance: Instance, secrets: Parameters<Runtime["start"]>[2]) => {
+  const startApp = async (instance: Instance, secrets: Secrets) => {
     const paths = nativePaths(instance.instanceDir);
     await Deno.mkdir(paths.logsDir, { recursive: true });
     const running = await appPid(instance, paths);
@@ -370,9 +399,6 @@ export function nativeRuntime(context: WbContext): Runtime {
     await Deno.remove(paths.appPidFile).catch(() => {});
   };
 
-  const redisSteps = (instance: Instance) =>
-    nativeRedisSteps(instance, nativePaths(instance.instanceDir));
-
   return {
     async start(instance, service, secrets) {
       switch (service) {
@@ -381,7 +407,7 @@ export function nativeRuntime(context: WbContext): Runtime {
         case "postgres":
           return await startPostgres(instance);
         case "redis":
-          return await startRedis(instance);
+          return await startRedis(instance, secrets.redisPassword);
         case "admin":
           reporter.warn(
             `'${instance.id}' has adminVersion ${instance.adminVersion}, but the native runtime has no admin service; skipped.`,
@@ -413,18 +439,23 @@ export function nativeRuntime(context: WbContext): Runtime {
       const app = await appPid(instance, paths);
       const state = (pid: number | undefined, port: number): Omit<ServiceState, "service"> =>
         pid === undefined
-          ? { running: false, detail: `port ${port}` }
-          : { running: true, detail: `pid ${pid}, port ${port}` };
+          ? { running: false, state: "stopped", detail: `port ${port}` }
+          : { running: true, state: "running", detail: `pid ${pid}, port ${port}` };
       const services = servicesOf(instance).map((service): ServiceState => {
         switch (service) {
           case "network":
-            return { service, running: true, detail: "loopback (native)" };
+            return { service, running: true, state: "present", detail: "loopback (native)" };
           case "postgres":
             return { service, ...state(pgPid, postgresPortOf(instance)) };
           case "redis":
             return { service, ...state(redisPid, redisPortOf(instance)) };
           case "admin":
-            return { service, running: false, detail: "not supported by the native runtime" };
+            return {
+              service,
+              running: false,
+              state: "absent",
+              detail: "not supported by the native runtime",
+            };
           case "app":
             return { service, ...state(app, instance.port) };
         }
@@ -433,15 +464,69 @@ export function nativeRuntime(context: WbContext): Runtime {
     },
 
     async redisKeyCount(instance) {
-      const out = await execStep(redisSteps(instance).dbsize, options);
-      return out.code === 0 && /^\d+$/.test(out.stdout.trim()) ? parseCount(out.stdout) : undefined;
+      const out = await redisCli(instance, (p) => redisSteps(instance, p).dbsize);
+      return out?.code === 0 && /^\d+$/.test(out.stdout.trim())
+        ? parseCount(out.stdout)
+        : undefined;
+    },
+
+    async redisInfo(instance) {
+      const out = await redisCli(instance, (p) => redisSteps(instance, p).info);
+      return out?.code === 0 ? parseRedisInfo(out.stdout) : undefined;
     },
 
     async flushRedis(instance) {
-      const out = await runStep(redisSteps(instance).flush, options);
-      if (out.output.stdout.trim() !== "OK") {
-        throw new CommandFailedError(out.step.command, out.step.args, 0, out.output.stdout);
+      const password = await redisPasswordOf(instance);
+      if (password === undefined) {
+        throw new CliError("config", `'${instance.id}' has no secrets yet; run it once first`);
       }
+      await runStep(redisSteps(instance, password).flush, options);
+    },
+
+    async rollback(instance) {
+      const status = await this.status(instance);
+      const stopped: string[] = [];
+      for (const service of ["app", "redis", "postgres"] as const) {
+        if (!status.services.find((s) => s.service === service)?.running) continue;
+        await this.stop(instance, service);
+        stopped.push(`stopped ${service}`);
+      }
+      return stopped;
+    },
+
+    async logsStep(instance, service, logsOptions) {
+      const paths = await postgresPaths(instance, false);
+      const file = service === "app"
+        ? paths.appLog
+        : service === "redis"
+        ? paths.redisLog
+        : service === "postgres"
+        ? paths.pgLog
+        : undefined;
+      if (file === undefined) {
+        throw new CliError(
+          "usage",
+          `The native runtime has no ${service} log; use app, redis or postgres`,
+        );
+      }
+      return {
+        title: `Log ${file}`,
+        command: "tail",
+        args: [
+          "-n",
+          logsOptions.tailLines === undefined ? "+1" : String(logsOptions.tailLines),
+          ...(logsOptions.follow ? ["-F"] : []),
+          file,
+        ],
+      };
+    },
+
+    async redisCliStep(instance, args) {
+      const password = await redisPasswordOf(instance);
+      if (password === undefined) {
+        throw new CliError("config", `'${instance.id}' has no secrets yet; run it once first`);
+      }
+      return nativeRedisCliStep(instance, password, "redis-cli", args);
     },
 
     async countFacilities(instance) {
@@ -452,7 +537,7 @@ export function nativeRuntime(context: WbContext): Runtime {
       );
     },
 
-    async load(instance, _secrets, loadOptions) {
+    async load(instance, secrets, loadOptions) {
       const [command, ...args] = loaderCommand(context);
       const step: Step = {
         title: `Load data into '${instance.id}'`,
@@ -460,7 +545,7 @@ export function nativeRuntime(context: WbContext): Runtime {
         args: [...args, ...loaderArgs(loadOptions)],
         env: {
           DATABASE_URL: nativeDatabaseUrl(instance),
-          REDIS_URL: `redis://127.0.0.1:${redisPortOf(instance)}`,
+          REDIS_URL: redisUrl("127.0.0.1", redisPortOf(instance), secrets.redisPassword),
           WB_INSTANCE: instance.id,
         },
         cwd: context.repoRoot,

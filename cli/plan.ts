@@ -9,6 +9,7 @@
  */
 
 import type { Instance } from "./config.ts";
+import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
 
 /** One external command to run. */
@@ -32,6 +33,17 @@ export interface Step {
   okIfStderr?: string;
   /** Re-run until it succeeds, for at most this many milliseconds (readiness polls). */
   retryForMs?: number;
+  /**
+   * What did not become ready when a retried step runs out of `retryForMs`, e.g.
+   * "Postgres of 'web' did not accept connections"; the failure is then a
+   * `ReadinessTimeoutError` saying so, followed by the last attempt's command and stderr.
+   */
+  notReadyMessage?: string;
+  /**
+   * Regular expression (source) stdout must match for an exit code 0 to count as success
+   * (`redis-cli` exits 0 on an error reply such as `NOAUTH`).
+   */
+  expectStdout?: string;
   /** Working directory. @default {the current one} */
   cwd?: string;
   /** Kill the program (not its children) after this many milliseconds; counts as a failure. */
@@ -249,6 +261,74 @@ export interface DockerStartContext {
   secrets: Secrets;
   /** How long to poll `pg_isready` before giving up, in milliseconds. @default {60_000} */
   postgresReadyMs?: number;
+  /** How long to poll Redis' PING before giving up, in milliseconds. @default {10_000} */
+  redisReadyMs?: number;
+}
+
+/** Port of Redis inside its container (not published on the host). */
+export const CONTAINER_REDIS_PORT = 6379;
+
+/** Where the instance's Redis directory is mounted in its container. */
+export const CONTAINER_REDIS_DIR = "/data";
+
+/**
+ * Where a docker instance's Redis listens: every interface of its container, which is
+ * reachable only from the instance's network (no port is published).
+ *
+ * @returns The listen settings of the generated config.
+ * @example
+ * ```ts
+ * import { dockerRedisListen } from "./plan.ts";
+ * dockerRedisListen().dir; // "/data"
+ * ```
+ */
+export function dockerRedisListen(): RedisListen {
+  return { port: CONTAINER_REDIS_PORT, bind: "0.0.0.0", dir: CONTAINER_REDIS_DIR };
+}
+
+/** REDIS_URL of a docker instance's app (inside its network). */
+export function dockerRedisUrl(id: string, secrets: Secrets): string {
+  return redisUrl(containerName(id, "redis"), CONTAINER_REDIS_PORT, secrets.redisPassword);
+}
+
+/**
+ * A `docker exec` of `redis-cli` in an instance's Redis container, the password passed
+ * by name (`-e REDISCLI_AUTH`) with its value in the step's environment.
+ *
+ * @param id Instance id.
+ * @param password Its Redis password.
+ * @param title What the step does.
+ * @param args redis-cli arguments.
+ * @param execFlags Flags of `docker exec` before `-e` (e.g. `["-i", "-t"]`). @default {[]}
+ * @returns The step.
+ * @example
+ * ```ts
+ * import { dockerRedisCliStep } from "./plan.ts";
+ * dockerRedisCliStep("demo", "pw", "PING", ["PING"]).args;
+ * // ["exec", "-e", "REDISCLI_AUTH", "demo-redis", "redis-cli", "PING"]
+ * ```
+ */
+export function dockerRedisCliStep(
+  id: string,
+  password: string,
+  title: string,
+  args: string[],
+  execFlags: string[] = [],
+): Step {
+  return {
+    title,
+    command: "docker",
+    args: [
+      "exec",
+      ...execFlags,
+      "-e",
+      "REDISCLI_AUTH",
+      containerName(id, "redis"),
+      "redis-cli",
+      ...args,
+    ],
+    env: { REDISCLI_AUTH: password },
+  };
 }
 
 const label = (id: string) => ["--label", `${INSTANCE_LABEL}=${id}`];
@@ -286,7 +366,7 @@ export function dockerDatabaseUrl(id: string, secrets: Secrets): string {
  * ```ts
  * import { dockerStartSteps } from "./plan.ts";
  * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
- * dockerStartSteps(instance, "network", { secrets: { adminToken: "t", postgresPassword: "p" } });
+ * dockerStartSteps(instance, "network", { secrets: { adminToken: "t", postgresPassword: "p", redisPassword: "r" } });
  * ```
  */
 export function dockerStartSteps(
@@ -326,10 +406,23 @@ export function dockerStartSteps(
           okIfStderr: "is already in use",
         },
         {
+          // Over TCP: during first-time initialisation the image runs a temporary server
+          // on the Unix socket only, which must not count as ready.
           title: `Wait for Postgres (${name}) to accept connections`,
           command: "docker",
-          args: ["exec", name, "pg_isready", "-U", "postgres"],
+          args: [
+            "exec",
+            name,
+            "pg_isready",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            DATABASE_NAME,
+          ],
           retryForMs: context.postgresReadyMs ?? 60_000,
+          notReadyMessage: `Postgres of '${id}' did not accept connections`,
         },
       ];
     case "redis":
@@ -341,15 +434,29 @@ export function dockerStartSteps(
           args: [
             ...runArgs,
             "-v",
-            `${instanceDir}/redis:/data`,
+            `${instanceDir}/redis:${CONTAINER_REDIS_DIR}`,
             REDIS_IMAGE,
             "redis-server",
-            "--appendonly",
-            "yes",
+            `${CONTAINER_REDIS_DIR}/${REDIS_CONFIG_FILE}`,
           ],
           optional: true,
           hint: REDIS_DOWN_HINT,
           okIfStderr: "is already in use",
+        },
+        {
+          ...dockerRedisCliStep(
+            id,
+            secrets.redisPassword,
+            `Wait for Redis (${name}) to answer PING`,
+            [
+              "PING",
+            ],
+          ),
+          retryForMs: context.redisReadyMs ?? 10_000,
+          expectStdout: "^PONG",
+          notReadyMessage: `Redis of '${id}' did not answer PING`,
+          optional: true,
+          hint: REDIS_DOWN_HINT,
         },
       ];
     case "admin": {
@@ -390,14 +497,18 @@ export function dockerStartSteps(
             "-e",
             "DATABASE_URL",
             "-e",
-            `REDIS_URL=redis://${containerName(id, "redis")}:6379`,
+            "REDIS_URL",
             "-e",
             "ADMIN_TOKEN",
             "-e",
             `WB_INSTANCE=${id}`,
             appImage(instance),
           ],
-          env: { DATABASE_URL: dockerDatabaseUrl(id, secrets), ADMIN_TOKEN: secrets.adminToken },
+          env: {
+            DATABASE_URL: dockerDatabaseUrl(id, secrets),
+            REDIS_URL: dockerRedisUrl(id, secrets),
+            ADMIN_TOKEN: secrets.adminToken,
+          },
           okIfStderr: "is already in use",
         },
       ];
@@ -447,7 +558,7 @@ export function dockerStopSteps(instance: Instance, service: Service): Step[] {
  * ```ts
  * import { planDockerStart } from "./plan.ts";
  * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
- * planDockerStart(instance, { secrets: { adminToken: "t", postgresPassword: "p" } });
+ * planDockerStart(instance, { secrets: { adminToken: "t", postgresPassword: "p", redisPassword: "r" } });
  * ```
  */
 export function planDockerStart(instance: Instance, context: DockerStartContext): Step[] {
@@ -479,7 +590,7 @@ export function planDockerStop(instance: Instance): Step[] {
  * ```ts
  * import { planDockerRestart } from "./plan.ts";
  * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
- * planDockerRestart(instance, { secrets: { adminToken: "t", postgresPassword: "p" } });
+ * planDockerRestart(instance, { secrets: { adminToken: "t", postgresPassword: "p", redisPassword: "r" } });
  * ```
  */
 export function planDockerRestart(instance: Instance, context: DockerStartContext): Step[] {
@@ -530,7 +641,7 @@ export const CONTAINER_FACILITIES_PATH = "/input/facilities.csv";
  * ```ts
  * import { dockerLoadStep } from "./plan.ts";
  * const instance = { id: "demo", port: 8710, instanceDir: "/wb/demo", tags: [] } as never;
- * dockerLoadStep(instance, { adminToken: "t", postgresPassword: "p" }, { scale: 1 });
+ * dockerLoadStep(instance, { adminToken: "t", postgresPassword: "p", redisPassword: "r" }, { scale: 1 });
  * ```
  */
 export function dockerLoadStep(instance: Instance, secrets: Secrets, options: LoadOptions): Step {
@@ -554,7 +665,7 @@ export function dockerLoadStep(instance: Instance, secrets: Secrets, options: Lo
       "-e",
       "DATABASE_URL",
       "-e",
-      `REDIS_URL=redis://${containerName(id, "redis")}:6379`,
+      "REDIS_URL",
       ...mount,
       appImage(instance),
       "deno",
@@ -563,7 +674,7 @@ export function dockerLoadStep(instance: Instance, secrets: Secrets, options: Lo
       "server/load.ts",
       ...loaderArgs(inContainer),
     ],
-    env: { DATABASE_URL: dockerDatabaseUrl(id, secrets) },
+    env: { DATABASE_URL: dockerDatabaseUrl(id, secrets), REDIS_URL: dockerRedisUrl(id, secrets) },
   };
 }
 
@@ -598,3 +709,93 @@ export function dockerCountFacilitiesStep(instance: Pick<Instance, "id">): Step 
     ],
   };
 }
+
+/** The steps that remove every labelled resource of a docker instance. */
+export interface DockerRollbackPlan {
+  /** Names of every container labelled `dev.wb.instance=<id>`, running or not. */
+  listContainers: Step;
+  /** `docker rm -f` of the listed containers (their bind-mounted data stays on disk). */
+  removeContainers(names: readonly string[]): Step;
+  /** Names of every network labelled `dev.wb.instance=<id>`. */
+  listNetworks: Step;
+  /** `docker network rm` of the listed networks. */
+  removeNetworks(names: readonly string[]): Step;
+}
+
+/**
+ * How a failed docker start is undone: find the instance's resources by their label and
+ * remove them, containers first. Data in the instance directory (bind mounts) is kept.
+ *
+ * @param id Instance id.
+ * @returns The steps; the removals take the names the listings printed.
+ * @example
+ * ```ts
+ * import { dockerRollbackPlan } from "./plan.ts";
+ * dockerRollbackPlan("demo").listContainers.args;
+ * // ["ps", "-a", "--filter", "label=dev.wb.instance=demo", "--format", "{{.Names}}"]
+ * ```
+ */
+export function dockerRollbackPlan(id: string): DockerRollbackPlan {
+  const filter = ["--filter", `label=${INSTANCE_LABEL}=${id}`];
+  return {
+    listContainers: {
+      title: `List containers labelled ${INSTANCE_LABEL}=${id}`,
+      command: "docker",
+      args: ["ps", "-a", ...filter, "--format", "{{.Names}}"],
+    },
+    removeContainers: (names) => ({
+      title: `Remove containers ${names.join(", ")}`,
+      command: "docker",
+      args: ["rm", "-f", ...names],
+      okIfStderr: "No such container",
+    }),
+    listNetworks: {
+      title: `List networks labelled ${INSTANCE_LABEL}=${id}`,
+      command: "docker",
+      args: ["network", "ls", ...filter, "--format", "{{.Name}}"],
+    },
+    removeNetworks: (names) => ({
+      title: `Remove network ${names.join(", ")}`,
+      command: "docker",
+      args: ["network", "rm", ...names],
+      okIfStderr: "not found|No such network",
+    }),
+  };
+}
+
+/** Options of `wb logs`. */
+export interface LogsOptions {
+  /** Keep printing new lines. @default {false} */
+  follow?: boolean;
+  /** Print only the last lines. @default {all of them} */
+  tailLines?: number;
+}
+
+/**
+ * `docker logs` of one service of an instance.
+ *
+ * @param id Instance id.
+ * @param service A service with a container (not `network`).
+ * @param options Follow, tail.
+ * @returns The step.
+ * @example
+ * ```ts
+ * import { dockerLogsStep } from "./plan.ts";
+ * dockerLogsStep("demo", "redis", { tailLines: 50 }).args; // ["logs", "--tail", "50", "demo-redis"]
+ * ```
+ */
+export function dockerLogsStep(id: string, service: Service, options: LogsOptions = {}): Step {
+  return {
+    title: `Logs of ${containerName(id, service)}`,
+    command: "docker",
+    args: [
+      "logs",
+      ...(options.follow ? ["--follow"] : []),
+      ...(options.tailLines !== undefined ? ["--tail", String(options.tailLines)] : []),
+      containerName(id, service),
+    ],
+  };
+}
+
+/** Format of `docker inspect` in `wb status`: state and start time. */
+export const INSPECT_FORMAT = "{{.State.Status}} {{.State.StartedAt}}";

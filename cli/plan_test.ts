@@ -5,10 +5,15 @@ import {
   nativeAppEnv,
   nativePaths,
   nativePostgresSteps,
+  nativeRedisListen,
   nativeRedisSteps,
 } from "./native_plan.ts";
+import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
+import { dockerRedisListen } from "./plan.ts";
 import {
   dockerLoadStep,
+  dockerLogsStep,
+  dockerRollbackPlan,
   IMAGES_TO_PULL,
   imagesToPull,
   loaderArgs,
@@ -32,7 +37,11 @@ const instance: Instance = {
   runtime: "docker",
   tags: [],
 };
-const secrets = { adminToken: "tok-s3cr3t", postgresPassword: "pw-s3cr3t/+" };
+const secrets = {
+  adminToken: "tok-s3cr3t",
+  postgresPassword: "pw-s3cr3t/+",
+  redisPassword: "redis-s3cr3t",
+};
 const argv = (steps: { command: string; args: string[] }[]) =>
   steps.map((s) => [s.command, ...s.args]);
 const LABEL = ["--label", "dev.wb.instance=demo"];
@@ -58,7 +67,18 @@ const EXPECTED_START = [
     "/wb/instances/demo/databases:/var/lib/postgresql/data",
     "postgres:17.4",
   ],
-  ["docker", "exec", "demo-postgres", "pg_isready", "-U", "postgres"],
+  [
+    "docker",
+    "exec",
+    "demo-postgres",
+    "pg_isready",
+    "-h",
+    "127.0.0.1",
+    "-U",
+    "postgres",
+    "-d",
+    "wb",
+  ],
   ["docker", "rm", "demo-redis"],
   [
     "docker",
@@ -73,9 +93,9 @@ const EXPECTED_START = [
     "/wb/instances/demo/redis:/data",
     "redis:7-alpine",
     "redis-server",
-    "--appendonly",
-    "yes",
+    "/data/redis.conf",
   ],
+  ["docker", "exec", "-e", "REDISCLI_AUTH", "demo-redis", "redis-cli", "PING"],
   ["docker", "rm", "demo"],
   [
     "docker",
@@ -93,7 +113,7 @@ const EXPECTED_START = [
     "-e",
     "DATABASE_URL",
     "-e",
-    "REDIS_URL=redis://demo-redis:6379",
+    "REDIS_URL",
     "-e",
     "ADMIN_TOKEN",
     "-e",
@@ -136,16 +156,32 @@ Deno.test("planDockerStart() passes secrets by name, never in argv", () => {
   const app = steps.at(-1)!;
   assert.deepEqual(app.env, {
     DATABASE_URL: "postgres://postgres:pw-s3cr3t%2F%2B@demo-postgres:5432/wb",
+    REDIS_URL: "redis://:redis-s3cr3t@demo-redis:6379",
     ADMIN_TOKEN: "tok-s3cr3t",
   });
+  const ping = steps.find((s) => s.args.includes("PING"))!;
+  assert.deepEqual(ping.env, { REDISCLI_AUTH: "redis-s3cr3t" });
 });
 
-Deno.test("planDockerStart() polls pg_isready and makes only Redis optional", () => {
-  const steps = planDockerStart(instance, { secrets, postgresReadyMs: 5000 });
-  assert.equal(steps.find((s) => s.args.includes("pg_isready"))!.retryForMs, 5000);
+Deno.test("planDockerStart() publishes no Redis port; only the app has -p", () => {
+  const runs = planDockerStart(instance, { secrets }).filter((s) => s.args[0] === "run");
+  assert.deepEqual(
+    runs.filter((s) => s.args.includes("-p")).map((s) => s.args[s.args.indexOf("--name") + 1]),
+    ["demo"],
+  );
+});
+
+Deno.test("planDockerStart() polls pg_isready and Redis PING with timeouts; makes only Redis optional", () => {
+  const steps = planDockerStart(instance, { secrets, postgresReadyMs: 5000, redisReadyMs: 700 });
+  const pg = steps.find((s) => s.args.includes("pg_isready"))!;
+  assert.equal(pg.retryForMs, 5000);
+  assert.equal(pg.notReadyMessage, "Postgres of 'demo' did not accept connections");
+  const ping = steps.find((s) => s.args.includes("PING"))!;
+  assert.equal(ping.retryForMs, 700);
+  assert.equal(ping.expectStdout, "^PONG");
   assert.deepEqual(
     steps.filter((s) => s.optional).map((s) => s.args.slice(0, 2)),
-    [["rm", "demo-redis"], ["run", "-d"]],
+    [["rm", "demo-redis"], ["run", "-d"], ["exec", "-e"]],
   );
   assert.ok(steps.filter((s) => s.optional).every((s) => s.args.some((a) => a.includes("redis"))));
 });
@@ -229,7 +265,7 @@ Deno.test("loaderArgs() and dockerLoadStep() mount the CSV and run server/load.t
     "-e",
     "DATABASE_URL",
     "-e",
-    "REDIS_URL=redis://demo-redis:6379",
+    "REDIS_URL",
     "-v",
     "/data/kano.csv:/input/facilities.csv:ro",
     "wb-server:latest",
@@ -273,33 +309,21 @@ Deno.test("native plan: pg_ctl, initdb and redis-server argv", () => {
   assert.deepEqual(asRoot.start.args.slice(0, 4), ["-u", "postgres", "--", "pg_ctl"]);
   assert.equal(asRoot.start.command, "runuser");
   assert.equal(asRoot.ready.command, "pg_isready", "client tools run as us, over TCP");
-  const redis = nativeRedisSteps(native, paths);
-  assert.deepEqual([redis.start.command, ...redis.start.args], [
-    "redis-server",
-    "--port",
-    "28710",
-    "--bind",
-    "127.0.0.1",
-    "--dir",
-    "/wb/instances/demo/redis",
-    "--appendonly",
-    "yes",
-    "--appendfsync",
-    "everysec",
-    "--daemonize",
-    "yes",
-    "--pidfile",
-    "/wb/instances/demo/redis/redis.pid",
-    "--logfile",
-    "/wb/instances/demo/logs/redis.log",
-    "--save",
-    "",
-  ]); // deno-fmt-ignore
+  const redis = nativeRedisSteps(native, paths, secrets.redisPassword);
+  assert.deepEqual(
+    [redis.start.command, ...redis.start.args],
+    ["redis-server", "/wb/instances/demo/redis/redis.conf"],
+    "everything, the password included, comes from the generated config file",
+  );
   assert.deepEqual(redis.shutdown.args, ["-h", "127.0.0.1", "-p", "28710", "shutdown"]);
+  for (const step of Object.values(redis)) {
+    assert.ok(!step.args.join(" ").includes("s3cr3t"), step.args.join(" "));
+    if (step.command === "redis-cli") assert.deepEqual(step.env, { REDISCLI_AUTH: "redis-s3cr3t" });
+  }
   assert.deepEqual(nativeAppEnv(native, secrets), {
     PORT: "8710",
     DATABASE_URL: "postgres://postgres@127.0.0.1:18710/wb",
-    REDIS_URL: "redis://127.0.0.1:28710",
+    REDIS_URL: "redis://:redis-s3cr3t@127.0.0.1:28710",
     ADMIN_TOKEN: "tok-s3cr3t",
     WB_INSTANCE: "demo",
   });
@@ -312,4 +336,115 @@ Deno.test("nativePaths() puts Postgres files in postgresHome when given", () => 
   assert.equal(paths.pgSocketDir, "/var/lib/wb/postgres/demo-1234/run");
   assert.equal(paths.redisDir, "/root/.wb/instances/demo/redis");
   assert.equal(paths.appPidFile, "/root/.wb/instances/demo/app.pid");
+});
+
+Deno.test("dockerRollbackPlan() finds the instance's resources by label and removes them", () => {
+  const plan = dockerRollbackPlan("demo");
+  assert.deepEqual(
+    argv([
+      plan.listContainers,
+      plan.removeContainers(["demo-postgres", "demo-redis"]),
+      plan.listNetworks,
+      plan.removeNetworks(["demo"]),
+    ]),
+    [
+      ["docker", "ps", "-a", "--filter", "label=dev.wb.instance=demo", "--format", "{{.Names}}"],
+      ["docker", "rm", "-f", "demo-postgres", "demo-redis"],
+      [
+        "docker",
+        "network",
+        "ls",
+        "--filter",
+        "label=dev.wb.instance=demo",
+        "--format",
+        "{{.Name}}",
+      ],
+      ["docker", "network", "rm", "demo"],
+    ],
+  );
+  assert.deepEqual(dockerLogsStep("demo", "app", { follow: true, tailLines: 5 }).args, [
+    "logs",
+    "--follow",
+    "--tail",
+    "5",
+    "demo",
+  ]);
+});
+
+Deno.test("redisConfigText() is the shipped profile, then the instance's settings and password", async () => {
+  const profile = await Deno.readTextFile(new URL("./redis.conf", import.meta.url));
+  for (
+    const directive of [
+      "appendonly yes",
+      "appendfsync everysec",
+      "aof-use-rdb-preamble yes",
+      "lazyfree-lazy-user-flush yes",
+      "maxmemory-policy allkeys-lru",
+    ]
+  ) {
+    assert.match(profile, new RegExp(`^${directive}$`, "m"), directive);
+  }
+  const native = { ...instance, runtime: "native" as const, redisMaxmemory: "64mb" };
+  const text = redisConfigText(
+    profile,
+    native,
+    nativeRedisListen(native, nativePaths(native.instanceDir)),
+    "pw",
+  );
+  assert.ok(text.indexOf("appendonly yes") < text.indexOf("requirepass pw"));
+  const tail = text.slice(text.indexOf("# --- instance 'demo' ---")).trim().split("\n").slice(1);
+  assert.deepEqual(tail, [
+    "port 28710",
+    "bind 127.0.0.1",
+    "dir /wb/instances/demo/redis",
+    "daemonize yes",
+    "pidfile /wb/instances/demo/redis/redis.pid",
+    "logfile /wb/instances/demo/logs/redis.log",
+    "maxmemory 64mb",
+    "maxmemory-policy allkeys-lru",
+    "requirepass pw",
+  ]);
+  const docker = redisConfigText(profile, instance, dockerRedisListen(), 'a "b');
+  assert.match(docker, /^bind 0\.0\.0\.0$/m);
+  assert.match(docker, /^dir \/data$/m);
+  assert.match(docker, /^logfile ""$/m, "docker logs Redis to stdout");
+  assert.match(docker, /^requirepass "a \\"b"$/m, "a password with spaces or quotes is quoted");
+});
+
+Deno.test("parseRedisInfo() reads keys, memory and AOF state; refuses an error reply", () => {
+  const info = parseRedisInfo(
+    [
+      "# Server",
+      "redis_version:7.0.15",
+      "uptime_in_seconds:12",
+      "# Memory",
+      "used_memory:1048576",
+      "used_memory_human:1.00M",
+      "maxmemory:268435456",
+      "maxmemory_human:256.00M",
+      "maxmemory_policy:allkeys-lru",
+      "# Persistence",
+      "aof_enabled:1",
+      "aof_rewrite_in_progress:0",
+      "aof_last_bgrewrite_status:ok",
+      "aof_last_write_status:ok",
+      "# Keyspace",
+      "db0:keys=42,expires=40,avg_ttl=100",
+    ].join("\r\n"),
+  );
+  assert.deepEqual(info, {
+    keys: 42,
+    usedMemoryBytes: 1048576,
+    usedMemoryHuman: "1.00M",
+    maxmemoryBytes: 268435456,
+    maxmemoryHuman: "256.00M",
+    maxmemoryPolicy: "allkeys-lru",
+    aofEnabled: true,
+    aofLastWriteStatus: "ok",
+    aofLastRewriteStatus: "ok",
+    aofRewriteInProgress: false,
+    uptimeS: 12,
+    version: "7.0.15",
+  });
+  assert.equal(parseRedisInfo("NOAUTH Authentication required.\n"), undefined);
 });

@@ -167,6 +167,8 @@ export interface HealthProbe {
   ms: number;
   /** Network error message, when no response came back. */
   error?: string;
+  /** The response body parsed as JSON, when it is JSON (e.g. `/healthz`'s `version`). */
+  body?: unknown;
 }
 
 /**
@@ -185,11 +187,16 @@ export async function probeHttp(url: string, timeoutMs = 2_000): Promise<HealthP
   const started = performance.now();
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    await response.body?.cancel();
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch { /* not JSON */ }
     return {
       ok: response.status === 200,
       status: response.status,
       ms: Math.round(performance.now() - started),
+      ...(body === undefined ? {} : { body }),
     };
   } catch (error) {
     return { ok: false, ms: Math.round(performance.now() - started), error: String(error) };

@@ -5,6 +5,8 @@
  * @module
  */
 
+import yoctoSpinner, { type Spinner } from "yocto-spinner";
+
 /** Receives progress lines. */
 export interface Reporter {
   /** A step is starting. */
@@ -13,6 +15,10 @@ export interface Reporter {
   info(message: string): void;
   /** Something failed but the operation continues (shown in yellow). */
   warn(message: string): void;
+  /** Progress of the current step (e.g. layers pulled), shown in place; line reporters skip it. */
+  progress?(text: string): void;
+  /** The current step ended (`failed`: it threw). Spinners settle; line reporters skip it. */
+  end?(outcome: "ok" | "failed"): void;
 }
 
 /** Options of {@linkcode consoleReporter}. */
@@ -46,10 +52,55 @@ export function consoleReporter(options: ConsoleReporterOptions = {}): Reporter 
   };
 }
 
+/**
+ * A reporter for a terminal: each step is a spinner on stderr that settles as ✔ when the
+ * next step starts, ⚠ when the step warned, ✖ when it failed; results go to stdout. Use
+ * {@linkcode consoleReporter} (one line per step) when stderr is not a terminal.
+ *
+ * @param options Colour.
+ * @returns The reporter.
+ * @example
+ * ```ts
+ * import { spinnerReporter } from "./reporter.ts";
+ * const reporter = spinnerReporter();
+ * reporter.step("Start Postgres");
+ * reporter.end?.("ok");
+ * ```
+ */
+export function spinnerReporter(options: { color?: boolean } = {}): Reporter {
+  const color = options.color ?? true;
+  const paint = (code: string, text: string) => color ? `\x1b[${code}m${text}\x1b[0m` : text;
+  let spinner: Spinner | undefined;
+  let title = "";
+  const settle = (how: "success" | "warning" | "error") => {
+    spinner?.[how](title);
+    spinner = undefined;
+  };
+  return {
+    step: (next) => {
+      settle("success");
+      title = next;
+      spinner = yoctoSpinner({ text: next }).start();
+    },
+    progress: (text) => {
+      if (spinner) spinner.text = `${title}: ${text}`;
+    },
+    info: (message) => {
+      settle("success");
+      console.log(message);
+    },
+    warn: (message) => {
+      settle("warning");
+      console.error(paint("33", `warning: ${message}`));
+    },
+    end: (outcome) => settle(outcome === "ok" ? "success" : "error"),
+  };
+}
+
 /** One line recorded by {@linkcode memoryReporter}. */
 export interface ReportedLine {
   /** Which method received it. */
-  level: "step" | "info" | "warn";
+  level: "step" | "info" | "warn" | "progress";
   /** The text. */
   message: string;
 }
@@ -73,5 +124,6 @@ export function memoryReporter(): Reporter & { lines: ReportedLine[] } {
     step: (message) => lines.push({ level: "step", message }),
     info: (message) => lines.push({ level: "info", message }),
     warn: (message) => lines.push({ level: "warn", message }),
+    progress: (message) => lines.push({ level: "progress", message }),
   };
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CommandFailedError } from "./errors.ts";
+import { CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
 import type { Step } from "./plan.ts";
 import type { Reporter } from "./reporter.ts";
 
@@ -20,6 +20,8 @@ export interface RunOptions {
   retryIntervalMs?: number;
   /** Also copy the program's stdout and stderr to ours while it runs. @default {false} */
   echo?: boolean;
+  /** Receives each line of stdout as it arrives (e.g. `docker pull` progress). */
+  onStdoutLine?: (line: string) => void;
 }
 
 /** Output of one run of a program. */
@@ -70,7 +72,9 @@ export async function execStep(step: Step, options: RunOptions = {}): Promise<St
       stdout: "piped",
       stderr: "piped",
     });
-    if (options.echo) return await echoOutput(command.spawn());
+    if (options.echo || options.onStdoutLine) {
+      return await streamOutput(command.spawn(), options.echo ?? false, options.onStdoutLine);
+    }
     const output = await command.output();
     return {
       code: output.code,
@@ -85,21 +89,34 @@ export async function execStep(step: Step, options: RunOptions = {}): Promise<St
   }
 }
 
-/** Copies a child's output to ours while collecting it. */
-async function echoOutput(child: Deno.ChildProcess): Promise<StepOutput> {
+/** Collects a child's output while copying it to ours (`echo`) and/or passing stdout lines on. */
+async function streamOutput(
+  child: Deno.ChildProcess,
+  echo: boolean,
+  onLine?: (line: string) => void,
+): Promise<StepOutput> {
   const pump = async (
     stream: ReadableStream<Uint8Array>,
     sink: { write(p: Uint8Array): Promise<number> },
+    lines?: (line: string) => void,
   ) => {
     const chunks: Uint8Array[] = [];
+    const text = new TextDecoder();
+    let partial = "";
     for await (const chunk of stream) {
       chunks.push(chunk);
-      await writeAll(sink, chunk);
+      if (echo) await writeAll(sink, chunk);
+      if (lines) {
+        const parts = (partial + text.decode(chunk, { stream: true })).split(/\r?\n|\r/);
+        partial = parts.pop() ?? "";
+        parts.forEach(lines);
+      }
     }
+    if (lines && partial) lines(partial);
     return decoder.decode(concat(chunks));
   };
   const [stdout, stderr, status] = await Promise.all([
-    pump(child.stdout, Deno.stdout),
+    pump(child.stdout, Deno.stdout, onLine),
     pump(child.stderr, Deno.stderr),
     child.status,
   ]);
@@ -129,6 +146,8 @@ function concat(chunks: Uint8Array[]): Uint8Array {
  * @param options Environment, reporter, retry interval.
  * @returns How it ended.
  * @throws {CommandFailedError} If a required step fails (message: command line + stderr).
+ * @throws {ReadinessTimeoutError} If a required retried step with `notReadyMessage` runs out
+ *   of time (message: what is not ready, then the last attempt's command line + stderr).
  * @example
  * ```ts
  * import { runStep } from "./runner.ts";
@@ -138,21 +157,36 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 export async function runStep(step: Step, options: RunOptions = {}): Promise<StepResult> {
   options.reporter?.step(step.title);
   const deadline = Date.now() + (step.retryForMs ?? 0);
+  const succeeded = (out: StepOutput) =>
+    out.code === 0 && (!step.expectStdout || new RegExp(step.expectStdout).test(out.stdout));
   let output = await execStep(step, options);
-  while (output.code !== 0 && Date.now() < deadline) {
+  while (!succeeded(output) && Date.now() < deadline) {
     await sleep(options.retryIntervalMs ?? 250);
     output = await execStep(step, options);
   }
-  if (output.code === 0) return { step, status: "ok", output };
+  if (succeeded(output)) return { step, status: "ok", output };
   if (step.okIfStderr && new RegExp(step.okIfStderr, "i").test(output.stderr)) {
     return { step, status: "already", output };
   }
-  const error = new CommandFailedError(step.command, step.args, output.code, output.stderr);
+  const failed = new CommandFailedError(
+    step.command,
+    step.args,
+    output.code,
+    output.code === 0 ? output.stdout || output.stderr : output.stderr,
+  );
+  const error = step.retryForMs !== undefined && step.notReadyMessage
+    ? new ReadinessTimeoutError(
+      `${step.notReadyMessage} within ${step.retryForMs / 1000} s. Last attempt: ${failed.message}`,
+      "",
+      { cause: failed },
+    )
+    : failed;
   if (step.optional) {
     const hint = step.hint ? ` ${step.hint}` : "";
     options.reporter?.warn(`${step.title} failed; continuing.${hint}\n${error.message}`);
     return { step, status: "warned", output };
   }
+  options.reporter?.end?.("failed");
   throw error;
 }
 
@@ -191,4 +225,37 @@ export async function runSteps(
  */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Runs a step attached to our terminal (stdin, stdout and stderr inherited), e.g.
+ * `redis-cli` or `docker logs --follow`.
+ *
+ * @param step The step (`env` carries secrets such as `REDISCLI_AUTH`).
+ * @param options Extra environment.
+ * @returns The program's exit code; 127 when it could not be started.
+ * @example
+ * ```ts
+ * import { runInteractive } from "./runner.ts";
+ * await runInteractive({ title: "echo", command: "echo", args: ["hi"] }); // 0
+ * ```
+ */
+export async function runInteractive(step: Step, options: RunOptions = {}): Promise<number> {
+  try {
+    const child = new Deno.Command(step.command, {
+      args: step.args,
+      env: { ...options.env, ...step.env },
+      cwd: step.cwd,
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+    return (await child.status).code;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      options.reporter?.warn(`${step.command}: command not found`);
+      return 127;
+    }
+    throw error;
+  }
 }

@@ -14,6 +14,11 @@ export interface Secrets {
   adminToken: string;
   /** Password of the `postgres` user (docker runtime; the native one uses trust auth). */
   postgresPassword: string;
+  /**
+   * `requirepass` of the instance's Redis, given to the app in `REDIS_URL`. Instances made
+   * before it existed get one on first need ({@linkcode readSecrets} adds it).
+   */
+  redisPassword: string;
 }
 
 /** Name of the secrets file inside the instance directory. */
@@ -39,7 +44,7 @@ export function randomToken(bytes = 32): string {
 /**
  * Generates fresh secrets.
  *
- * @returns A new admin token and Postgres password.
+ * @returns A new admin token, Postgres password and Redis password.
  * @example
  * ```ts
  * import { generateSecrets } from "./secrets.ts";
@@ -47,7 +52,11 @@ export function randomToken(bytes = 32): string {
  * ```
  */
 export function generateSecrets(): Secrets {
-  return { adminToken: randomToken(32), postgresPassword: randomToken(24) };
+  return {
+    adminToken: randomToken(32),
+    postgresPassword: randomToken(24),
+    redisPassword: randomToken(32),
+  };
 }
 
 /**
@@ -79,7 +88,8 @@ export async function ensureSecrets(instanceDir: string, secrets: Secrets): Prom
 }
 
 /**
- * Reads an instance's secrets.
+ * Reads an instance's secrets. A file without `redisPassword` (written before it existed)
+ * gets a fresh one, stored back with mode 0600.
  *
  * @param instanceDir The instance directory.
  * @returns The secrets.
@@ -105,7 +115,45 @@ export async function readSecrets(instanceDir: string): Promise<Secrets> {
   if (typeof parsed.adminToken !== "string" || typeof parsed.postgresPassword !== "string") {
     throw new CliError("config", `${path}: expected string fields adminToken and postgresPassword`);
   }
-  return { adminToken: parsed.adminToken, postgresPassword: parsed.postgresPassword };
+  const secrets = {
+    adminToken: parsed.adminToken,
+    postgresPassword: parsed.postgresPassword,
+    redisPassword: parsed.redisPassword,
+  };
+  if (typeof secrets.redisPassword === "string" && secrets.redisPassword) {
+    return secrets as Secrets;
+  }
+  const upgraded: Secrets = { ...parsed, ...secrets, redisPassword: randomToken(32) };
+  await writePrivateFile(path, JSON.stringify(upgraded, null, 2) + "\n");
+  return {
+    adminToken: upgraded.adminToken,
+    postgresPassword: upgraded.postgresPassword,
+    redisPassword: upgraded.redisPassword,
+  };
+}
+
+/**
+ * Writes a file only its owner can read (mode 0600), atomically: a temporary file in the
+ * same directory, then a rename.
+ *
+ * @param path Destination.
+ * @param text Contents.
+ * @example
+ * ```ts
+ * import { writePrivateFile } from "./secrets.ts";
+ * await writePrivateFile(`${await Deno.makeTempDir()}/x.conf`, "requirepass x\n");
+ * ```
+ */
+export async function writePrivateFile(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID()}.tmp`;
+  try {
+    await Deno.writeTextFile(tmp, text, { createNew: true, mode: 0o600 });
+    await Deno.chmod(tmp, 0o600);
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
 }
 
 /**

@@ -1,32 +1,47 @@
 /**
- * A stand-in for `server/main.ts` in CLI tests: answers `/healthz`, stores and reads
- * Redis keys over raw RESP, and serves the demo's API shape with an `X-Cache` header.
- * Reads PORT, REDIS_URL and WB_INSTANCE like the real app.
+ * A stand-in for `server/main.ts` in CLI tests: answers `/healthz` (with `version` and
+ * `redis`), stores and reads Redis keys over raw RESP (logging in with the password of
+ * REDIS_URL, as node-redis does), serves the demo's API shape with an `X-Cache` header,
+ * and `POST /caches/flush-all` behind ADMIN_TOKEN. Reads PORT, REDIS_URL, ADMIN_TOKEN and
+ * WB_INSTANCE like the real app.
  *
  * @module
  */
 
 const port = Number(Deno.env.get("PORT") ?? "8000");
 const redis = new URL(Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379");
+const password = decodeURIComponent(redis.password);
+const adminToken = Deno.env.get("ADMIN_TOKEN");
+const encoder = new TextEncoder();
+
+function encode(args: string[]): string {
+  let request = `*${args.length}\r\n`;
+  for (const arg of args) request += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
+  return request;
+}
 
 /** Sends one command over RESP and returns the reply (strings, numbers, null). */
 async function command(...args: string[]): Promise<string | number | null> {
   const conn = await Deno.connect({ hostname: redis.hostname, port: Number(redis.port) });
   try {
-    const encoder = new TextEncoder();
-    let request = `*${args.length}\r\n`;
-    for (const arg of args) request += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
-    await conn.write(encoder.encode(request));
-    let text = "";
-    const buffer = new Uint8Array(65536);
-    while (true) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      text += new TextDecoder().decode(buffer.subarray(0, n));
-      const reply = parse(text);
-      if (reply !== undefined) return reply.value;
+    const read = async () => {
+      let text = "";
+      const buffer = new Uint8Array(65536);
+      while (true) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        text += new TextDecoder().decode(buffer.subarray(0, n));
+        const reply = parse(text);
+        if (reply !== undefined) return reply.value;
+      }
+      throw new Error("connection closed");
+    };
+    if (password) {
+      await conn.write(encoder.encode(encode(["AUTH", password])));
+      await read();
     }
-    throw new Error("connection closed");
+    await conn.write(encoder.encode(encode(args)));
+    return await read();
   } finally {
     conn.close();
   }
@@ -63,7 +78,28 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (request) 
   const url = new URL(request.url);
   const json = (body: unknown, headers: Record<string, string> = {}) =>
     Response.json(body, { headers });
-  if (url.pathname === "/healthz") return json({ ok: true, instance: Deno.env.get("WB_INSTANCE") });
+  if (url.pathname === "/healthz") {
+    const up = await command("PING").then((r) => r === "PONG", () => false);
+    return json({
+      ok: true,
+      version: "fake-1.0",
+      instance: Deno.env.get("WB_INSTANCE"),
+      redis: up ? "up" : "down",
+    });
+  }
+  if (url.pathname === "/caches/flush-all" && request.method === "POST") {
+    const auth = request.headers.get("authorization");
+    if (!auth) return Response.json({ message: "unauthorized" }, { status: 401 });
+    if (!adminToken || auth !== `Bearer ${adminToken}`) {
+      return Response.json({ message: "forbidden" }, { status: 403 });
+    }
+    try {
+      await command("FLUSHDB");
+      return json({ success: true });
+    } catch {
+      return Response.json({ message: "Redis is unavailable" }, { status: 503 });
+    }
+  }
   if (url.pathname === "/kv") {
     const key = url.searchParams.get("key") ?? "";
     const value = url.searchParams.get("value");

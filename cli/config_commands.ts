@@ -1,0 +1,421 @@
+/**
+ * `wb c list | show | add | update | remove | tag | untag | validate`: editing
+ * `servers.json` with the same checks `wb` applies when it reads it. (`add` is
+ * `initInstance` in `instances.ts`.)
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  type Config,
+  CONFIG_FILE,
+  DEFAULT_REDIS_MAXMEMORY,
+  DEFAULT_REDIS_MAXMEMORY_POLICY,
+  type Instance,
+  loadConfig,
+  parsePort,
+  portConflicts,
+  postgresPortOf,
+  redisPortOf,
+  resolveTargets,
+  saveConfig,
+  serverVersionOf,
+  validateInstance,
+  validateMaxmemory,
+  validateMaxmemoryPolicy,
+  validateTag,
+  validateVersion,
+} from "./config.ts";
+import type { WbContext } from "./context.ts";
+import { CliError, UsageError } from "./errors.ts";
+import { portsInUse, runtimeFor } from "./instances.ts";
+import { adminImage, appImage } from "./plan.ts";
+import { REDIS_CONFIG_FILE } from "./redis_config.ts";
+import { appUrl } from "./runtime.ts";
+import { SECRETS_FILE } from "./secrets.ts";
+import { renderTable } from "./table.ts";
+
+/**
+ * `wb c list [targets]`: the configured instances.
+ *
+ * @param context The context.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>`. @default {["@all"]}
+ * @returns The instances, in config order.
+ * @throws {UnknownTargetError} On an unknown id or tag.
+ * @example
+ * ```ts
+ * import { listInstances } from "./config_commands.ts";
+ * import { memoryReporter } from "./reporter.ts";
+ * await listInstances({ home: await Deno.makeTempDir(), repoRoot: ".", reporter: memoryReporter() }); // []
+ * ```
+ */
+export async function listInstances(
+  context: WbContext,
+  targets: readonly string[] = ["@all"],
+): Promise<Instance[]> {
+  return resolveTargets(await loadConfig(context.home), targets.length ? targets : ["@all"]);
+}
+
+/**
+ * Formats instances as a table (no secrets).
+ *
+ * @param instances The instances.
+ * @returns The table.
+ * @example
+ * ```ts
+ * import { formatInstanceTable } from "./config_commands.ts";
+ * formatInstanceTable([]); // "No instances configured; add one with `wb c add <id>`"
+ * ```
+ */
+export function formatInstanceTable(instances: readonly Instance[]): string {
+  if (instances.length === 0) return "No instances configured; add one with `wb c add <id>`";
+  return renderTable(
+    [
+      "ID",
+      "LABEL",
+      "RUNTIME",
+      "PORT",
+      "PG PORT",
+      "REDIS PORT",
+      "SERVER",
+      "ADMIN",
+      "REDIS MEMORY",
+      "TAGS",
+    ],
+    instances.map((i) => [
+      i.id,
+      i.label,
+      i.runtime,
+      String(i.port),
+      i.runtime === "native" ? String(postgresPortOf(i)) : "-",
+      i.runtime === "native" ? String(redisPortOf(i)) : "-",
+      serverVersionOf(i),
+      i.adminVersion ?? "-",
+      `${i.redisMaxmemory ?? DEFAULT_REDIS_MAXMEMORY} ${
+        i.redisMaxmemoryPolicy ?? DEFAULT_REDIS_MAXMEMORY_POLICY
+      }`,
+      i.tags.join(",") || "-",
+    ]),
+  );
+}
+
+/** An instance with what `wb` derives from it, as `wb c show` prints it. */
+export interface InstanceDetails extends Instance {
+  /** Base URL of the app. */
+  url: string;
+  /** Images (docker). */
+  images?: { app: string; admin?: string };
+  /** Native Postgres and Redis ports. */
+  nativePorts?: { postgres: number; redis: number };
+  /** Redis memory bound and eviction policy in effect. */
+  redis: { maxmemory: string; policy: string; config: string };
+  /** Where the secrets are (the values are never shown). */
+  secretsFile: string;
+}
+
+/**
+ * `wb c show <id>`: one instance with its derived settings (URL, images, ports, Redis
+ * bound, file locations). Never its secrets.
+ *
+ * @param context The context.
+ * @param id Instance id.
+ * @returns The details.
+ * @throws {UnknownTargetError} On an unknown id.
+ * @example
+ * ```ts
+ * import { showInstance } from "./config_commands.ts";
+ * import { consoleReporter } from "./reporter.ts";
+ * await showInstance({ home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() }, "demo");
+ * ```
+ */
+export async function showInstance(context: WbContext, id: string): Promise<InstanceDetails> {
+  const [instance] = resolveTargets(await loadConfig(context.home), [id]);
+  const admin = adminImage(instance);
+  return {
+    ...instance,
+    url: appUrl(instance),
+    ...(instance.runtime === "docker"
+      ? { images: { app: appImage(instance), ...(admin ? { admin } : {}) } }
+      : { nativePorts: { postgres: postgresPortOf(instance), redis: redisPortOf(instance) } }),
+    redis: {
+      maxmemory: instance.redisMaxmemory ?? DEFAULT_REDIS_MAXMEMORY,
+      policy: instance.redisMaxmemoryPolicy ?? DEFAULT_REDIS_MAXMEMORY_POLICY,
+      config: join(instance.instanceDir, "redis", REDIS_CONFIG_FILE),
+    },
+    secretsFile: join(instance.instanceDir, SECRETS_FILE),
+  };
+}
+
+/** What `wb c update` may change. `null` clears an optional field. */
+export interface InstanceUpdate {
+  /** New label. */
+  label?: string;
+  /** New app port. */
+  port?: number;
+  /** New native Postgres port. */
+  postgresPort?: number;
+  /** New native Redis port. */
+  redisPort?: number;
+  /** New server version; `null`: back to `latest`. */
+  serverVersion?: string | null;
+  /** New admin version; `null`: no admin service. */
+  adminVersion?: string | null;
+  /** New Redis `maxmemory`; `null`: the default. */
+  redisMaxmemory?: string | null;
+  /** New eviction policy; `null`: the default. */
+  redisMaxmemoryPolicy?: string | null;
+}
+
+/**
+ * `wb c update <id>`: changes an instance's settings after checking them (ports unique
+ * across instances, versions are docker tags, Redis sizes and policies valid). A running
+ * instance picks the change up on its next `wb restart`.
+ *
+ * @param context The context.
+ * @param id Instance id.
+ * @param update The fields to change.
+ * @returns The stored instance.
+ * @throws {UnknownTargetError} On an unknown id.
+ * @throws {UsageError} On an invalid value.
+ * @throws {CliError} Code `config` when a port is another instance's.
+ * @example
+ * ```ts
+ * import { updateInstance } from "./config_commands.ts";
+ * import { consoleReporter } from "./reporter.ts";
+ * const context = { home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() };
+ * await updateInstance(context, "demo", { serverVersion: "1.5.0", redisMaxmemory: "512mb" });
+ * ```
+ */
+export async function updateInstance(
+  context: WbContext,
+  id: string,
+  update: InstanceUpdate,
+): Promise<Instance> {
+  const config = await loadConfig(context.home);
+  const [current] = resolveTargets(config, [id]);
+  const next: Instance = { ...current, tags: [...current.tags] };
+  /** Sets `key` to the checked value, deletes it on `null`, leaves it on `undefined`. */
+  const set = <K extends keyof Instance>(
+    key: K,
+    value: string | number | null | undefined,
+    check: (v: never) => Instance[K],
+  ) => {
+    if (value === null) delete next[key];
+    else if (value !== undefined) next[key] = check(value as never);
+  };
+  if (update.label !== undefined) {
+    if (!update.label.trim()) throw new UsageError("The label must not be empty");
+    next.label = update.label;
+  }
+  if (update.port !== undefined) next.port = parsePort(update.port);
+  if (
+    current.runtime !== "native" &&
+    (update.postgresPort !== undefined || update.redisPort !== undefined)
+  ) {
+    throw new UsageError(
+      `'${id}' runs on docker: only native instances have Postgres and Redis ports`,
+    );
+  }
+  set("postgresPort", update.postgresPort, (p: number) => parsePort(p, "Postgres port"));
+  set("redisPort", update.redisPort, (p: number) => parsePort(p, "Redis port"));
+  set("serverVersion", update.serverVersion, (v: string) => validateVersion(v));
+  set("adminVersion", update.adminVersion, (v: string) => validateVersion(v, "admin version"));
+  set("redisMaxmemory", update.redisMaxmemory, validateMaxmemory);
+  set("redisMaxmemoryPolicy", update.redisMaxmemoryPolicy, validateMaxmemoryPolicy);
+  const own = portConflicts([next]);
+  if (own.length > 0) throw new UsageError(`'${id}' would use a port twice: ${own.join("; ")}`);
+  const used = portsInUse(config, id);
+  for (
+    const port of [
+      next.port,
+      ...(next.runtime === "native" ? [postgresPortOf(next), redisPortOf(next)] : []),
+    ]
+  ) {
+    if (used.has(port)) {
+      throw new CliError("config", `Port ${port} is already the ${used.get(port)}`);
+    }
+  }
+  validateInstance(next, context.home);
+  await saveConfig(context.home, replace(config, next));
+  context.reporter.info(
+    `Updated '${id}'; \`wb restart ${id}\` applies the change to a running instance`,
+  );
+  return next;
+}
+
+function replace(config: Config, instance: Instance): Config {
+  return { instances: config.instances.map((i) => (i.id === instance.id ? instance : i)) };
+}
+
+/** Options of {@linkcode removeInstance}. */
+export interface RemoveOptions {
+  /** Remove it from `servers.json` even while it runs. @default {false} */
+  force?: boolean;
+}
+
+/**
+ * `wb c remove <id>`: removes an instance from `servers.json`. Its directory (data,
+ * secrets) stays on disk; the message says where.
+ *
+ * @param context The context.
+ * @param id Instance id.
+ * @param options `force` to remove a running instance.
+ * @returns The removed instance.
+ * @throws {UnknownTargetError} On an unknown id.
+ * @throws {CliError} Code `config` when it still runs (without `force`).
+ * @example
+ * ```ts
+ * import { removeInstance } from "./config_commands.ts";
+ * import { consoleReporter } from "./reporter.ts";
+ * await removeInstance({ home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() }, "old");
+ * ```
+ */
+export async function removeInstance(
+  context: WbContext,
+  id: string,
+  options: RemoveOptions = {},
+): Promise<Instance> {
+  const config = await loadConfig(context.home);
+  const [instance] = resolveTargets(config, [id]);
+  if (!options.force) {
+    const status = await runtimeFor(context, instance).status(instance);
+    const running = status.services.filter((s) => s.service !== "network" && s.running);
+    if (running.length > 0) {
+      throw new CliError(
+        "config",
+        `'${id}' is running (${
+          running.map((s) => s.service).join(", ")
+        }); \`wb stop ${id}\` first, or remove it with --force`,
+      );
+    }
+  }
+  await saveConfig(context.home, { instances: config.instances.filter((i) => i.id !== id) });
+  context.reporter.info(
+    `Removed '${id}' from ${CONFIG_FILE}; its data stays in ${instance.instanceDir}`,
+  );
+  return instance;
+}
+
+/**
+ * `wb c tag <targets> <tags...>` / `wb c untag`: adds or removes tags on every targeted
+ * instance.
+ *
+ * @param context The context.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
+ * @param tags Tags to add or remove.
+ * @param remove Remove instead of add. @default {false}
+ * @returns The changed instances.
+ * @throws {UsageError} On an invalid tag.
+ * @throws {UnknownTargetError} On an unknown target.
+ * @example
+ * ```ts
+ * import { tagInstances } from "./config_commands.ts";
+ * import { consoleReporter } from "./reporter.ts";
+ * await tagInstances({ home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() }, ["demo"], ["canary"]);
+ * ```
+ */
+export async function tagInstances(
+  context: WbContext,
+  targets: readonly string[],
+  tags: readonly string[],
+  remove = false,
+): Promise<Instance[]> {
+  if (tags.length === 0) throw new UsageError("Name at least one tag");
+  tags.forEach(validateTag);
+  const config = await loadConfig(context.home);
+  const chosen = new Set(resolveTargets(config, targets).map((i) => i.id));
+  const instances = config.instances.map((i) => {
+    if (!chosen.has(i.id)) return i;
+    const next = remove
+      ? i.tags.filter((t) => !tags.includes(t))
+      : [...new Set([...i.tags, ...tags])];
+    return { ...i, tags: next };
+  });
+  await saveConfig(context.home, { instances });
+  const changed = instances.filter((i) => chosen.has(i.id));
+  for (const i of changed) {
+    context.reporter.info(`${i.id}: tags ${i.tags.length > 0 ? i.tags.join(", ") : "(none)"}`);
+  }
+  return changed;
+}
+
+/** What `wb c validate` found. */
+export interface ValidationReport {
+  /** Path of the file checked. */
+  path: string;
+  /** Instances in the file. */
+  instances: number;
+  /** Errors: `wb` refuses the file, or instances would clash. */
+  errors: string[];
+  /** Things that work but deserve a look (e.g. secrets readable by others). */
+  warnings: string[];
+}
+
+/**
+ * `wb c validate`: checks `servers.json` completely (every instance, not just the first
+ * bad one): ids, ports (valid, and unique across all instances), runtimes, versions, tags,
+ * Redis settings; warns about secrets files others can read.
+ *
+ * @param home `WB_HOME`.
+ * @returns Errors and warnings; no errors means every command accepts the file.
+ * @example
+ * ```ts
+ * import { validateConfigFile } from "./config_commands.ts";
+ * const report = await validateConfigFile(await Deno.makeTempDir());
+ * report.errors; // []
+ * ```
+ */
+export async function validateConfigFile(home: string): Promise<ValidationReport> {
+  const path = join(home, CONFIG_FILE);
+  const report: ValidationReport = { path, instances: 0, errors: [], warnings: [] };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      report.warnings.push(`${path} does not exist yet (no instances)`);
+    } else {
+      report.errors.push(`${path}: ${(error as Error).message}`);
+    }
+    return report;
+  }
+  const list = (raw as { instances?: unknown })?.instances;
+  if (!Array.isArray(list)) {
+    report.errors.push(`${path}: 'instances' must be an array`);
+    return report;
+  }
+  report.instances = list.length;
+  const valid: Instance[] = [];
+  const ids = new Set<string>();
+  for (const entry of list) {
+    try {
+      const instance = validateInstance(entry, home);
+      if (ids.has(instance.id)) {
+        report.errors.push(`duplicate instance id '${instance.id}'`);
+        continue;
+      }
+      ids.add(instance.id);
+      valid.push(instance);
+    } catch (error) {
+      report.errors.push((error as Error).message.replace(/^servers\.json: /, ""));
+    }
+  }
+  report.errors.push(...portConflicts(valid));
+  for (const instance of valid) {
+    const secrets = join(instance.instanceDir, SECRETS_FILE);
+    const info = await Deno.stat(secrets).catch(() => undefined);
+    if (!info) {
+      report.warnings.push(
+        `'${instance.id}': ${instance.instanceDir} has no secrets yet; \`wb run ${instance.id}\` creates them`,
+      );
+    } else if (info.mode !== null && (info.mode & 0o077) !== 0) {
+      report.warnings.push(
+        `'${instance.id}': ${secrets} is readable by others (mode ${
+          (info.mode & 0o777).toString(8)
+        }); chmod 600 it`,
+      );
+    }
+  }
+  return report;
+}

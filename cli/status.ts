@@ -1,0 +1,109 @@
+/**
+ * `wb status` for people: one row per instance with each service's state, the app's
+ * health and version, and what its Redis holds (keys, memory, AOF), then the last restart.
+ *
+ * @module
+ */
+
+import type { Service } from "./plan.ts";
+import type { RedisInfo } from "./redis_config.ts";
+import type { InstanceStatus } from "./runtime.ts";
+import { renderTable } from "./table.ts";
+
+/** One service's cell: docker's state word, or running/stopped natively. */
+function serviceCell(status: InstanceStatus, service: Service): string {
+  const state = status.services.find((s) => s.service === service);
+  if (!state) return "-";
+  return state.state ?? (state.running ? "running" : "stopped");
+}
+
+function healthCell(status: InstanceStatus): string {
+  const { health, app } = status;
+  if (health.ok) return `ok ${health.ms} ms${app?.redis ? `, redis ${app.redis}` : ""}`;
+  return health.status ? `HTTP ${health.status}` : "down";
+}
+
+function memoryCell(redis: RedisInfo | undefined): string {
+  if (!redis) return "-";
+  const max = redis.maxmemoryBytes
+    ? redis.maxmemoryHuman ?? String(redis.maxmemoryBytes)
+    : "unbounded";
+  return `${redis.usedMemoryHuman ?? "?"} / ${max}${
+    redis.maxmemoryPolicy ? ` ${redis.maxmemoryPolicy}` : ""
+  }`;
+}
+
+function aofCell(redis: RedisInfo | undefined): string {
+  if (!redis) return "-";
+  if (redis.aofEnabled === false) return "off";
+  const write = redis.aofLastWriteStatus ?? "?";
+  const rewrite = redis.aofRewriteInProgress
+    ? ", rewriting"
+    : redis.aofLastRewriteStatus && redis.aofLastRewriteStatus !== "ok"
+    ? `, last rewrite ${redis.aofLastRewriteStatus}`
+    : "";
+  return `on, ${write}${rewrite}`;
+}
+
+function lastStartCell(status: InstanceStatus, now: Date): string {
+  const record = status.lastStart;
+  if (!record) return "-";
+  const ago = Math.max(0, Math.round((now.getTime() - Date.parse(record.at)) / 1000));
+  const when = ago < 120
+    ? `${ago} s ago`
+    : ago < 7200
+    ? `${Math.round(ago / 60)} min ago`
+    : ago < 172800
+    ? `${Math.round(ago / 3600)} h ago`
+    : record.at.slice(0, 16).replace("T", " ");
+  return `${when} (${record.action}, ${(record.ms / 1000).toFixed(1)} s)`;
+}
+
+/**
+ * Formats statuses as a table.
+ *
+ * @param statuses From `statusTargets`.
+ * @param now The current time (for "5 min ago"). @default {new Date()}
+ * @returns The table; an `ADMIN` column only when some instance has an admin service.
+ * @example
+ * ```ts
+ * import { formatStatusTable } from "./status.ts";
+ * formatStatusTable([]); // "No instances configured"
+ * ```
+ */
+export function formatStatusTable(
+  statuses: readonly InstanceStatus[],
+  now: Date = new Date(),
+): string {
+  if (statuses.length === 0) return "No instances configured";
+  const withAdmin = statuses.some((s) => s.services.some((x) => x.service === "admin"));
+  const services: Service[] = [
+    "postgres",
+    "redis",
+    ...(withAdmin ? ["admin" as const] : []),
+    "app",
+  ];
+  const head = [
+    "INSTANCE",
+    "RUNTIME",
+    ...services.map((s) => s.toUpperCase()),
+    "HEALTH",
+    "VERSION",
+    "KEYS",
+    "MEMORY",
+    "AOF",
+    "LAST START",
+  ];
+  const rows = statuses.map((s) => [
+    s.id,
+    s.runtime,
+    ...services.map((service) => serviceCell(s, service)),
+    healthCell(s),
+    s.app?.version ?? "-",
+    s.redis ? String(s.redis.keys) : "-",
+    memoryCell(s.redis),
+    aofCell(s.redis),
+    lastStartCell(s, now),
+  ]);
+  return renderTable(head, rows);
+}
