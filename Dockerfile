@@ -1,0 +1,31 @@
+# The app image of wb's docker runtime: wb-server:<serverVersion>.
+#
+#   docker build -t wb-server:0.1.0 .      # then: wb c update <id> --server-version 0.1.0
+#
+# `wb run` starts it as container <id> on the instance's network with PORT=8000,
+# DATABASE_URL, REDIS_URL (redis://:<password>@<id>-redis:6379), ADMIN_TOKEN and
+# WB_INSTANCE (secrets passed by name: `docker run -e NAME`), and waits for GET /healthz on
+# the published port. `wb load` runs `deno run -A server/load.ts` in a throw-away container.
+FROM denoland/deno:2.9.6
+
+ENV DENO_NO_UPDATE_CHECK=1
+WORKDIR /app
+
+# Only what the server needs: the lock (dependencies exactly as tested), the cache library,
+# the server (migrations and loader included) and the web client it serves.
+COPY deno.json deno.lock ./
+COPY lib/ lib/
+COPY server/ server/
+COPY client/ client/
+
+# Fetch every dependency at build time, as the unprivileged user that runs the app (the
+# image's DENO_DIR belongs to it), so the container starts without touching the network.
+USER deno
+RUN deno cache --frozen server/main.ts server/load.ts
+
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('PORT') ?? 8000}/healthz`); Deno.exit(r.ok ? 0 : 1)"]
+
+# The image's entrypoint prefixes `deno` to a deno subcommand, and runs anything else as is.
+CMD ["run", "-A", "server/main.ts"]

@@ -1,0 +1,64 @@
+/**
+ * The root Dockerfile (the `wb-server` image of the docker runtime). No docker engine runs
+ * here, so these check what the image is built from against the code it must run.
+ */
+import assert from "node:assert/strict";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultRepoRoot } from "./context.ts";
+import { CONTAINER_APP_PORT, dockerLoadStep } from "./plan.ts";
+
+const root = defaultRepoRoot();
+const dockerfile = await Deno.readTextFile(join(root, "Dockerfile"));
+const instructions = dockerfile.replace(/\\\n\s*/g, " ").split("\n")
+  .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+const copied = instructions.filter((l) => l.startsWith("COPY ")).flatMap((l) =>
+  l.split(/\s+/).slice(1, -1)
+);
+
+/** Repository files a module graph reaches (`deno info --json`). */
+async function localModules(entry: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry],
+    cwd: root,
+    env: { DENO_NO_UPDATE_CHECK: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const { modules } = JSON.parse(new TextDecoder().decode(out.stdout));
+  return (modules as { specifier: string }[])
+    .filter((m) => m.specifier.startsWith("file:"))
+    .map((m) => relative(root, fileURLToPath(m.specifier)));
+}
+
+Deno.test("Dockerfile copies every repository module the server and the loader import", async () => {
+  const inImage = (path: string) =>
+    copied.some((c) => (c.endsWith("/") ? path.startsWith(c) : path === c));
+  for (const entry of ["server/main.ts", "server/load.ts"]) {
+    const missing = (await localModules(entry)).filter((path) => !inImage(path));
+    assert.deepEqual(missing, [], `${entry} imports files the image lacks`);
+  }
+  for (const readAtRuntime of ["server/migrations/001_structure.sql", "client/index.html"]) {
+    assert.ok(inImage(readAtRuntime), `${readAtRuntime} is read at run time`);
+  }
+});
+
+Deno.test("Dockerfile pins the project's Deno, installs from the lock and runs what wb expects", async () => {
+  const ci = await Deno.readTextFile(join(root, ".ci", "run"));
+  const pinned = ci.match(/deno@(\d+\.\d+\.\d+)/)![1];
+  assert.equal(instructions[0], `FROM denoland/deno:${pinned}`);
+  assert.ok(copied.includes("deno.lock"));
+  assert.match(dockerfile, /^RUN deno cache --frozen server\/main\.ts server\/load\.ts$/m);
+  assert.match(dockerfile, /^USER deno$/m, "the app does not run as root");
+  assert.ok(instructions.includes(`EXPOSE ${CONTAINER_APP_PORT}`), "the port wb publishes");
+  assert.equal(instructions.at(-1), 'CMD ["run", "-A", "server/main.ts"]');
+  const load = dockerLoadStep(
+    { id: "x", label: "x", port: 1, instanceDir: "/x", runtime: "docker", tags: [] },
+    { adminToken: "a", postgresPassword: "p", redisPassword: "r" },
+    {},
+  );
+  const command = load.args.slice(load.args.indexOf("wb-server:latest") + 1);
+  assert.deepEqual(command, ["deno", "run", "-A", "server/load.ts"]);
+  assert.ok((await Deno.stat(join(root, command[3]))).isFile);
+});
