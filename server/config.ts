@@ -23,12 +23,22 @@ export interface ServerConfig {
   adminToken?: string;
   /** `WB_INSTANCE`: the instance id, reported by `/healthz` and in logs. @default {"local"} */
   instance: string;
+  /** `VIEWER_TOKEN`: bearer token of viewers (event streams); unset: admins only. */
+  viewerToken?: string;
+  /** `CACHE_MIRRORS`: base URLs of instances to mirror invalidations to (comma-separated). */
+  cacheMirrors: string[];
+  /** `MIRROR_SECRET`: shared secret signing mirrored invalidations (at least 32 characters). */
+  mirrorSecret?: string;
+  /** `CACHE_EVENT_LOG`: file the cache event log is appended to; unset: stderr. */
+  cacheEventLog?: string;
 }
 
 /**
  * Parses the environment.
  *
- * @throws {RangeError} If a number is malformed or out of range (message names the variable).
+ * @throws {RangeError} If a number is malformed or out of range, a mirror is not an http(s)
+ *   URL, or `CACHE_MIRRORS` is set without a `MIRROR_SECRET` of at least 32 characters (the
+ *   message names the variable).
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
   const text = (name: string) => env[name]?.trim() || undefined;
@@ -41,6 +51,20 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     }
     return value;
   };
+  const cacheMirrors = (text("CACHE_MIRRORS") ?? "").split(",").map((url) => url.trim())
+    .filter(Boolean);
+  for (const url of cacheMirrors) {
+    if (!/^https?:\/\/[^/\s]+/.test(url)) {
+      throw new RangeError(`CACHE_MIRRORS must list http(s) URLs, got '${url}'`);
+    }
+  }
+  const mirrorSecret = text("MIRROR_SECRET");
+  if (mirrorSecret !== undefined && mirrorSecret.length < 32) {
+    throw new RangeError("MIRROR_SECRET must have at least 32 characters");
+  }
+  if (cacheMirrors.length > 0 && mirrorSecret === undefined) {
+    throw new RangeError("CACHE_MIRRORS is set but MIRROR_SECRET is not");
+  }
   return {
     port: int("PORT", 8000, 0, 65535),
     host: text("HOST") ?? "0.0.0.0",
@@ -50,5 +74,9 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     redisCommandTimeoutMs: int("REDIS_COMMAND_TIMEOUT_MS", 1000, 10, 60_000),
     adminToken: text("ADMIN_TOKEN"),
     instance: text("WB_INSTANCE") ?? "local",
+    viewerToken: text("VIEWER_TOKEN"),
+    cacheMirrors,
+    mirrorSecret,
+    cacheEventLog: text("CACHE_EVENT_LOG"),
   };
 }
