@@ -17,6 +17,8 @@ import { defaultRepoRoot, formatDemoReport, memoryReporter, runDemo } from "../c
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { benchGetHit } from "./cache_get_bench.ts";
 import { benchStampede } from "./stampede_bench.ts";
+import { benchL1 } from "./l1_bench.ts";
+import { benchWindowTurn } from "./window_turn_bench.ts";
 import { markdownTable, ms } from "./stats.ts";
 
 const machine =
@@ -53,6 +55,39 @@ console.log(`# wb cache benchmarks\n\n${new Date().toISOString()} · ${machine}\
     ) => [r.library, r.runs, ms(r.p50Ms), ms(r.p99Ms), `${r.p99OverProducer.toFixed(2)}x`]),
   ]));
   console.log("\nTargets: 1 producer run for TimCacheC; p99 at most 1.3x the producer.\n");
+}
+
+{
+  await using redis = await startRedis();
+  const [ours, bento] = await benchL1(redis.url);
+  console.log("## L1 hit throughput (1 KB value, sequential getOrSet hits, same redis-server)\n");
+  console.log(markdownTable([
+    ["path", "hits/s", "vs BentoCache"],
+    [ours.name, Math.round(ours.opsPerS), `${(ours.opsPerS / bento.opsPerS).toFixed(2)}x`],
+    [bento.name, Math.round(bento.opsPerS), "1.00x"],
+  ]));
+  console.log("\nTarget: at least 1.0x BentoCache's two-tier getOrSet.\n");
+}
+
+{
+  await using redis = await startRedis();
+  const turn = await benchWindowTurn(redis.url);
+  console.log("## Request latency during a window turn (stale-while-revalidate memo)\n");
+  console.log(markdownTable([
+    ["calls after the turn", "served stale", "p50", "p99", "max", "producer", "producer runs"],
+    [
+      turn.calls,
+      turn.staleServed,
+      ms(turn.p50Ms),
+      ms(turn.p99Ms),
+      ms(turn.maxMs),
+      ms(turn.producerMs),
+      turn.producerRuns,
+    ],
+  ]));
+  console.log(
+    "\nTarget: no request waits for the producer (max well below the producer's time).\n",
+  );
 }
 
 {
