@@ -20,7 +20,10 @@ import { NotFoundError, ValidationError } from "./model/mod.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { clientRoutes } from "./routes/client.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
+import { eventRoutes, type EventRoutesDeps } from "./routes/events.ts";
+import { mirrorRoutes } from "./routes/mirror.ts";
 import { projectRoutes } from "./routes/projects.ts";
+import { ServerEvents, versionedWrites } from "./events/mod.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
 export interface AppDeps {
@@ -32,6 +35,17 @@ export interface AppDeps {
   instance?: string;
   /** Where errors and admin actions are logged, one JSON line each. @default {console.error} */
   log?: (line: string) => void;
+  /**
+   * Events: versioned writes announce themselves through it, SSE streams listen to it.
+   * @default {events that stay in this process, no mirrors}
+   */
+  events?: ServerEvents;
+  /** Bearer token of viewers (`VIEWER_TOKEN`): may open event streams. */
+  viewerToken?: string;
+  /** Shared secret of signed mirror invalidations (`MIRROR_SECRET`); unset refuses them. */
+  mirrorSecret?: string;
+  /** Event stream settings (heartbeat, queue bound). */
+  sse?: Omit<EventRoutesDeps, "events" | "tokens">;
 }
 
 /** Seconds a client should wait before retrying while the database is unavailable. */
@@ -50,7 +64,23 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       log,
     }),
   );
-  app.route("/api/projects", projectRoutes(deps));
+  const events = deps.events ??
+    new ServerEvents({ db: deps.db, instance: deps.instance ?? "local" });
+  // The structure cache has a version, but a structure import also empties it.
+  events.onClear("structure", () => deps.caches.structure.clearAll());
+  app.route("/api/projects", projectRoutes({ ...deps, writes: versionedWrites(deps.db, events) }));
+  app.route(
+    "/api",
+    eventRoutes({
+      events,
+      tokens: { adminToken: deps.adminToken, viewerToken: deps.viewerToken },
+      ...deps.sse,
+    }),
+  );
+  app.route(
+    "/api",
+    mirrorRoutes({ events, adminToken: deps.adminToken, mirrorSecret: deps.mirrorSecret }),
+  );
   app.route("/api", datasetRoutes(deps));
   app.route("/", await clientRoutes());
 

@@ -1,12 +1,11 @@
 /**
  * HTTP helpers shared by the routes: serving through a cache with `X-Cache` and
- * `Server-Timing`, parameter validation, and the admin check.
+ * `Server-Timing`, parameter validation, and the admin check (from `auth.ts`).
  *
  * @module
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { TimCache } from "../lib/mod.ts";
 import { type Cached, envelope } from "./caches.ts";
 
@@ -82,26 +81,5 @@ export async function jsonObjectBody(c: Context): Promise<Record<string, unknown
   return body as Record<string, unknown>;
 }
 
-const digest = (text: string) => createHash("sha256").update(text).digest();
-
-/**
- * Checks `Authorization: Bearer <token>` against the instance's admin token, in constant
- * time (both sides are hashed to equal length first).
- *
- * @throws {HTTPException} 401 without a bearer token; 403 with a wrong one, or when the
- *   instance has no admin token configured (the action is then disabled).
- */
-export function requireAdmin(c: Context, adminToken: string | undefined): void {
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match) {
-    c.header("WWW-Authenticate", 'Bearer realm="wb"');
-    throw new HTTPException(401, { message: "An admin bearer token is required" });
-  }
-  if (!adminToken) {
-    throw new HTTPException(403, { message: "Admin actions are disabled: ADMIN_TOKEN is not set" });
-  }
-  if (!timingSafeEqual(digest(match[1]), digest(adminToken))) {
-    throw new HTTPException(403, { message: "The admin token is not valid" });
-  }
-}
+// Credentials are checked in one place (server/auth.ts); re-exported for the routes.
+export { requireAdmin } from "./auth.ts";

@@ -9,12 +9,20 @@
  * Without `--facilities` the real Kano file next to the repository is used when present,
  * else a synthetic list (with a notice). Exit codes: 0 done, 1 load failed, 2 usage error.
  *
+ * With `REDIS_URL` set (the instance's Redis), the import is announced to the running
+ * servers (`structure_imported`, `dataset_imported` ×2, `module_run`): they clear what has
+ * no version and tell their browsers. With `CACHE_MIRRORS` and `MIRROR_SECRET` set, the
+ * invalidations are mirrored too (waiting up to 10 s for the deliveries).
+ *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { closeRedis, initRedis } from "../lib/mod.ts";
+import { readConfig } from "./config.ts";
 import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
-import { findDefaultGrid3Csv, Grid3FormatError, loadInstance } from "./load/mod.ts";
+import { createCacheEventLog, createServerEvents, versionedWrites } from "./events/mod.ts";
+import { findDefaultGrid3Csv, Grid3FormatError } from "./load/mod.ts";
 
 const USAGE = `Usage: deno task load [--facilities <grid3.csv>] [--scale N] [--months M] \
 [--seed S] [--facility-limit N]
@@ -63,9 +71,19 @@ async function main(args: string[]): Promise<number> {
     );
   }
 
+  const config = readConfig(Deno.env.toObject());
   const db = connectPostgres(url, { max: 2 });
+  if (config.redisUrl) await initRedis(config.redisUrl, { log: () => {} });
+  const events = createServerEvents({
+    db,
+    instance: config.instance,
+    redis: config.redisUrl !== undefined,
+    mirrors: config.cacheMirrors,
+    mirrorSecret: config.mirrorSecret,
+    log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
+  });
   try {
-    const summary = await loadInstance(db, {
+    const summary = await versionedWrites(db, events).loadInstance({
       ...options,
       log: (line) => console.log(line),
     });
@@ -78,8 +96,15 @@ async function main(args: string[]): Promise<number> {
         `  time: total ${summary.ms.total} ms (read ${summary.ms.read}, load ${summary.ms.load}, analyze ${summary.ms.analyze}, module ${summary.ms.module})`,
       ].join("\n"),
     );
+    console.log(
+      config.redisUrl
+        ? "  running servers were told (structure, datasets, module run)"
+        : "  REDIS_URL is unset: running servers were not told (their versions still flip)",
+    );
     return 0;
   } finally {
+    await events.close({ drainMs: 10_000 });
+    await closeRedis();
     await db.close();
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Server entry: reads the environment, connects Postgres (or an embedded one) and Redis,
- * serves the app, and shuts down gracefully on SIGTERM/SIGINT (stop accepting, finish
- * in-flight requests, close Redis and Postgres; a hard exit after 8 s).
+ * serves the app, and shuts down gracefully on SIGTERM/SIGINT (stop accepting, end event
+ * streams, finish in-flight requests and mirror deliveries (2 s at most), close Redis and
+ * Postgres; a hard exit after 8 s).
  *
  * Redis never holds up the boot: an unreachable `REDIS_URL` costs at most the connect
  * timeout, after which the server answers uncached and reconnects in the background.
@@ -13,6 +14,7 @@ import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
 import { readConfig } from "./config.ts";
 import { connectPostgres, type Db, openPglite } from "./db.ts";
+import { createCacheEventLog, createServerEvents } from "./events/mod.ts";
 import { loadInstance } from "./load/mod.ts";
 import { migrate } from "./migrate.ts";
 import { SERVER_VERSION } from "./version.ts";
@@ -52,11 +54,24 @@ const db = await openDatabase();
 await initRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
 if (config.redisUrl) log({ event: "redis_configured", url: redactRedisUrl(config.redisUrl) });
 
+// Events fan out through Redis pub/sub when Redis is configured; local ones are mirrored.
+const events = createServerEvents({
+  db,
+  instance: config.instance,
+  redis: config.redisUrl !== undefined,
+  mirrors: config.cacheMirrors,
+  mirrorSecret: config.mirrorSecret,
+  log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
+});
+
 const app = await createApp({
   db,
   caches: createServerCaches(),
   adminToken: config.adminToken,
   instance: config.instance,
+  events,
+  viewerToken: config.viewerToken,
+  mirrorSecret: config.mirrorSecret,
 });
 
 const server = Deno.serve({
@@ -80,7 +95,11 @@ async function shutdown(signal: string): Promise<void> {
     log({ event: "shutdown_forced", afterMs: HARD_EXIT_MS });
     Deno.exit(1);
   }, HARD_EXIT_MS);
-  await server.shutdown();
+  const stopped = server.shutdown();
+  // Event streams never finish by themselves: end them so the shutdown can complete, and
+  // give pending mirror deliveries a moment.
+  await events.close({ drainMs: 2000 });
+  await stopped;
   await closeRedis();
   await db.close().catch(() => {});
   clearTimeout(hardExit);

@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
+import type { VersionedWrites } from "../events/mod.ts";
 import { idParam, jsonObjectBody, requireAdmin, serveCached, since } from "../http.ts";
 import {
   fetchPoItems,
@@ -17,8 +18,6 @@ import {
   listProjects,
   NotFoundError,
   type PoDetail,
-  runModule,
-  updatePresentationObject,
 } from "../model/mod.ts";
 import { metricVersion, poVersions } from "../versions.ts";
 
@@ -27,10 +26,12 @@ export interface ProjectRoutesDeps {
   db: Db;
   caches: ServerCaches;
   adminToken?: string;
+  /** Module runs and edits, each announced by its event. */
+  writes: VersionedWrites;
 }
 
 /** Routes under `/api/projects`. */
-export function projectRoutes({ db, caches, adminToken }: ProjectRoutesDeps): Hono {
+export function projectRoutes({ db, caches, adminToken, writes }: ProjectRoutesDeps): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => c.json({ items: await listProjects(db) }));
@@ -91,7 +92,7 @@ export function projectRoutes({ db, caches, adminToken }: ProjectRoutesDeps): Ho
     const projectId = idParam(c, "projectId");
     const poId = idParam(c, "poId");
     const body = await jsonObjectBody(c);
-    const updated = await updatePresentationObject(db, projectId, poId, {
+    const updated = await writes.updatePresentationObject(projectId, poId, {
       label: body.label as string | undefined,
       config: body.config,
     });
@@ -103,7 +104,7 @@ export function projectRoutes({ db, caches, adminToken }: ProjectRoutesDeps): Ho
     requireAdmin(c, adminToken);
     const projectId = idParam(c, "projectId");
     const moduleId = idParam(c, "moduleId");
-    return c.json(await runModule(db, projectId, moduleId));
+    return c.json(await writes.runModule(projectId, moduleId));
   });
 
   app.get("/:projectId/metrics/:metricId/info", async (c) => {

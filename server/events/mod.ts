@@ -1,0 +1,77 @@
+/**
+ * The server's events: versioned writes that announce themselves, the entity graph, the
+ * fan-out to every process (Redis pub/sub) and to browsers (SSE), mirroring to other
+ * instances, and the cache event log.
+ *
+ * @module
+ */
+import { EventBus } from "../../lib/mod.ts";
+import type { Db } from "../db.ts";
+import type { CacheEventLog } from "./event_log.ts";
+import { type MirrorRetryPolicy, MirrorSender } from "./mirror.ts";
+import { ServerEvents } from "./server_events.ts";
+import type { UnnumberedEvent } from "./types.ts";
+
+export * from "./types.ts";
+export * from "./graph.ts";
+export * from "./entities.ts";
+export * from "./state.ts";
+export * from "./event_log.ts";
+export * from "./mirror.ts";
+export * from "./server_events.ts";
+export * from "./writes.ts";
+
+/** The Redis pub/sub channel of the server's events (its counter: `wb:events:seq`). */
+export const EVENT_CHANNEL = "wb:events";
+
+/** Options of {@linkcode createServerEvents}. */
+export interface CreateServerEventsOptions {
+  db: Db;
+  /** This instance's id. */
+  instance: string;
+  /** Fan out through the process-wide Redis client (`initRedis`); false keeps events in this process. */
+  redis: boolean;
+  /** Base URLs of the instances to mirror local invalidations to (`CACHE_MIRRORS`). */
+  mirrors?: readonly string[];
+  /** The shared mirror secret (`MIRROR_SECRET`); required when `mirrors` is not empty. */
+  mirrorSecret?: string;
+  /** Retry schedule of mirror deliveries. */
+  mirrorRetry?: Partial<MirrorRetryPolicy>;
+  /** The cache event log. */
+  log?: CacheEventLog;
+}
+
+/**
+ * Builds a process's {@linkcode ServerEvents}: its bus (subscribing in the background when
+ * `redis` is set) and its mirror sender.
+ *
+ * @throws {TypeError} If `mirrors` is not empty and `mirrorSecret` is unset, or a mirror is
+ *   not an http(s) URL.
+ */
+export function createServerEvents(options: CreateServerEventsOptions): ServerEvents {
+  const bus = new EventBus<UnnumberedEvent>(
+    EVENT_CHANNEL,
+    options.redis ? {} : { redis: () => undefined },
+  );
+  if (options.redis) bus.start();
+  let mirrors: MirrorSender | undefined;
+  if (options.mirrors?.length) {
+    if (!options.mirrorSecret) {
+      throw new TypeError("Cannot mirror invalidations: 'mirrorSecret' is not set");
+    }
+    mirrors = new MirrorSender({
+      mirrors: options.mirrors,
+      secret: options.mirrorSecret,
+      instance: options.instance,
+      log: options.log ?? { info() {}, warn() {} },
+      retry: options.mirrorRetry,
+    });
+  }
+  return new ServerEvents({
+    db: options.db,
+    instance: options.instance,
+    bus,
+    log: options.log,
+    mirrors,
+  });
+}

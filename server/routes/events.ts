@@ -1,0 +1,230 @@
+/**
+ * Server-Sent Events: `GET /api/events` (the instance) and
+ * `GET /api/projects/:projectId/events` (one project: its events and the instance-wide
+ * ones, datasets and structure).
+ *
+ * Subscribe before build: the stream subscribes first, then reads the full current version
+ * state, folds in whatever arrived during the read, sends it as the first message
+ * (`event: starting`, `id: <last event number>`), then sends what arrived during the read,
+ * then forwards. Nothing raised after the subscription is lost; a write that committed
+ * during the read is in `starting` either way.
+ *
+ * A reconnecting browser sends `Last-Event-ID` (or `?lastEventId=`): when the ring buffer
+ * still holds everything after it, those events are replayed (`event: resumed` first);
+ * otherwise it gets a fresh `starting`.
+ *
+ * Authenticated (viewer or admin, header or `?access_token=`), heartbeats (`: heartbeat`
+ * comments), and bounded: a client that falls `maxQueuedEvents` behind is disconnected (it
+ * reconnects and resumes).
+ *
+ * @module
+ */
+import type { Context } from "hono";
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
+import { type AuthTokens, requireRole } from "../auth.ts";
+import {
+  applyEventToState,
+  type CacheEvent,
+  type ServerEvents,
+  type VersionState,
+} from "../events/mod.ts";
+import { idParam } from "../http.ts";
+import { NotFoundError } from "../model/mod.ts";
+
+/** What the event routes need. */
+export interface EventRoutesDeps {
+  events: ServerEvents;
+  /** Tokens that may open a stream (viewer or admin). */
+  tokens: AuthTokens;
+  /** Interval of heartbeat comments, in ms. @default {15_000} */
+  heartbeatMs?: number;
+  /** Events queued for one client before it is disconnected. @default {1000} */
+  maxQueuedEvents?: number;
+  /** The SSE `retry` sent to browsers, in ms. @default {2000} */
+  retryMs?: number;
+}
+
+/** What a stream sends first. */
+type Opening =
+  | { kind: "starting"; seq: number; state: VersionState }
+  | { kind: "resumed"; from: number; events: CacheEvent[] };
+
+/** One open stream's queue. */
+class Connection {
+  readonly queue: CacheEvent[] = [];
+  heartbeat = false;
+  ended = false;
+  overflowed = false;
+  #wake: (() => void) | undefined;
+
+  constructor(readonly maxQueued: number) {}
+
+  push(event: CacheEvent): void {
+    if (this.ended) return;
+    this.queue.push(event);
+    if (this.queue.length > this.maxQueued) {
+      this.overflowed = true;
+      this.end();
+    }
+    this.#notify();
+  }
+
+  beat(): void {
+    this.heartbeat = true;
+    this.#notify();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.#notify();
+  }
+
+  /** Resolves when there is something to do. */
+  wait(): Promise<void> {
+    if (this.ended || this.heartbeat || this.queue.length > 0) return Promise.resolve();
+    return new Promise((resolve) => this.#wake = resolve);
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
+
+/** Serialized once per event, however many streams send it. */
+const serialized = new WeakMap<CacheEvent, string>();
+const dataOf = (event: CacheEvent) => {
+  let text = serialized.get(event);
+  if (text === undefined) serialized.set(event, text = JSON.stringify(event));
+  return text;
+};
+
+/** Routes under `/api`: `/events`, `/projects/:projectId/events`. */
+export function eventRoutes(deps: EventRoutesDeps): Hono {
+  const { events, tokens } = deps;
+  const heartbeatMs = deps.heartbeatMs ?? 15_000;
+  const maxQueued = deps.maxQueuedEvents ?? 1000;
+  const retryMs = deps.retryMs ?? 2000;
+  const open = new Set<Connection>();
+  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  const track = (connection: Connection) => {
+    open.add(connection);
+    heartbeatTimer ??= setInterval(() => {
+      for (const each of open) each.beat();
+    }, heartbeatMs);
+  };
+  const untrack = (connection: Connection) => {
+    open.delete(connection);
+    if (open.size === 0) {
+      clearInterval(heartbeatTimer);
+      heartbeatTimer = undefined;
+    }
+  };
+
+  const stream = async (c: Context, projectId: string | undefined) => {
+    requireRole(c, tokens, "viewer", { allowQueryToken: true });
+    if (events.closed) {
+      c.header("Retry-After", "2");
+      throw new HTTPException(503, { message: "The server is shutting down" });
+    }
+    const relevant = (event: CacheEvent) =>
+      projectId === undefined || !("projectId" in event) || event.projectId === undefined ||
+      event.projectId === projectId;
+    const connection = new Connection(maxQueued);
+    // 1. Subscribe, before anything else can happen.
+    const unsubscribe = events.subscribe({
+      event: (event) => relevant(event) && connection.push(event),
+      close: () => connection.end(),
+    });
+    let opening: Opening;
+    try {
+      const lastEventId = parseEventId(c.req.header("last-event-id") ?? c.req.query("lastEventId"));
+      const replay = lastEventId === undefined ? undefined : events.replaySince(lastEventId);
+      if (replay) {
+        opening = { kind: "resumed", from: lastEventId!, events: replay.filter(relevant) };
+      } else {
+        // 2. Build the full state (what arrives meanwhile queues up).
+        const seq = events.lastSeq;
+        const state = await events.versionState(projectId);
+        if (projectId !== undefined && !state.projects[projectId]) {
+          throw new NotFoundError("project", projectId);
+        }
+        // A write that committed after the read but whose event is here is folded in.
+        for (const event of connection.queue) applyEventToState(state, event);
+        opening = { kind: "starting", seq, state };
+      }
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    track(connection);
+    return streamSSE(c, async (sse) => {
+      sse.onAbort(() => connection.end());
+      try {
+        await send(sse, opening, connection);
+      } finally {
+        unsubscribe();
+        untrack(connection);
+      }
+    });
+  };
+
+  const send = async (sse: SSEStreamingApi, opening: Opening, connection: Connection) => {
+    // 3. The first message.
+    if (opening.kind === "starting") {
+      await sse.writeSSE({
+        event: "starting",
+        id: String(opening.seq),
+        retry: retryMs,
+        data: JSON.stringify({
+          instance: events.instance,
+          lastEventId: opening.seq,
+          state: opening.state,
+        }),
+      });
+    } else {
+      await sse.writeSSE({
+        event: "resumed",
+        retry: retryMs,
+        data: JSON.stringify({
+          instance: events.instance,
+          from: opening.from,
+          replayed: opening.events.length,
+        }),
+      });
+      for (const event of opening.events) {
+        await sse.writeSSE({ event: event.type, id: String(event.seq), data: dataOf(event) });
+      }
+    }
+    // 4. Drain what arrived meanwhile, then forward.
+    while (!connection.ended && !sse.aborted) {
+      await connection.wait();
+      while (connection.queue.length > 0 && !connection.ended) {
+        const event = connection.queue.shift()!;
+        await sse.writeSSE({ event: event.type, id: String(event.seq), data: dataOf(event) });
+      }
+      if (connection.heartbeat && !connection.ended) {
+        connection.heartbeat = false;
+        await sse.write(`: heartbeat ${Date.now()}\n\n`);
+      }
+    }
+    if (connection.overflowed) {
+      // Too far behind: drop what is queued and let the browser reconnect and resume.
+      connection.queue.length = 0;
+      sse.abort();
+    }
+  };
+
+  const app = new Hono();
+  app.get("/events", (c) => stream(c, undefined));
+  app.get("/projects/:projectId/events", (c) => stream(c, idParam(c, "projectId")));
+  return app;
+}
+
+function parseEventId(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,15}$/.test(text.trim())) return undefined;
+  return Number(text.trim());
+}
