@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { observed, reportOperation } from "./observe.ts";
 import {
   ANY_VERSION,
   type AnyVersion,
@@ -84,6 +85,9 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     this.#missLeaseMs = options.missLeaseMs ?? 5000;
   }
 
+  /** The cache's name in reports (a `TimCacheC`'s prefix). */
+  abstract readonly name: string;
+
   /**
    * Reads one entry; must not throw (a broken entry is a miss, an outage is unavailable).
    * `wantedVersion` (a version hash or `ANY_VERSION`) lets a layered store skip a local
@@ -107,6 +111,19 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   protected abstract deleteAll(): Promise<void>;
 
   async get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
+    if (!observed()) return await this.#get(params, versionParams);
+    const started = performance.now();
+    const value = await this.#get(params, versionParams);
+    reportOperation({
+      cache: this.name,
+      op: "get",
+      result: value === undefined ? "miss" : "hit",
+      latencyMs: performance.now() - started,
+    });
+    return value;
+  }
+
+  async #get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
     const uniquenessHash = this.#funcs.uniquenessHashFromParams(params);
     const versionHash = versionParams === ANY_VERSION
       ? ANY_VERSION
@@ -165,6 +182,34 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   }
 
   async getOrSet(params: U, versionParams: V, producer: () => Promise<T>): Promise<CacheResult<T>> {
+    if (!observed()) return await this.#getOrSet(params, versionParams, producer);
+    const started = performance.now();
+    try {
+      const result = await this.#getOrSet(params, versionParams, producer);
+      reportOperation({
+        cache: this.name,
+        op: "get_or_set",
+        result: result.outcome,
+        latencyMs: performance.now() - started,
+        detail: { computeMs: result.computeMs },
+      });
+      return result;
+    } catch (error) {
+      reportOperation({
+        cache: this.name,
+        op: "get_or_set",
+        result: "error",
+        latencyMs: performance.now() - started,
+      });
+      throw error;
+    }
+  }
+
+  async #getOrSet(
+    params: U,
+    versionParams: V,
+    producer: () => Promise<T>,
+  ): Promise<CacheResult<T>> {
     const uniquenessHash = this.#funcs.uniquenessHashFromParams(params);
     const versionHash = this.#funcs.versionHashFromParams(versionParams);
     const started = performance.now();
@@ -257,6 +302,14 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     for (const flights of this.#pendingWrites.values()) {
       for (const flight of flights) flight.cancelled = true;
     }
+  }
+
+  /** The uniqueness and version hashes of a request (for batched reads in subclasses). */
+  protected hashesOf(params: U, versionParams: V): { uniquenessHash: string; versionHash: string } {
+    return {
+      uniquenessHash: this.#funcs.uniquenessHashFromParams(params),
+      versionHash: this.#funcs.versionHashFromParams(versionParams),
+    };
   }
 
   /** Number of flights and leases currently registered (for tests and metrics). */

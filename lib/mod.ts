@@ -44,3 +44,5 @@ export {
   type ParsedData,
   type TimCache,
 } from "./types.ts";
+export { addCacheObserver, type CacheObserver, type CacheOperation } from "./observe.ts";
+export { ImmutableCache, type ImmutableCacheOptions } from "./immutable_cache.ts";

@@ -17,6 +17,8 @@ export interface TimCacheBOptions extends VersionedCacheOptions {
   maxEntries?: number;
   /** Time to live of an entry from its write, in ms; `undefined` means no expiry. */
   ttlMs?: number;
+  /** The cache's name in reports. @default {"memory"} */
+  name?: string;
 }
 
 interface Entry<T> {
@@ -39,6 +41,8 @@ interface Entry<T> {
 export class TimCacheB<UniquenessParams, VersionParams, T>
   extends VersionedCache<UniquenessParams, VersionParams, T> {
   readonly #entries: LRUCache<string, Entry<T>>;
+  /** The cache's name in reports. */
+  readonly name: string;
 
   /** @throws {RangeError} If `maxEntries` is not a positive integer or `ttlMs` is not positive. */
   constructor(
@@ -54,6 +58,7 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
       throw new RangeError(`Cannot create cache: 'ttlMs' (${options.ttlMs}) must be positive`);
     }
     this.#entries = new LRUCache<string, Entry<T>>({ max, ttl: options.ttlMs });
+    this.name = options.name ?? "memory";
     registerCache(this);
   }
 

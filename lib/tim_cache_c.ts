@@ -10,6 +10,9 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { Buffer } from "node:buffer";
+import { observed, reportOperation } from "./observe.ts";
 import { registerCache } from "./_registry.ts";
 import {
   type FillResult,
@@ -25,7 +28,7 @@ import { breakerClosed, withDeadline } from "./_guard.ts";
 import type { L1Cache } from "./l1.ts";
 import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 import { ANY_VERSION } from "./types.ts";
-import type { HashFuncs } from "./types.ts";
+import type { CacheResult, HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
 
@@ -33,6 +36,11 @@ const DAY_S = 24 * 60 * 60;
 export interface TimCacheCOptions extends VersionedCacheOptions {
   /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
   redis?: () => RedisClient | undefined;
+  /**
+   * Store without a TTL and never refresh one: for immutable records (content-addressed
+   * or finished). Bounded by Redis's `maxmemory` eviction only. @default {false}
+   */
+  persistent?: boolean;
   /** Shortest write TTL, in seconds. @default {15 days} */
   minWriteTtlS?: number;
   /** Longest write TTL, in seconds. @default {30 days} */
@@ -46,6 +54,17 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    * @default {1 day}
    */
   readRefreshSlackS?: number;
+  /**
+   * Values whose JSON is longer than this are stored compressed (deflate-raw level 6,
+   * base64, prefix `z1:`; see docs/performance.md for the codec measurements), in bytes.
+   * @default {4096}
+   */
+  compressAboveBytes?: number;
+  /**
+   * Values longer than this once encoded are not stored (the operation is reported as
+   * `set`/`too_large`, which the server counts), in bytes. @default {16 MiB}
+   */
+  maxValueBytes?: number;
   /** Keys deleted per `UNLINK` during `clearAll`. @default {1000} */
   clearBatchSize?: number;
   /**
@@ -90,6 +109,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   extends VersionedCache<UniquenessParams, VersionParams, T> {
   /** The cache's name, the middle part of its keys. */
   readonly prefix: string;
+  /** The cache's name in reports (its prefix). */
+  readonly name: string;
   readonly #keyPrefix: string;
   readonly #redis: () => RedisClient | undefined;
   readonly #minWriteTtlS: number;
@@ -102,6 +123,9 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #breakerMs: number;
   readonly #fill: FillPolicy | undefined;
   readonly #l1: () => L1Cache | undefined;
+  readonly #compressAboveBytes: number;
+  readonly #persistent: boolean;
+  readonly #maxValueBytes: number;
   #lastErrorLogMs = 0;
 
   /**
@@ -123,6 +147,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       );
     }
     this.prefix = prefix;
+    this.name = prefix;
+    this.#compressAboveBytes = options.compressAboveBytes ?? 4096;
+    this.#persistent = options.persistent ?? false;
+    if (this.#persistent && options.fill) {
+      throw new TypeError(
+        `Cannot create cache '${prefix}': a persistent cache takes no fill policy`,
+      );
+    }
+    this.#maxValueBytes = options.maxValueBytes ?? 16 * 1024 * 1024;
     this.#keyPrefix = `cache:${prefix}:`;
     this.#redis = options.redis ?? getRedis;
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
@@ -219,6 +252,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   protected touchEntry(uniquenessHash: string, ttlLeftMs: number | undefined): void {
+    if (this.#persistent) return;
     const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
     if (ttlLeftMs !== undefined && ttlLeftMs > freshEnoughMs) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
@@ -235,20 +269,52 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   ): Promise<boolean> {
     const client = this.#client();
     if (!client) return false;
+    const key = this.keyFor(uniquenessHash);
+    const started = performance.now();
+    const encoded = this.encode(versionHash, data);
+    if (encoded === undefined) {
+      this.#reportSet(key, "too_large", started);
+      return true; // the cache works; this value is just not kept
+    }
     try {
-      const entry = JSON.stringify({ versionHash, data });
       await this.#call(
         client,
-        client.set(this.keyFor(uniquenessHash), entry, {
-          expiration: { type: "EX", value: this.writeTtlS() },
-        }),
+        this.#persistent
+          ? client.set(key, encoded)
+          : client.set(key, encoded, { expiration: { type: "EX", value: this.writeTtlS() } }),
       );
-      this.#l1()?.delete(this.keyFor(uniquenessHash));
+      this.#l1()?.delete(key);
+      this.#reportSet(key, "stored", started, encoded.length);
       return true;
     } catch (error) {
       this.#report("set", error);
       return false;
     }
+  }
+
+  /**
+   * The stored form of an entry: `{"versionHash", "data"}` as JSON, or above
+   * `compressAboveBytes` that JSON deflated (raw, level 6) in base64 behind `z1:`.
+   * `undefined` when the result is longer than `maxValueBytes`.
+   */
+  encode(versionHash: string, data: T): string | undefined {
+    const json = JSON.stringify({ versionHash, data });
+    const stored = json.length > this.#compressAboveBytes
+      ? COMPRESSED + deflateRawSync(Buffer.from(json), { level: 6 }).toString("base64")
+      : json;
+    return stored.length > this.#maxValueBytes ? undefined : stored;
+  }
+
+  #reportSet(key: string, result: string, started: number, bytes?: number): void {
+    if (!observed()) return;
+    reportOperation({
+      cache: this.prefix,
+      op: "set",
+      result,
+      latencyMs: performance.now() - started,
+      key,
+      detail: bytes === undefined ? undefined : { bytes },
+    });
   }
 
   protected async deleteEntry(uniquenessHash: string): Promise<void> {
@@ -281,6 +347,91 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     } catch (error) {
       this.#report("clear_all", error);
     }
+  }
+
+  /**
+   * Batched read-through: the values of many keys, with one `MGET` for every key the L1
+   * does not hold (so N keys cost one round trip, not N), a version check per key, and
+   * the misses filled through the normal path in parallel (per-key single flight, and the
+   * fleet fill lock when the cache has a policy). Hits refresh their TTL in the
+   * background (`PTTL`, then `EXPIRE` where due), without delaying the answer.
+   *
+   * @param requests One entry per wanted value, in the order of the results.
+   * @param producer Computes the value of one request on a miss (`index` into `requests`).
+   * @returns One {@linkcode CacheResult} per request, in order.
+   * @throws Whatever a producer throws (the other requests' fills still run).
+   */
+  async getMany(
+    requests: readonly { params: UniquenessParams; version: VersionParams }[],
+    producer: (params: UniquenessParams, index: number) => Promise<T>,
+  ): Promise<CacheResult<T>[]> {
+    const started = performance.now();
+    const results: (CacheResult<T> | undefined)[] = new Array(requests.length);
+    const hashes = requests.map((r) => this.hashesOf(r.params, r.version));
+    const l1 = this.#l1();
+    const fetch: number[] = [];
+    for (const [index, { uniquenessHash, versionHash }] of hashes.entries()) {
+      const local = l1?.get<{ versionHash: string; data: T }>(this.keyFor(uniquenessHash));
+      if (local && local.versionHash === versionHash) {
+        results[index] = { value: local.data, outcome: "hit", lookupMs: 0, computeMs: 0 };
+      } else fetch.push(index);
+    }
+    const client = this.#client();
+    if (client && fetch.length > 0) {
+      const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
+      const epoch = l1?.epoch ?? 0;
+      try {
+        const values = await this.#call(client, client.mGet(keys)) as (string | null)[];
+        const byKey = new Map(keys.map((key, i) => [key, values[i]]));
+        const hitKeys: string[] = [];
+        const lookupMs = performance.now() - started;
+        for (const index of fetch) {
+          const key = this.keyFor(hashes[index].uniquenessHash);
+          const raw = byKey.get(key);
+          const entry = raw ? decodeEntry<T>(raw) : undefined;
+          if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
+          l1?.set(key, entry, raw!.length * 2, epoch);
+          results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
+          hitKeys.push(key);
+        }
+        if (hitKeys.length > 0 && !this.#persistent) this.#refreshTtls(client, hitKeys);
+      } catch (error) {
+        this.#report("mget", error); // misses below fill through the normal path
+      }
+    }
+    const filled = await Promise.all(
+      requests.map((request, index) =>
+        results[index] ??
+          this.getOrSet(request.params, request.version, () => producer(request.params, index))
+      ),
+    );
+    if (observed()) {
+      for (const [index, result] of filled.entries()) {
+        reportOperation({
+          cache: this.prefix,
+          op: "get_many",
+          result: results[index] ? "hit" : result.outcome,
+          latencyMs: performance.now() - started,
+        });
+      }
+    }
+    return filled;
+  }
+
+  /** Background TTL refresh of batch hits: one pipelined PTTL each, EXPIRE where due. */
+  #refreshTtls(client: RedisClient, keys: string[]): void {
+    const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
+    Promise.all(keys.map((key) => this.#call(client, client.pTTL(key))))
+      .then((ttls) =>
+        Promise.all(
+          keys.map((key, i) =>
+            Number(ttls[i]) > freshEnoughMs
+              ? undefined
+              : this.#call(client, client.expire(key, this.#readRefreshTtlS))
+          ),
+        )
+      )
+      .catch((error: unknown) => this.#report("expire", error));
   }
 
   /**
@@ -444,8 +595,9 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     miss.publish(value);
     let written = false;
     if (miss.storable(value)) {
-      const stored = JSON.stringify({ versionHash: miss.versionHash, data: value });
-      written = await lock.writeFenced(stored, this.writeTtlS()).catch(() => false);
+      const stored = this.encode(miss.versionHash, value);
+      written = stored === undefined ||
+        await lock.writeFenced(stored, this.writeTtlS()).catch(() => false);
       this.#l1()?.delete(lock.dataKey);
       leaseLost ||= !written;
     }
@@ -482,6 +634,16 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     extra: Record<string, unknown> = {},
     waitedMs = performance.now() - started - computeMs,
   ): void {
+    if (observed()) {
+      reportOperation({
+        cache: this.prefix,
+        op: "fill",
+        result: outcome,
+        latencyMs: performance.now() - started,
+        key: this.keyFor(miss.uniquenessHash),
+        detail: { waitedMs, computeMs, ...extra },
+      });
+    }
     this.#log(JSON.stringify({
       event: "cache_fill",
       cache: this.prefix,
@@ -501,6 +663,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   #report(op: string, error: unknown): void {
+    if (observed()) reportOperation({ cache: this.prefix, op, result: "error", latencyMs: 0 });
     const now = Date.now();
     if (now - this.#lastErrorLogMs < 1000) return;
     this.#lastErrorLogMs = now;
@@ -535,11 +698,18 @@ function round1(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+/** Marks a compressed entry (deflate-raw, base64). */
+const COMPRESSED = "z1:";
+
 /** Parses a stored entry; `undefined` for anything that is not one of ours. */
 function decodeEntry<T>(raw: string): { versionHash: string; data: T } | undefined {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
+    parsed = JSON.parse(
+      raw.startsWith(COMPRESSED)
+        ? inflateRawSync(Buffer.from(raw.slice(COMPRESSED.length), "base64")).toString()
+        : raw,
+    );
   } catch {
     return undefined;
   }
