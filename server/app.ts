@@ -23,6 +23,8 @@ import { datasetRoutes } from "./routes/datasets.ts";
 import { eventRoutes, type EventRoutesDeps } from "./routes/events.ts";
 import { mirrorRoutes } from "./routes/mirror.ts";
 import { projectRoutes } from "./routes/projects.ts";
+import { overviewRoutes } from "./routes/overview.ts";
+import { StaleWhileRevalidate } from "../lib/mod.ts";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
@@ -35,6 +37,12 @@ export interface AppDeps {
   instance?: string;
   /** Where errors and admin actions are logged, one JSON line each. @default {console.error} */
   log?: (line: string) => void;
+  /** The stale-while-revalidate memo of windowed aggregates. @default {one for `instance`} */
+  memo?: StaleWhileRevalidate;
+  /** Window of the instance overview, in ms. @default {300_000} */
+  overviewWindowMs?: number;
+  /** The clock (epoch ms) of windowed responses. @default {Date.now} */
+  clock?: () => number;
   /**
    * Events: versioned writes announce themselves through it, SSE streams listen to it.
    * @default {events that stay in this process, no mirrors}
@@ -66,6 +74,10 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   const events = deps.events ??
     new ServerEvents({ db: deps.db, instance: deps.instance ?? "local" });
+  const memo = deps.memo ?? new StaleWhileRevalidate({ tenant: deps.instance ?? "local", log });
+  // Windowed aggregates carry no version: a dataset or structure change makes them stale
+  // (their last good value is still served while one refresh runs).
+  events.onClear("windowed_aggregate", () => memo.invalidate());
   // The structure cache has a version, but a structure import also empties it.
   events.onClear("structure", () => deps.caches.structure.clearAll());
   app.route("/api/projects", projectRoutes({ ...deps, writes: versionedWrites(deps.db, events) }));
@@ -82,6 +94,15 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     mirrorRoutes({ events, adminToken: deps.adminToken, mirrorSecret: deps.mirrorSecret }),
   );
   app.route("/api", datasetRoutes(deps));
+  app.route(
+    "/api/instance",
+    overviewRoutes({
+      db: deps.db,
+      memo,
+      windowMs: deps.overviewWindowMs ?? 300_000,
+      clock: deps.clock,
+    }),
+  );
   app.route("/", await clientRoutes());
 
   app.notFound((c) =>
