@@ -45,6 +45,8 @@ export interface BatchOptions {
    * rolling restart can be checked between steps).
    */
   onResult?: (result: InstanceResult) => void | Promise<void>;
+  /** Called once with every result, in the order given (skipped ones included). */
+  onDone?: (results: InstanceResult[]) => void;
 }
 
 /**
@@ -172,7 +174,7 @@ export async function runBatch(
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, instances.length) }, worker));
-  return results.map((result, i) =>
+  const all = results.map((result, i): InstanceResult =>
     result ?? {
       id: instances[i].id,
       action,
@@ -182,6 +184,8 @@ export async function runBatch(
       url: appUrl(instances[i]),
     }
   );
+  options.onDone?.(all);
+  return all;
 }
 
 /**

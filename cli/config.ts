@@ -161,14 +161,14 @@ export function validateVersion(value: string, what = "server version"): string 
 }
 
 /** Pattern of a tag (`@<tag>` targets). */
-export const TAG_PATTERN: RegExp = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+export const TAG_PATTERN: RegExp = /^[a-z0-9][a-z0-9_-]*$/;
 
 /**
  * Checks a tag.
  *
  * @param tag Candidate tag.
  * @returns The tag.
- * @throws {UsageError} If it is not 1-32 lowercase letters, digits, `-` or `_`, or is `all`.
+ * @throws {UsageError} If it is not lowercase letters, digits, `-` or `_`, or is `all`.
  * @example
  * ```ts
  * import { validateTag } from "./config.ts";
@@ -178,7 +178,7 @@ export const TAG_PATTERN: RegExp = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 export function validateTag(tag: string): string {
   if (!TAG_PATTERN.test(tag) || tag === "all") {
     throw new UsageError(
-      `Invalid tag '${tag}': use 1-32 lowercase letters, digits, '-' or '_' (not 'all')`,
+      `Invalid tag '${tag}': use lowercase letters, digits, '-' or '_' (not 'all')`,
     );
   }
   return tag;

@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fakeDocker, fakeHealthz, tempWb } from "./_test_helpers.ts";
 import type { Instance } from "./config.ts";
-import { CommandFailedError, ReadinessTimeoutError, StartFailedError } from "./errors.ts";
+import { formatBatchSummary, type InstanceResult } from "./batch.ts";
+import {
+  BatchFailedError,
+  CommandFailedError,
+  ReadinessTimeoutError,
+  StartFailedError,
+} from "./errors.ts";
 import {
   initInstance,
   pullImages,
@@ -348,4 +354,42 @@ Deno.test("a second wb run (docker) finds everything running: docker's 'already'
     ["redis", "running"],
     ["app", "running"],
   ]);
+});
+
+Deno.test("a rolling restart (docker) stops at the first instance that fails; later ones are not touched", async () => {
+  const { wb, docker, instances: [a, b, c], start, stop } = await dockerWb(["a", "b", "c"]);
+  await using _ = wb;
+  await using _apps = fakeHealthz([a, c], docker.env.FAKE_DOCKER_LOG); // b's app never answers
+  wb.context.healthTimeoutMs = 300;
+  let summary: InstanceResult[] = [];
+  await assert.rejects(
+    restartTargets(wb.context, ["@all"], { onDone: (all) => summary = all }),
+    (error) => {
+      assert.ok(error instanceof BatchFailedError);
+      assert.match(error.message, /^1 of 3 instances failed:\n- b: The app of 'b' did not answer/);
+      assert.match(error.message, /\nNot touched after the failure: c$/);
+      return true;
+    },
+  );
+  const calls = await docker.calls();
+  assert.deepEqual(calls.slice(0, stop(a).length + start(a).length + 1), [
+    ...stop(a),
+    ...start(a),
+    healthz("a"),
+  ]);
+  assert.ok(!calls.flat().some((arg) => arg === "c" || arg.startsWith("c-")), "c untouched");
+  assert.deepEqual(summary.map((r) => [r.id, r.outcome]), [
+    ["a", "ok"],
+    ["b", "failed"],
+    ["c", "skipped"],
+  ]);
+  const table = formatBatchSummary(summary, 1234).split("\n");
+  assert.match(table[0], /^INSTANCE\s+ACTION\s+RESULT\s+TIME\s+URL\s+NOTE$/);
+  assert.match(table[1], /^a\s+restart\s+ok\s+\d+\.\d s\s+http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(
+    table[2],
+    /^b\s+restart\s+FAILED\s+\d+\.\d s\s+http:\S+\s+The app of 'b' did not answer/,
+  );
+  assert.match(table[3], /^c\s+restart\s+SKIPPED\s+-\s+http:\S+$/);
+  assert.equal(table[4], "3 instances: 1 ok, 1 failed, 1 skipped; 1.2 s in all");
 });

@@ -313,6 +313,7 @@ export async function startInstance(
     let rollbackError: unknown;
     try {
       removed = await runtime.rollback(instance);
+      context.reporter.end?.("ok");
     } catch (e) {
       rollbackError = e;
       context.reporter.end?.("failed");

@@ -115,24 +115,16 @@ export function buildProgram(
     targets: string[],
     parallel: string | undefined,
   ) => {
-    const results: InstanceResult[] = [];
+    let results: InstanceResult[] = [];
     const started = performance.now();
     try {
       await work(context, targets, {
         ...(parallel === undefined ? {} : { parallel: positiveInt(parallel, "--parallel") }),
-        onResult: (r) => {
-          results.push(r);
-        },
+        onDone: (all) => results = all,
       });
     } finally {
       if (results.length > 0) {
-        const order = new Map(results.map((r, i) => [r.id, i]));
-        print(
-          "\n" + formatBatchSummary(
-            results.sort((a, b) => order.get(a.id)! - order.get(b.id)!),
-            performance.now() - started,
-          ),
-        );
+        print("\n" + formatBatchSummary(results, performance.now() - started));
       }
     }
   };

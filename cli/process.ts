@@ -44,17 +44,15 @@ export async function isAlive(pid: number): Promise<boolean> {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
     return state !== "Z" && state !== "X";
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      try {
-        await Deno.stat("/proc/self/stat");
-        return false; // procfs exists, so the process does not
-      } catch {
-        const { code } = await new Deno.Command("kill", { args: ["-0", String(pid)] }).output();
-        return code === 0;
-      }
+  } catch {
+    // NotFound, or ESRCH ("No such process") when it exits while we read.
+    try {
+      await Deno.stat("/proc/self/stat");
+      return false; // procfs exists, so the process does not
+    } catch {
+      const { code } = await new Deno.Command("kill", { args: ["-0", String(pid)] }).output();
+      return code === 0;
     }
-    throw error;
   }
 }
 
