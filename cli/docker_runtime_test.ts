@@ -393,3 +393,42 @@ Deno.test("a rolling restart (docker) stops at the first instance that fails; la
   assert.match(table[3], /^c\s+restart\s+SKIPPED\s+-\s+http:\S+$/);
   assert.equal(table[4], "3 instances: 1 ok, 1 failed, 1 skipped; 1.2 s in all");
 });
+
+Deno.test("readiness timeouts (docker) say what was not ready: Postgres fails the start, Redis only warns", async () => {
+  {
+    const { wb, docker } = await dockerWb(["web"], "pg_isready");
+    await using _ = wb;
+    wb.context.postgresReadyMs = 300;
+    await assert.rejects(runTargets(wb.context, ["web"]), (error) => {
+      assert.ok(error instanceof StartFailedError);
+      assert.ok(error.cause instanceof ReadinessTimeoutError);
+      assert.match(
+        error.message,
+        /^Postgres of 'web' did not accept connections within 0\.3 s\. Last attempt: Command failed \(exit 1\): docker exec web-postgres pg_isready -h 127\.0\.0\.1 -U postgres -d wb\n {2}fake docker: failing on purpose/,
+      );
+      assert.match(
+        error.message,
+        /Rolled back 'web': removed container web-postgres, removed network web\.$/,
+      );
+      return true;
+    });
+    assert.ok((await docker.calls()).filter((c) => c.includes("pg_isready")).length >= 2, "polled");
+  }
+  {
+    const { wb, docker, instances: [web] } = await dockerWb(["web"], "redis-cli PING");
+    await using _ = wb;
+    await using _apps = fakeHealthz([web], docker.env.FAKE_DOCKER_LOG);
+    wb.context.redisReadyMs = 300;
+    const [result] = await runTargets(wb.context, ["web"]);
+    assert.equal(result.outcome, "warned");
+    assert.match(
+      result.warnings[0],
+      /^Wait for Redis \(web-redis\) to answer PING failed; continuing\. The app starts anyway and runs uncached until Redis is back\.\nRedis of 'web' did not answer PING within 0\.3 s\./,
+    );
+    assert.deepEqual(
+      (await docker.calls()).at(-1),
+      healthz("web"),
+      "the app was started and awaited",
+    );
+  }
+});
