@@ -357,7 +357,7 @@ Deno.test("a second wb run (docker) finds everything running: docker's 'already'
 });
 
 Deno.test("a rolling restart (docker) stops at the first instance that fails; later ones are not touched", async () => {
-  const { wb, docker, instances: [a, b, c], start, stop } = await dockerWb(["a", "b", "c"]);
+  const { wb, docker, instances: [a, _b, c], start, stop } = await dockerWb(["a", "b", "c"]);
   await using _ = wb;
   await using _apps = fakeHealthz([a, c], docker.env.FAKE_DOCKER_LOG); // b's app never answers
   wb.context.healthTimeoutMs = 300;
