@@ -88,6 +88,11 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   /** The cache's name in reports (a `TimCacheC`'s prefix). */
   abstract readonly name: string;
 
+  /** The store key of an entry, for reports (observers log it only at debug level). */
+  protected keyOf(_uniquenessHash: string): string | undefined {
+    return undefined;
+  }
+
   /**
    * Reads one entry; must not throw (a broken entry is a miss, an outage is unavailable).
    * `wantedVersion` (a version hash or `ANY_VERSION`) lets a layered store skip a local
@@ -119,6 +124,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       op: "get",
       result: value === undefined ? "miss" : "hit",
       latencyMs: performance.now() - started,
+      key: this.keyOf(this.#funcs.uniquenessHashFromParams(params)),
     });
     return value;
   }
@@ -191,6 +197,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
         op: "get_or_set",
         result: result.outcome,
         latencyMs: performance.now() - started,
+        key: this.keyOf(this.#funcs.uniquenessHashFromParams(params)),
         detail: { computeMs: result.computeMs },
       });
       return result;

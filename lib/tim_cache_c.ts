@@ -189,6 +189,10 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return this.#keyPrefix + uniquenessHash;
   }
 
+  protected override keyOf(uniquenessHash: string): string {
+    return this.keyFor(uniquenessHash);
+  }
+
   /** A write TTL in whole seconds, uniform in `[minWriteTtlS, maxWriteTtlS]`. */
   writeTtlS(): number {
     const span = this.#maxWriteTtlS - this.#minWriteTtlS;
@@ -595,9 +599,16 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     miss.publish(value);
     let written = false;
     if (miss.storable(value)) {
+      const writeStarted = performance.now();
       const stored = this.encode(miss.versionHash, value);
       written = stored === undefined ||
         await lock.writeFenced(stored, this.writeTtlS()).catch(() => false);
+      this.#reportSet(
+        lock.dataKey,
+        stored === undefined ? "too_large" : written ? "stored" : "fenced",
+        writeStarted,
+        stored?.length,
+      );
       this.#l1()?.delete(lock.dataKey);
       leaseLost ||= !written;
     }

@@ -57,6 +57,8 @@ export interface CacheResult<T> {
 
 /** The interface {@linkcode TimCacheB} and {@linkcode TimCacheC} share. */
 export interface TimCache<UniquenessParams, VersionParams, T> {
+  /** The cache's name in reports and spans (a `TimCacheC`'s prefix). */
+  readonly name: string;
   /**
    * The stored value for `params` at `versionParams`, or `undefined` on a miss.
    * A miss takes a short miss lease: concurrent `get`s of the same key and version wait for

@@ -25,6 +25,7 @@ import { mirrorRoutes } from "./routes/mirror.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { overviewRoutes } from "./routes/overview.ts";
 import { StaleWhileRevalidate } from "../lib/mod.ts";
+import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
@@ -37,6 +38,10 @@ export interface AppDeps {
   instance?: string;
   /** Where errors and admin actions are logged, one JSON line each. @default {console.error} */
   log?: (line: string) => void;
+  /** The metrics registry `GET /metrics` renders; absent: no metrics route. */
+  metrics?: Registry;
+  /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: open. */
+  metricsToken?: string;
   /** The stale-while-revalidate memo of windowed aggregates. @default {one for `instance`} */
   memo?: StaleWhileRevalidate;
   /** Window of the instance overview, in ms. @default {300_000} */
@@ -70,6 +75,8 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       instance: deps.instance ?? "local",
       startedAtMs: Date.now(),
       log,
+      metrics: deps.metrics,
+      metricsToken: deps.metricsToken,
     }),
   );
   const events = deps.events ??

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { type CacheLogLevel, parseLogLevel } from "./observability.ts";
+
 /** The parsed configuration. */
 export interface ServerConfig {
   /** `PORT`: TCP port to listen on. @default {8000} */
@@ -17,6 +19,12 @@ export interface ServerConfig {
   pgliteDir?: string;
   /** `REDIS_URL`: the instance's Redis; unset disables the Redis cache. */
   redisUrl?: string;
+  /** `REDIS_ENABLED`: `false` turns the Redis cache off entirely, even with a URL. @default {true} */
+  redisEnabled: boolean;
+  /** `REDIS_LOG_LEVEL`: cache log lines (`debug` adds keys, `info` one per operation). @default {"info"} */
+  redisLogLevel: CacheLogLevel;
+  /** `METRICS_TOKEN`: bearer token `GET /metrics` requires; unset: open. */
+  metricsToken?: string;
   /** `REDIS_COMMAND_TIMEOUT_MS`: reply deadline of a cache call. @default {1000} */
   redisCommandTimeoutMs: number;
   /** `ADMIN_TOKEN`: bearer token of administrators; unset disables admin actions. */
@@ -42,6 +50,13 @@ export interface ServerConfig {
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
   const text = (name: string) => env[name]?.trim() || undefined;
+  const bool = (name: string, fallback: boolean) => {
+    const raw = text(name)?.toLowerCase();
+    if (raw === undefined) return fallback;
+    if (["true", "1", "yes", "on"].includes(raw)) return true;
+    if (["false", "0", "no", "off"].includes(raw)) return false;
+    throw new RangeError(`${name} must be true or false, got '${text(name)}'`);
+  };
   const int = (name: string, fallback: number, min: number, max: number) => {
     const raw = text(name);
     if (raw === undefined) return fallback;
@@ -71,6 +86,9 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     databaseUrl: text("DATABASE_URL"),
     pgliteDir: text("PGLITE_DIR"),
     redisUrl: text("REDIS_URL"),
+    redisEnabled: bool("REDIS_ENABLED", true),
+    redisLogLevel: parseLogLevel(text("REDIS_LOG_LEVEL")),
+    metricsToken: text("METRICS_TOKEN"),
     redisCommandTimeoutMs: int("REDIS_COMMAND_TIMEOUT_MS", 1000, 10, 60_000),
     adminToken: text("ADMIN_TOKEN"),
     instance: text("WB_INSTANCE") ?? "local",

@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { TimCache } from "../lib/mod.ts";
 import { type Cached, envelope } from "./caches.ts";
+import { inSpan } from "./observability.ts";
 
 const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS" } as const;
 
@@ -27,11 +28,21 @@ export async function serveCached<U, V, B>(
   producer: () => Promise<B>,
   versionMs = 0,
 ): Promise<Response> {
-  const result = await cache.getOrSet(
-    params,
-    version,
-    async () => envelope(params, version, await producer()),
-  );
+  const name = cache.name;
+  const result = await inSpan("cache.get_or_set", { "cache.name": name }, async (span) => {
+    const result = await cache.getOrSet(
+      params,
+      version,
+      () =>
+        inSpan(
+          "cache.fill",
+          { "cache.name": name },
+          async () => envelope(params, version, await producer()),
+        ),
+    );
+    span.setAttribute("cache.outcome", result.outcome);
+    return result;
+  });
   c.header("X-Cache", X_CACHE[result.outcome]);
   c.header(
     "Server-Timing",

@@ -17,6 +17,7 @@ import { connectPostgres, type Db, openPglite } from "./db.ts";
 import { createCacheEventLog, createServerEvents } from "./events/mod.ts";
 import { loadInstance } from "./load/mod.ts";
 import { migrate } from "./migrate.ts";
+import { installObservability, tracedDb } from "./observability.ts";
 import { SERVER_VERSION } from "./version.ts";
 
 const HARD_EXIT_MS = 8000;
@@ -50,15 +51,18 @@ async function openDatabase(): Promise<Db> {
   return db;
 }
 
-const db = await openDatabase();
-await initRedis(config.redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
-if (config.redisUrl) log({ event: "redis_configured", url: redactRedisUrl(config.redisUrl) });
+const db = tracedDb(await openDatabase());
+const observability = installObservability({ logLevel: config.redisLogLevel });
+const redisUrl = config.redisEnabled ? config.redisUrl : undefined;
+if (!config.redisEnabled) log({ event: "redis_disabled", reason: "REDIS_ENABLED=false" });
+else await initRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
+if (redisUrl) log({ event: "redis_configured", url: redactRedisUrl(redisUrl) });
 
 // Events fan out through Redis pub/sub when Redis is configured; local ones are mirrored.
 const events = createServerEvents({
   db,
   instance: config.instance,
-  redis: config.redisUrl !== undefined,
+  redis: redisUrl !== undefined,
   mirrors: config.cacheMirrors,
   mirrorSecret: config.mirrorSecret,
   log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
@@ -72,6 +76,8 @@ const app = await createApp({
   events,
   viewerToken: config.viewerToken,
   mirrorSecret: config.mirrorSecret,
+  metrics: observability.registry,
+  metricsToken: config.metricsToken,
 });
 
 const server = Deno.serve({

@@ -6,11 +6,17 @@
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { flushAllServerCaches, getRedis, isRedisConfigured } from "../../lib/mod.ts";
+import type { Registry } from "prom-client";
+import { bearerToken, tokenMatches } from "../auth.ts";
 import { requireAdmin } from "../http.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
 
 /** What the admin routes need. */
 export interface AdminRoutesDeps {
+  /** The metrics registry rendered by `GET /metrics`; absent: no metrics route. */
+  metrics?: Registry;
+  /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: open. */
+  metricsToken?: string;
   adminToken?: string;
   /** The instance id (`WB_INSTANCE`). */
   instance: string;
@@ -26,8 +32,26 @@ export function redisStatus(): "up" | "down" | "disabled" {
 }
 
 /** `GET /healthz`, `GET /api/instance_meta`, `POST /caches/flush-all`. */
-export function adminRoutes({ adminToken, instance, startedAtMs, log }: AdminRoutesDeps): Hono {
+export function adminRoutes(
+  { adminToken, instance, startedAtMs, log, metrics, metricsToken }: AdminRoutesDeps,
+): Hono {
   const app = new Hono();
+
+  if (metrics) {
+    // Prometheus text exposition: cache hits, misses, errors, latency, fills, Redis up.
+    app.get("/metrics", async (c) => {
+      if (metricsToken) {
+        const token = bearerToken(c);
+        if (!token) {
+          throw new HTTPException(401, { message: "GET /metrics needs the metrics bearer token" });
+        }
+        if (!tokenMatches(token, metricsToken)) {
+          throw new HTTPException(403, { message: "The metrics token is not valid" });
+        }
+      }
+      return c.body(await metrics.metrics(), 200, { "content-type": metrics.contentType });
+    });
+  }
 
   // Cheap on purpose: no database query, answers while Redis is down.
   app.get("/healthz", (c) =>

@@ -1,0 +1,222 @@
+/**
+ * Observability of the caches: Prometheus metrics (npm `prom-client`), one structured log
+ * line per cache operation, and OpenTelemetry spans (npm `@opentelemetry/api`, exported
+ * by Deno's built-in OpenTelemetry when `OTEL_DENO=true`; a no-op otherwise).
+ *
+ * The library reports every cache operation to its observers (`lib/observe.ts`); this
+ * module turns those reports into metrics and log lines.
+ *
+ * @module
+ */
+import { type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import {
+  addCacheObserver,
+  type CacheOperation,
+  getL1,
+  getRedis,
+  isRedisConfigured,
+} from "../lib/mod.ts";
+import type { Db } from "./db.ts";
+
+/** `REDIS_LOG_LEVEL`: which cache log lines are written. */
+export type CacheLogLevel = "debug" | "info" | "warn" | "error" | "silent";
+
+const LEVELS: Record<CacheLogLevel, number> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+  silent: 99,
+};
+
+/** Parses `REDIS_LOG_LEVEL`. @throws {RangeError} For an unknown level. */
+export function parseLogLevel(text: string | undefined): CacheLogLevel {
+  const level = (text ?? "info").toLowerCase();
+  if (!(level in LEVELS)) {
+    throw new RangeError(
+      `REDIS_LOG_LEVEL must be one of ${Object.keys(LEVELS).join(", ")}, got '${text}'`,
+    );
+  }
+  return level as CacheLogLevel;
+}
+
+/** What {@linkcode installObservability} returns. */
+export interface Observability {
+  /** The metrics registry (`GET /metrics` renders it). */
+  registry: Registry;
+  /** Stops observing (tests). */
+  uninstall(): void;
+}
+
+/**
+ * Registers the metrics and the cache log on the library's operation reports.
+ *
+ * Metrics: `cache_hits_total`, `cache_misses_total`, `cache_bypass_total` (per cache),
+ * `cache_errors_total` (per cache and op), `cache_operation_duration_seconds` (histogram
+ * per cache and op), `cache_fills_total` (per cache and fill outcome),
+ * `cache_values_too_large_total` (per cache), `redis_up`, `cache_l1_entries`,
+ * `cache_l1_bytes`, `cache_l1_hits_total`, `cache_l1_invalidations_total`.
+ *
+ * Log: one JSON line per operation at `info` (`event`, `cache`, `op`, `result`,
+ * `latencyMs`), the key only at `debug`; errors at `warn`. `fill` reports are not logged
+ * here (the cache writes its own `cache_fill` line).
+ */
+export function installObservability(
+  options: { logLevel?: CacheLogLevel; log?: (line: string) => void } = {},
+): Observability {
+  const level = LEVELS[options.logLevel ?? "info"];
+  const log = options.log ?? ((line: string) => console.error(line));
+  const registry = new Registry();
+  const hits = new Counter({
+    name: "cache_hits_total",
+    help: "Cache reads served from the cache",
+    labelNames: ["cache"],
+    registers: [registry],
+  });
+  const misses = new Counter({
+    name: "cache_misses_total",
+    help: "Cache reads that computed the value",
+    labelNames: ["cache"],
+    registers: [registry],
+  });
+  const bypass = new Counter({
+    name: "cache_bypass_total",
+    help: "Cache reads computed without a cache (Redis off or down)",
+    labelNames: ["cache"],
+    registers: [registry],
+  });
+  const errors = new Counter({
+    name: "cache_errors_total",
+    help: "Cache operations that failed (Redis errors, producer errors)",
+    labelNames: ["cache", "op"],
+    registers: [registry],
+  });
+  const fills = new Counter({
+    name: "cache_fills_total",
+    help: "Miss fills by outcome (leader, follower_hit, ...)",
+    labelNames: ["cache", "outcome"],
+    registers: [registry],
+  });
+  const tooLarge = new Counter({
+    name: "cache_values_too_large_total",
+    help: "Values not stored because they exceed maxValueBytes",
+    labelNames: ["cache"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "cache_operation_duration_seconds",
+    help: "Cache operation latency",
+    labelNames: ["cache", "op"],
+    buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "redis_up",
+    help:
+      "1 when the instance's Redis answers, 0 when it is configured but down (absent when disabled)",
+    registers: [registry],
+    collect() {
+      if (isRedisConfigured()) this.set(getRedis() ? 1 : 0);
+    },
+  });
+  const l1 = (
+    name: string,
+    help: string,
+    read: (s: NonNullable<ReturnType<typeof l1Stats>>) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = l1Stats();
+        if (stats) this.set(read(stats));
+      },
+    });
+  const l1Stats = () => getL1()?.stats();
+  l1("cache_l1_entries", "Entries in the in-process L1", (s) => s.entries);
+  l1("cache_l1_bytes", "Bytes held by the in-process L1", (s) => s.bytes);
+  l1("cache_l1_hits_total", "Reads served by the in-process L1", (s) => s.hits);
+  l1(
+    "cache_l1_invalidations_total",
+    "Invalidation pushes received from Redis",
+    (s) => s.invalidations,
+  );
+
+  const uninstall = addCacheObserver((operation: CacheOperation) => {
+    const { cache, op, result } = operation;
+    duration.observe({ cache, op }, operation.latencyMs / 1000);
+    if (op === "fill") {
+      fills.inc({ cache, outcome: result });
+      return;
+    }
+    if (op === "get" || op === "get_or_set" || op === "get_many") {
+      if (result === "hit") hits.inc({ cache });
+      else if (result === "miss") misses.inc({ cache });
+      else if (result === "bypass") bypass.inc({ cache });
+    }
+    if (result === "error") errors.inc({ cache, op });
+    if (result === "too_large") tooLarge.inc({ cache });
+    const lineLevel = result === "error" || result === "too_large" ? LEVELS.warn : LEVELS.info;
+    if (lineLevel < level) return;
+    log(JSON.stringify({
+      event: "cache_op",
+      cache,
+      op,
+      result,
+      latencyMs: Math.round(operation.latencyMs * 1000) / 1000,
+      ...(level <= LEVELS.debug && operation.key !== undefined ? { key: operation.key } : {}),
+    }));
+  });
+  return { registry, uninstall };
+}
+
+const tracer = trace.getTracer("wb-server");
+
+/**
+ * Runs `fn` in an OpenTelemetry span (exported by Deno's built-in OpenTelemetry when
+ * `OTEL_DENO=true`); errors are recorded on the span and rethrown.
+ */
+export function inSpan<R>(
+  name: string,
+  attributes: Record<string, string | number>,
+  fn: (span: Span) => Promise<R>,
+): Promise<R> {
+  return tracer.startActiveSpan(name, { attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({
+        code: SpanStatusCode.ERROR,
+        message: String((error as Error)?.message ?? error),
+      });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** Wraps a database so every query runs in a `db.query` span (statement text as attribute). */
+export function tracedDb(db: Db): Db {
+  return {
+    ...db,
+    query: (text, params) =>
+      inSpan(
+        "db.query",
+        { "db.system": "postgresql", "db.statement": text.slice(0, 500) },
+        () => db.query(text, params),
+      ),
+    transaction: (fn) =>
+      inSpan(
+        "db.transaction",
+        { "db.system": "postgresql" },
+        () => db.transaction((tx) => fn(tracedDb(tx))),
+      ),
+    close: () => db.close(),
+    exec: (sql) => db.exec(sql),
+    copyRows: (table, columns, rows) => db.copyRows(table, columns, rows),
+  };
+}

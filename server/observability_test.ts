@@ -1,0 +1,172 @@
+/**
+ * Observability: Prometheus metrics and cache log lines (in-process, real Redis and
+ * Postgres), and OpenTelemetry spans from a real server process (Deno's built-in
+ * OpenTelemetry, exported as OTLP/JSON to a collector on loopback).
+ */
+import assert from "node:assert/strict";
+import { closeRedis, initRedis } from "../lib/mod.ts";
+import { freePort, startRedis } from "../lib/testing/redis_server.ts";
+import { createApp } from "./app.ts";
+import { createServerCaches } from "./caches.ts";
+import { readConfig } from "./config.ts";
+import { installObservability } from "./observability.ts";
+import { createTestDatabase, loadSmallFixture } from "./testing/pg.ts";
+
+Deno.test("GET /metrics counts hits, misses and fills per cache; cache_op log lines carry keys only at debug", async () => {
+  await using database = await createTestDatabase();
+  await loadSmallFixture(database.db);
+  await using redis = await startRedis();
+  await initRedis(redis.url, { log: () => {} });
+  const lines: string[] = [];
+  const observability = installObservability({ logLevel: "info", log: (l) => lines.push(l) });
+  try {
+    const app = await createApp({
+      db: database.db,
+      caches: createServerCaches({ log: () => {} }),
+      metrics: observability.registry,
+      metricsToken: "scrape",
+      log: () => {},
+    });
+    const pos = await (await app.request("/api/projects/demo/presentation_objects")).json();
+    const path = `/api/projects/demo/presentation_objects/${pos.items[0].poId}/items`;
+    assert.equal((await app.request(path)).headers.get("x-cache"), "MISS");
+    assert.equal((await app.request(path)).headers.get("x-cache"), "HIT");
+    assert.equal((await app.request("/metrics")).status, 401);
+    assert.equal(
+      (await app.request("/metrics", { headers: { authorization: "Bearer nope" } })).status,
+      403,
+    );
+    const response = await app.request("/metrics", { headers: { authorization: "Bearer scrape" } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /text\/plain/);
+    const text = await response.text();
+    assert.match(text, /cache_hits_total\{cache="po_items"\} 1/);
+    assert.match(text, /cache_misses_total\{cache="po_items"\} 1/);
+    assert.match(text, /cache_fills_total\{cache="po_items",outcome="leader"\} 1/);
+    assert.match(
+      text,
+      /cache_operation_duration_seconds_bucket\{le="0.001",cache="po_items",op="get_or_set"\}/,
+    );
+    assert.match(text, /redis_up 1/);
+    assert.match(text, /cache_l1_entries \d+/);
+    const ops = lines.map((l) => JSON.parse(l)).filter((l) => l.event === "cache_op");
+    assert.ok(
+      ops.some((l) => l.cache === "po_items" && l.op === "get_or_set" && l.result === "hit"),
+    );
+    assert.ok(ops.every((l) => typeof l.latencyMs === "number" && !("key" in l)));
+  } finally {
+    observability.uninstall();
+    await closeRedis();
+  }
+
+  const debugLines: string[] = [];
+  const debug = installObservability({ logLevel: "debug", log: (l) => debugLines.push(l) });
+  try {
+    await using redis2 = await startRedis();
+    await initRedis(redis2.url, { log: () => {} });
+    const app = await createApp({
+      db: database.db,
+      caches: createServerCaches({ log: () => {} }),
+      log: () => {},
+    });
+    await app.request("/api/datasets/hfa/summary");
+    assert.ok(debugLines.some((l) => JSON.parse(l).key?.startsWith("cache:ds_hfa:")));
+  } finally {
+    debug.uninstall();
+    await closeRedis();
+  }
+});
+
+Deno.test("readConfig() parses REDIS_ENABLED and REDIS_LOG_LEVEL, refusing nonsense", () => {
+  assert.equal(readConfig({}).redisEnabled, true);
+  assert.equal(readConfig({ REDIS_ENABLED: "false" }).redisEnabled, false);
+  assert.equal(readConfig({ REDIS_LOG_LEVEL: "debug" }).redisLogLevel, "debug");
+  assert.throws(() => readConfig({ REDIS_ENABLED: "maybe" }), RangeError);
+  assert.throws(() => readConfig({ REDIS_LOG_LEVEL: "loud" }), RangeError);
+});
+
+Deno.test({
+  name:
+    "a server with OTEL_DENO=true exports cache and database spans; REDIS_ENABLED=false serves uncached",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await using database = await createTestDatabase();
+    await loadSmallFixture(database.db);
+    await using redis = await startRedis();
+    const bodies: string[] = [];
+    const collector = Deno.serve(
+      { port: 0, hostname: "127.0.0.1", onListen() {} },
+      async (request) => {
+        if (new URL(request.url).pathname === "/v1/traces") bodies.push(await request.text());
+        else await request.body?.cancel();
+        return Response.json({});
+      },
+    );
+    const port = freePort();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./main.ts", import.meta.url).pathname],
+      env: {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATABASE_URL: database.url,
+        REDIS_URL: redis.url,
+        REDIS_ENABLED: "false",
+        REDIS_LOG_LEVEL: "warn",
+        OTEL_DENO: "true",
+        OTEL_SERVICE_NAME: "wb-server-test",
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,
+        OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      let up = false;
+      for (let i = 0; i < 200 && !up; i++) {
+        up = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) =>
+          r.body?.cancel().then(() =>
+            true
+          ), () => false) ?? false;
+        if (!up) {
+          await new Promise((r) =>
+            setTimeout(r, 100)
+          );
+        }
+      }
+      assert.ok(up, "the server did not come up");
+      const health = await (await fetch(`http://127.0.0.1:${port}/healthz`)).json();
+      assert.equal(health.redis, "disabled");
+      const pos =
+        await (await fetch(`http://127.0.0.1:${port}/api/projects/demo/presentation_objects`))
+          .json();
+      for (let i = 0; i < 2; i++) {
+        const items = await fetch(
+          `http://127.0.0.1:${port}/api/projects/demo/presentation_objects/${
+            pos.items[0].poId
+          }/items`,
+        );
+        assert.equal(items.headers.get("x-cache"), "BYPASS");
+        await items.body?.cancel();
+      }
+      assert.equal(await redis.cli("DBSIZE"), "0"); // nothing written with Redis disabled
+      child.kill("SIGTERM");
+      await child.status; // shutdown flushes the exporter
+      const deadline = Date.now() + 5000;
+      const names = () =>
+        new Set(bodies.flatMap((b) => [...b.matchAll(/"name":\s*"([^"]+)"/g)].map((m) => m[1])));
+      while (!names().has("cache.get_or_set") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const name of ["cache.get_or_set", "cache.fill", "db.query"]) {
+        assert.ok(names().has(name), `no '${name}' span in ${[...names()]}`);
+      }
+    } finally {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+      await child.status;
+      await collector.shutdown();
+    }
+  },
+});
