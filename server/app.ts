@@ -24,6 +24,8 @@ import { eventRoutes, type EventRoutesDeps } from "./routes/events.ts";
 import { mirrorRoutes } from "./routes/mirror.ts";
 import { projectRoutes } from "./routes/projects.ts";
 import { overviewRoutes } from "./routes/overview.ts";
+import { batchRoutes } from "./routes/batch.ts";
+import { runRoutes } from "./routes/runs.ts";
 import { StaleWhileRevalidate } from "../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
@@ -100,6 +102,8 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     "/api",
     mirrorRoutes({ events, adminToken: deps.adminToken, mirrorSecret: deps.mirrorSecret }),
   );
+  app.route("/api/projects", batchRoutes(deps));
+  app.route("/api/projects", runRoutes(deps));
   app.route("/api", datasetRoutes(deps));
   app.route(
     "/api/instance",

@@ -10,7 +10,13 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { type HashFuncs, type RedisClient, TimCacheB, TimCacheC } from "../lib/mod.ts";
+import {
+  type HashFuncs,
+  ImmutableCache,
+  type RedisClient,
+  TimCacheB,
+  TimCacheC,
+} from "../lib/mod.ts";
 import { SERVER_CACHES } from "./cache_registry.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
 
@@ -102,6 +108,16 @@ export interface ServerCaches {
   dsHfa: RouteCache<Record<string, never>, { version: string }, unknown>;
   /** The admin-area structure, in memory for one hour; version: the structure version. */
   structure: TimCacheB<"structure", { version: string }, Cached<unknown>>;
+  /**
+   * Finished module runs' result summaries by run id (`<project>.<module>.<runId>`):
+   * immutable, no TTL, positive only; existence pre-warmed when the run finishes.
+   */
+  moduleRuns: ImmutableCache<unknown>;
+}
+
+/** The id of a module run: its `last_run` without separators, e.g. `20251231T103000123456Z`. */
+export function runIdOf(lastRun: string): string {
+  return lastRun.replace(/[-:.]/g, "");
 }
 
 /** Options of {@linkcode createServerCaches}. */
@@ -139,6 +155,8 @@ export function createServerCaches(options: ServerCachesOptions = {}): ServerCac
     dsHfa: route("ds_hfa"),
     structure: new TimCacheB(envelopeFuncs<"structure", { version: string }, unknown>(), {
       ttlMs: 60 * 60 * 1000,
+      name: "structure",
     }),
+    moduleRuns: new ImmutableCache("module_run", options),
   };
 }

@@ -49,3 +49,21 @@ export async function metricVersion(
   );
   return rows[0];
 }
+
+/** Versions of several presentation objects of a project, by id (absent ids are missing). */
+export async function poVersionsMany(
+  db: Db,
+  projectId: string,
+  poIds: readonly string[],
+): Promise<Map<string, PoVersions>> {
+  const rows = await db.query<PoVersions & { poId: string }>(
+    `SELECT po.po_id AS "poId", iso_ts(po.last_updated) AS "lastUpdated", iso_ts(m.last_run) AS "lastRun"
+       FROM presentation_objects po
+       JOIN metrics me ON me.metric_id = po.metric_id
+       JOIN results_objects ro ON ro.results_object_id = me.results_object_id
+       JOIN modules m ON m.project_id = ro.project_id AND m.module_id = ro.module_id
+      WHERE po.project_id = $1 AND po.po_id = ANY($2::text[])`,
+    [projectId, poIds],
+  );
+  return new Map(rows.map(({ poId, ...versions }) => [poId, versions]));
+}

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { envelope, type ServerCaches } from "../caches.ts";
+import { envelope, runIdOf, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import type { VersionedWrites } from "../events/mod.ts";
 import { idParam, jsonObjectBody, requireAdmin, serveCached, since } from "../http.ts";
@@ -104,7 +104,10 @@ export function projectRoutes({ db, caches, adminToken, writes }: ProjectRoutesD
     requireAdmin(c, adminToken);
     const projectId = idParam(c, "projectId");
     const moduleId = idParam(c, "moduleId");
-    return c.json(await writes.runModule(projectId, moduleId));
+    const run = await writes.runModule(projectId, moduleId);
+    // The run is finished and immutable: pre-warm its existence (its summary fills on read).
+    await caches.moduleRuns.markExists(`${projectId}.${moduleId}.${runIdOf(run.lastRun)}`);
+    return c.json({ ...run, runId: runIdOf(run.lastRun) });
   });
 
   app.get("/:projectId/metrics/:metricId/info", async (c) => {

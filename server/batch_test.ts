@@ -1,0 +1,107 @@
+/**
+ * Batched presentation-object items (getMany: one MGET for details, one for items) and
+ * immutable module-run records, on real Postgres and a real redis-server.
+ */
+import assert from "node:assert/strict";
+import { closeRedis, initRedis } from "../lib/mod.ts";
+import { startRedis } from "../lib/testing/redis_server.ts";
+import { createApp } from "./app.ts";
+import { createServerCaches } from "./caches.ts";
+import { createTestDatabase, loadSmallFixture } from "./testing/pg.ts";
+
+const ADMIN = { authorization: "Bearer batch-admin" };
+
+Deno.test("GET /api/projects/:p/items reads many presentation objects with one MGET per cache", async () => {
+  await using database = await createTestDatabase();
+  await loadSmallFixture(database.db);
+  await using redis = await startRedis();
+  await initRedis(redis.url, { log: () => {}, l1: false }); // count Redis commands, not L1 hits
+  try {
+    const app = await createApp({
+      db: database.db,
+      caches: createServerCaches({ log: () => {} }),
+      log: () => {},
+    });
+    const pos = (await (await app.request("/api/projects/demo/presentation_objects")).json()).items
+      .map((p: { poId: string }) => p.poId);
+    const query = `/api/projects/demo/items?poIds=${[...pos, "no-such-po"].join(",")}`;
+    const cold = await app.request(query);
+    assert.equal(cold.status, 200);
+    assert.equal(cold.headers.get("x-cache"), "MISS");
+    const coldBody = await cold.json();
+    assert.equal(coldBody.items.length, pos.length + 1);
+    assert.deepEqual(coldBody.items.at(-1), {
+      poId: "no-such-po",
+      error: "not_found",
+      message: "No presentation object 'no-such-po'",
+    });
+    // Each entry equals what the single-object route returns.
+    const single =
+      await (await app.request(`/api/projects/demo/presentation_objects/${pos[0]}/items`)).json();
+    const { poId: _id, xCache: _x, ...first } = coldBody.items[0];
+    assert.deepEqual(first, single);
+
+    await redis.cli("CONFIG", "RESETSTAT");
+    const warm = await app.request(query);
+    assert.equal(warm.headers.get("x-cache"), "HIT");
+    assert.ok(
+      (await warm.json()).items.slice(0, -1).every((i: { xCache: string }) => i.xCache === "HIT"),
+    );
+    const stats = await redis.cli("INFO", "commandstats");
+    assert.match(stats, /cmdstat_mget:calls=2,/);
+    assert.doesNotMatch(stats, /cmdstat_get:calls=/);
+
+    for (const bad of ["", "a%20b", Array.from({ length: 101 }, (_, i) => `p${i}`).join(",")]) {
+      const response = await app.request(`/api/projects/demo/items?poIds=${bad}`);
+      assert.equal(response.status, 400, bad.slice(0, 20));
+      assert.match((await response.json()).message, /poIds/);
+    }
+  } finally {
+    await closeRedis();
+  }
+});
+
+Deno.test("module runs are immutable records: pre-warmed on run, filled on read, no TTL, old runs 404", async () => {
+  await using database = await createTestDatabase();
+  await loadSmallFixture(database.db);
+  await using redis = await startRedis();
+  await initRedis(redis.url, { log: () => {} });
+  try {
+    const app = await createApp({
+      db: database.db,
+      caches: createServerCaches({ log: () => {} }),
+      adminToken: "batch-admin",
+      log: () => {},
+    });
+    const run = await (await app.request("/api/projects/demo/modules/m001/run", {
+      method: "POST",
+      headers: ADMIN,
+    }))
+      .json();
+    assert.match(run.runId, /^\d{8}T\d{12}Z$/);
+    const id = `demo.m001.${run.runId}`;
+    assert.equal(await redis.cli("EXISTS", `cache:module_run_exists:${id}`), "1"); // pre-warmed
+    assert.equal(await redis.cli("EXISTS", `cache:module_run:${id}`), "0"); // filled on read only
+    const path = `/api/projects/demo/modules/m001/runs/${run.runId}`;
+    const first = await app.request(path);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get("x-cache"), "MISS");
+    const summary = await first.json();
+    assert.ok(summary.indicators.length > 0);
+    assert.equal((await app.request(path)).headers.get("x-cache"), "HIT");
+    assert.equal(await redis.cli("TTL", `cache:module_run:${id}`), "-1");
+
+    const next = await (await app.request("/api/projects/demo/modules/m001/run", {
+      method: "POST",
+      headers: ADMIN,
+    }))
+      .json();
+    assert.notEqual(next.runId, run.runId);
+    const fake = "20000101T000000000000Z";
+    assert.equal((await app.request(`/api/projects/demo/modules/m001/runs/${fake}`)).status, 404);
+    assert.equal(await redis.cli("EXISTS", `cache:module_run_exists:demo.m001.${fake}`), "0"); // never cached
+    assert.equal(await redis.cli("EXISTS", `cache:module_run:demo.m001.${fake}`), "0");
+  } finally {
+    await closeRedis();
+  }
+});
