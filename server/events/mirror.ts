@@ -155,6 +155,15 @@ export async function verifyMirrorRequest(
   return { issuer: String(payload.iss) };
 }
 
+/** An error's message with its causes' (fetch says only "fetch failed" at the top). */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e !== undefined && parts.length < 4; e = (e as Error)?.cause) {
+    parts.push(String((e as Error)?.message ?? e));
+  }
+  return parts.join(": ");
+}
+
 function joseReason(error: unknown): string {
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "bad signature";
   if (error instanceof joseErrors.JWTExpired) return `expired or too old (${error.message})`;
@@ -362,7 +371,7 @@ export class MirrorSender {
         retryable = response.status >= 500 || response.status === 408 ||
           response.status === 429;
       } catch (error) {
-        failure = String((error as Error)?.message ?? error);
+        failure = describeError(error);
       }
       const last = attempt === this.#retry.attempts || !retryable;
       if (last || cancelled) {
