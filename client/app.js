@@ -1,10 +1,18 @@
-// The first page: presentation objects read through a browser cache (IndexedDB), and a
+// The first page: presentation objects read through a browser cache (IndexedDB), a
 // "Clear cache" button that flushes the server's caches (administrators) and then the
-// browser's own.
+// browser's own, and live invalidation from the server's event stream (with a token).
 
 const DB_NAME = "wb-cache";
 const STORE = "entries";
 const TOKEN_KEY = "wb.adminToken";
+const STATE_KEY = "wb.versionState";
+const EVENT_TYPES = [
+  "module_run",
+  "presentation_object_updated",
+  "dataset_imported",
+  "structure_imported",
+  "invalidated",
+];
 
 /** Opens the browser cache database. */
 function openCache() {
@@ -192,6 +200,45 @@ async function clearCache() {
   status.dataset.done = "true";
 }
 
+/**
+ * Live invalidation (`GET /api/events`, token as `access_token`: EventSource sends no
+ * headers). The browser cache is emptied when the first state differs from the one this
+ * browser last saw, and when a change reaches presentation object items (their keys do not
+ * carry the module's version, so a module run elsewhere would otherwise go unnoticed).
+ */
+function listenForChanges() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  const status = document.getElementById("live-status");
+  if (!token || typeof EventSource === "undefined") return;
+  const source = new EventSource(`/api/events?access_token=${encodeURIComponent(token)}`);
+  source.addEventListener("starting", async (message) => {
+    const state = JSON.stringify(JSON.parse(message.data).state);
+    if (localStorage.getItem(STATE_KEY) !== state) {
+      await cacheClear().catch(() => {});
+      localStorage.setItem(STATE_KEY, state);
+    }
+    status.textContent = "Live updates: on";
+    status.dataset.state = "on";
+  });
+  for (const type of EVENT_TYPES) {
+    source.addEventListener(type, async (message) => {
+      const event = JSON.parse(message.data);
+      if (event.affected.includes("presentation_object_item")) {
+        await cacheClear().catch(() => {});
+      }
+      localStorage.removeItem(STATE_KEY);
+      status.textContent = `Live updates: ${type} (${event.entity}) at ${
+        new Date(event.at).toLocaleTimeString()
+      }; browser cache ${event.affected.includes("presentation_object_item") ? "cleared" : "kept"}`;
+      status.dataset.lastEventId = message.lastEventId;
+    });
+  }
+  source.addEventListener("error", () => {
+    status.textContent = "Live updates: reconnecting…";
+    status.dataset.state = "reconnecting";
+  });
+}
+
 document.getElementById("admin-token").value = localStorage.getItem(TOKEN_KEY) ?? "";
 document.getElementById("clear-cache").addEventListener("click", () => {
   document.getElementById("clear-status").textContent = "Clearing…";
@@ -200,3 +247,4 @@ document.getElementById("clear-cache").addEventListener("click", () => {
   });
 });
 loadPresentationObjects();
+listenForChanges();

@@ -8,7 +8,8 @@ import type { Db } from "../db.ts";
 import type { CacheEvent, VersionState } from "./types.ts";
 
 /**
- * Reads every version (structure, datasets, modules, presentation objects), one query.
+ * Reads every version (structure, datasets, modules, presentation objects), one query. Keys
+ * come in a stable order, so two reads of the same versions serialize alike.
  *
  * @param projectId Only this project (others are left out); all projects when absent.
  * @returns The state; a project that does not exist is absent from `projects`.
@@ -29,7 +30,8 @@ export async function readVersionState(db: Db, projectId?: string): Promise<Vers
       WHERE $1::text IS NULL OR project_id = $1
      UNION ALL
      SELECT 'po', project_id, po_id, iso_ts(last_updated) FROM presentation_objects
-      WHERE $1::text IS NULL OR project_id = $1`,
+      WHERE $1::text IS NULL OR project_id = $1
+     ORDER BY 1, 2, 3`,
     [projectId ?? null],
   );
   const state: VersionState = { structure: "0", datasets: { hmis: "0", hfa: "0" }, projects: {} };
