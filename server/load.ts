@@ -18,7 +18,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { closeRedis, initRedis } from "../lib/mod.ts";
+import { closeRedis, getRedis, initRedis } from "../lib/mod.ts";
 import { readConfig } from "./config.ts";
 import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
 import { createCacheEventLog, createServerEvents, versionedWrites } from "./events/mod.ts";
@@ -97,9 +97,11 @@ async function main(args: string[]): Promise<number> {
       ].join("\n"),
     );
     console.log(
-      config.redisUrl
-        ? "  running servers were told (structure, datasets, module run)"
-        : "  REDIS_URL is unset: running servers were not told (their versions still flip)",
+      !config.redisUrl
+        ? "  REDIS_URL is unset: running servers were not told (their versions still flip)"
+        : getRedis()
+        ? "  running servers were told (structure, datasets, module run) over Redis"
+        : "  Redis is unreachable: running servers were not told (their versions still flip)",
     );
     return 0;
   } finally {
