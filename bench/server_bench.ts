@@ -1,0 +1,362 @@
+/**
+ * Server throughput on a cache hit: the real server (`server/main.ts`, its own process, on
+ * the benchmark's Postgres database and redis-server) serving a presentation object's
+ * items warm (`X-Cache: HIT`), against a bare Hono app (`bare_server.ts`) returning the
+ * same response bytes from one Redis `GET`, and the bare app running the server's version
+ * query first (`/bare_pg`), which shows what the Postgres round trip costs, and with that
+ * query prepared (`/bare_pg_prepared`), which shows what planning it costs. Load comes
+ * from `wrk` on loopback, the same connections and duration for every target,
+ * interleaved in rounds. A last `wrk` run with `server_timing.lua` collects the server's
+ * `Server-Timing` (cache and db ms) under the same load.
+ *
+ * Target (issue 7): the server at least 0.8x the bare route's requests/s.
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { createClient } from "redis";
+import type { RedisClient } from "../lib/mod.ts";
+import { freePort } from "../lib/testing/redis_server.ts";
+import { DEMO_PROJECT_ID } from "../server/load/mod.ts";
+import { markdownTable, ms } from "./stats.ts";
+
+/** One `wrk` run. */
+export interface WrkResult {
+  requestsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Socket errors and non-2xx responses. */
+  errors: number;
+  /** The last line `server_timing.lua` prints, when it ran. */
+  timing?: string;
+}
+
+/** One target's runs merged (requests/s averaged over rounds, latency of the best round). */
+export interface ServerRow {
+  target: string;
+  path: string;
+  requestsPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/** One presentation object's comparison. */
+export interface ServerCase {
+  poId: string;
+  bodyBytes: number;
+  rows: ServerRow[];
+  /** Server-Timing under load: cache and db p50/p99 in ms, and the share of HITs. */
+  timing?: {
+    responses: number;
+    hits: number;
+    cacheP50: number;
+    cacheP99: number;
+    dbP50: number;
+    dbP99: number;
+  };
+}
+
+/** Options of {@linkcode benchServer}. */
+export interface ServerBenchOptions {
+  /** Presentation objects to serve. @default {["po_outliers_by_lga", "po_indicators_2024"]} */
+  poIds?: string[];
+  /** wrk connections. @default {64} */
+  connections?: number;
+  /** Seconds per wrk run. @default {5} */
+  durationS?: number;
+  /** Interleaved rounds. @default {2} */
+  rounds?: number;
+}
+
+/**
+ * Whether `wrk` runs; as root on Debian it is installed with apt-get when missing.
+ *
+ * @returns `undefined` when it is available, else what to do.
+ */
+export async function ensureWrk(): Promise<string | undefined> {
+  const runs = async () =>
+    await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
+      .output().then(() => true, () => false);
+  if (await runs()) return undefined;
+  if (Deno.uid?.() === 0) {
+    for (const args of [["update", "-qq"], ["install", "-y", "-qq", "wrk"]]) {
+      await new Deno.Command("apt-get", { args, stdout: "null", stderr: "null" }).output()
+        .catch(() => undefined);
+    }
+    if (await runs()) return undefined;
+  }
+  return "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu), then re-run";
+}
+
+function parseDuration(text: string): number {
+  const match = text.match(/^([\d.]+)(us|ms|s|m)$/);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return { us: value / 1000, ms: value, s: value * 1000, m: value * 60_000 }[match[2]]!;
+}
+
+/** Parses `wrk --latency` output. */
+export function parseWrk(output: string): WrkResult {
+  const pick = (re: RegExp) => output.match(re)?.[1];
+  const socket = output.match(
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/,
+  );
+  const errors = (socket ? socket.slice(1).reduce((s, n) => s + Number(n), 0) : 0) +
+    Number(pick(/Non-2xx or 3xx responses: (\d+)/) ?? 0);
+  return {
+    requestsPerS: Number(pick(/Requests\/sec:\s+([\d.]+)/)),
+    p50Ms: parseDuration(pick(/^\s+50%\s+(\S+)/m) ?? ""),
+    p99Ms: parseDuration(pick(/^\s+99%\s+(\S+)/m) ?? ""),
+    requests: Number(pick(/(\d+) requests in/)),
+    errors,
+    timing: output.split("\n").find((line) => line.startsWith("TIMING ")),
+  };
+}
+
+/** Runs wrk once against `url`. */
+async function wrk(
+  url: string,
+  connections: number,
+  durationS: number,
+  script?: string,
+): Promise<WrkResult> {
+  const args = ["-t1", `-c${connections}`, `-d${durationS}s`, "--latency"];
+  if (script) args.push("-s", script);
+  const out = await new Deno.Command("wrk", {
+    args: [...args, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`wrk failed on ${url}:\n${text}${new TextDecoder().decode(out.stderr)}`);
+  }
+  return parseWrk(text);
+}
+
+/** A child process whose stderr is drained (kept: the last 8 KB, for error messages). */
+function spawnDrained(
+  args: string[],
+  env: Record<string, string>,
+): { child: Deno.ChildProcess; tail: () => string } {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let tail = "";
+  (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-8192);
+    }
+  })().catch(() => {});
+  return { child, tail: () => tail };
+}
+
+async function waitForOk(url: string, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then(async (r) => {
+      await r.body?.cancel();
+      return r.ok;
+    }, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${what()}`);
+}
+
+async function stop(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, 10_000);
+  await child.status;
+  clearTimeout(timer);
+}
+
+/**
+ * Runs the comparison for each presentation object.
+ *
+ * @param redisUrl The benchmark's redis-server.
+ * @param databaseUrl A database loaded with the demo (see `kano_db.ts`).
+ * @throws {Error} If a server does not come up, or a warm request is not a HIT.
+ */
+export async function benchServer(
+  redisUrl: string,
+  databaseUrl: string,
+  options: ServerBenchOptions = {},
+): Promise<ServerCase[]> {
+  const poIds = options.poIds ?? ["po_outliers_by_lga", "po_indicators_2024"];
+  const connections = options.connections ?? 64;
+  const durationS = options.durationS ?? 5;
+  const rounds = options.rounds ?? 2;
+  const serverPort = freePort();
+  const server = spawnDrained(
+    ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
+    {
+      PORT: String(serverPort),
+      HOST: "127.0.0.1",
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      ADMIN_TOKEN: crypto.randomUUID(),
+      REDIS_LOG_LEVEL: "warn",
+      WB_INSTANCE: "bench",
+    },
+  );
+  const redis = createClient({ url: redisUrl }) as unknown as RedisClient;
+  await redis.connect();
+  const bares: { child: Deno.ChildProcess }[] = [];
+  const cases: ServerCase[] = [];
+  try {
+    const base = `http://127.0.0.1:${serverPort}`;
+    await waitForOk(`${base}/healthz`, 60_000, server.tail);
+    for (const poId of poIds) {
+      const itemsUrl = `${base}/api/projects/${DEMO_PROJECT_ID}/presentation_objects/${poId}/items`;
+      let body = new Uint8Array();
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(itemsUrl);
+        body = new Uint8Array(await response.arrayBuffer());
+        if (i > 0 && response.headers.get("x-cache") !== "HIT") {
+          throw new Error(
+            `warm request ${i} for ${poId}: ${response.status} X-Cache ` +
+              `${response.headers.get("x-cache")}:\n${server.tail()}`,
+          );
+        }
+      }
+      const bareKey = `bench:bare:${poId}`;
+      await redis.set(bareKey, Buffer.from(body));
+      const barePort = freePort();
+      const bare = spawnDrained([
+        "run",
+        "-A",
+        new URL("./bare_server.ts", import.meta.url).pathname,
+        String(barePort),
+        redisUrl,
+        databaseUrl,
+        bareKey,
+        DEMO_PROJECT_ID,
+        poId,
+      ], {});
+      bares.push(bare);
+      const bareBase = `http://127.0.0.1:${barePort}`;
+      await waitForOk(`${bareBase}/bare`, 30_000, bare.tail);
+      const bareBody = new Uint8Array(await (await fetch(`${bareBase}/bare`)).arrayBuffer());
+      if (Buffer.compare(Buffer.from(bareBody), Buffer.from(body)) !== 0) {
+        throw new Error(`the bare route's body differs from the server's for ${poId}`);
+      }
+      const targets = [
+        { target: "server (cached route, HIT)", url: itemsUrl, path: "version query + L1 hits" },
+        { target: "bare Hono: Redis GET", url: `${bareBase}/bare`, path: "one Redis GET" },
+        {
+          target: "bare Hono: version query + Redis GET",
+          url: `${bareBase}/bare_pg`,
+          path: "the server's Db query (unprepared) + one Redis GET",
+        },
+        {
+          target: "bare Hono: prepared version query + Redis GET",
+          url: `${bareBase}/bare_pg_prepared`,
+          path: "the same query prepared + one Redis GET",
+        },
+      ];
+      for (const t of targets) await wrk(t.url, connections, 1); // warm-up
+      const runs = new Map(targets.map((t) => [t.url, [] as WrkResult[]]));
+      for (let round = 0; round < rounds; round++) {
+        for (let i = 0; i < targets.length; i++) {
+          const t = targets[(i + round) % targets.length];
+          runs.get(t.url)!.push(await wrk(t.url, connections, durationS));
+        }
+      }
+      const timingRun = await wrk(
+        itemsUrl,
+        connections,
+        Math.min(3, durationS),
+        new URL("./server_timing.lua", import.meta.url).pathname,
+      );
+      const [, responses, hits, cacheP50, cacheP99, dbP50, dbP99] = (timingRun.timing ?? "")
+        .split(" ").map(Number);
+      cases.push({
+        poId,
+        bodyBytes: body.length,
+        rows: targets.map((t) => {
+          const results = runs.get(t.url)!;
+          const mean = (f: (r: WrkResult) => number) =>
+            results.reduce((s, r) => s + f(r), 0) / results.length;
+          return {
+            target: t.target,
+            path: t.path,
+            requestsPerS: mean((r) => r.requestsPerS),
+            p50Ms: mean((r) => r.p50Ms),
+            p99Ms: mean((r) => r.p99Ms),
+            errors: results.reduce((s, r) => s + r.errors, 0),
+          };
+        }),
+        timing: timingRun.timing
+          ? { responses, hits, cacheP50, cacheP99, dbP50, dbP99 }
+          : undefined,
+      });
+      await stop(bare.child);
+      bares.pop();
+    }
+  } finally {
+    for (const bare of bares) await stop(bare.child);
+    await stop(server.child);
+    redis.destroy();
+  }
+  return cases;
+}
+
+/** Renders one table per presentation object, with the ratio to the bare route. */
+export function formatServer(cases: ServerCase[], connections = 64, durationS = 5): string {
+  const out: string[] = [];
+  for (const c of cases) {
+    const bare = c.rows[1];
+    out.push(
+      `### \`${c.poId}\` items (${(c.bodyBytes / 1024).toFixed(1)} KiB body), ` +
+        `wrk -t1 -c${connections} -d${durationS}s\n`,
+    );
+    out.push(markdownTable([
+      ["target", "work per request", "requests/s", "p50", "p99", "vs bare GET", "errors"],
+      ...c.rows.map((r) => [
+        r.target,
+        r.path,
+        Math.round(r.requestsPerS).toLocaleString("en-US"),
+        ms(r.p50Ms),
+        ms(r.p99Ms),
+        `${(r.requestsPerS / bare.requestsPerS).toFixed(2)}x`,
+        r.errors,
+      ]),
+    ]));
+    if (c.timing) {
+      const t = c.timing;
+      const d = (x: number) => `${x.toFixed(1)} ms`; // the header's resolution
+      out.push(
+        `\nServer-Timing under the same load (${t.responses.toLocaleString("en-US")} responses, ` +
+          `${t.hits === t.responses ? "all" : t.hits.toLocaleString("en-US")} X-Cache: HIT): ` +
+          `cache p50 ${d(t.cacheP50)}, p99 ${d(t.cacheP99)}; ` +
+          `db (the version query, pool wait included) p50 ${d(t.dbP50)}, p99 ${d(t.dbP99)}.`,
+      );
+    }
+    out.push("");
+  }
+  return out.join("\n");
+}
+
+if (import.meta.main) {
+  const { startRedis } = await import("../lib/testing/redis_server.ts");
+  const { createKanoDatabase } = await import("./kano_db.ts");
+  const missing = await ensureWrk();
+  if (missing) throw new Error(missing);
+  await using redis = await startRedis();
+  await using kano = await createKanoDatabase();
+  console.log(formatServer(await benchServer(redis.url, kano.url)));
+}
