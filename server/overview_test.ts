@@ -3,7 +3,8 @@
  * a real redis-server, with a fake clock.
  */
 import assert from "node:assert/strict";
-import { closeRedis, initRedis, StaleWhileRevalidate } from "../lib/mod.ts";
+import { closeRedis, StaleWhileRevalidate } from "../lib/mod.ts";
+import { initTestRedis } from "./testing/redis_mode.ts";
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
@@ -15,7 +16,7 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
   await using redis = await startRedis();
-  await initRedis(redis.url, { log: () => {} });
+  await initTestRedis(redis.url);
   try {
     let now = 1_800_000_000_000 - (1_800_000_000_000 % WINDOW) + 5_000;
     const clock = () => now;
