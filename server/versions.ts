@@ -21,16 +21,7 @@ export async function poVersions(
   projectId: string,
   poId: string,
 ): Promise<PoVersions | undefined> {
-  const rows = await db.query<PoVersions>(
-    `SELECT iso_ts(po.last_updated) AS "lastUpdated", iso_ts(m.last_run) AS "lastRun"
-       FROM presentation_objects po
-       JOIN metrics me ON me.metric_id = po.metric_id
-       JOIN results_objects ro ON ro.results_object_id = me.results_object_id
-       JOIN modules m ON m.project_id = ro.project_id AND m.module_id = ro.module_id
-      WHERE po.project_id = $1 AND po.po_id = $2`,
-    [projectId, poId],
-  );
-  return rows[0];
+  return (await poVersionsMany(db, projectId, [poId])).get(poId);
 }
 
 /** The `last_run` of a metric's module (the version of `metric_info` and `replicant_opts`). */
