@@ -8,6 +8,7 @@
  * 1. `TimCacheC.get` hit against raw GET + JSON.parse of the same 50 KB value.
  * 2. L2 hits: this project's cache, BentoCache, cache-manager, async-cache-dedupe and raw
  *    node-redis on one redis-server, 1 and 64 callers, 1 KB and 50 KB.
+ *    A diagnostic follows: the raw floor with each piece of the hit path added in turn.
  * 3. `getMany(100)` against one MGET and against 100 sequential gets.
  * 4. The stampede: 4 processes x 250 callers on one cold key, against the peers.
  * 5. L1 hit throughput against BentoCache's two-tier cache.
@@ -25,6 +26,7 @@ import { TEST_PG_ADMIN_URL } from "../server/testing/pg.ts";
 import { benchGetHit } from "./cache_get_bench.ts";
 import { benchL2Hit, formatL2 } from "./l2_hit_bench.ts";
 import { benchGetMany, formatGetMany } from "./get_many_bench.ts";
+import { benchHitPath, formatHitPath } from "./hit_path_bench.ts";
 import { benchStampede } from "./stampede_bench.ts";
 import { benchL1 } from "./l1_bench.ts";
 import { benchWindowTurn } from "./window_turn_bench.ts";
