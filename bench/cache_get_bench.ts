@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import { type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { TimCacheC } from "../lib/mod.ts";
 import { mean, ms, quantile } from "./stats.ts";
 
 /** One measured row. */
@@ -50,7 +50,7 @@ export async function benchGetHit(
   rounds = 20,
   perRound = 250,
 ): Promise<GetHitRow[]> {
-  const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   try {
     const data = itemsPayload(50 * 1024);

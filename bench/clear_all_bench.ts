@@ -16,8 +16,8 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import { type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { TimCacheC } from "../lib/mod.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
 
 /** One clear. */
@@ -88,7 +88,7 @@ function commandStat(info: string, command: string, field: string): number {
 }
 
 /** Counts the keys matching `pattern` with SCAN (COUNT 10000). */
-async function countKeys(client: RedisClient, pattern: string): Promise<number> {
+async function countKeys(client: RedisClientType, pattern: string): Promise<number> {
   let cursor = "0";
   let n = 0;
   do {
@@ -111,7 +111,7 @@ export async function benchClearAll(
   port: number,
   { keys = 1_000_000, batchSizes = [1000, 10_000], baselineMs = 2000, spinMs = 3000 } = {},
 ): Promise<ClearAllRow[]> {
-  const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   const rows: ClearAllRow[] = [];
   try {

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import { type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { TimCacheC } from "../lib/mod.ts";
 import { itemsPayload } from "./cache_get_bench.ts";
 import { markdownTable, mean, ms, quantile } from "./stats.ts";
 
@@ -35,7 +35,7 @@ export async function benchGetMany(
   redisUrl: string,
   { keys = 100, rounds = 8, turnMs = 400, valueBytes = 1024 } = {},
 ): Promise<GetManyRow[]> {
-  const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   const make = (prefix: string, persistent: boolean) =>
     new TimCacheC<string, string, Value>(prefix, {

@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import { type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { TimCacheC } from "../lib/mod.ts";
 import { itemsPayload } from "./cache_get_bench.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
 
@@ -51,7 +51,7 @@ export async function benchHitPath(
     turnMs = 250,
   } = {},
 ): Promise<HitPathCase[]> {
-  const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   const out: HitPathCase[] = [];
   try {

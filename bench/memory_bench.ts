@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import { type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { TimCacheC } from "../lib/mod.ts";
 import type { Db } from "../server/db.ts";
 import { type Cached, envelope, envelopeFuncs } from "../server/caches.ts";
 import { DEMO_PROJECT_ID } from "../server/load/mod.ts";
@@ -39,7 +39,7 @@ type Version = { lastRun: string | null };
 
 /** Stores each presentation object's items both ways and measures the keys. */
 export async function benchMemory(redisUrl: string, db: Db): Promise<MemoryRow[]> {
-  const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   try {
     const make = (prefix: string, compressAboveBytes?: number) =>

@@ -14,8 +14,8 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import { type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { TimCacheC } from "../lib/mod.ts";
 
 /** The libraries {@linkcode createPeer} knows. */
 export const PEER_IDS = [
@@ -95,7 +95,7 @@ async function openPeer(
   const ioredisOptions = { host: url.hostname, port: Number(url.port) };
 
   if (id === "raw") {
-    const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+    const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
     await client.connect();
     const rawKeys = names.map((name) => `raw:${name}`);
     for (const [i, key] of rawKeys.entries()) await client.set(key, JSON.stringify(values[i]));
@@ -107,7 +107,7 @@ async function openPeer(
   }
 
   if (id === "tim" || id === "tim_plain") {
-    const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+    const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
     await client.connect();
     const cache = new TimCacheC<string, string, BenchValue>(`bench_l2_${id}`, {
       uniquenessHashFromParams: (k) => k,

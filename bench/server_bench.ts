@@ -14,8 +14,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { createClient } from "redis";
-import type { RedisClient } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
 import { freePort } from "../lib/testing/redis_server.ts";
 import { DEMO_PROJECT_ID } from "../server/load/mod.ts";
 import { markdownTable, ms } from "./stats.ts";
@@ -213,7 +212,7 @@ export async function benchServer(
       WB_INSTANCE: "bench",
     },
   );
-  const redis = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const redis = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await redis.connect();
   const bares: { child: Deno.ChildProcess }[] = [];
   const cases: ServerCase[] = [];

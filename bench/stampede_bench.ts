@@ -7,8 +7,7 @@
  *
  * @module
  */
-import { createClient } from "redis";
-import type { RedisClient } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
 import { quantile } from "./stats.ts";
 
 /** One library's stampede result. */
@@ -26,7 +25,7 @@ export async function benchStampede(
   { processes = 4, callers = 250, producerMs = 200 } = {},
   libraries = ["tim", "bentocache", "cache-manager"],
 ): Promise<StampedeRow[]> {
-  const client = createClient({ url: redisUrl }) as unknown as RedisClient;
+  const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   const rows: StampedeRow[] = [];
   try {

@@ -7,13 +7,13 @@
  * Usage: deno run -A stampede_worker.ts <tim|bentocache|cache-manager> <redisUrl> <key>
  *   <callers> <producerMs> <startAt>
  */
-import { createClient } from "redis";
-import { initRedis, type RedisClient, TimCacheC } from "../lib/mod.ts";
+import { createClient, type RedisClientType } from "redis";
+import { initRedis, TimCacheC } from "../lib/mod.ts";
 
 const [library, redisUrl, key, callersText, producerMsText, startAtText] = Deno.args;
 const callers = Number(callersText);
 const producerMs = Number(producerMsText);
-const counter = createClient({ url: redisUrl }) as unknown as RedisClient;
+const counter = createClient({ url: redisUrl }) as unknown as RedisClientType;
 await counter.connect();
 
 const producer = async () => {
