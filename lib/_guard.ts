@@ -7,6 +7,10 @@
  * breaker for `breakerMs`: calls during that time skip Redis at once instead of queueing
  * more commands behind the stalled ones (the circuit-breaker pattern BentoCache uses).
  *
+ * The breaker is kept per object: the client for one Redis node, the master serving the
+ * key's slot on a Redis Cluster (`shardOf` in `_cluster.ts`), so one stalled master makes
+ * only its own slots skip Redis.
+ *
  * @module
  */
 
@@ -21,7 +25,7 @@ export class RedisTimeoutError extends Error {
 
 const openUntil = new WeakMap<object, number>();
 
-/** Whether calls to `client` may be made now (the breaker is closed). */
+/** Whether calls to `client` (a client or a cluster master) may be made now (the breaker is closed). */
 export function breakerClosed(client: object): boolean {
   const until = openUntil.get(client);
   return until === undefined || until <= Date.now();

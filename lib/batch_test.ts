@@ -1,14 +1,16 @@
 /**
  * getMany, compression, the value size cap, observers, and immutable cache-aside,
- * against a real redis-server.
+ * against a real redis-server; getMany also on a Redis Cluster started once for this file.
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { ImmutableCache } from "./immutable_cache.ts";
+import { keySlot } from "./key_slot.ts";
 import { addCacheObserver, type CacheOperation } from "./observe.ts";
-import type { RedisClient } from "./redis.ts";
+import { connectRedis, type RedisClient } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
 
 interface Value {
   id: string;
@@ -56,31 +58,36 @@ Deno.test("getMany() reads 50 cached keys with one MGET and no GET", async () =>
   }
 });
 
+/** The version-check test, on one node or a cluster. */
+async function getManyChecksVersions(client: RedisClient, prefix: string): Promise<void> {
+  const cache = new TimCacheC(prefix, funcs, { redis: () => client, log: () => {} });
+  await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
+  await cache.setPromise(Promise.resolve({ id: "b", rev: 1 }), "b", 1); // stale version below
+  const produced: string[] = [];
+  const results = await cache.getMany([
+    { params: "a", version: 1 },
+    { params: "b", version: 2 },
+    { params: "c", version: 1 },
+    { params: "c", version: 1 }, // twice in one batch: one producer run
+  ], (id, index) => {
+    produced.push(id);
+    return Promise.resolve({ id, rev: index === 1 ? 2 : 1 });
+  });
+  assert.deepEqual(results.map((r) => [r.value.id, r.value.rev, r.outcome]), [
+    ["a", 1, "hit"],
+    ["b", 2, "miss"],
+    ["c", 1, "miss"],
+    ["c", 1, "hit"],
+  ]);
+  assert.deepEqual(produced.sort(), ["b", "c"]);
+  assert.equal((await cache.get("b", 2))?.rev, 2);
+}
+
 Deno.test("getMany() checks versions per key and fills each miss once, in order", async () => {
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("batch2", funcs, { redis: () => client, log: () => {} });
-    await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
-    await cache.setPromise(Promise.resolve({ id: "b", rev: 1 }), "b", 1); // stale version below
-    const produced: string[] = [];
-    const results = await cache.getMany([
-      { params: "a", version: 1 },
-      { params: "b", version: 2 },
-      { params: "c", version: 1 },
-      { params: "c", version: 1 }, // twice in one batch: one producer run
-    ], (id, index) => {
-      produced.push(id);
-      return Promise.resolve({ id, rev: index === 1 ? 2 : 1 });
-    });
-    assert.deepEqual(results.map((r) => [r.value.id, r.value.rev, r.outcome]), [
-      ["a", 1, "hit"],
-      ["b", 2, "miss"],
-      ["c", 1, "miss"],
-      ["c", 1, "hit"],
-    ]);
-    assert.deepEqual(produced.sort(), ["b", "c"]);
-    assert.equal((await cache.get("b", 2))?.rev, 2);
+    await getManyChecksVersions(client, "batch2");
   } finally {
     client.destroy();
   }
@@ -191,4 +198,70 @@ Deno.test("ImmutableCache: positive results only, no TTL, existence pre-warmed o
   } finally {
     client.destroy();
   }
+});
+
+// getMany on a Redis Cluster (3 masters, 3 replicas), started once for these tests.
+const cluster = await startRedisCluster();
+const sharded = await connectRedis(cluster.target, { l1: false, log: () => {} });
+
+/** Calls of `command` summed over the masters, per master. */
+async function clusterCommandCalls(command: string): Promise<number[]> {
+  return (await cluster.onMasters("INFO", "commandstats")).map((info) =>
+    Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0)
+  );
+}
+
+Deno.test("getMany() on a Redis Cluster: one MGET per slot, to every master at once, and no GET", async () => {
+  const cache = new TimCacheC("batchcluster", funcs, {
+    redis: () => sharded.client,
+    log: () => {},
+  });
+  const ids = Array.from({ length: 100 }, (_, i) => `k${i}`);
+  for (const id of ids) await cache.setPromise(Promise.resolve({ id, rev: 1 }), id, 1);
+  const slots = new Set(ids.map((id) => keySlot(cache.keyFor(id))));
+  await cluster.onMasters("CONFIG", "RESETSTAT");
+  const started = performance.now();
+  const results = await cache.getMany(ids.map((id) => ({ params: id, version: 1 })), () => {
+    throw new Error("no producer on hits");
+  });
+  const ms = performance.now() - started;
+  assert.deepEqual(results.map((r) => r.value.id), ids);
+  assert.ok(results.every((r) => r.outcome === "hit"));
+  const mgets = await clusterCommandCalls("mget");
+  console.log(
+    `getMany(100) on 3 masters: ${slots.size} slots, MGETs per master ${mgets.join("/")}, ` +
+      `${ms.toFixed(1)} ms`,
+  );
+  assert.equal(mgets.reduce((a, b) => a + b, 0), slots.size);
+  assert.ok(mgets.every((n) => n > 0), "every master answered its share");
+  assert.deepEqual(await clusterCommandCalls("get"), [0, 0, 0]);
+});
+
+Deno.test("getMany() on a Redis Cluster checks versions per key and fills each miss once, in order", async () => {
+  await getManyChecksVersions(sharded.client, "batchcluster2");
+});
+
+Deno.test("getMany() on a Redis Cluster reads keys that share a hash tag with one MGET", async () => {
+  const cache = new TimCacheC("tagged", {
+    ...funcs,
+    uniquenessHashFromParams: (id: string) => `{project1}:${id}`,
+    parseData: (d: Value) => ({
+      shouldStore: true,
+      uniquenessHash: `{project1}:${d.id}`,
+      versionHash: String(d.rev),
+    }),
+  }, { redis: () => sharded.client, log: () => {} });
+  const ids = Array.from({ length: 20 }, (_, i) => `k${i}`);
+  for (const id of ids) await cache.setPromise(Promise.resolve({ id, rev: 1 }), id, 1);
+  await cluster.onMasters("CONFIG", "RESETSTAT");
+  const results = await cache.getMany(ids.map((id) => ({ params: id, version: 1 })), () => {
+    throw new Error("no producer on hits");
+  });
+  assert.ok(results.every((r) => r.outcome === "hit"));
+  assert.equal((await clusterCommandCalls("mget")).reduce((a, b) => a + b, 0), 1);
+});
+
+Deno.test("batch cluster teardown", async () => {
+  await sharded.close();
+  await cluster.stop();
 });

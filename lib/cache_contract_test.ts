@@ -1,14 +1,16 @@
 /**
- * The cache contract: one suite run against TimCacheB (memory) and TimCacheC (a real
- * redis-server started for this file).
+ * The cache contract: one suite run against TimCacheB (memory), TimCacheC on one real
+ * redis-server, and TimCacheC on a real Redis Cluster (3 masters, 3 replicas), each started
+ * once for this file. Both TimCacheC runs go through an L1 kept coherent by client tracking.
  */
 import assert from "node:assert/strict";
-import { closeRedis, initRedis } from "./redis.ts";
+import { connectRedis, type RedisConnection } from "./redis.ts";
 import { TimCacheB } from "./tim_cache_b.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { ANY_VERSION, type HashFuncs, type TimCache } from "./types.ts";
 import { deferred } from "./testing/deferred.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
 
 interface Params {
   id: string;
@@ -39,7 +41,13 @@ type Factory = () => TimCache<Params, Version, Value>;
 
 let counter = 0;
 const makeB: Factory = () => new TimCacheB(funcs, { missLeaseMs: 300 });
-const makeC: Factory = () => new TimCacheC(`contract${counter++}`, funcs, { missLeaseMs: 300 });
+const makeC = (redis: RedisConnection): Factory => () =>
+  new TimCacheC(`contract${counter++}`, funcs, {
+    missLeaseMs: 300,
+    redis: () => redis.ready(),
+    l1: redis.l1 ?? false,
+    log: () => {},
+  });
 
 function contract(name: string, make: Factory) {
   Deno.test(`${name}: get() misses, getOrSet() fills, then get() hits`, async () => {
@@ -219,15 +227,28 @@ function contract(name: string, make: Factory) {
 
 contract("TimCacheB", makeB);
 
-// TimCacheC runs against its own redis-server for this file.
+// TimCacheC runs against its own redis-server, and its own cluster, for this file.
 const redis = await startRedis();
-await initRedis(redis.url, { log: () => {} });
-contract("TimCacheC", makeC);
+const single = await connectRedis(redis.url, { log: () => {} });
+contract("TimCacheC", makeC(single));
+
+const cluster = await startRedisCluster();
+const sharded = await connectRedis(cluster.target, { log: () => {} });
+contract("TimCacheC on a Redis Cluster", makeC(sharded));
+
+Deno.test("TimCacheC on a Redis Cluster: the contract's keys were spread over every master", async () => {
+  const perMaster = await cluster.onMasters("DBSIZE");
+  console.log(`keys per master after the contract: ${perMaster.join(", ")}`);
+  assert.equal(perMaster.length, 3);
+  for (const keys of perMaster) assert.ok(Number(keys) > 0, perMaster.join(","));
+});
 
 Deno.test({
   name: "TimCacheC contract teardown",
   fn: async () => {
-    await closeRedis();
+    await single.close();
     await redis.stop();
+    await sharded.close();
+    await cluster.stop();
   },
 });

@@ -19,8 +19,16 @@
  * Pub/sub is at-most-once: a process whose subscriber connection is down misses what was
  * published meanwhile (node-redis re-subscribes when it reconnects).
  *
+ * On a Redis Cluster the bus uses sharded pub/sub (`SPUBLISH` / `SSUBSCRIBE`, Redis 7): a
+ * message goes to the master serving the channel's slot and its subscribers only, instead
+ * of being broadcast over the cluster bus to every node. The subscriber is a duplicate of
+ * the cluster client that connects to that master alone; when the master fails, node-redis
+ * moves the subscription to the promoted replica once it reads the new topology. The
+ * counter script names one key (`<channel>:seq`), so it runs on one node.
+ *
  * @module
  */
+import { isCluster, shardOf } from "./_cluster.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
 import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
@@ -173,7 +181,7 @@ export class EventBus<T> {
    * @param message Any JSON-serializable value.
    */
   async publish(message: T): Promise<PublishResult> {
-    const client = this.#client();
+    const client = this.#client(this.#sequenceKey);
     let seq: number | undefined;
     if (client) {
       try {
@@ -184,6 +192,7 @@ export class EventBus<T> {
               keys: [this.#sequenceKey],
               arguments: [String(this.#lastSeq)],
             }),
+            this.#sequenceKey,
           ),
         );
       } catch (error) {
@@ -195,10 +204,17 @@ export class EventBus<T> {
     }
     this.#lastSeq = seq;
     this.#deliver({ seq, message, local: true });
-    if (!client) return { seq, published: false };
+    const publisher = this.#client(this.channel);
+    if (!publisher) return { seq, published: false };
     try {
-      const wire: WireMessage<T> = { o: this.origin, s: seq, m: message };
-      await this.#call(client, client.publish(this.channel, JSON.stringify(wire)));
+      const wire = JSON.stringify({ o: this.origin, s: seq, m: message } satisfies WireMessage<T>);
+      await this.#call(
+        publisher,
+        isCluster(publisher)
+          ? publisher.sPublish(this.channel, wire)
+          : publisher.publish(this.channel, wire),
+        this.channel,
+      );
       return { seq, published: true };
     } catch (error) {
       this.#report("event_bus_publish_failed", error);
@@ -227,13 +243,19 @@ export class EventBus<T> {
     }
   }
 
-  #client(): RedisClient | undefined {
+  /** The client when Redis is usable for `key` now (the breaker of its node closed). */
+  #client(key: string): RedisClient | undefined {
     const client = this.#redis();
-    return client && breakerClosed(client) ? client : undefined;
+    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
   }
 
-  #call<R>(client: RedisClient, call: Promise<R>): Promise<R> {
-    return withDeadline(client, this.#timeoutMs ?? redisCommandTimeoutMs(), this.#breakerMs, call);
+  #call<R>(client: RedisClient, call: Promise<R>, key: string): Promise<R> {
+    return withDeadline(
+      shardOf(client, key),
+      this.#timeoutMs ?? redisCommandTimeoutMs(),
+      this.#breakerMs,
+      call,
+    );
   }
 
   #deliver(delivery: BusDelivery<T>): void {
@@ -266,24 +288,36 @@ export class EventBus<T> {
       this.#retryTimer = setTimeout(() => this.#trySubscribe(), this.#retryMs);
       return;
     }
-    // A dedicated connection: a subscribed connection can run no other commands.
-    const subscriber = client.duplicate() as RedisClient;
+    // A dedicated connection: a subscribed connection can run no other commands. On a
+    // cluster, a duplicate that connects only to the master of the channel's slot.
+    const sharded = isCluster(client);
+    const subscriber =
+      (sharded
+        ? client.duplicate({ minimizeConnections: true })
+        : client.duplicate()) as RedisClient;
     this.#subscriber = subscriber;
     let up: boolean | undefined;
-    subscriber.on("error", (error: Error) => {
+    const down = (error: Error) => {
       if (up !== false) this.#report("event_bus_subscriber_down", error);
       up = false;
-    });
-    subscriber.on("ready", () => {
+    };
+    const ready = () => {
       if (up === false) {
         this.#log(JSON.stringify({ event: "event_bus_subscriber_up", channel: this.channel }));
       }
       up = true;
-    });
+    };
+    subscriber.on("error", down);
+    if (sharded) {
+      subscriber.on("node-error", down);
+      subscriber.on("node-ready", ready);
+    } else subscriber.on("ready", ready);
     (async () => {
       try {
         await subscriber.connect();
-        await subscriber.subscribe(this.channel, (raw: string) => this.#receive(raw));
+        const listener = (raw: string) => this.#receive(raw);
+        if (isCluster(subscriber)) await subscriber.sSubscribe(this.channel, listener);
+        else await subscriber.subscribe(this.channel, listener);
         this.#subscribed = true;
       } catch (error) {
         // Give this connection up and start over with the instance's client later.

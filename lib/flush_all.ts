@@ -3,21 +3,29 @@
  *
  * @module
  */
+import { mastersOf } from "./_cluster.ts";
+import { withDeadline } from "./_guard.ts";
 import { flushLocalCaches } from "./_registry.ts";
-import { getRedis, isRedisConfigured, type RedisClient } from "./redis.ts";
+import { getRedis, isRedisConfigured, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
 /** What {@linkcode flushAllServerCaches} did. */
 export interface FlushResult {
-  /** `flushed`: FLUSHDB ran; `unavailable`: Redis is configured but down; `disabled`: no Redis. */
+  /**
+   * `flushed`: FLUSHDB ran (on every master of a cluster); `unavailable`: Redis is configured
+   * but down (or some master could not be flushed, see `failedNodes`); `disabled`: no Redis.
+   */
   redis: "flushed" | "unavailable" | "disabled";
   /** In-process caches whose in-flight writes were stopped (and in-memory ones emptied). */
   localCaches: number;
+  /** The masters FLUSHDB failed on (`host:port`; `node` for a single Redis), if any. */
+  failedNodes?: string[];
 }
 
 /**
  * Flushes the instance's own Redis database with `FLUSHDB ASYNC` (the Redis docs: the
  * keys are freed in a background thread, so the server keeps answering) and every
- * in-process cache, including values still being computed.
+ * in-process cache, including values still being computed. On a Redis Cluster, FLUSHDB
+ * runs on every master, in parallel (a FLUSHDB acts on the node it is sent to only).
  *
  * The instance's Redis belongs to the instance (one database per instance), so FLUSHDB
  * removes nothing of anyone else's.
@@ -32,10 +40,23 @@ export async function flushAllServerCaches(
   if (!redis) {
     return { redis: isRedisConfigured() ? "unavailable" : "disabled", localCaches };
   }
-  try {
-    await redis.flushDb("ASYNC");
-    return { redis: "flushed", localCaches };
-  } catch {
-    return { redis: "unavailable", localCaches };
-  }
+  const timeoutMs = Math.max(redisCommandTimeoutMs(), 5000); // a large FLUSHDB may take a while
+  const failedNodes: string[] = [];
+  await Promise.all(
+    mastersOf(redis).map(async (master) => {
+      try {
+        await withDeadline(
+          master.shard,
+          timeoutMs,
+          1000,
+          master.connect().then((node) => node.flushDb("ASYNC")),
+        );
+      } catch {
+        failedNodes.push(master.address);
+      }
+    }),
+  );
+  return failedNodes.length === 0
+    ? { redis: "flushed", localCaches }
+    : { redis: "unavailable", localCaches, failedNodes };
 }

@@ -10,6 +10,13 @@
  * after the change), when the connection drops (invalidations may have been missed, so
  * the whole L1 is cleared on reconnect), or at the latest after `ttlMs`.
  *
+ * On a Redis Cluster, tracking is per connection, so the L1 follows every node connection
+ * of the cluster client ({@linkcode L1Cache.bindCluster}), including connections created
+ * after a topology change (a promoted replica). Any node connection failing or (re)connecting
+ * clears the whole L1: the keys read through a connection that dropped are tracked by
+ * nobody any more, and after a failover their slots are served by a node that never saw
+ * our reads.
+ *
  * @module
  */
 import { LRUCache } from "lru-cache";
@@ -37,6 +44,21 @@ export interface L1Stats {
 export interface InvalidatingClient {
   on(event: "invalidate", listener: (key: unknown) => void): unknown;
   on(event: "ready" | "error", listener: (...args: unknown[]) => void): unknown;
+}
+
+/** A node of node-redis's cluster client, as far as the L1 needs it. */
+interface ClusterNodeLike {
+  client?: InvalidatingClient;
+}
+
+/** The parts of node-redis's cluster client the L1 listens to. */
+export interface InvalidatingCluster {
+  readonly masters: readonly ClusterNodeLike[];
+  readonly replicas: readonly ClusterNodeLike[];
+  on(
+    event: "node-ready" | "node-error" | "connect",
+    listener: (...args: unknown[]) => void,
+  ): unknown;
 }
 
 /** An in-process LRU of decoded Redis values, keyed by Redis key. */
@@ -128,6 +150,30 @@ export class L1Cache {
       if (lost) this.clear();
       lost = false;
     });
+  }
+
+  /**
+   * Follows the invalidation pushes of every node connection of a cluster client created
+   * with `defaults: { emitInvalidate: true }`: those open now and those opened later (after
+   * a topology change). Clears everything whenever a node connection fails or becomes
+   * ready (see the module docs).
+   */
+  bindCluster(cluster: InvalidatingCluster): void {
+    const bound = new WeakSet<object>();
+    const attach = () => {
+      for (const node of [...cluster.masters, ...cluster.replicas]) {
+        const client = node.client;
+        if (!client || bound.has(client)) continue;
+        bound.add(client);
+        client.on("invalidate", (key) => this.invalidate(key));
+      }
+    };
+    cluster.on("connect", attach);
+    cluster.on("node-ready", () => {
+      attach();
+      this.clear();
+    });
+    cluster.on("node-error", () => this.clear());
   }
 
   /** Counts since creation, and the current size. */

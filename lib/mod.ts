@@ -1,6 +1,6 @@
 /**
  * The cache library: versioned caches in Redis (`TimCacheC`) and in memory (`TimCacheB`)
- * with single flight, and the instance's Redis connection.
+ * with single flight, and the instance's Redis connection (one node or a Redis Cluster).
  *
  * @module
  */
@@ -8,14 +8,21 @@ export { TimCacheC, type TimCacheCOptions } from "./tim_cache_c.ts";
 export { TimCacheB, type TimCacheBOptions } from "./tim_cache_b.ts";
 export {
   closeRedis,
+  connectRedis,
+  describeRedisTarget,
   getL1,
   getRedis,
   initRedis,
   isRedisConfigured,
   redactRedisUrl,
   type RedisClient,
+  type RedisClusterClient,
+  type RedisConnection,
+  type RedisNodeClient,
   type RedisOptions,
+  type RedisTarget,
 } from "./redis.ts";
+export { CLUSTER_SLOTS, keySlot } from "./key_slot.ts";
 export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
 export { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 export { type CachePolicy, type CacheRegistry, defineCacheRegistry } from "./cache_registry.ts";

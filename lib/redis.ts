@@ -1,23 +1,40 @@
 /**
- * The instance's Redis connection: one node-redis client per process, configured to fail
- * fast so that a missing or slow Redis makes the server slower, never stuck.
+ * The instance's Redis connection: one node-redis client per process (a single node, or a
+ * Redis Cluster through node-redis's cluster client), configured to fail fast so that a
+ * missing or slow Redis makes the server slower, never stuck.
  *
  * - connect timeout {@linkcode RedisOptions.connectTimeoutMs}, command timeout
  *   {@linkcode RedisOptions.commandTimeoutMs};
  * - no offline queue: while disconnected, commands fail at once instead of piling up
- *   (node-redis `disableOfflineQueue`);
+ *   (node-redis `disableOfflineQueue`, on every node connection of a cluster);
  * - endless reconnects with capped backoff in the background, so a Redis that goes away
- *   and comes back is used again without restarting the server.
+ *   and comes back is used again without restarting the server; on a cluster, a node
+ *   connection that keeps failing makes the client read the topology again
+ *   ({@linkcode RedisOptions.topologyRefreshMs}), which is how it finds a promoted replica.
  *
  * @module
  */
-import { createClient, type RedisClientType } from "redis";
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from "redis";
 import { L1Cache, type L1Options } from "./l1.ts";
 
-/** The node-redis client type used across the cache library. */
-export type RedisClient = RedisClientType;
+/** node-redis's client of one Redis node. */
+export type RedisNodeClient = RedisClientType;
+/** node-redis's Redis Cluster client. */
+export type RedisClusterClient = RedisClusterType;
+/**
+ * The client type used across the cache library: one node or a cluster. Keyed commands
+ * work the same on both; the few that differ go through `_cluster.ts`.
+ */
+export type RedisClient = RedisNodeClient | RedisClusterClient;
 
-/** Options of {@linkcode initRedis}. */
+/**
+ * Where Redis is: a `redis://[[user]:password@]host:port[/db]` URL (one node), or the seed
+ * nodes of a Redis Cluster (any few of its nodes; the client discovers the others). The
+ * first seed URL that carries credentials or `rediss:` sets them for every node.
+ */
+export type RedisTarget = string | { clusterNodes: readonly string[] };
+
+/** Options of {@linkcode initRedis} and {@linkcode connectRedis}. */
 export interface RedisOptions {
   /** Give up waiting for the first connection after this long; reconnects continue. @default {2000} */
   connectTimeoutMs?: number;
@@ -25,22 +42,40 @@ export interface RedisOptions {
   commandTimeoutMs?: number;
   /** Upper bound of the reconnect backoff. @default {2000} */
   maxReconnectDelayMs?: number;
+  /**
+   * Cluster only: how long a node connection keeps failing before the client reads the
+   * cluster topology again (and again every this long while it fails), in ms. A master that
+   * died is replaced by its promoted replica at the first read after the promotion.
+   * @default {500}
+   */
+  topologyRefreshMs?: number;
   /** Where state changes are reported (one line each). @default {console.error} */
   log?: (line: string) => void;
   /**
    * The process's L1 in front of Redis (`lib/l1.ts`), kept coherent by RESP3 client
-   * tracking on this connection; `false` turns it off. @default {L1Cache defaults}
+   * tracking on this connection (on every node connection of a cluster); `false` turns it
+   * off. @default {L1Cache defaults}
    */
   l1?: L1Options | false;
 }
 
-interface Connection {
-  client: RedisClient;
-  url: string;
-  l1?: L1Cache;
+/** An open connection: the client, its L1, and how to close both. */
+export interface RedisConnection {
+  /** The client (possibly not yet ready). */
+  readonly client: RedisClient;
+  /** The L1 kept coherent with this connection, unless turned off. */
+  readonly l1: L1Cache | undefined;
+  /** Whether this is a Redis Cluster. */
+  readonly cluster: boolean;
+  /** The target without its password, for logs. */
+  readonly where: string;
+  /** The client when it is ready (a cluster: its topology is known), else `undefined`. */
+  ready(): RedisClient | undefined;
+  /** Closes the client (pending commands are dropped). Safe to call twice. */
+  close(): Promise<void>;
 }
 
-let connection: Connection | undefined;
+let connection: RedisConnection | undefined;
 let commandTimeoutMs = 1000;
 
 /** The reply deadline set by the last {@linkcode initRedis}, in ms. @default {1000} */
@@ -59,89 +94,215 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
+/** A target for logs: the URL or `cluster <seed>,<seed>…`, passwords removed. */
+export function describeRedisTarget(target: RedisTarget): string {
+  return typeof target === "string"
+    ? redactRedisUrl(target)
+    : `cluster ${target.clusterNodes.map(redactRedisUrl).join(",")}`;
+}
+
 /**
- * Connects the process-wide Redis client.
+ * Opens a connection to a Redis node or cluster, without making it the process's
+ * (see {@linkcode initRedis} for that).
  *
  * Resolves within about `connectTimeoutMs` whether or not Redis answered: when it did not,
- * the client keeps reconnecting in the background and every cache reads as a miss until
- * then. With no URL (argument and `REDIS_URL` both unset or empty) caching is disabled,
- * one log line says so, and `undefined` is returned.
+ * the client keeps connecting in the background (a cluster's first topology read is
+ * retried every `maxReconnectDelayMs`).
  *
- * Calling it again closes the previous client first.
- *
- * @param url `redis://[:password@]host:port[/db]`; defaults to `Deno.env.get("REDIS_URL")`
- *   when the process may read the environment.
- * @returns The client (possibly not yet ready), or `undefined` when caching is disabled.
- * @throws {TypeError} If the URL is not a `redis:` or `rediss:` URL.
+ * @param target A `redis:`/`rediss:` URL, or `{ clusterNodes }` seed URLs.
+ * @returns The connection (its client possibly not yet ready).
+ * @throws {TypeError} If a URL is not a `redis:` or `rediss:` URL, or no seed is given.
+ * @example Connect to a cluster
+ * ```ts
+ * const redis = await connectRedis({ clusterNodes: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"] });
+ * const cache = new TimCacheC("po_items", funcs, { redis: () => redis.ready(), l1: redis.l1 ?? false });
+ * await redis.close();
+ * ```
  */
-export async function initRedis(
-  url?: string,
+export async function connectRedis(
+  target: RedisTarget,
   options: RedisOptions = {},
-): Promise<RedisClient | undefined> {
+): Promise<RedisConnection> {
+  const urls = typeof target === "string" ? [target] : [...target.clusterNodes];
+  if (urls.length === 0) {
+    throw new TypeError("Cannot connect to a Redis Cluster: 'clusterNodes' is empty");
+  }
+  for (const url of urls) {
+    if (!/^rediss?:\/\/[^\s,]+$/.test(url)) {
+      throw new TypeError(
+        `Cannot connect to Redis: '${redactRedisUrl(url)}' is not a redis:// URL`,
+      );
+    }
+  }
   const log = options.log ?? ((line: string) => console.error(line));
-  await closeRedis();
-  const target = url ?? readEnvUrl();
-  if (!target) {
-    log(JSON.stringify({ event: "redis_disabled", reason: "REDIS_URL is not set" }));
-    return undefined;
-  }
-  if (!/^rediss?:\/\//.test(target)) {
-    throw new TypeError(
-      `Cannot connect to Redis: '${redactRedisUrl(target)}' is not a redis:// URL`,
-    );
-  }
-  commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+  const timeoutMs = options.commandTimeoutMs ?? 1000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
   const l1 = options.l1 === false ? undefined : new L1Cache(options.l1);
-  const client = createClient({
-    url: target,
-    RESP: 3,
-    // CLIENT TRACKING ON: Redis pushes an invalidation for every key we read once it changes.
-    emitInvalidate: l1 !== undefined,
-    disableOfflineQueue: true,
-    // Bounds the wait before a command is written; the reply deadline is in _guard.ts.
-    commandOptions: { timeout: commandTimeoutMs },
-    socket: {
-      connectTimeout: connectTimeoutMs,
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
-    },
-  }) as unknown as RedisClient;
-  connection = { client, url: target, l1 };
-  l1?.bind(client as unknown as Parameters<L1Cache["bind"]>[0]);
-
-  // node-redis emits `error` on every failed attempt; report transitions only.
-  let up: boolean | undefined;
-  const where = redactRedisUrl(target);
-  client.on("ready", () => {
-    if (up !== true) log(JSON.stringify({ event: "redis_ready", url: where }));
-    up = true;
-  });
-  client.on("error", (error: Error) => {
-    if (up !== false) {
-      log(JSON.stringify({
+  const where = describeRedisTarget(target);
+  const socket = {
+    connectTimeout: connectTimeoutMs,
+    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
+  };
+  const states = new Map<string, boolean>();
+  const report = (node: string, up: boolean, error?: unknown) => {
+    // node-redis emits `error` on every failed attempt; report transitions only.
+    if (states.get(node) === up) return;
+    states.set(node, up);
+    const at = typeof target === "string" ? {} : { node };
+    log(JSON.stringify(
+      up ? { event: "redis_ready", url: where, ...at } : {
         event: "redis_unavailable",
         url: where,
-        error: String(error?.message ?? error),
-        effect: "cache bypassed until Redis answers again",
-      }));
-    }
-    up = false;
-  });
+        ...at,
+        error: String((error as Error)?.message ?? error),
+        effect: typeof target === "string"
+          ? "cache bypassed until Redis answers again"
+          : "this node's slots bypassed until it or its replica answers",
+      },
+    ));
+  };
 
-  const connecting = client.connect().then(() => true, () => false);
+  let client: RedisClient;
+  let start: () => Promise<boolean>;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let closed = false;
+  if (typeof target === "string") {
+    const node = createClient({
+      url: target,
+      RESP: 3,
+      // CLIENT TRACKING ON: Redis pushes an invalidation for every key we read once it changes.
+      emitInvalidate: l1 !== undefined,
+      disableOfflineQueue: true,
+      // Bounds the wait before a command is written; the reply deadline is in _guard.ts.
+      commandOptions: { timeout: timeoutMs },
+      socket,
+    }) as unknown as RedisNodeClient;
+    l1?.bind(node as unknown as Parameters<L1Cache["bind"]>[0]);
+    node.on("ready", () => report("node", true));
+    node.on("error", (error: Error) => report("node", false, error));
+    client = node;
+    start = () => node.connect().then(() => true, () => false);
+  } else {
+    const seed = urls.map((url) => new URL(url)).find((u) => u.password || u.username) ??
+      new URL(urls[0]);
+    const cluster = createCluster({
+      rootNodes: urls.map((url) => ({ url })),
+      RESP: 3,
+      // Every node connection (discovered, or created after a topology change) gets these.
+      defaults: {
+        username: seed.username ? decodeURIComponent(seed.username) : undefined,
+        password: seed.password ? decodeURIComponent(seed.password) : undefined,
+        emitInvalidate: l1 !== undefined,
+        disableOfflineQueue: true,
+        socket: { ...socket, ...(urls.some((u) => u.startsWith("rediss:")) ? { tls: true } : {}) },
+      },
+      commandOptions: { timeout: timeoutMs },
+      topologyRefreshOnReconnectionAttemptStrategy: options.topologyRefreshMs ?? 500,
+    }) as unknown as RedisClusterClient;
+    if (l1) l1.bindCluster(cluster as unknown as Parameters<L1Cache["bindCluster"]>[0]);
+    const address = (info: { host?: string; port?: number } | undefined) =>
+      `${info?.host}:${info?.port}`;
+    cluster.on("node-ready", (info: { host: string; port: number }) => report(address(info), true));
+    cluster.on(
+      "node-error",
+      (error: Error, info: { host: string; port: number }) => report(address(info), false, error),
+    );
+    cluster.on("error", (error: Error) => report("topology", false, error));
+    cluster.on("connect", () => report("topology", true));
+    client = cluster;
+    // A cluster's first topology read is not retried by node-redis: retry it here.
+    start = async () => {
+      while (!closed) {
+        try {
+          await cluster.connect();
+          return true;
+        } catch (error) {
+          report("topology", false, error);
+          if (closed) return false;
+          await new Promise((resolve) => (retryTimer = setTimeout(resolve, maxReconnectDelayMs)));
+        }
+      }
+      return false;
+    };
+  }
+
+  const opened: RedisConnection = {
+    client,
+    l1,
+    cluster: typeof target !== "string",
+    where,
+    ready: () => (client.isReady ? client : undefined),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearTimeout(retryTimer);
+      client.removeAllListeners("error");
+      client.on("error", () => {});
+      try {
+        if (client.isOpen) await client.close();
+        else client.destroy();
+      } catch {
+        try {
+          client.destroy();
+        } catch { /* already closed */ }
+      }
+    },
+  };
+  const connecting = start();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), connectTimeoutMs);
   });
   await Promise.race([connecting, timedOut]);
   clearTimeout(timer);
-  return client;
+  return opened;
 }
 
-function readEnvUrl(): string | undefined {
+/**
+ * Connects the process-wide Redis client (a node or a cluster).
+ *
+ * Resolves within about `connectTimeoutMs` whether or not Redis answered: when it did not,
+ * the client keeps reconnecting in the background and every cache reads as a miss until
+ * then. With no target (argument, `REDIS_URL` and `REDIS_CLUSTER_NODES` all unset or empty)
+ * caching is disabled, one log line says so, and `undefined` is returned.
+ *
+ * Calling it again closes the previous client first.
+ *
+ * @param target A URL or `{ clusterNodes }` (see {@linkcode RedisTarget}); defaults to
+ *   `REDIS_URL`, else `REDIS_CLUSTER_NODES` (comma-separated URLs), when the process may
+ *   read the environment.
+ * @returns The client (possibly not yet ready), or `undefined` when caching is disabled.
+ * @throws {TypeError} If a URL is not a `redis:` or `rediss:` URL.
+ */
+export async function initRedis(
+  target?: RedisTarget,
+  options: RedisOptions = {},
+): Promise<RedisClient | undefined> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  await closeRedis();
+  const resolved = target ?? readEnvTarget();
+  if (!resolved || (typeof resolved !== "string" && resolved.clusterNodes.length === 0)) {
+    log(
+      JSON.stringify({
+        event: "redis_disabled",
+        reason: "REDIS_URL and REDIS_CLUSTER_NODES are not set",
+      }),
+    );
+    return undefined;
+  }
+  commandTimeoutMs = options.commandTimeoutMs ?? 1000;
+  connection = await connectRedis(resolved, { ...options, log });
+  return connection.client;
+}
+
+function readEnvTarget(): RedisTarget | undefined {
   try {
-    return Deno.env.get("REDIS_URL") || undefined;
+    const url = Deno.env.get("REDIS_URL");
+    if (url) return url;
+    const nodes = (Deno.env.get("REDIS_CLUSTER_NODES") ?? "").split(",").map((s) => s.trim())
+      .filter(Boolean);
+    return nodes.length > 0 ? { clusterNodes: nodes } : undefined;
   } catch {
     return undefined; // no --allow-env: treat as unset
   }
@@ -151,10 +312,11 @@ function readEnvUrl(): string | undefined {
  * The process-wide client when it is connected and ready, else `undefined`.
  *
  * Callers treat `undefined` as "no cache right now": a read is a miss, a write is skipped.
+ * A cluster is ready once its topology is known; a master that is down then fails only
+ * the commands of its own slots.
  */
 export function getRedis(): RedisClient | undefined {
-  const client = connection?.client;
-  return client?.isReady ? client : undefined;
+  return connection?.ready();
 }
 
 /** The process's L1 (see {@linkcode RedisOptions.l1}), or `undefined` when off or not connected. */
@@ -162,7 +324,7 @@ export function getL1(): L1Cache | undefined {
   return connection?.l1;
 }
 
-/** Whether {@linkcode initRedis} was given a URL (caching configured, even if Redis is down). */
+/** Whether {@linkcode initRedis} was given a target (caching configured, even if Redis is down). */
 export function isRedisConfigured(): boolean {
   return connection !== undefined;
 }
@@ -171,15 +333,5 @@ export function isRedisConfigured(): boolean {
 export async function closeRedis(): Promise<void> {
   const current = connection;
   connection = undefined;
-  if (!current) return;
-  current.client.removeAllListeners("error");
-  current.client.on("error", () => {});
-  try {
-    if (current.client.isOpen) await current.client.close();
-    else current.client.destroy();
-  } catch {
-    try {
-      current.client.destroy();
-    } catch { /* already closed */ }
-  }
+  await current?.close();
 }

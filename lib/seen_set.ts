@@ -11,6 +11,7 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
+import { shardOf } from "./_cluster.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
 import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
@@ -73,17 +74,18 @@ export class SeenSet {
    */
   async add(id: string): Promise<boolean> {
     if (this.#local.has(id)) return false;
+    const key = `${this.prefix}:${id}`;
     const client = this.#redis();
-    if (!client || !breakerClosed(client)) {
+    if (!client || !breakerClosed(shardOf(client, key))) {
       this.#local.set(id, true);
       return true;
     }
     try {
       const reply = await withDeadline(
-        client,
+        shardOf(client, key),
         this.#timeoutMs ?? redisCommandTimeoutMs(),
         this.#breakerMs,
-        client.set(`${this.prefix}:${id}`, "1", {
+        client.set(key, "1", {
           condition: "NX",
           expiration: { type: "EX", value: this.#ttlS },
         }),
@@ -102,14 +104,15 @@ export class SeenSet {
   /** Forgets `id` (after the work it guarded failed, so a retry is accepted). */
   async delete(id: string): Promise<void> {
     this.#local.delete(id);
+    const key = `${this.prefix}:${id}`;
     const client = this.#redis();
-    if (!client || !breakerClosed(client)) return;
+    if (!client || !breakerClosed(shardOf(client, key))) return;
     try {
       await withDeadline(
-        client,
+        shardOf(client, key),
         this.#timeoutMs ?? redisCommandTimeoutMs(),
         this.#breakerMs,
-        client.del(`${this.prefix}:${id}`),
+        client.del(key),
       );
     } catch { /* expires by itself */ }
   }

@@ -24,12 +24,18 @@
  * mark it stale (bucket -1) without touching the value. Reads go through the L1 when one
  * is configured (kept coherent by client tracking, see `l1.ts`).
  *
+ * On a Redis Cluster: every command names one key; the per-window locks
+ * (`{swr:<tenant>:<key>}:<what>`) carry the entry's key as their hash tag, so an entry and
+ * its locks live on one master (and fail over together); `invalidate()` without a key
+ * scans every master.
+ *
  * @module
  */
 import type { FillPolicy } from "./fill_policy.ts";
 import { checkFillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
+import { mastersOf, scanNode, shardOf } from "./_cluster.ts";
 import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 import { registerCache } from "./_registry.ts";
 import { escapeGlob } from "./tim_cache_c.ts";
@@ -140,6 +146,16 @@ export class StaleWhileRevalidate {
   }
 
   /**
+   * The Redis key of one of `key`'s fleet locks (`what`: `fill:<bucket>` or
+   * `refresh:<bucket>:<computedAt>`): `{swr:<tenant>:<key>}:<what>`, in the entry's hash slot
+   * (unless the memo key itself contains `{` or `}`, which only moves the lock to another
+   * slot: no command names both keys).
+   */
+  lockKeyFor(key: string, what: string): string {
+    return `{${this.keyFor(key)}}:${what}`;
+  }
+
+  /**
    * The value of `key` for the current window of `windowMs` (see the module docs).
    *
    * @throws {RangeError} If `windowMs` is not a positive integer.
@@ -172,46 +188,58 @@ export class StaleWhileRevalidate {
    */
   async invalidate(key?: string): Promise<void> {
     for (const [k, entry] of this.#memory) if (key === undefined || k === key) entry.bucket = -1;
-    const client = this.#client();
-    if (!client) return;
-    try {
-      if (key !== undefined) {
-        await this.#call(client, client.hSet(this.keyFor(key), "bucket", "-1"));
-        this.#l1()?.delete(this.keyFor(key));
-        return;
+    if (key !== undefined) {
+      const redisKey = this.keyFor(key);
+      const client = this.#client(redisKey);
+      if (!client) return;
+      try {
+        await this.#call(client, client.hSet(redisKey, "bucket", "-1"), redisKey);
+        this.#l1()?.delete(redisKey);
+      } catch (error) {
+        this.#logLine({ event: "swr_error", op: "invalidate", error: message(error) });
       }
-      let cursor = "0";
-      do {
-        const reply = await this.#call(
-          client,
-          client.scan(cursor, {
-            MATCH: `swr:${escapeGlob(this.tenant)}:*`,
-            TYPE: "hash",
-            COUNT: 500,
-          }),
-        );
-        cursor = String(reply.cursor);
-        for (const k of reply.keys) await this.#call(client, client.hSet(k, "bucket", "-1"));
-      } while (cursor !== "0");
-      this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
-    } catch (error) {
-      this.#logLine({ event: "swr_error", op: "invalidate", error: message(error) });
+      return;
     }
-  }
-
-  #client(): RedisClient | undefined {
     const client = this.#redis();
-    return client && breakerClosed(client) ? client : undefined;
+    if (!client) return;
+    // Every master (one node: itself), in parallel; a master that fails is logged.
+    await Promise.all(
+      mastersOf(client).map(async (master) => {
+        const call = <R>(command: Promise<R>) =>
+          withDeadline(master.shard, redisCommandTimeoutMs(), 1000, command);
+        try {
+          const node = await call(master.connect());
+          const scan = { MATCH: `swr:${escapeGlob(this.tenant)}:*`, TYPE: "hash", COUNT: 500 };
+          for await (const keys of scanNode(node, scan, call)) {
+            await Promise.all(keys.map((k) => call(node.hSet(k, "bucket", "-1"))));
+          }
+        } catch (error) {
+          this.#logLine({
+            event: "swr_error",
+            op: "invalidate",
+            node: master.address,
+            error: message(error),
+          });
+        }
+      }),
+    );
+    this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
   }
 
-  #call<R>(client: RedisClient, command: Promise<R>): Promise<R> {
-    return withDeadline(client, redisCommandTimeoutMs(), 1000, command);
+  /** The client when Redis is usable for `key` now (the breaker of its node closed). */
+  #client(key: string): RedisClient | undefined {
+    const client = this.#redis();
+    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
+  }
+
+  #call<R>(client: RedisClient, command: Promise<R>, key: string): Promise<R> {
+    return withDeadline(shardOf(client, key), redisCommandTimeoutMs(), 1000, command);
   }
 
   async #read(key: string): Promise<Entry | undefined> {
-    const client = this.#client();
-    if (!client) return this.#memory.get(key);
     const redisKey = this.keyFor(key);
+    const client = this.#client(redisKey);
+    if (!client) return this.#memory.get(key);
     const l1 = this.#l1();
     const local = l1?.get<Entry>(redisKey);
     if (local) return local;
@@ -220,6 +248,7 @@ export class StaleWhileRevalidate {
       const [bucket, computedAt, raw] = await this.#call(
         client,
         client.hmGet(redisKey, ["bucket", "computedAt", "value"]),
+        redisKey,
       ) as (string | null)[];
       if (bucket === null || computedAt === null || raw === null) return undefined;
       const entry = {
@@ -242,18 +271,20 @@ export class StaleWhileRevalidate {
   /** Stores an entry (in memory always, in Redis when reachable). */
   async #write(key: string, entry: Entry): Promise<void> {
     this.#memory.set(key, entry);
-    const client = this.#client();
+    const redisKey = this.keyFor(key);
+    const client = this.#client(redisKey);
     if (!client) return;
     try {
       await this.#call(
         client,
-        client.hSet(this.keyFor(key), {
+        client.hSet(redisKey, {
           bucket: String(entry.bucket),
           computedAt: String(entry.computedAt),
           value: JSON.stringify(entry.value),
         }),
+        redisKey,
       );
-      this.#l1()?.delete(this.keyFor(key));
+      this.#l1()?.delete(redisKey);
     } catch (error) {
       this.#logLine({ event: "swr_error", op: "write", error: message(error) });
     }
@@ -265,8 +296,8 @@ export class StaleWhileRevalidate {
    * expires. `true` when this process should compute; in-memory when Redis is unreachable.
    */
   async #lockOnce(key: string, what: string): Promise<boolean> {
-    const client = this.#client();
-    const lockKey = `{${this.keyFor(key)}}:${what}`;
+    const lockKey = this.lockKeyFor(key, what);
+    const client = this.#client(lockKey);
     if (client) {
       try {
         const reply = await this.#call(
@@ -275,6 +306,7 @@ export class StaleWhileRevalidate {
             condition: "NX",
             expiration: { type: "PX", value: this.#fill.leaseMs },
           }),
+          lockKey,
         );
         return reply === "OK";
       } catch {

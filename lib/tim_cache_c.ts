@@ -25,6 +25,7 @@ import { CacheFillError } from "./errors.ts";
 import { FillLock, parseFailedMarker } from "./fill_lock.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
+import { groupBySlot, isCluster, mastersOf, scanNode, shardOf } from "./_cluster.ts";
 import type { L1Cache } from "./l1.ts";
 import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 import { ANY_VERSION } from "./types.ts";
@@ -65,7 +66,10 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    * `set`/`too_large`, which the server counts), in bytes. @default {16 MiB}
    */
   maxValueBytes?: number;
-  /** Keys deleted per `UNLINK` during `clearAll`. @default {1000} */
+  /**
+   * Keys asked per `SCAN` (and deleted per `UNLINK` on one node) during `clearAll`.
+   * @default {1000}
+   */
   clearBatchSize?: number;
   /**
    * The in-process L1 in front of Redis; `false` for none.
@@ -205,21 +209,29 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#l1()?.deletePrefix(this.#keyPrefix);
   }
 
-  /** The client when Redis is usable now (connected, breaker closed), else `undefined`. */
-  #client(): RedisClient | undefined {
+  /**
+   * The client when Redis is usable now for `key` (connected; the breaker of the node
+   * serving `key` closed), else `undefined`.
+   */
+  #client(key: string): RedisClient | undefined {
     const client = this.#redis();
-    return client && breakerClosed(client) ? client : undefined;
+    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
   }
 
-  #call<R>(client: RedisClient, call: Promise<R>): Promise<R> {
+  /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
+  #call<R>(client: RedisClient, call: Promise<R>, key: string): Promise<R> {
+    return this.#guard(shardOf(client, key), call);
+  }
+
+  #guard<R>(shard: object, call: Promise<R>): Promise<R> {
     const timeoutMs = this.#commandTimeoutMs ?? redisCommandTimeoutMs();
-    return withDeadline(client, timeoutMs, this.#breakerMs, call);
+    return withDeadline(shard, timeoutMs, this.#breakerMs, call);
   }
 
   protected async readEntry(uniquenessHash: string, wantedVersion: string): Promise<StoreRead<T>> {
-    const client = this.#client();
-    if (!client) return { kind: "unavailable" };
     const key = this.keyFor(uniquenessHash);
+    const client = this.#client(key);
+    if (!client) return { kind: "unavailable" };
     const l1 = this.#l1();
     const local = l1?.get<{ versionHash: string; data: T }>(key);
     if (local && (wantedVersion === ANY_VERSION || local.versionHash === wantedVersion)) {
@@ -233,6 +245,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       const [value, pttl] = await this.#call(
         client,
         Promise.all([client.get(key), client.pTTL(key)]),
+        key,
       );
       raw = value as string | null;
       ttlLeftMs = Number(pttl);
@@ -260,9 +273,10 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
     if (ttlLeftMs !== undefined && ttlLeftMs > freshEnoughMs) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
-    const client = this.#client();
+    const key = this.keyFor(uniquenessHash);
+    const client = this.#client(key);
     if (!client) return;
-    this.#call(client, client.expire(this.keyFor(uniquenessHash), this.#readRefreshTtlS))
+    this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
       .catch((error: unknown) => this.#report("expire", error));
   }
 
@@ -271,9 +285,9 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     versionHash: string,
     data: T,
   ): Promise<boolean> {
-    const client = this.#client();
-    if (!client) return false;
     const key = this.keyFor(uniquenessHash);
+    const client = this.#client(key);
+    if (!client) return false;
     const started = performance.now();
     const encoded = this.encode(versionHash, data);
     if (encoded === undefined) {
@@ -286,6 +300,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
         this.#persistent
           ? client.set(key, encoded)
           : client.set(key, encoded, { expiration: { type: "EX", value: this.writeTtlS() } }),
+        key,
       );
       this.#l1()?.delete(key);
       this.#reportSet(key, "stored", started, encoded.length);
@@ -322,40 +337,55 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   protected async deleteEntry(uniquenessHash: string): Promise<void> {
-    this.#l1()?.delete(this.keyFor(uniquenessHash));
-    const client = this.#client();
+    const key = this.keyFor(uniquenessHash);
+    this.#l1()?.delete(key);
+    const client = this.#client(key);
     if (!client) return;
     try {
-      await this.#call(client, client.del(this.keyFor(uniquenessHash)));
+      await this.#call(client, client.del(key), key);
     } catch (error) {
       this.#report("del", error);
     }
   }
 
-  /** SCAN with MATCH on this cache's own prefix (never KEYS), deleting with UNLINK. */
+  /**
+   * SCAN with MATCH on this cache's own prefix (never KEYS), deleting with UNLINK. On a
+   * cluster, every master is scanned, in parallel, and each batch is deleted with one
+   * UNLINK per slot (a multi-key command must stay within one slot). A master that cannot
+   * be reached is reported and skipped; the others are still cleared.
+   */
   protected async deleteAll(): Promise<void> {
     this.#l1()?.deletePrefix(this.#keyPrefix);
-    const client = this.#client();
+    const client = this.#redis();
     if (!client) return;
     const match = escapeGlob(this.#keyPrefix) + "*";
-    try {
-      let cursor = "0";
-      do {
-        const reply = await this.#call(
-          client,
-          client.scan(cursor, { MATCH: match, COUNT: this.#clearBatchSize }),
-        );
-        cursor = String(reply.cursor);
-        if (reply.keys.length > 0) await this.#call(client, client.unlink(reply.keys));
-      } while (cursor !== "0");
-    } catch (error) {
-      this.#report("clear_all", error);
-    }
+    const cluster = isCluster(client);
+    await Promise.all(
+      mastersOf(client).map(async (master) => {
+        if (!breakerClosed(master.shard)) {
+          this.#report("clear_all", new Error(`Redis ${master.address} skipped (breaker open)`));
+          return;
+        }
+        const call = <R>(command: Promise<R>) => this.#guard(master.shard, command);
+        try {
+          const node = await call(master.connect());
+          const scan = { MATCH: match, COUNT: this.#clearBatchSize };
+          for await (const keys of scanNode(node, scan, call)) {
+            await Promise.all(
+              (cluster ? groupBySlot(keys) : [keys]).map((group) => call(node.unlink(group))),
+            );
+          }
+        } catch (error) {
+          this.#report("clear_all", error);
+        }
+      }),
+    );
   }
 
   /**
    * Batched read-through: the values of many keys, with one `MGET` for every key the L1
-   * does not hold (so N keys cost one round trip, not N), a version check per key, and
+   * does not hold (so N keys cost one round trip, not N; on a cluster, one `MGET` per hash
+   * slot, all sent at once, so one round trip per master), a version check per key, and
    * the misses filled through the normal path in parallel (per-key single flight, and the
    * fleet fill lock when the cache has a policy). Hits refresh their TTL in the
    * background (`PTTL`, then `EXPIRE` where due), without delaying the answer.
@@ -380,28 +410,36 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
         results[index] = { value: local.data, outcome: "hit", lookupMs: 0, computeMs: 0 };
       } else fetch.push(index);
     }
-    const client = this.#client();
+    const client = this.#redis();
     if (client && fetch.length > 0) {
       const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
       const epoch = l1?.epoch ?? 0;
-      try {
-        const values = await this.#call(client, client.mGet(keys)) as (string | null)[];
-        const byKey = new Map(keys.map((key, i) => [key, values[i]]));
-        const hitKeys: string[] = [];
-        const lookupMs = performance.now() - started;
-        for (const index of fetch) {
-          const key = this.keyFor(hashes[index].uniquenessHash);
-          const raw = byKey.get(key);
-          const entry = raw ? decodeEntry<T>(raw) : undefined;
-          if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
-          l1?.set(key, entry, raw!.length * 2, epoch);
-          results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
-          hitKeys.push(key);
-        }
-        if (hitKeys.length > 0 && !this.#persistent) this.#refreshTtls(client, hitKeys);
-      } catch (error) {
-        this.#report("mget", error); // misses below fill through the normal path
+      const byKey = new Map<string, string | null>();
+      // One MGET (a cluster: one per slot, in parallel). A group whose node is down or
+      // skipped reads as not fetched: its keys fill through the normal path below.
+      await Promise.all(
+        (isCluster(client) ? groupBySlot(keys) : [keys]).map(async (group) => {
+          if (!breakerClosed(shardOf(client, group[0]))) return;
+          try {
+            const values = await this.#call(client, client.mGet(group), group[0]);
+            for (const [i, key] of group.entries()) byKey.set(key, values[i] as string | null);
+          } catch (error) {
+            this.#report("mget", error);
+          }
+        }),
+      );
+      const hitKeys: string[] = [];
+      const lookupMs = performance.now() - started;
+      for (const index of fetch) {
+        const key = this.keyFor(hashes[index].uniquenessHash);
+        const raw = byKey.get(key);
+        const entry = raw ? decodeEntry<T>(raw) : undefined;
+        if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
+        l1?.set(key, entry, raw!.length * 2, epoch);
+        results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
+        hitKeys.push(key);
       }
+      if (hitKeys.length > 0 && !this.#persistent) this.#refreshTtls(client, hitKeys);
     }
     const filled = await Promise.all(
       requests.map((request, index) =>
@@ -425,13 +463,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   /** Background TTL refresh of batch hits: one pipelined PTTL each, EXPIRE where due. */
   #refreshTtls(client: RedisClient, keys: string[]): void {
     const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
-    Promise.all(keys.map((key) => this.#call(client, client.pTTL(key))))
+    Promise.all(keys.map((key) => this.#call(client, client.pTTL(key), key)))
       .then((ttls) =>
         Promise.all(
           keys.map((key, i) =>
             Number(ttls[i]) > freshEnoughMs
               ? undefined
-              : this.#call(client, client.expire(key, this.#readRefreshTtlS))
+              : this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
           ),
         )
       )
@@ -456,17 +494,20 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    */
   protected override async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
     const policy = this.#fill;
-    const client = policy && !miss.unavailable ? this.#client() : undefined;
+    const dataKey = this.keyFor(miss.uniquenessHash);
+    const client = policy && !miss.unavailable ? this.#client(dataKey) : undefined;
     if (!policy || !client) {
       return await this.#localFill(miss, policy ? "lock_error" : "no_policy", performance.now());
     }
     const started = performance.now();
     let lock: FillLock;
     try {
+      // The lock key shares the data key's slot, so the lock, its scripts and the data all
+      // live on (and share the breaker of) one master.
       lock = new FillLock(
         client,
-        (command) => this.#call(client, command),
-        this.keyFor(miss.uniquenessHash),
+        (command) => this.#call(client, command, dataKey),
+        dataKey,
         policy.leaseMs,
       );
     } catch {
@@ -670,7 +711,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   #discard(client: RedisClient, key: string): void {
-    this.#call(client, client.del(key)).catch((error: unknown) => this.#report("del", error));
+    this.#call(client, client.del(key), key).catch((error: unknown) => this.#report("del", error));
   }
 
   #report(op: string, error: unknown): void {

@@ -1,12 +1,17 @@
-/** TimCacheC against real redis-servers: TTLs, prefixes, broken entries and outages. */
+/**
+ * TimCacheC against real redis-servers: TTLs, prefixes, broken entries and outages; and
+ * clearAll, flush-all and the per-master breaker on a Redis Cluster started once for this
+ * file.
+ */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { flushAllServerCaches } from "./flush_all.ts";
-import { closeRedis, getRedis, initRedis, type RedisClient } from "./redis.ts";
+import { closeRedis, connectRedis, getRedis, initRedis, type RedisClient } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { ANY_VERSION, type HashFuncs } from "./types.ts";
 import { deferred } from "./testing/deferred.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
 
 const DAY_S = 86_400;
 const funcs: HashFuncs<string, number, { id: string; rev: number }> = {
@@ -69,30 +74,40 @@ Deno.test("TimCacheC stores {versionHash, data} under cache:<prefix>:<uniqueness
   }
 });
 
+/** The clearAll prefix test, on one node or a cluster (`dbSize`: the keys of all masters). */
+async function clearAllDeletesOwnPrefix(
+  client: RedisClient,
+  dbSize: () => Promise<number>,
+  perMaster?: () => Promise<string[]>,
+): Promise<void> {
+  const prefixes = ["a*", "a", "ab", "a?", "[a]", "a[b]", "a\\", "b"];
+  const caches = prefixes.map((p) =>
+    new TimCacheC(p, funcs, { redis: () => client, clearBatchSize: 7, ...quiet })
+  );
+  for (const cache of caches) {
+    for (let i = 0; i < 30; i++) {
+      await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
+    }
+  }
+  await client.set("unrelated", "1");
+  if (perMaster) console.log(`keys per master before clearAll: ${(await perMaster()).join(", ")}`);
+  for (const [index, cache] of caches.entries()) {
+    const before = await dbSize();
+    await cache.clearAll();
+    assert.equal(await dbSize(), before - 30, `clearAll of '${prefixes[index]}'`);
+    assert.equal(await client.exists(cache.keyFor("k0")), 0);
+    for (const other of caches.slice(index + 1)) {
+      assert.equal(await client.exists(other.keyFor("k0")), 1, `'${other.prefix}' was touched`);
+    }
+  }
+  assert.equal(await client.get("unrelated"), "1");
+}
+
 Deno.test("clearAll() deletes only its own prefix, even with glob characters in prefixes", async () => {
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const prefixes = ["a*", "a", "ab", "a?", "[a]", "a[b]", "a\\", "b"];
-    const caches = prefixes.map((p) =>
-      new TimCacheC(p, funcs, { redis: () => client, clearBatchSize: 7, ...quiet })
-    );
-    for (const cache of caches) {
-      for (let i = 0; i < 30; i++) {
-        await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
-      }
-    }
-    await client.set("unrelated", "1");
-    for (const [index, cache] of caches.entries()) {
-      const before = await client.dbSize();
-      await cache.clearAll();
-      assert.equal(await client.dbSize(), before - 30, `clearAll of '${prefixes[index]}'`);
-      assert.equal(await client.exists(cache.keyFor("k0")), 0);
-      for (const other of caches.slice(index + 1)) {
-        assert.equal(await client.exists(other.keyFor("k0")), 1, `'${other.prefix}' was touched`);
-      }
-    }
-    assert.equal(await client.get("unrelated"), "1");
+    await clearAllDeletesOwnPrefix(client, () => client.dbSize());
   } finally {
     client.destroy();
   }
@@ -216,4 +231,75 @@ Deno.test("flushAllServerCaches() empties Redis and stops in-flight writes", asy
   } finally {
     await closeRedis();
   }
+});
+
+// The same operations on a Redis Cluster (3 masters, 3 replicas), started once for these tests.
+const cluster = await startRedisCluster();
+const sharded = await connectRedis(cluster.target, { l1: false, ...quiet });
+
+Deno.test("clearAll() on a Redis Cluster scans every master and deletes only its own prefix", async () => {
+  await clearAllDeletesOwnPrefix(
+    sharded.client,
+    () => cluster.dbSize(),
+    () => cluster.onMasters("DBSIZE"),
+  );
+});
+
+Deno.test("flushAllServerCaches() on a Redis Cluster flushes every master and stops in-flight writes", async () => {
+  const cache = new TimCacheC("clusterflush", funcs, { redis: () => sharded.client, ...quiet });
+  for (let i = 0; i < 30; i++) {
+    await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
+  }
+  const perMaster = await cluster.onMasters("DBSIZE");
+  assert.ok(perMaster.every((n) => Number(n) > 0), `keys per master: ${perMaster.join(",")}`);
+  const slow = deferred<{ id: string; rev: number }>();
+  const writing = cache.setPromise(slow.promise, "late", 1);
+  const result = await flushAllServerCaches(sharded.client);
+  assert.deepEqual(result.redis, "flushed");
+  slow.resolve({ id: "late", rev: 1 });
+  await writing;
+  const deadline = Date.now() + 2000; // FLUSHDB ASYNC frees in the background
+  while (await cluster.dbSize() > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(await cluster.dbSize(), 0);
+});
+
+Deno.test("TimCacheC on a Redis Cluster: a paused master makes only its own slots bypass", async () => {
+  const cache = new TimCacheC("pausedmaster", funcs, {
+    redis: () => sharded.client,
+    commandTimeoutMs: 200,
+    ...quiet,
+  });
+  // One key per master.
+  const masters = await cluster.masters();
+  const keyOf = new Map<number, string>();
+  for (let i = 0; keyOf.size < masters.length; i++) {
+    const master = await cluster.masterOf(cache.keyFor(`k${i}`));
+    if (!keyOf.has(master.port)) keyOf.set(master.port, `k${i}`);
+  }
+  for (const id of keyOf.values()) await cache.setPromise(Promise.resolve({ id, rev: 1 }), id, 1);
+  const [paused, ...others] = masters;
+  const pausedKey = keyOf.get(paused.port)!;
+  await paused.cli("CLIENT", "PAUSE", "1500", "ALL");
+  try {
+    const produce = (id: string) => () => Promise.resolve({ id, rev: 1 });
+    const stalled = await cache.getOrSet(pausedKey, 1, produce(pausedKey));
+    assert.notEqual(stalled.outcome, "hit"); // timed out: answered by the producer
+    // Its breaker is open now: the same master is skipped at once, the others still hit.
+    const skipped = await cache.getOrSet(pausedKey, 1, produce(pausedKey));
+    assert.equal(skipped.outcome, "bypass");
+    for (const master of others) {
+      const id = keyOf.get(master.port)!;
+      const result = await cache.getOrSet(id, 1, produce(id));
+      assert.equal(result.outcome, "hit", `key on ${master.port}`);
+    }
+  } finally {
+    await new Promise((r) => setTimeout(r, 1600)); // let the pause end
+  }
+});
+
+Deno.test("TimCacheC cluster teardown", async () => {
+  await sharded.close();
+  await cluster.stop();
 });
