@@ -1,14 +1,24 @@
 /**
- * Cross-process behaviour on one real redis-server: the stale-while-revalidate memo
- * across 3 processes, and L1 coherence between processes.
+ * Cross-process behaviour on one real redis-server and on a Redis Cluster: the
+ * stale-while-revalidate memo across 3 processes, and L1 coherence between processes.
  */
 import assert from "node:assert/strict";
-import { closeRedis, initRedis } from "./redis.ts";
+import { closeRedis, initRedis, type RedisTarget } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { delay } from "./testing/deferred.ts";
 import { freePort, startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { targetArg } from "./testing/redis_target.ts";
 
-async function startWorkers(redisUrl: string, count: number) {
+/** Where a test runs: the Redis target, a raw read of one key, and a FLUSHDB of everything. */
+interface Where {
+  name: string;
+  target: RedisTarget;
+  get(key: string): Promise<string>;
+  flushAll(): Promise<void>;
+}
+
+async function startWorkers(redis: RedisTarget, count: number) {
   return await Promise.all(Array.from({ length: count }, async () => {
     const port = freePort();
     const child = new Deno.Command(Deno.execPath(), {
@@ -16,7 +26,7 @@ async function startWorkers(redisUrl: string, count: number) {
         "run",
         "-A",
         new URL("./testdata/cache_worker.ts", import.meta.url).pathname,
-        redisUrl,
+        targetArg(redis),
         String(port),
       ],
       stdout: "piped",
@@ -49,101 +59,144 @@ async function stop(workers: Workers) {
 const WINDOW = 60_000;
 const T0 = 1_700_000_040_000; // a window boundary (multiple of 60 s) + 0
 
+async function memoAcrossProcesses(where: Where): Promise<void> {
+  const workers = await startWorkers(where.target, 3);
+  try {
+    const cold = await workers[0].get(`/memo?key=overview&now=${T0 + 1000}`);
+    assert.equal(cold.body.state, "computed");
+    assert.equal(cold.body.nextBoundaryMs, T0 + WINDOW);
+    const fresh = await Promise.all(
+      workers.map((w) => w.get(`/memo?key=overview&now=${T0 + 2000}`)),
+    );
+    for (const r of fresh) assert.equal(r.body.state, "fresh");
+
+    const turned = T0 + WINDOW + 5; // just after the boundary, for every process
+    const answers = await Promise.all(
+      Array.from(
+        { length: 30 },
+        (_, i) => workers[i % 3].get(`/memo?key=overview&now=${turned}`),
+      ),
+    );
+    for (const a of answers) {
+      assert.equal(a.body.state, "stale");
+      assert.deepEqual(a.body.value.run, 1);
+    }
+    const slowest = Math.max(...answers.map((a) => a.body.ms));
+    console.log(
+      `30 requests after the turn: all stale, slowest ${slowest.toFixed(1)} ms (producer 300 ms)`,
+    );
+    await delay(600); // the one refresh finishes
+    assert.equal(await where.get("swr_runs:overview"), "2");
+    const after = await Promise.all(
+      workers.map((w) => w.get(`/memo?key=overview&now=${turned + 1000}`)),
+    );
+    for (const a of after) {
+      assert.equal(a.body.state, "fresh");
+      assert.equal(a.body.value.run, 2);
+    }
+  } finally {
+    await stop(workers);
+  }
+}
+
+async function l1Coherence(where: Where): Promise<void> {
+  const [other] = await startWorkers(where.target, 1);
+  await initRedis(where.target, { log: () => {}, l1: false });
+  try {
+    const cache = new TimCacheC<string, string, { key: string; v: string; n: number }>("l1test", {
+      uniquenessHashFromParams: (k) => k,
+      versionHashFromParams: (v) => v,
+      parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
+    }, { log: () => {} });
+    await cache.setPromise(Promise.resolve({ key: "hot", v: "1", n: 1 }), "hot", "1");
+    assert.equal((await other.get("/get?key=hot")).body.n, 1);
+    const hitsBefore = Number((await other.get("/get?key=hot")).headers.get("x-l1-hits"));
+    assert.equal(
+      Number((await other.get("/get?key=hot")).headers.get("x-l1-hits")),
+      hitsBefore + 1,
+    );
+
+    // This process writes a new value (L1 TTL in the other process: 10 minutes).
+    const changedAt = performance.now();
+    await cache.setPromise(Promise.resolve({ key: "hot", v: "1", n: 2 }), "hot", "1");
+    let seen = 1;
+    for (let i = 0; i < 200 && seen !== 2; i++) {
+      seen = (await other.get("/get?key=hot")).body.n;
+      if (seen !== 2) await delay(5);
+    }
+    assert.equal(seen, 2);
+    console.log(
+      `${where.name}: the other process's L1 served the new value ${
+        (performance.now() - changedAt).toFixed(1)
+      } ms after the write`,
+    );
+
+    // A FLUSHDB (flush-all; on a cluster, on every master) empties every L1 too.
+    await where.flushAll();
+    let after: unknown = "stale";
+    for (let i = 0; i < 200 && after !== null; i++) {
+      after = (await other.get("/get?key=hot")).body;
+      if (after !== null) await delay(5);
+    }
+    assert.equal(after, null);
+  } finally {
+    await closeRedis();
+    await stop([other]);
+  }
+}
+
+const options = { sanitizeOps: false, sanitizeResources: false };
+
 Deno.test({
   name:
     "memo across 3 processes: after the window turns, all serve stale at once and one refresh runs",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...options,
   fn: async () => {
     await using redis = await startRedis();
-    const workers = await startWorkers(redis.url, 3);
-    try {
-      const cold = await workers[0].get(`/memo?key=overview&now=${T0 + 1000}`);
-      assert.equal(cold.body.state, "computed");
-      assert.equal(cold.body.nextBoundaryMs, T0 + WINDOW);
-      const fresh = await Promise.all(
-        workers.map((w) => w.get(`/memo?key=overview&now=${T0 + 2000}`)),
-      );
-      for (const r of fresh) assert.equal(r.body.state, "fresh");
-
-      const turned = T0 + WINDOW + 5; // just after the boundary, for every process
-      const answers = await Promise.all(
-        Array.from(
-          { length: 30 },
-          (_, i) => workers[i % 3].get(`/memo?key=overview&now=${turned}`),
-        ),
-      );
-      for (const a of answers) {
-        assert.equal(a.body.state, "stale");
-        assert.deepEqual(a.body.value.run, 1);
-      }
-      const slowest = Math.max(...answers.map((a) => a.body.ms));
-      console.log(
-        `30 requests after the turn: all stale, slowest ${slowest.toFixed(1)} ms (producer 300 ms)`,
-      );
-      await delay(600); // the one refresh finishes
-      assert.equal(await redis.cli("GET", "swr_runs:overview"), "2");
-      const after = await Promise.all(
-        workers.map((w) => w.get(`/memo?key=overview&now=${turned + 1000}`)),
-      );
-      for (const a of after) {
-        assert.equal(a.body.state, "fresh");
-        assert.equal(a.body.value.run, 2);
-      }
-    } finally {
-      await stop(workers);
-    }
+    await memoAcrossProcesses({
+      name: "one node",
+      target: redis.url,
+      get: (key) => redis.cli("GET", key),
+      flushAll: async () => void await redis.cli("FLUSHDB"),
+    });
   },
 });
 
 Deno.test({
   name: "L1 coherence: a value changed by one process stops being served by another's L1",
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...options,
   fn: async () => {
     await using redis = await startRedis();
-    const [other] = await startWorkers(redis.url, 1);
-    await initRedis(redis.url, { log: () => {}, l1: false });
-    try {
-      const cache = new TimCacheC<string, string, { key: string; v: string; n: number }>("l1test", {
-        uniquenessHashFromParams: (k) => k,
-        versionHashFromParams: (v) => v,
-        parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
-      }, { log: () => {} });
-      await cache.setPromise(Promise.resolve({ key: "hot", v: "1", n: 1 }), "hot", "1");
-      assert.equal((await other.get("/get?key=hot")).body.n, 1);
-      const hitsBefore = Number((await other.get("/get?key=hot")).headers.get("x-l1-hits"));
-      assert.equal(
-        Number((await other.get("/get?key=hot")).headers.get("x-l1-hits")),
-        hitsBefore + 1,
-      );
-
-      // This process writes a new value (L1 TTL in the other process: 10 minutes).
-      const changedAt = performance.now();
-      await cache.setPromise(Promise.resolve({ key: "hot", v: "1", n: 2 }), "hot", "1");
-      let seen = 1;
-      for (let i = 0; i < 200 && seen !== 2; i++) {
-        seen = (await other.get("/get?key=hot")).body.n;
-        if (seen !== 2) await delay(5);
-      }
-      assert.equal(seen, 2);
-      console.log(
-        `the other process's L1 served the new value ${
-          (performance.now() - changedAt).toFixed(1)
-        } ms after the write`,
-      );
-
-      // A FLUSHDB (flush-all) empties every L1 too.
-      await redis.cli("FLUSHDB");
-      let after: unknown = "stale";
-      for (let i = 0; i < 200 && after !== null; i++) {
-        after = (await other.get("/get?key=hot")).body;
-        if (after !== null) await delay(5);
-      }
-      assert.equal(after, null);
-    } finally {
-      await closeRedis();
-      await stop([other]);
-    }
+    await l1Coherence({
+      name: "one node",
+      target: redis.url,
+      get: (key) => redis.cli("GET", key),
+      flushAll: async () => void await redis.cli("FLUSHDB"),
+    });
   },
 });
+
+// The same on a Redis Cluster (3 masters, 3 replicas), started once for these tests.
+const cluster = await startRedisCluster();
+const onCluster: Where = {
+  name: "cluster",
+  target: cluster.target,
+  get: async (key) => await (await cluster.masterOf(key)).cli("GET", key),
+  flushAll: async () => void await cluster.onMasters("FLUSHDB"),
+};
+
+Deno.test({
+  name:
+    "memo across 3 processes on a Redis Cluster: after the window turns, all serve stale at once and one refresh runs",
+  ...options,
+  fn: () => memoAcrossProcesses(onCluster),
+});
+
+Deno.test({
+  name:
+    "L1 coherence on a Redis Cluster: a value changed by one process stops being served by another's L1",
+  ...options,
+  fn: () => l1Coherence(onCluster),
+});
+
+Deno.test("cross-process cluster teardown", () => cluster.stop());

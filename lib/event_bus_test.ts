@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { EventBus } from "./event_bus.ts";
-import type { RedisClient } from "./redis.ts";
+import { connectRedis, type RedisClient } from "./redis.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
 
 async function connect(url: string): Promise<RedisClient> {
   const client = createClient({
@@ -136,5 +137,43 @@ Deno.test("EventBus re-subscribes after Redis restarts and receives again", asyn
     await b.close();
     clientA.destroy();
     clientB.destroy();
+  }
+});
+
+Deno.test("EventBus on a Redis Cluster: sharded pub/sub on the channel's master, numbers from one counter", async () => {
+  await using cluster = await startRedisCluster();
+  const connectionA = await connectRedis(cluster.target, { l1: false, log: quiet });
+  const connectionB = await connectRedis(cluster.target, { l1: false, log: quiet });
+  const a = new EventBus<{ n: number }>("wb:events", {
+    redis: () => connectionA.ready(),
+    log: quiet,
+  });
+  const b = new EventBus<{ n: number }>("wb:events", {
+    redis: () => connectionB.ready(),
+    log: quiet,
+  });
+  try {
+    a.start();
+    b.start();
+    assert.ok(await a.waitUntilSubscribed(5000));
+    assert.ok(await b.waitUntilSubscribed(5000));
+    const master = await cluster.masterOf("wb:events");
+    assert.equal(await master.cli("PUBSUB", "SHARDNUMSUB", "wb:events"), "wb:events\n2");
+    const gotA: [number, number, boolean][] = [];
+    const gotB: [number, number, boolean][] = [];
+    a.subscribe(({ seq, message, local }) => gotA.push([seq, message.n, local]));
+    b.subscribe(({ seq, message, local }) => gotB.push([seq, message.n, local]));
+    assert.deepEqual(await a.publish({ n: 1 }), { seq: 1, published: true });
+    assert.deepEqual(await b.publish({ n: 2 }), { seq: 2, published: true });
+    await until(() => gotA.length === 2 && gotB.length === 2);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // no late duplicates
+    assert.deepEqual(gotA, [[1, 1, true], [2, 2, false]]);
+    assert.deepEqual(gotB, [[1, 1, false], [2, 2, true]]);
+    assert.equal(await (await cluster.masterOf("wb:events:seq")).cli("GET", "wb:events:seq"), "2");
+  } finally {
+    await a.close();
+    await b.close();
+    await connectionA.close();
+    await connectionB.close();
   }
 });

@@ -1,15 +1,19 @@
 /**
  * Fleet-wide single flight: several processes (each a TimCacheC with a fill policy) on
- * one real redis-server, hit at once on the same cold key.
+ * one real redis-server, hit at once on the same cold key; the stampede also on a Redis
+ * Cluster.
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { closeRedis, initRedis } from "./redis.ts";
+import { closeRedis, connectRedis, initRedis, type RedisTarget } from "./redis.ts";
 import type { RedisClient } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import type { FillPolicy } from "./fill_policy.ts";
+import { lockKeyFor } from "./fill_lock.ts";
 import { delay } from "./testing/deferred.ts";
 import { freePort, startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { targetArg } from "./testing/redis_target.ts";
 
 interface Worker {
   port: number;
@@ -18,7 +22,7 @@ interface Worker {
 }
 
 async function startFleet(
-  redisUrl: string,
+  redis: RedisTarget,
   count: number,
   producerMs: number,
   mode: "ok" | "throw",
@@ -31,7 +35,7 @@ async function startFleet(
         "run",
         "-A",
         new URL("./testdata/fleet_worker.ts", import.meta.url).pathname,
-        redisUrl,
+        targetArg(redis),
         String(port),
         String(producerMs),
         mode,
@@ -90,10 +94,48 @@ async function fire(workers: Worker[], key: string, requests: number) {
 
 const POLICY: FillPolicy = { leaseMs: 5000, waitMs: 4000, pollMinMs: 5, pollMaxMs: 50 };
 
-async function counter(url: string): Promise<RedisClient> {
-  const client = createClient({ url }) as unknown as RedisClient;
-  await client.connect();
-  return client;
+async function counter(redis: RedisTarget): Promise<RedisClient> {
+  if (typeof redis === "string") {
+    const client = createClient({ url: redis }) as unknown as RedisClient;
+    await client.connect();
+    return client;
+  }
+  return (await connectRedis(redis, { l1: false, log: () => {} })).client;
+}
+
+/** 4 processes x 200 concurrent requests on one cold key: one producer run, one MISS. */
+async function stampede(redis: RedisTarget, label: string): Promise<void> {
+  const workers = await startFleet(redis, 4, 300, "ok", POLICY);
+  const client = await counter(redis);
+  try {
+    const results = await fire(workers, "cold", 200);
+    assert.equal(await client.get("runs:cold"), "1");
+    const misses = results.filter((r) => r.xCache === "MISS");
+    assert.equal(misses.length, 1, results.map((r) => r.xCache).join(","));
+    const leaderPid = Number(await client.get("leader:cold"));
+    for (const r of results) {
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.body, { key: "cold", v: "v1", by: leaderPid });
+    }
+    const followers = results.filter((r) => r.xCache === "HIT").map((r) => r.ms).sort((a, b) =>
+      a - b
+    );
+    console.log(
+      `${label}: 200 requests, 4 processes: 1 producer run (300 ms); follower p50 ${
+        followers[Math.floor(followers.length / 2)].toFixed(0)
+      } ms, p99 ${followers[Math.floor(followers.length * 0.99)].toFixed(0)} ms`,
+    );
+    const outcomes = workers.flatMap((w) =>
+      w.log().split("\n").filter((l) => l.includes('"cache_fill"')).map((l) =>
+        JSON.parse(l).outcome
+      )
+    );
+    assert.deepEqual(outcomes.filter((o) => o === "leader"), ["leader"]);
+    assert.ok(outcomes.every((o) => o === "leader" || o === "follower_hit"), outcomes.join(","));
+  } finally {
+    client.destroy();
+    await stopFleet(workers);
+  }
 }
 
 Deno.test({
@@ -102,37 +144,23 @@ Deno.test({
   sanitizeOps: false,
   fn: async () => {
     await using redis = await startRedis();
-    const workers = await startFleet(redis.url, 4, 300, "ok", POLICY);
-    const client = await counter(redis.url);
-    try {
-      const results = await fire(workers, "cold", 200);
-      assert.equal(await client.get("runs:cold"), "1");
-      const misses = results.filter((r) => r.xCache === "MISS");
-      assert.equal(misses.length, 1, results.map((r) => r.xCache).join(","));
-      const leaderPid = Number(await client.get("leader:cold"));
-      for (const r of results) {
-        assert.equal(r.status, 200);
-        assert.deepEqual(r.body, { key: "cold", v: "v1", by: leaderPid });
-      }
-      const followers = results.filter((r) => r.xCache === "HIT").map((r) => r.ms).sort((a, b) =>
-        a - b
-      );
-      console.log(
-        `200 requests, 4 processes: 1 producer run (300 ms); follower p50 ${
-          followers[Math.floor(followers.length / 2)].toFixed(0)
-        } ms, p99 ${followers[Math.floor(followers.length * 0.99)].toFixed(0)} ms`,
-      );
-      const outcomes = workers.flatMap((w) =>
-        w.log().split("\n").filter((l) => l.includes('"cache_fill"')).map((l) =>
-          JSON.parse(l).outcome
-        )
-      );
-      assert.deepEqual(outcomes.filter((o) => o === "leader"), ["leader"]);
-      assert.ok(outcomes.every((o) => o === "leader" || o === "follower_hit"), outcomes.join(","));
-    } finally {
-      client.destroy();
-      await stopFleet(workers);
-    }
+    await stampede(redis.url, "one node");
+  },
+});
+
+Deno.test({
+  name:
+    "fleet on a Redis Cluster: 4 processes x 200 concurrent requests on a cold key run the producer once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    await using cluster = await startRedisCluster();
+    // The lock and the data key share a slot, so the lock scripts run on one master.
+    const dataKey = "cache:fleet:cold";
+    assert.equal(await cluster.keySlot(lockKeyFor(dataKey)), await cluster.keySlot(dataKey));
+    await stampede(cluster.target, "cluster");
+    const master = await cluster.masterOf(dataKey);
+    assert.ok(await master.cli("EXISTS", dataKey), "the value is on its slot's master");
   },
 });
 

@@ -1,14 +1,16 @@
 /**
  * StaleWhileRevalidate with a fake clock (injected, no sleeps for windows), run against a
- * real redis-server (through an L1) and against the in-memory fallback.
+ * real redis-server (through an L1), a real Redis Cluster (through an L1; started once for
+ * this file) and the in-memory fallback.
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { L1Cache } from "./l1.ts";
-import type { RedisClient } from "./redis.ts";
+import { connectRedis, type RedisClient } from "./redis.ts";
 import { StaleWhileRevalidate, type SwrOptions } from "./stale_while_revalidate.ts";
 import { deferred } from "./testing/deferred.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { startRedisCluster } from "./testing/redis_cluster.ts";
 
 const WINDOW = 60_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % WINDOW) + 1_000; // 1 s into a window
@@ -142,6 +144,62 @@ suite("memo on Redis (with L1)", async () => {
     },
   };
 });
+
+// One cluster for the file; each test starts from an empty cluster with a new connection.
+const cluster = await startRedisCluster();
+
+suite("memo on a Redis Cluster (with L1)", async () => {
+  await cluster.onMasters("FLUSHDB");
+  const redis = await connectRedis(cluster.target, { log: () => {} });
+  return {
+    make: (tenant, clock, log) =>
+      new StaleWhileRevalidate({
+        tenant,
+        clock,
+        redis: () => redis.ready(),
+        l1: redis.l1 ?? false,
+        log: log ?? (() => {}),
+      }),
+    [Symbol.asyncDispose]: () => redis.close(),
+  };
+});
+
+Deno.test("memo on a Redis Cluster: an entry and its window locks share a hash slot", async () => {
+  const swr = new StaleWhileRevalidate({ tenant: "kano", redis: () => undefined });
+  const slot = await cluster.keySlot(swr.keyFor("overview"));
+  for (const what of ["fill:28333333", "refresh:28333334:1700000000000"]) {
+    assert.equal(await cluster.keySlot(swr.lockKeyFor("overview", what)), slot, what);
+  }
+});
+
+Deno.test("memo on a Redis Cluster: invalidate() marks every key stale on every master", async () => {
+  await cluster.onMasters("FLUSHDB");
+  const redis = await connectRedis(cluster.target, { log: () => {} });
+  try {
+    const swr = new StaleWhileRevalidate({
+      tenant: "t1",
+      clock: () => T0,
+      redis: () => redis.ready(),
+      l1: redis.l1 ?? false,
+      log: () => {},
+    });
+    const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+    for (const key of keys) await swr.memo(key, WINDOW, () => Promise.resolve(key));
+    const masters = new Set(
+      await Promise.all(keys.map(async (k) => (await cluster.masterOf(swr.keyFor(k))).port)),
+    );
+    assert.equal(masters.size, 3, "the keys live on every master");
+    await swr.invalidate();
+    for (const key of keys) {
+      assert.equal((await swr.memo(key, WINDOW, () => Promise.resolve("new"))).state, "stale");
+    }
+    await swr.settled();
+  } finally {
+    await redis.close();
+  }
+});
+
+Deno.test("memo cluster teardown", () => cluster.stop());
 
 suite("memo in memory (no Redis)", () =>
   Promise.resolve({

@@ -7,16 +7,17 @@
  * - `GET /get?key=` — TimCacheC("l1test").get(key, "any_version") through the L1; the
  *   `x-l1-hits` header tells the L1's hit count.
  *
- * Usage: deno run -A cache_worker.ts <redisUrl> <port>
+ * Usage: deno run -A cache_worker.ts <redis> <port> (`<redis>`: a URL, or a cluster as made
+ * by `targetArg`).
  */
-import { createClient } from "redis";
-import { ANY_VERSION, getL1, initRedis, type RedisClient, TimCacheC } from "../mod.ts";
+import { ANY_VERSION, connectRedis, getL1, initRedis, TimCacheC } from "../mod.ts";
 import { StaleWhileRevalidate } from "../stale_while_revalidate.ts";
+import { parseTargetArg } from "../testing/redis_target.ts";
 
-const [redisUrl, port] = Deno.args;
-await initRedis(redisUrl, { log: () => {}, l1: { ttlMs: 600_000 } });
-const counter = createClient({ url: redisUrl }) as unknown as RedisClient;
-await counter.connect();
+const [redisArg, port] = Deno.args;
+const target = parseTargetArg(redisArg);
+await initRedis(target, { log: () => {}, l1: { ttlMs: 600_000 } });
+const counter = (await connectRedis(target, { l1: false, log: () => {} })).client;
 
 let now = 0;
 const swr = new StaleWhileRevalidate({ tenant: "fleet", clock: () => now, log: () => {} });

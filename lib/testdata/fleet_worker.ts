@@ -3,15 +3,16 @@
  * The producer counts its runs in Redis (`runs:<key>`), records its pid
  * (`leader:<key>`), sleeps `producerMs`, then returns or throws (`mode`).
  *
- * Usage: deno run -A fleet_worker.ts <redisUrl> <port> <producerMs> <ok|throw> <policy JSON>
+ * Usage: deno run -A fleet_worker.ts <redis> <port> <producerMs> <ok|throw> <policy JSON>
+ * (`<redis>`: a URL, or a cluster as made by `targetArg`).
  */
-import { createClient } from "redis";
-import { initRedis, type RedisClient, TimCacheC } from "../mod.ts";
+import { connectRedis, initRedis, TimCacheC } from "../mod.ts";
+import { parseTargetArg } from "../testing/redis_target.ts";
 
-const [redisUrl, port, producerMs, mode, policyJson] = Deno.args;
-await initRedis(redisUrl, { log: () => {} });
-const counter = createClient({ url: redisUrl }) as unknown as RedisClient;
-await counter.connect();
+const [redisArg, port, producerMs, mode, policyJson] = Deno.args;
+const target = parseTargetArg(redisArg);
+await initRedis(target, { log: () => {} });
+const counter = (await connectRedis(target, { l1: false, log: () => {} })).client;
 
 interface Value {
   key: string;
