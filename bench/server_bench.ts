@@ -208,6 +208,7 @@ export async function benchServer(
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       ADMIN_TOKEN: crypto.randomUUID(),
+      OPEN_ACCESS: "true", // wrk reads anonymously
       REDIS_LOG_LEVEL: "warn",
       WB_INSTANCE: "bench",
     },

@@ -20,6 +20,7 @@ import {
 } from "./instances.ts";
 import { checkPrerequisites, describeMissing } from "./prerequisites.ts";
 import { appUrl } from "./runtime.ts";
+import { readAdminToken } from "./secrets.ts";
 
 /** Id of the demo instance. */
 export const DEMO_ID = "demo";
@@ -114,6 +115,7 @@ export interface DemoReport {
  * Times `GET url`, reading the whole body.
  *
  * @param url The URL.
+ * @param headers Request headers (reads need a viewer: the demo sends the admin token).
  * @returns Milliseconds, status, `X-Cache`, and the parsed JSON body (or `undefined`).
  * @example
  * ```ts
@@ -121,9 +123,12 @@ export interface DemoReport {
  * const { ms, xCache } = await timedGet("http://127.0.0.1:8710/healthz");
  * ```
  */
-export async function timedGet(url: string): Promise<TimedRequest & { body: unknown }> {
+export async function timedGet(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<TimedRequest & { body: unknown }> {
   const started = performance.now();
-  const response = await fetch(url, { signal: AbortSignal.timeout(60_000) });
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(60_000) });
   const text = await response.text();
   const ms = performance.now() - started;
   let body: unknown;
@@ -145,8 +150,11 @@ function itemsOf(body: unknown): Record<string, unknown>[] {
   return Array.isArray(list) ? list : [];
 }
 
-async function getList(url: string): Promise<Record<string, unknown>[]> {
-  const response = await timedGet(url);
+async function getList(
+  url: string,
+  headers: Record<string, string>,
+): Promise<Record<string, unknown>[]> {
+  const response = await timedGet(url, headers);
   if (response.status !== 200) {
     throw new CliError("demo_failed", `GET ${url} answered HTTP ${response.status}`);
   }
@@ -227,11 +235,14 @@ export async function runDemo(context: WbContext, options: DemoOptions = {}): Pr
       reporter.info("Emptied the demo's Redis so the first pass is cold");
     }
 
+    // Reads need a viewer; the demo reads as the instance's administrator.
+    const auth = { authorization: `Bearer ${await readAdminToken(instance)}` };
     const targets: Omit<DemoRow, "cold" | "warm" | "afterRestart">[] = [];
-    for (const project of await getList(`${url}/api/projects`)) {
+    for (const project of await getList(`${url}/api/projects`, auth)) {
       const projectId = String(project.projectId);
       const pos = await getList(
         `${url}/api/projects/${encodeURIComponent(projectId)}/presentation_objects`,
+        auth,
       );
       for (const po of pos) {
         targets.push({ projectId, poId: String(po.poId), label: String(po.label ?? po.poId) });
@@ -251,8 +262,8 @@ export async function runDemo(context: WbContext, options: DemoOptions = {}): Pr
     const cold: TimedRequest[] = [];
     const warm: TimedRequest[] = [];
     for (const target of targets) {
-      cold.push(strip(await timedGet(itemsUrl(target))));
-      warm.push(strip(await timedGet(itemsUrl(target))));
+      cold.push(strip(await timedGet(itemsUrl(target), auth)));
+      warm.push(strip(await timedGet(itemsUrl(target), auth)));
     }
     const keysBefore = await runtime.redisKeyCount(instance);
 
@@ -263,7 +274,7 @@ export async function runDemo(context: WbContext, options: DemoOptions = {}): Pr
 
     const keysAfter = await runtime.redisKeyCount(instance);
     const after: TimedRequest[] = [];
-    for (const target of targets) after.push(strip(await timedGet(itemsUrl(target))));
+    for (const target of targets) after.push(strip(await timedGet(itemsUrl(target), auth)));
 
     const rows = targets.map((t, i) => ({
       ...t,

@@ -10,6 +10,11 @@
  * | `DatabaseUnavailableError`     | 503 with `Retry-After`      |
  * | anything else                  | 500, logged                 |
  *
+ * Access (callers resolved in `auth.ts`): `/healthz`, `/api/instance_meta`,
+ * `/api/auth/*` and the web client's files are public; every other `GET /api/…` needs a
+ * viewer (a session, a viewer or admin token, or `OPEN_ACCESS`); writes, the flush and
+ * the cache page need an administrator; unsafe requests from another origin are refused.
+ *
  * @module
  */
 import { Hono } from "hono";
@@ -17,7 +22,12 @@ import { HTTPException } from "hono/http-exception";
 import type { ServerCaches } from "./caches.ts";
 import { DatabaseUnavailableError, type Db } from "./db.ts";
 import { NotFoundError, ValidationError } from "./model/mod.ts";
+import { authentication, requireRole } from "./auth.ts";
+import { FlushLog } from "./cache_flush.ts";
+import { CacheCounters } from "./cache_stats.ts";
 import { adminRoutes } from "./routes/admin.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { cacheAdminRoutes } from "./routes/cache_admin.ts";
 import { clientRoutes } from "./routes/client.ts";
 import { datasetRoutes } from "./routes/datasets.ts";
 import { eventRoutes, type EventRoutesDeps } from "./routes/events.ts";
@@ -26,9 +36,10 @@ import { projectRoutes } from "./routes/projects.ts";
 import { overviewRoutes } from "./routes/overview.ts";
 import { batchRoutes } from "./routes/batch.ts";
 import { runRoutes } from "./routes/runs.ts";
-import { StaleWhileRevalidate } from "../lib/mod.ts";
+import { getRedis, StaleWhileRevalidate } from "../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
+import { CACHE_FORMAT_VERSION } from "./version.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
 export interface AppDeps {
@@ -55,35 +66,77 @@ export interface AppDeps {
    * @default {events that stay in this process, no mirrors}
    */
   events?: ServerEvents;
-  /** Bearer token of viewers (`VIEWER_TOKEN`): may open event streams. */
+  /** Bearer token of viewers (`VIEWER_TOKEN`): may read and open event streams. */
   viewerToken?: string;
+  /**
+   * `OPEN_ACCESS`: anonymous callers are viewers (reads, event streams), never
+   * administrators. @default {false}
+   */
+  openAccess?: boolean;
+  /** The built web client. @default {client/dist/} */
+  clientDir?: URL;
+  /** Where flushes are recorded. @default {one on the process's Redis} */
+  flushLog?: FlushLog;
+  /** Hit and miss counts per cache. @default {counting from now} */
+  cacheCounters?: CacheCounters;
   /** Shared secret of signed mirror invalidations (`MIRROR_SECRET`); unset refuses them. */
   mirrorSecret?: string;
   /** Event stream settings (heartbeat, queue bound). */
-  sse?: Omit<EventRoutesDeps, "events" | "tokens">;
+  sse?: Omit<EventRoutesDeps, "events">;
 }
 
 /** Seconds a client should wait before retrying while the database is unavailable. */
 export const DB_RETRY_AFTER_S = 5;
 
+/** `GET /api/…` paths anyone may read. */
+const PUBLIC_API = new Set(["/api/instance_meta", "/api/auth/me"]);
+
 /** Builds the app. */
 export async function createApp(deps: AppDeps): Promise<Hono> {
   const log = deps.log ?? ((line: string) => console.error(line));
+  const instance = deps.instance ?? "local";
+  const flushLog = deps.flushLog ??
+    new FlushLog({ redis: getRedis, formatVersion: CACHE_FORMAT_VERSION });
   const app = new Hono();
+  app.use(
+    "*",
+    authentication({
+      db: deps.db,
+      instance,
+      adminToken: deps.adminToken,
+      viewerToken: deps.viewerToken,
+      openAccess: deps.openAccess ?? false,
+      log,
+    }),
+  );
+  app.use("/api/*", async (c, next) => {
+    if ((c.req.method === "GET" || c.req.method === "HEAD") && !PUBLIC_API.has(c.req.path)) {
+      // EventSource cannot send headers: event streams also take `?access_token=`.
+      await requireRole(c, "viewer", { allowQueryToken: c.req.path.endsWith("/events") });
+    }
+    await next();
+  });
   app.route(
     "/",
     adminRoutes({
-      adminToken: deps.adminToken,
-      instance: deps.instance ?? "local",
+      instance,
       startedAtMs: Date.now(),
       log,
       metrics: deps.metrics,
       metricsToken: deps.metricsToken,
+      flushLog,
     }),
   );
-  const events = deps.events ??
-    new ServerEvents({ db: deps.db, instance: deps.instance ?? "local" });
-  const memo = deps.memo ?? new StaleWhileRevalidate({ tenant: deps.instance ?? "local", log });
+  app.route(
+    "/api/auth",
+    authRoutes({ db: deps.db, instance, openAccess: deps.openAccess ?? false, log }),
+  );
+  app.route(
+    "/api/admin",
+    cacheAdminRoutes({ counters: deps.cacheCounters ?? new CacheCounters(), flushLog }),
+  );
+  const events = deps.events ?? new ServerEvents({ db: deps.db, instance });
+  const memo = deps.memo ?? new StaleWhileRevalidate({ tenant: instance, log });
   // Windowed aggregates carry no version: a dataset or structure change makes them stale
   // (their last good value is still served while one refresh runs).
   events.onClear("windowed_aggregate", () => memo.invalidate());
@@ -92,11 +145,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.route("/api/projects", projectRoutes({ ...deps, writes: versionedWrites(deps.db, events) }));
   app.route(
     "/api",
-    eventRoutes({
-      events,
-      tokens: { adminToken: deps.adminToken, viewerToken: deps.viewerToken },
-      ...deps.sse,
-    }),
+    eventRoutes({ events, ...deps.sse }),
   );
   app.route(
     "/api",
@@ -114,7 +163,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       clock: deps.clock,
     }),
   );
-  app.route("/", await clientRoutes());
+  app.route("/", await clientRoutes(deps.clientDir));
 
   app.notFound((c) =>
     c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}` }, 404)

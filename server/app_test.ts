@@ -9,6 +9,7 @@ import { closeRedis } from "../lib/mod.ts";
 import { startRedis, type TestRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
+import { CACHE_FORMAT_VERSION } from "./version.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
 import { initTestRedis, REDIS_ENABLED, xCache } from "./testing/redis_mode.ts";
 
@@ -33,6 +34,7 @@ async function setup(): Promise<Fixture> {
   const redis = await startRedis({ appendonly: true });
   await initTestRedis(redis.url, { commandTimeoutMs: 300, maxReconnectDelayMs: 100 });
   const app = await createApp({
+    openAccess: true, // anonymous reads: these tests are about caching, not access
     db: database.db,
     caches: createServerCaches({ log: quiet }),
     adminToken: ADMIN,
@@ -165,17 +167,27 @@ Deno.test("POST /caches/flush-all: 401 without a token, 403 with a wrong one, bo
   assert.equal(Number(await f.redis.cli("DBSIZE")), keysBefore);
 });
 
-Deno.test("POST /caches/flush-all with the admin token empties Redis", async () => {
+Deno.test("POST /caches/flush-all with the admin token empties Redis and records the flush", async () => {
   const f = await setup();
   await f.app.request(itemsPath(f, f.poIds[0]));
   const response = await f.app.request("/caches/flush-all", { method: "POST", headers: admin });
   assert.equal(response.status, 200);
   assert.deepEqual(await response.json(), { success: true });
-  const deadline = Date.now() + 2000;
-  while (Number(await f.redis.cli("DBSIZE")) > 0 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
+  // FLUSHDB ASYNC; then the flush and the cache format are recorded (outside cache:*).
+  assert.equal(await f.redis.cli("--scan", "--pattern", "cache:*"), "");
+  if (REDIS_ENABLED) {
+    const record = JSON.parse(await f.redis.cli("GET", "wb:last_flush"));
+    assert.deepEqual([record.by, record.reason, record.redis], [
+      "admin token",
+      "flush-all",
+      "flushed",
+    ]);
+    assert.equal(await f.redis.cli("GET", "wb:cache_format"), String(CACHE_FORMAT_VERSION));
   }
-  assert.equal(await f.redis.cli("DBSIZE"), "0");
+  assert.deepEqual(
+    (await f.redis.cli("--scan")).split("\n").filter(Boolean).sort(),
+    REDIS_ENABLED ? ["wb:cache_format", "wb:last_flush"] : [],
+  );
   assert.equal(
     (await f.app.request(itemsPath(f, f.poIds[0]))).headers.get("x-cache"),
     xCache("MISS"),

@@ -1,21 +1,34 @@
 /**
- * Who is calling: the caller's role from a bearer token. The one place that knows about
- * credentials (a later change adds sessions here).
+ * Who is calling, decided in one place: the caller's role from a bearer token, a session
+ * cookie, or the instance's open access.
  *
- * | credential                                        | role     |
- * | ------------------------------------------------- | -------- |
- * | `Authorization: Bearer <ADMIN_TOKEN>`             | `admin`  |
- * | `Authorization: Bearer <VIEWER_TOKEN>`            | `viewer` |
- * | `?access_token=<token>` (only where allowed: SSE) | the same |
+ * | credential                                          | role                       |
+ * | --------------------------------------------------- | -------------------------- |
+ * | `Authorization: Bearer <ADMIN_TOKEN>`               | `admin`                    |
+ * | `Authorization: Bearer <VIEWER_TOKEN>`              | `viewer`                   |
+ * | `?access_token=<token>` (only where allowed: SSE)   | the same                   |
+ * | cookie `wb_session_<instance>` (a live session)     | `admin` or `viewer` (flag) |
+ * | nothing, with `OPEN_ACCESS=true`                    | `viewer` (never `admin`)   |
+ * | nothing                                             | none (401 where needed)    |
  *
- * `EventSource` cannot send headers, hence the query parameter on the event streams. Tokens
- * are compared in constant time (both sides hashed to equal length first).
+ * A bearer token wins over a cookie. Tokens are compared in constant time (both sides
+ * hashed to equal length first); sessions are looked up by the SHA-256 of their token.
+ *
+ * Cross-site request forgery: a browser attaches the session cookie by itself, so every
+ * unsafe request (not GET/HEAD/OPTIONS) from a browser must come from this origin:
+ * `Sec-Fetch-Site` must be `same-origin` when the browser sends it, else `Origin` must name
+ * this host (the `Host` the request came to), and a request carrying the session cookie with neither header is refused.
+ * Scripts (bearer tokens, no cookie, no `Origin`) are not affected. The cookie is also
+ * `SameSite=Strict`, and no route answers CORS, so no other origin can read a response.
  *
  * @module
  */
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { Db } from "./db.ts";
+import { SESSION_TTL_S, sessionUser, type User } from "./users.ts";
 
 /** A caller's role; `admin` may do everything a `viewer` may. */
 export type Role = "viewer" | "admin";
@@ -28,10 +41,43 @@ export interface AuthTokens {
   viewerToken?: string;
 }
 
+/** What {@linkcode authentication} needs. */
+export interface AuthConfig extends AuthTokens {
+  /** Where sessions live; absent: no sessions (bearer tokens only). */
+  db?: Db;
+  /** The instance id: part of the cookie's name, so instances on one host keep apart. */
+  instance: string;
+  /** `OPEN_ACCESS`: anonymous callers are viewers (never admins). @default {false} */
+  openAccess?: boolean;
+  /** Receives refusals (JSON lines). @default {no log} */
+  log?: (line: string) => void;
+}
+
+/** Who is calling. */
+export interface Caller {
+  /** The role, or `undefined` for an anonymous caller without open access. */
+  role?: Role;
+  /** How the role was decided. `bearer-invalid`: a token was sent that matches nothing. */
+  via: "bearer" | "bearer-invalid" | "session" | "open" | "none";
+  /** The user, for a session. */
+  user?: User;
+}
+
 /** Options of {@linkcode requireRole}. */
 export interface RequireRoleOptions {
   /** Also accept the token as the `access_token` query parameter. @default {false} */
   allowQueryToken?: boolean;
+}
+
+interface AuthState {
+  config: AuthConfig;
+  callers: Map<boolean, Promise<Caller>>;
+}
+
+declare module "hono" {
+  interface ContextVariableMap {
+    wbAuth: AuthState;
+  }
 }
 
 const digest = (text: string) => createHash("sha256").update(text).digest();
@@ -56,54 +102,201 @@ export function roleOf(token: string, tokens: AuthTokens): Role | undefined {
   return admin ? "admin" : viewer ? "viewer" : undefined;
 }
 
+/** The session cookie's name for an instance: `wb_session_<instance>`. */
+export function sessionCookieName(instance: string): string {
+  return `wb_session_${instance.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+}
+
 /**
- * Checks that the caller has at least `minimum`.
+ * Installs the caller resolution (lazy: a session is looked up only when a route asks)
+ * and the cross-origin refusal of unsafe requests. Mount it before every route.
  *
- * @returns The caller's role.
- * @throws {HTTPException} 401 without a token; 403 with a token that grants nothing or
- *   too little, or when no token that could grant `minimum` is configured.
  * @example
  * ```ts
- * app.get("/api/events", (c) => {
- *   const role = requireRole(c, { adminToken, viewerToken }, "viewer", { allowQueryToken: true });
+ * app.use("*", authentication({ db, instance: "demo", adminToken }));
+ * app.post("/caches/flush-all", async (c) => {
+ *   await requireAdmin(c);
  *   // ...
  * });
  * ```
  */
-export function requireRole(
+export function authentication(config: AuthConfig): MiddlewareHandler {
+  return async (c, next) => {
+    c.set("wbAuth", { config, callers: new Map() });
+    const refusal = crossOriginRefusal(c, config.instance);
+    if (refusal) {
+      config.log?.(JSON.stringify({
+        event: "cross_origin_refused",
+        method: c.req.method,
+        path: c.req.path,
+        reason: refusal,
+      }));
+      throw new HTTPException(403, {
+        message: `Cross-origin request refused (${refusal}): writes must come from this site`,
+      });
+    }
+    await next();
+  };
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Why an unsafe request must be refused as cross-origin, or `undefined` when it may go on.
+ * See the module documentation for the rule.
+ */
+export function crossOriginRefusal(c: Context, instance: string): string | undefined {
+  if (SAFE_METHODS.has(c.req.method)) return undefined;
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined) {
+    return site === "same-origin" ? undefined : `Sec-Fetch-Site: ${site}`;
+  }
+  const origin = c.req.header("origin");
+  if (origin !== undefined) {
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch { /* "null" or garbage */ }
+    // The request URL's host is the Host header (HTTP/1.1) or :authority (HTTP/2).
+    return host !== undefined && host === new URL(c.req.url).host ? undefined : `Origin: ${origin}`;
+  }
+  return getCookie(c, sessionCookieName(instance)) === undefined
+    ? undefined
+    : "a session cookie without Origin or Sec-Fetch-Site";
+}
+
+/**
+ * The caller of a request (memoized per request).
+ *
+ * @throws {Error} If {@linkcode authentication} is not installed (a programming error).
+ * @throws {DatabaseUnavailableError} If the session cannot be looked up.
+ */
+export function callerOf(c: Context, options: RequireRoleOptions = {}): Promise<Caller> {
+  const state = c.get("wbAuth");
+  if (!state) throw new Error("authentication() is not installed on this app");
+  const allowQuery = options.allowQueryToken ?? false;
+  let caller = state.callers.get(allowQuery);
+  if (!caller) {
+    caller = resolveCaller(c, state.config, allowQuery);
+    state.callers.set(allowQuery, caller);
+  }
+  return caller;
+}
+
+async function resolveCaller(c: Context, config: AuthConfig, allowQuery: boolean) {
+  const token = bearerToken(c, allowQuery);
+  if (token !== undefined) {
+    const role = roleOf(token, config);
+    return role ? { role, via: "bearer" } as Caller : { via: "bearer-invalid" } as Caller;
+  }
+  const session = config.db ? getCookie(c, sessionCookieName(config.instance)) : undefined;
+  if (session !== undefined && session.length > 0 && session.length <= 128) {
+    const user = await sessionUser(config.db!, session);
+    if (user) return { role: user.isAdmin ? "admin" : "viewer", via: "session", user } as Caller;
+  }
+  return config.openAccess ? { role: "viewer", via: "open" } as Caller : { via: "none" } as Caller;
+}
+
+/**
+ * Checks that the caller has at least `minimum`.
+ *
+ * @returns The caller.
+ * @throws {HTTPException} 401 without credentials (or anonymous under open access asking
+ *   for admin); 403 with a token that grants nothing, a role too low, or a bearer token
+ *   when no token that could grant `minimum` is configured.
+ * @example
+ * ```ts
+ * app.get("/api/events", async (c) => {
+ *   const caller = await requireRole(c, "viewer", { allowQueryToken: true });
+ *   // ...
+ * });
+ * ```
+ */
+export async function requireRole(
   c: Context,
-  tokens: AuthTokens,
   minimum: Role,
   options: RequireRoleOptions = {},
-): Role {
-  const token = bearerToken(c, options.allowQueryToken);
-  const noun = minimum === "admin" ? "An admin" : "A viewer or admin";
-  if (!token) {
+): Promise<Caller> {
+  const caller = await callerOf(c, options);
+  const { config } = c.get("wbAuth");
+  if (caller.role === "admin" || caller.role === minimum) return caller;
+  const noun = minimum === "admin" ? "An administrator" : "A viewer or administrator";
+  if (caller.via === "none" || caller.via === "open") {
     c.header("WWW-Authenticate", 'Bearer realm="wb"');
-    throw new HTTPException(401, { message: `${noun} bearer token is required` });
-  }
-  if (!tokens.adminToken && (minimum === "admin" || !tokens.viewerToken)) {
-    throw new HTTPException(403, {
-      message: minimum === "admin"
-        ? "Admin actions are disabled: ADMIN_TOKEN is not set"
-        : "Disabled: neither VIEWER_TOKEN nor ADMIN_TOKEN is set",
+    throw new HTTPException(401, {
+      message: `${noun} is required: log in, or send a bearer token`,
     });
   }
-  const role = roleOf(token, tokens);
-  if (!role || (minimum === "admin" && role !== "admin")) {
+  if (caller.via === "bearer-invalid") {
+    if (!config.adminToken && (minimum === "admin" || !config.viewerToken)) {
+      throw new HTTPException(403, {
+        message: minimum === "admin"
+          ? "Admin tokens are disabled: ADMIN_TOKEN is not set"
+          : "Tokens are disabled: neither VIEWER_TOKEN nor ADMIN_TOKEN is set",
+      });
+    }
     throw new HTTPException(403, {
       message: minimum === "admin" ? "The admin token is not valid" : "The token is not valid",
     });
   }
-  return role;
+  throw new HTTPException(403, {
+    message: caller.via === "session"
+      ? `Administrators only: ${caller.user!.email} is not an administrator`
+      : "Administrators only: this token is a viewer's",
+  });
 }
 
 /**
- * Checks `Authorization: Bearer <token>` against the instance's admin token.
+ * Checks that the caller is an administrator (admin token, or an admin's session).
  *
- * @throws {HTTPException} 401 without a bearer token; 403 with a wrong one, or when the
- *   instance has no admin token configured (the action is then disabled).
+ * @throws {HTTPException} As {@linkcode requireRole}.
  */
-export function requireAdmin(c: Context, adminToken: string | undefined): void {
-  requireRole(c, { adminToken }, "admin");
+export function requireAdmin(c: Context): Promise<Caller> {
+  return requireRole(c, "admin");
+}
+
+/** Options of {@linkcode setSessionCookie}. */
+export interface SessionCookieOptions {
+  /** Lifetime in seconds. @default {SESSION_TTL_S} */
+  maxAgeS?: number;
+}
+
+/**
+ * Sets the session cookie: `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` when the
+ * request came over HTTPS (directly or through a proxy that says `X-Forwarded-Proto`).
+ */
+export function setSessionCookie(
+  c: Context,
+  instance: string,
+  token: string,
+  options: SessionCookieOptions = {},
+): void {
+  setCookie(c, sessionCookieName(instance), token, {
+    httpOnly: true,
+    sameSite: "Strict",
+    path: "/",
+    secure: isHttps(c),
+    maxAge: options.maxAgeS ?? SESSION_TTL_S,
+  });
+}
+
+/** Removes the session cookie. */
+export function clearSessionCookie(c: Context, instance: string): void {
+  setCookie(c, sessionCookieName(instance), "", {
+    httpOnly: true,
+    sameSite: "Strict",
+    path: "/",
+    secure: isHttps(c),
+    maxAge: 0,
+  });
+}
+
+/** The session token the request carries, if any. */
+export function sessionTokenOf(c: Context, instance: string): string | undefined {
+  return getCookie(c, sessionCookieName(instance)) || undefined;
+}
+
+function isHttps(c: Context): boolean {
+  return new URL(c.req.url).protocol === "https:" ||
+    c.req.header("x-forwarded-proto")?.split(",")[0].trim() === "https";
 }

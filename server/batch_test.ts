@@ -22,6 +22,7 @@ Deno.test({
   await initRedis(redis.url, { log: () => {}, l1: false }); // count Redis commands, not L1 hits
   try {
     const app = await createApp({
+      openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
       caches: createServerCaches({ log: () => {} }),
       log: () => {},
@@ -76,6 +77,7 @@ Deno.test({
   await initRedis(redis.url, { log: () => {} });
   try {
     const app = await createApp({
+      openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
       caches: createServerCaches({ log: () => {} }),
       adminToken: "batch-admin",

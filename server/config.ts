@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { RedisTarget } from "../lib/mod.ts";
 import { type CacheLogLevel, parseLogLevel } from "./observability.ts";
 
 /** The parsed configuration. */
@@ -19,6 +20,11 @@ export interface ServerConfig {
   pgliteDir?: string;
   /** `REDIS_URL`: the instance's Redis; unset disables the Redis cache. */
   redisUrl?: string;
+  /**
+   * `REDIS_CLUSTER_NODES`: seed URLs of the instance's Redis Cluster (comma-separated
+   * `redis://[:password@]host:port`, a few of its nodes); instead of `REDIS_URL`.
+   */
+  redisClusterNodes: string[];
   /** `REDIS_ENABLED`: `false` turns the Redis cache off entirely, even with a URL. @default {true} */
   redisEnabled: boolean;
   /** `REDIS_LOG_LEVEL`: cache log lines (`debug` adds keys, `info` one per operation). @default {"info"} */
@@ -31,8 +37,12 @@ export interface ServerConfig {
   adminToken?: string;
   /** `WB_INSTANCE`: the instance id, reported by `/healthz` and in logs. @default {"local"} */
   instance: string;
-  /** `VIEWER_TOKEN`: bearer token of viewers (event streams); unset: admins only. */
+  /** `VIEWER_TOKEN`: bearer token of viewers (reads, event streams); unset: admins only. */
   viewerToken?: string;
+  /** `OPEN_ACCESS`: anonymous callers are viewers (never admins), for demos. @default {false} */
+  openAccess: boolean;
+  /** `WB_PRODUCTION`: the instance is a production one (refuses `OPEN_ACCESS`). @default {false} */
+  production: boolean;
   /** `CACHE_MIRRORS`: base URLs of instances to mirror invalidations to (comma-separated). */
   cacheMirrors: string[];
   /** `MIRROR_SECRET`: shared secret signing mirrored invalidations (at least 32 characters). */
@@ -45,8 +55,9 @@ export interface ServerConfig {
  * Parses the environment.
  *
  * @throws {RangeError} If a number is malformed or out of range, a mirror is not an http(s)
- *   URL, or `CACHE_MIRRORS` is set without a `MIRROR_SECRET` of at least 32 characters (the
- *   message names the variable).
+ *   URL, `CACHE_MIRRORS` is set without a `MIRROR_SECRET` of at least 32 characters, or
+ *   `OPEN_ACCESS=true` on an instance marked `WB_PRODUCTION=true` (the message names the
+ *   variable).
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
   const text = (name: string) => env[name]?.trim() || undefined;
@@ -80,12 +91,31 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
   if (cacheMirrors.length > 0 && mirrorSecret === undefined) {
     throw new RangeError("CACHE_MIRRORS is set but MIRROR_SECRET is not");
   }
+  const redisClusterNodes = (text("REDIS_CLUSTER_NODES") ?? "").split(",").map((url) => url.trim())
+    .filter(Boolean);
+  for (const url of redisClusterNodes) {
+    if (!/^rediss?:\/\/[^/\s]+/.test(url)) {
+      throw new RangeError(`REDIS_CLUSTER_NODES must list redis:// URLs, got '${url}'`);
+    }
+  }
+  if (redisClusterNodes.length > 0 && text("REDIS_URL") !== undefined) {
+    throw new RangeError("REDIS_URL and REDIS_CLUSTER_NODES are both set: set one of them");
+  }
+  const openAccess = bool("OPEN_ACCESS", false);
+  const production = bool("WB_PRODUCTION", false);
+  if (openAccess && production) {
+    throw new RangeError(
+      "OPEN_ACCESS=true is refused on a production instance (WB_PRODUCTION=true): " +
+        "open access lets anyone read the instance's data without logging in",
+    );
+  }
   return {
     port: int("PORT", 8000, 0, 65535),
     host: text("HOST") ?? "0.0.0.0",
     databaseUrl: text("DATABASE_URL"),
     pgliteDir: text("PGLITE_DIR"),
     redisUrl: text("REDIS_URL"),
+    redisClusterNodes,
     redisEnabled: bool("REDIS_ENABLED", true),
     redisLogLevel: parseLogLevel(text("REDIS_LOG_LEVEL")),
     metricsToken: text("METRICS_TOKEN"),
@@ -93,8 +123,22 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     adminToken: text("ADMIN_TOKEN"),
     instance: text("WB_INSTANCE") ?? "local",
     viewerToken: text("VIEWER_TOKEN"),
+    openAccess,
+    production,
     cacheMirrors,
     mirrorSecret,
     cacheEventLog: text("CACHE_EVENT_LOG"),
   };
+}
+
+/**
+ * The Redis the server connects to: the cluster when `REDIS_CLUSTER_NODES` is set, else
+ * `REDIS_URL` (`undefined`: no Redis).
+ */
+export function redisTargetOf(
+  config: Pick<ServerConfig, "redisUrl" | "redisClusterNodes">,
+): RedisTarget | undefined {
+  return config.redisClusterNodes.length > 0
+    ? { clusterNodes: config.redisClusterNodes }
+    : config.redisUrl;
 }

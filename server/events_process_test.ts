@@ -33,6 +33,7 @@ Deno.test({
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
     ADMIN_TOKEN: ADMIN,
+    OPEN_ACCESS: "true", // anonymous reads
     WB_INSTANCE: "fanout",
   };
   await using a = await startServer(env);

@@ -65,7 +65,9 @@ async function setup(): Promise<Fixture> {
     events,
     sse: { heartbeatMs: 60_000 },
   });
-  const pos = await (await app.request("/api/projects/demo/presentation_objects")).json();
+  const pos =
+    await (await app.request("/api/projects/demo/presentation_objects", { headers: admin }))
+      .json();
   fixture = {
     app,
     events,
@@ -358,7 +360,7 @@ Deno.test("the graph clears exactly the dependents: a structure import empties t
     f.events.onClear(name, () => void cleared.push(name))
   );
   try {
-    assert.equal((await f.app.request("/api/structure")).status, 200);
+    assert.equal((await f.app.request("/api/structure", { headers: admin })).status, 200);
     assert.equal(f.caches.structure.size, 1);
     await f.events.raise({ type: "dataset_imported", datasetId: "hmis", version: "1" });
     assert.deepEqual(cleared.sort(), SERVER_ENTITIES.reach("dataset").sort());

@@ -7,18 +7,30 @@
  * Redis never holds up the boot: an unreachable `REDIS_URL` costs at most the connect
  * timeout, after which the server answers uncached and reconnects in the background.
  *
+ * A new release flushes the instance's caches once, at boot, when Redis records another
+ * cache format (`cache_flush.ts`); `OPEN_ACCESS=true` with `WB_PRODUCTION=true` refuses to
+ * start (`config.ts`).
+ *
  * @module
  */
-import { closeRedis, initRedis, redactRedisUrl } from "../lib/mod.ts";
+import {
+  closeRedis,
+  flushAllServerCaches,
+  getRedis,
+  initRedis,
+  redactRedisUrl,
+} from "../lib/mod.ts";
 import { createApp } from "./app.ts";
+import { FlushLog, flushOnNewRelease } from "./cache_flush.ts";
 import { createServerCaches } from "./caches.ts";
-import { readConfig } from "./config.ts";
+import { readConfig, redisTargetOf } from "./config.ts";
 import { connectPostgres, type Db, openPglite } from "./db.ts";
 import { createCacheEventLog, createServerEvents } from "./events/mod.ts";
 import { loadInstance } from "./load/mod.ts";
 import { migrate } from "./migrate.ts";
+import { trackInFlight } from "./in_flight.ts";
 import { installObservability, tracedDb } from "./observability.ts";
-import { SERVER_VERSION } from "./version.ts";
+import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "./version.ts";
 
 const HARD_EXIT_MS = 8000;
 const log = (event: Record<string, unknown>) => console.error(JSON.stringify(event));
@@ -53,10 +65,26 @@ async function openDatabase(): Promise<Db> {
 
 const db = tracedDb(await openDatabase());
 const observability = installObservability({ logLevel: config.redisLogLevel });
-const redisUrl = config.redisEnabled ? config.redisUrl : undefined;
+const redisUrl = config.redisEnabled ? redisTargetOf(config) : undefined; // a URL or a cluster
 if (!config.redisEnabled) log({ event: "redis_disabled", reason: "REDIS_ENABLED=false" });
 else await initRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
 if (redisUrl) log({ event: "redis_configured", url: redactRedisUrl(redisUrl) });
+if (config.openAccess) {
+  log({ event: "open_access", effect: "anonymous callers are viewers (never administrators)" });
+}
+
+// Once per new cache format, for the whole fleet; bounded when Redis is down or slow.
+const flushLog = new FlushLog({ redis: getRedis, formatVersion: CACHE_FORMAT_VERSION });
+if (redisUrl) {
+  const outcome = await flushOnNewRelease({
+    redis: getRedis,
+    formatVersion: CACHE_FORMAT_VERSION,
+    serverVersion: SERVER_VERSION,
+    flush: () => flushAllServerCaches(),
+    flushLog,
+  });
+  log({ event: "release_flush", outcome, cacheFormatVersion: CACHE_FORMAT_VERSION });
+}
 
 // Events fan out through Redis pub/sub when Redis is configured; local ones are mirrored.
 const events = createServerEvents({
@@ -75,22 +103,31 @@ const app = await createApp({
   instance: config.instance,
   events,
   viewerToken: config.viewerToken,
+  openAccess: config.openAccess,
+  flushLog,
   mirrorSecret: config.mirrorSecret,
   metrics: observability.registry,
   metricsToken: config.metricsToken,
 });
 
-const server = Deno.serve({
-  port: config.port,
-  hostname: config.host,
-  onListen: ({ port, hostname }) =>
-    log({
-      event: "listening",
-      url: `http://${hostname}:${port}`,
-      version: SERVER_VERSION,
-      instance: config.instance,
-    }),
-}, app.fetch);
+const inFlight = trackInFlight(app.fetch);
+/** The app's handler, for `deno serve` (`server/serve.ts` imports this module). */
+export const handler = inFlight.fetch;
+/** Logs where the server listens (also `deno serve`'s `onListen`, in `server/serve.ts`). */
+export function onListen({ port, hostname }: { port: number; hostname: string }): void {
+  log({
+    event: "listening",
+    url: `http://${hostname}:${port}`,
+    version: SERVER_VERSION,
+    instance: config.instance,
+  });
+}
+
+// Run as the entry (`deno run`), this module serves; under `deno serve` the runtime does,
+// one worker per isolate, each with its own database pool and Redis connection.
+const server = import.meta.main
+  ? Deno.serve({ port: config.port, hostname: config.host, onListen }, handler)
+  : undefined;
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -101,7 +138,10 @@ async function shutdown(signal: string): Promise<void> {
     log({ event: "shutdown_forced", afterMs: HARD_EXIT_MS });
     Deno.exit(1);
   }, HARD_EXIT_MS);
-  const stopped = server.shutdown();
+  Deno.unrefTimer(hardExit);
+  // Under `deno serve` the runtime stops accepting and drains connections by itself; wait for
+  // this worker's running handlers before closing what they use.
+  const stopped = server ? server.shutdown() : inFlight.idle();
   // Event streams never finish by themselves: end them so the shutdown can complete, and
   // give pending mirror deliveries a moment.
   await events.close({ drainMs: 2000 });
@@ -109,7 +149,9 @@ async function shutdown(signal: string): Promise<void> {
   await closeRedis();
   await db.close().catch(() => {});
   clearTimeout(hardExit);
-  Deno.exit(0);
+  // Under `deno serve`, exiting here would cut the other workers' shutdown short: the
+  // runtime exits once every worker has closed its connections.
+  if (server) Deno.exit(0);
 }
 Deno.addSignalListener("SIGTERM", () => shutdown("SIGTERM"));
 Deno.addSignalListener("SIGINT", () => shutdown("SIGINT"));

@@ -26,6 +26,7 @@ Deno.test({
   const observability = installObservability({ logLevel: "info", log: (l) => lines.push(l) });
   try {
     const app = await createApp({
+      openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
       caches: createServerCaches({ log: () => {} }),
       metrics: observability.registry,
@@ -70,6 +71,7 @@ Deno.test({
     await using redis2 = await startRedis();
     await initRedis(redis2.url, { log: () => {} });
     const app = await createApp({
+      openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
       caches: createServerCaches({ log: () => {} }),
       log: () => {},
@@ -118,6 +120,7 @@ Deno.test({
         REDIS_URL: redis.url,
         REDIS_ENABLED: "false",
         REDIS_LOG_LEVEL: "warn",
+        OPEN_ACCESS: "true", // anonymous reads
         OTEL_DENO: "true",
         OTEL_SERVICE_NAME: "wb-server-test",
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.addr.port}`,

@@ -22,6 +22,7 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
     const clock = () => now;
     const memo = new StaleWhileRevalidate({ tenant: "overview-test", clock, log: () => {} });
     const app = await createApp({
+      openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
       caches: createServerCaches({ log: () => {} }),
       memo,

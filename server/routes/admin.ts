@@ -7,8 +7,8 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { flushAllServerCaches, getRedis, isRedisConfigured } from "../../lib/mod.ts";
 import type { Registry } from "prom-client";
-import { bearerToken, tokenMatches } from "../auth.ts";
-import { requireAdmin } from "../http.ts";
+import { bearerToken, requireAdmin, tokenMatches } from "../auth.ts";
+import type { FlushLog } from "../cache_flush.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
 
 /** What the admin routes need. */
@@ -17,7 +17,8 @@ export interface AdminRoutesDeps {
   metrics?: Registry;
   /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: open. */
   metricsToken?: string;
-  adminToken?: string;
+  /** Where flushes are recorded (the cache page shows the last one). */
+  flushLog: FlushLog;
   /** The instance id (`WB_INSTANCE`). */
   instance: string;
   /** When the process started (epoch ms). */
@@ -33,7 +34,7 @@ export function redisStatus(): "up" | "down" | "disabled" {
 
 /** `GET /healthz`, `GET /api/instance_meta`, `POST /caches/flush-all`. */
 export function adminRoutes(
-  { adminToken, instance, startedAtMs, log, metrics, metricsToken }: AdminRoutesDeps,
+  { instance, startedAtMs, log, metrics, metricsToken, flushLog }: AdminRoutesDeps,
 ): Hono {
   const app = new Hono();
 
@@ -73,9 +74,17 @@ export function adminRoutes(
     }));
 
   app.post("/caches/flush-all", async (c) => {
-    requireAdmin(c, adminToken);
+    const caller = await requireAdmin(c);
     const result = await flushAllServerCaches();
-    log(JSON.stringify({ event: "cache_flush_all", instance, ...result }));
+    const by = caller.user?.email ?? "admin token";
+    await flushLog.record({
+      at: new Date().toISOString(),
+      by,
+      reason: "flush-all",
+      redis: result.redis,
+      serverVersion: SERVER_VERSION,
+    });
+    log(JSON.stringify({ event: "cache_flush_all", instance, by, ...result }));
     if (result.redis === "unavailable") {
       c.header("Retry-After", "5");
       throw new HTTPException(503, {

@@ -1,5 +1,10 @@
 /**
- * The web client: static files from `client/`, read once at start-up.
+ * The web client: the built files of `client/dist/` (`deno task build`), read once at
+ * start-up. The single-page app's own paths (`/`, `/login`, `/projects/…`, `/overview`,
+ * `/profile`, `/admin/caches`) all answer its `index.html`; content-hashed assets
+ * (`app-<HASH>.js`) are cached for a year, `index.html` is revalidated on every load.
+ *
+ * Without a build, those paths answer 503 with the command that builds it (the API works).
  *
  * @module
  */
@@ -11,33 +16,79 @@ const TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
   svg: "image/svg+xml",
   json: "application/json",
+  map: "application/json",
 };
 
-/** Serves every file of `dir` (not recursive) at `/<name>`, and `index.html` at `/`. */
+/** Paths the single-page app routes itself. */
+const APP_PATHS = [
+  "/",
+  "/login",
+  "/overview",
+  "/profile",
+  "/admin/caches",
+  "/projects",
+  "/projects/*",
+];
+
+/** A hashed asset name, as `client/build.ts` writes them. */
+const HASHED = /-[A-Z0-9]{8}\.(?:js|css)(?:\.map)?$/;
+
+const HTML_HEADERS = {
+  "cache-control": "no-cache",
+  // The login link carries its token in the URL: never send it to anyone as a referrer.
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "content-security-policy":
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+};
+
+/**
+ * Serves every file of `dir` (not recursive) at `/<name>`, and `index.html` at the app's
+ * paths.
+ *
+ * @param dir The built client. @default {client/dist/}
+ */
 export async function clientRoutes(
-  dir: URL = new URL("../../client/", import.meta.url),
+  dir: URL = new URL("../../client/dist/", import.meta.url),
 ): Promise<Hono> {
   const files = new Map<string, { body: Uint8Array; type: string }>();
-  for await (const entry of Deno.readDir(dir)) {
-    const extension = entry.name.split(".").pop() ?? "";
-    if (!entry.isFile || !(extension in TYPES)) continue;
-    files.set(entry.name, {
-      body: await Deno.readFile(new URL(entry.name, dir)),
-      type: TYPES[extension],
-    });
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const extension = entry.name.split(".").pop() ?? "";
+      if (!entry.isFile || !(extension in TYPES)) continue;
+      files.set(entry.name, {
+        body: await Deno.readFile(new URL(entry.name, dir)),
+        type: TYPES[extension],
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const app = new Hono();
-  const serve = (name: string) => {
+  const index = files.get("index.html");
+  const serveIndex = () =>
+    index
+      ? new Response(index.body as Uint8Array<ArrayBuffer>, {
+        headers: { "content-type": index.type, ...HTML_HEADERS },
+      })
+      : new Response(
+        "<!doctype html><title>wb</title><p>The web client is not built. Run " +
+          "<code>deno task build</code> and restart the server.</p>",
+        { status: 503, headers: { "content-type": TYPES.html, ...HTML_HEADERS } },
+      );
+  for (const path of APP_PATHS) app.get(path, serveIndex);
+  app.get("/:name{[A-Za-z0-9_.-]+\\.(?:js|css|svg|json|map)}", (c) => {
+    const name = c.req.param("name");
     const file = files.get(name);
-    if (!file) return undefined;
+    if (!file) return c.notFound();
     return new Response(file.body as Uint8Array<ArrayBuffer>, {
-      headers: { "content-type": file.type, "cache-control": "no-cache" },
+      headers: {
+        "content-type": file.type,
+        "x-content-type-options": "nosniff",
+        "cache-control": HASHED.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
+      },
     });
-  };
-  app.get("/", (c) => serve("index.html") ?? c.notFound());
-  app.get(
-    "/:name{[A-Za-z0-9_.-]+\\.(?:js|css|svg|json|html)}",
-    (c) => serve(c.req.param("name")) ?? c.notFound(),
-  );
+  });
   return app;
 }

@@ -13,7 +13,7 @@
  * still holds everything after it, those events are replayed (`event: resumed` first);
  * otherwise it gets a fresh `starting`.
  *
- * Authenticated (viewer or admin, header or `?access_token=`), heartbeats (`: heartbeat`
+ * Authenticated (viewer or admin: a session cookie, a bearer header or `?access_token=`), heartbeats (`: heartbeat`
  * comments), and bounded: a client that falls `maxQueuedEvents` behind is disconnected (it
  * reconnects and resumes).
  *
@@ -23,7 +23,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
-import { type AuthTokens, requireRole } from "../auth.ts";
+import { requireRole } from "../auth.ts";
 import {
   applyEventToState,
   type CacheEvent,
@@ -36,8 +36,6 @@ import { NotFoundError } from "../model/mod.ts";
 /** What the event routes need. */
 export interface EventRoutesDeps {
   events: ServerEvents;
-  /** Tokens that may open a stream (viewer or admin). */
-  tokens: AuthTokens;
   /** Interval of heartbeat comments, in ms. @default {15_000} */
   heartbeatMs?: number;
   /** Events queued for one client before it is disconnected. @default {1000} */
@@ -104,7 +102,7 @@ const dataOf = (event: CacheEvent) => {
 
 /** Routes under `/api`: `/events`, `/projects/:projectId/events`. */
 export function eventRoutes(deps: EventRoutesDeps): Hono {
-  const { events, tokens } = deps;
+  const { events } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
   const maxQueued = deps.maxQueuedEvents ?? 1000;
   const retryMs = deps.retryMs ?? 2000;
@@ -125,7 +123,7 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
   };
 
   const stream = async (c: Context, projectId: string | undefined) => {
-    requireRole(c, tokens, "viewer", { allowQueryToken: true });
+    await requireRole(c, "viewer", { allowQueryToken: true });
     if (events.closed) {
       c.header("Retry-After", "2");
       throw new HTTPException(503, { message: "The server is shutting down" });

@@ -25,13 +25,12 @@ import { metricVersion, poVersions } from "../versions.ts";
 export interface ProjectRoutesDeps {
   db: Db;
   caches: ServerCaches;
-  adminToken?: string;
   /** Module runs and edits, each announced by its event. */
   writes: VersionedWrites;
 }
 
 /** Routes under `/api/projects`. */
-export function projectRoutes({ db, caches, adminToken, writes }: ProjectRoutesDeps): Hono {
+export function projectRoutes({ db, caches, writes }: ProjectRoutesDeps): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => c.json({ items: await listProjects(db) }));
@@ -88,7 +87,7 @@ export function projectRoutes({ db, caches, adminToken, writes }: ProjectRoutesD
   });
 
   app.patch("/:projectId/presentation_objects/:poId", async (c) => {
-    requireAdmin(c, adminToken);
+    await requireAdmin(c);
     const projectId = idParam(c, "projectId");
     const poId = idParam(c, "poId");
     const body = await jsonObjectBody(c);
@@ -101,7 +100,7 @@ export function projectRoutes({ db, caches, adminToken, writes }: ProjectRoutesD
   });
 
   app.post("/:projectId/modules/:moduleId/run", async (c) => {
-    requireAdmin(c, adminToken);
+    await requireAdmin(c);
     const projectId = idParam(c, "projectId");
     const moduleId = idParam(c, "moduleId");
     const run = await writes.runModule(projectId, moduleId);
