@@ -9,7 +9,6 @@ export { TimCacheB, type TimCacheBOptions } from "./tim_cache_b.ts";
 export {
   closeRedis,
   connectRedis,
-  describeRedisTarget,
   getL1,
   getRedis,
   initRedis,

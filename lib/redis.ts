@@ -83,22 +83,21 @@ export function redisCommandTimeoutMs(): number {
   return commandTimeoutMs;
 }
 
-/** Removes the password from a Redis URL so it can be logged. */
-export function redactRedisUrl(url: string): string {
+/**
+ * A Redis URL, or a cluster's seed URLs as `cluster <url>,<url>…`, without passwords, so
+ * it can be logged.
+ */
+export function redactRedisUrl(target: RedisTarget): string {
+  if (typeof target !== "string") {
+    return `cluster ${target.clusterNodes.map(redactRedisUrl).join(",")}`;
+  }
   try {
-    const parsed = new URL(url);
+    const parsed = new URL(target);
     if (parsed.password) parsed.password = "***";
     return parsed.toString();
   } catch {
     return "<unparseable REDIS_URL>";
   }
-}
-
-/** A target for logs: the URL or `cluster <seed>,<seed>…`, passwords removed. */
-export function describeRedisTarget(target: RedisTarget): string {
-  return typeof target === "string"
-    ? redactRedisUrl(target)
-    : `cluster ${target.clusterNodes.map(redactRedisUrl).join(",")}`;
 }
 
 /**
@@ -139,7 +138,7 @@ export async function connectRedis(
   const connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   const maxReconnectDelayMs = options.maxReconnectDelayMs ?? 2000;
   const l1 = options.l1 === false ? undefined : new L1Cache(options.l1);
-  const where = describeRedisTarget(target);
+  const where = redactRedisUrl(target);
   const socket = {
     connectTimeout: connectTimeoutMs,
     reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
@@ -209,7 +208,8 @@ export async function connectRedis(
       (error: Error, info: { host: string; port: number }) => report(address(info), false, error),
     );
     cluster.on("error", (error: Error) => report("topology", false, error));
-    cluster.on("connect", () => report("topology", true));
+    // The topology is reported when it could not be read, and when it can again.
+    cluster.on("connect", () => states.has("topology") && report("topology", true));
     client = cluster;
     // A cluster's first topology read is not retried by node-redis: retry it here.
     start = async () => {

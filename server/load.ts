@@ -9,7 +9,7 @@
  * Without `--facilities` the real Kano file next to the repository is used when present,
  * else a synthetic list (with a notice). Exit codes: 0 done, 1 load failed, 2 usage error.
  *
- * With `REDIS_URL` set (the instance's Redis), the import is announced to the running
+ * With `REDIS_URL` (or `REDIS_CLUSTER_NODES`) set, the import is announced to the running
  * servers (`structure_imported`, `dataset_imported` ×2, `module_run`): they clear what has
  * no version and tell their browsers. With `CACHE_MIRRORS` and `MIRROR_SECRET` set, the
  * invalidations are mirrored too (waiting up to 10 s for the deliveries).
@@ -19,7 +19,7 @@
 
 import { parseArgs } from "node:util";
 import { closeRedis, getRedis, initRedis } from "../lib/mod.ts";
-import { readConfig } from "./config.ts";
+import { readConfig, redisTargetOf } from "./config.ts";
 import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
 import { createCacheEventLog, createServerEvents, versionedWrites } from "./events/mod.ts";
 import { findDefaultGrid3Csv, Grid3FormatError } from "./load/mod.ts";
@@ -73,11 +73,12 @@ async function main(args: string[]): Promise<number> {
 
   const config = readConfig(Deno.env.toObject());
   const db = connectPostgres(url, { max: 2 });
-  if (config.redisUrl) await initRedis(config.redisUrl, { log: () => {} });
+  const redisTarget = redisTargetOf(config); // a URL or a cluster
+  if (redisTarget) await initRedis(redisTarget, { log: () => {} });
   const events = createServerEvents({
     db,
     instance: config.instance,
-    redis: config.redisUrl !== undefined,
+    redis: redisTarget !== undefined,
     mirrors: config.cacheMirrors,
     mirrorSecret: config.mirrorSecret,
     log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
@@ -97,7 +98,7 @@ async function main(args: string[]): Promise<number> {
       ].join("\n"),
     );
     console.log(
-      !config.redisUrl
+      !redisTarget
         ? "  REDIS_URL is unset: running servers were not told (their versions still flip)"
         : getRedis()
         ? "  running servers were told (structure, datasets, module run) over Redis"
