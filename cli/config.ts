@@ -39,7 +39,16 @@ export interface Instance {
   redisMaxmemory?: string;
   /** Redis `maxmemory-policy`. @default {"allkeys-lru"} */
   redisMaxmemoryPolicy?: MaxmemoryPolicy;
+  /**
+   * App worker processes (isolates) sharing the instance's Redis: 1 runs
+   * `deno run server/main.ts`; more run `deno serve --parallel server/serve.ts` with
+   * `DENO_JOBS` set to it. @default {1}
+   */
+  workers?: number;
 }
+
+/** Most app workers an instance may run. */
+export const MAX_WORKERS = 64;
 
 /** Redis eviction policies (`maxmemory-policy`). */
 export type MaxmemoryPolicy =
@@ -207,6 +216,43 @@ export function validateMaxmemory(value: string): string {
 }
 
 /**
+ * Checks an app worker count.
+ *
+ * @param value A number or decimal string.
+ * @returns The count.
+ * @throws {UsageError} If it is not an integer from 1 to {@linkcode MAX_WORKERS}.
+ * @example
+ * ```ts
+ * import { validateWorkers } from "./config.ts";
+ * validateWorkers("4"); // 4
+ * ```
+ */
+export function validateWorkers(value: string | number): number {
+  const workers = typeof value === "number" ? value : Number(String(value).trim() || NaN);
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new UsageError(
+      `Invalid worker count '${value}': use an integer from 1 to ${MAX_WORKERS}`,
+    );
+  }
+  return workers;
+}
+
+/**
+ * The app worker count in effect.
+ *
+ * @param instance The instance.
+ * @returns `workers`, or 1.
+ * @example
+ * ```ts
+ * import { workersOf } from "./config.ts";
+ * workersOf({}); // 1
+ * ```
+ */
+export function workersOf(instance: Pick<Instance, "workers">): number {
+  return instance.workers ?? 1;
+}
+
+/**
  * Checks a Redis eviction policy.
  *
  * @param value Candidate policy.
@@ -354,6 +400,9 @@ export function validateInstance(raw: unknown, home: string): Instance {
       "redisMaxmemoryPolicy",
       () => validateMaxmemoryPolicy(policy),
     );
+  }
+  if (r.workers !== undefined) {
+    instance.workers = wrap("workers", () => validateWorkers(r.workers as number));
   }
   if (r.postgresPort !== undefined) {
     instance.postgresPort = wrap("postgresPort", () => parsePort(r.postgresPort as number));

@@ -26,6 +26,8 @@ import {
   validateMaxmemoryPolicy,
   validateTag,
   validateVersion,
+  validateWorkers,
+  workersOf,
 } from "./config.ts";
 import type { WbContext } from "./context.ts";
 import { CliError, UsageError } from "./errors.ts";
@@ -138,6 +140,7 @@ export async function showInstance(context: WbContext, id: string): Promise<Inst
     ...(instance.runtime === "docker"
       ? { images: { app: appImage(instance), ...(admin ? { admin } : {}) } }
       : { nativePorts: { postgres: postgresPortOf(instance), redis: redisPortOf(instance) } }),
+    workers: workersOf(instance),
     redis: {
       maxmemory: instance.redisMaxmemory ?? DEFAULT_REDIS_MAXMEMORY,
       policy: instance.redisMaxmemoryPolicy ?? DEFAULT_REDIS_MAXMEMORY_POLICY,
@@ -165,6 +168,8 @@ export interface InstanceUpdate {
   redisMaxmemory?: string | null;
   /** New eviction policy; `null`: the default. */
   redisMaxmemoryPolicy?: string | null;
+  /** New app worker count; `null`: the default (1). */
+  workers?: number | null;
 }
 
 /**
@@ -223,6 +228,7 @@ export async function updateInstance(
   set("adminVersion", update.adminVersion, (v: string) => validateVersion(v, "admin version"));
   set("redisMaxmemory", update.redisMaxmemory, validateMaxmemory);
   set("redisMaxmemoryPolicy", update.redisMaxmemoryPolicy, validateMaxmemoryPolicy);
+  set("workers", update.workers, validateWorkers);
   const own = portConflicts([next]);
   if (own.length > 0) throw new UsageError(`'${id}' would use a port twice: ${own.join("; ")}`);
   const used = portsInUse(config, id);

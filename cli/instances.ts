@@ -25,6 +25,7 @@ import {
   validateMaxmemoryPolicy,
   validateTag,
   validateVersion,
+  validateWorkers,
 } from "./config.ts";
 import type { WbContext } from "./context.ts";
 import { dockerRuntime } from "./docker_runtime.ts";
@@ -115,6 +116,8 @@ export interface InitOptions {
   redisMaxmemory?: string;
   /** Redis eviction policy. @default {"allkeys-lru"} */
   redisMaxmemoryPolicy?: string;
+  /** App worker processes (`deno serve --parallel` above 1). @default {1} */
+  workers?: number;
 }
 
 /** Ports taken by instances other than `exceptId`. */
@@ -214,6 +217,7 @@ export async function initInstance(
   if (options.redisMaxmemoryPolicy) {
     instance.redisMaxmemoryPolicy = validateMaxmemoryPolicy(options.redisMaxmemoryPolicy);
   }
+  if (options.workers !== undefined) instance.workers = validateWorkers(options.workers);
   if (runtime === "native") {
     instance.postgresPort = parsePort(
       options.postgresPort ?? port + POSTGRES_PORT_OFFSET,

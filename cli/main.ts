@@ -15,6 +15,7 @@ import {
   resolveWbHome,
   type RuntimeKind,
   targetCompletions,
+  validateWorkers,
 } from "./config.ts";
 import {
   formatInstanceTable,
@@ -149,6 +150,10 @@ export function buildProgram(
         new Option("--redis-policy <policy>", "Redis eviction policy (default allkeys-lru)")
           .choices(MAXMEMORY_POLICIES),
       )
+      .option(
+        "--workers <n>",
+        "app worker processes sharing the instance's Redis (deno serve --parallel; default 1)",
+      )
       .addHelpText(
         "after",
         examples(
@@ -158,7 +163,7 @@ export function buildProgram(
           } web1 --port 8720 --tag prod eu --runtime docker --server-version 1.4.2`,
           `wb ${
             name === "add" ? "c add" : name
-          } big --redis-maxmemory 2gb --redis-policy allkeys-lfu`,
+          } big --redis-maxmemory 2gb --redis-policy allkeys-lfu --workers 4`,
         ),
       )
       .action(async (id, o) => {
@@ -175,6 +180,7 @@ export function buildProgram(
           redisPort: o.redisPort === undefined ? undefined : parsePort(o.redisPort, "Redis port"),
           redisMaxmemory: o.redisMaxmemory,
           redisMaxmemoryPolicy: o.redisPolicy,
+          workers: o.workers === undefined ? undefined : validateWorkers(o.workers),
         });
       });
 
@@ -225,11 +231,13 @@ export function buildProgram(
     .addOption(
       new Option("--redis-policy <policy>", "Redis eviction policy").choices(MAXMEMORY_POLICIES),
     )
+    .option("--workers <n>", "app worker processes (deno serve --parallel above 1)")
     .addHelpText(
       "after",
       examples(
         "wb c update web1 --server-version 1.5.0 && wb restart web1",
         "wb c update web1 --redis-maxmemory 1gb --redis-policy allkeys-lfu",
+        "wb c update web1 --workers 4 && wb restart web1",
         "wb c update web1 --no-admin",
       ),
     )
@@ -245,6 +253,7 @@ export function buildProgram(
         adminVersion: o.admin === false ? null : o.adminVersion,
         redisMaxmemory: o.redisMaxmemory,
         redisMaxmemoryPolicy: o.redisPolicy,
+        workers: o.workers === undefined ? undefined : validateWorkers(o.workers),
       });
     });
 

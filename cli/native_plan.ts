@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
+import { type Instance, postgresPortOf, redisPortOf, workersOf } from "./config.ts";
 import { DATABASE_NAME, type Step } from "./plan.ts";
 import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
@@ -338,7 +338,8 @@ export function nativeRedisSteps(
  *
  * @param instance The instance.
  * @param secrets Its secrets.
- * @returns PORT, DATABASE_URL, REDIS_URL, ADMIN_TOKEN, WB_INSTANCE.
+ * @returns PORT, DATABASE_URL, REDIS_URL, ADMIN_TOKEN, WB_INSTANCE; and DENO_JOBS (the
+ *   number of `deno serve --parallel` workers) when the instance runs more than one.
  * @example
  * ```ts
  * import { nativeAppEnv } from "./native_plan.ts";
@@ -354,6 +355,7 @@ export function nativeAppEnv(instance: Instance, secrets: Secrets): Record<strin
     REDIS_URL: redisUrl("127.0.0.1", redisPortOf(instance), secrets.redisPassword),
     ADMIN_TOKEN: secrets.adminToken,
     WB_INSTANCE: instance.id,
+    ...(workersOf(instance) > 1 ? { DENO_JOBS: String(workersOf(instance)) } : {}),
   };
 }
 

@@ -8,7 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
+import { type Instance, postgresPortOf, redisPortOf, workersOf } from "./config.ts";
 import { denoPathOf, isRoot, type WbContext } from "./context.ts";
 import { countWith } from "./docker_runtime.ts";
 import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
@@ -55,21 +55,41 @@ import type { Secrets } from "./secrets.ts";
 export const POSTGRES_FALLBACK_ROOT = "/var/lib/wb/postgres";
 
 /**
- * The app's command line of the native runtime.
+ * The app's command line of the native runtime: one process (`deno run server/main.ts`),
+ * or with `workers` above 1, `deno serve --parallel server/serve.ts` on the instance's port
+ * (the worker count goes in `DENO_JOBS`, see `nativeAppEnv`).
  *
  * @param context The context (`appCommand` overrides the default).
- * @returns `[deno, "run", "-A", "<repo>/server/main.ts"]` unless overridden.
+ * @param instance The instance (its port and worker count). @default {one worker}
+ * @returns `[deno, "run", "-A", "<repo>/server/main.ts"]` unless overridden or parallel.
  * @example
  * ```ts
  * import { nativeAppCommand } from "./native_runtime.ts";
  * nativeAppCommand({ repoRoot: "/repo", denoPath: "deno" } as never);
+ * nativeAppCommand({ repoRoot: "/repo", denoPath: "deno" } as never, { port: 8710, workers: 4 });
+ * // ["deno", "serve", "-A", "--parallel", "--port", "8710", "--host", "0.0.0.0", "/repo/server/serve.ts"]
  * ```
  */
 export function nativeAppCommand(
   context: Pick<WbContext, "appCommand" | "repoRoot" | "denoPath">,
+  instance?: Pick<Instance, "port" | "workers">,
 ): string[] {
-  return context.appCommand ??
-    [denoPathOf(context), "run", "-A", join(context.repoRoot, "server", "main.ts")];
+  if (context.appCommand) return context.appCommand;
+  const deno = denoPathOf(context);
+  if (!instance || workersOf(instance) <= 1) {
+    return [deno, "run", "-A", join(context.repoRoot, "server", "main.ts")];
+  }
+  return [
+    deno,
+    "serve",
+    "-A",
+    "--parallel",
+    "--port",
+    String(instance.port),
+    "--host",
+    "0.0.0.0",
+    join(context.repoRoot, "server", "serve.ts"),
+  ];
 }
 
 /**
@@ -364,9 +384,12 @@ export function nativeRuntime(context: WbContext): Runtime {
         `Port ${instance.port} of '${instance.id}' is in use by another program; free it or change the port in servers.json`,
       );
     }
-    const command = nativeAppCommand(context);
+    const command = nativeAppCommand(context, instance);
+    const workers = workersOf(instance);
     reporter.step(
-      `Start the app of '${instance.id}' on port ${instance.port} (log: ${paths.appLog})`,
+      `Start the app of '${instance.id}' on port ${instance.port}${
+        workers > 1 ? ` (${workers} workers)` : ""
+      } (log: ${paths.appLog})`,
     );
     const child = new Deno.Command("sh", {
       args: ["-c", 'log="$1"; shift; exec "$@" >>"$log" 2>&1', "sh", paths.appLog, ...command],

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import { type Instance, workersOf } from "./config.ts";
 import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
 
@@ -502,7 +502,7 @@ export function dockerStartSteps(
             "ADMIN_TOKEN",
             "-e",
             `WB_INSTANCE=${id}`,
-            appImage(instance),
+            ...appWorkerArgs(instance),
           ],
           env: {
             DATABASE_URL: dockerDatabaseUrl(id, secrets),
@@ -513,6 +513,36 @@ export function dockerStartSteps(
         },
       ];
   }
+}
+
+/**
+ * The tail of the app's `docker run`: the image alone (its command runs one process), or
+ * with `workers` above 1, `DENO_JOBS` and the command `serve -A --parallel` on
+ * `server/serve.ts` (the image's entrypoint prefixes `deno` to a deno subcommand).
+ *
+ * @param instance The instance.
+ * @returns Arguments, ending with the image (and its command).
+ * @example
+ * ```ts
+ * import { appWorkerArgs } from "./plan.ts";
+ * appWorkerArgs({ workers: 4 } as never);
+ * // ["-e", "DENO_JOBS=4", "wb-server:latest", "serve", "-A", "--parallel", "--port", "8000", "server/serve.ts"]
+ * ```
+ */
+export function appWorkerArgs(instance: Pick<Instance, "serverVersion" | "workers">): string[] {
+  const workers = workersOf(instance);
+  if (workers <= 1) return [appImage(instance)];
+  return [
+    "-e",
+    `DENO_JOBS=${workers}`,
+    appImage(instance),
+    "serve",
+    "-A",
+    "--parallel",
+    "--port",
+    String(CONTAINER_APP_PORT),
+    "server/serve.ts",
+  ];
 }
 
 /**
