@@ -61,9 +61,10 @@ async function describeMachine(): Promise<string> {
     await admin.close();
     postgres = v;
   } catch { /* reported as unavailable */ }
+  const load = Deno.loadavg().map((x) => x.toFixed(1)).join(" ");
   return `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores (${cpu}), ` +
     `${memGiB} GiB, Deno ${Deno.version.deno}, redis-server ${redis ?? "?"}, ` +
-    `PostgreSQL ${postgres}, wrk ${wrk ?? "not installed"}`;
+    `PostgreSQL ${postgres}, wrk ${wrk ?? "not installed"}; load average at start ${load}`;
 }
 
 let failures = 0;
@@ -229,7 +230,8 @@ await section("Demo presentation objects: cold, warm, after `wb restart`", async
 });
 
 console.log(
-  `Total: ${((performance.now() - runStarted) / 60_000).toFixed(1)} min` +
+  `Total: ${((performance.now() - runStarted) / 60_000).toFixed(1)} min, load average at the end ` +
+    Deno.loadavg().map((x) => x.toFixed(1)).join(" ") +
     (failures ? `; ${failures} section(s) failed` : ""),
 );
 if (failures) Deno.exitCode = 1;
