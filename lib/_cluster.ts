@@ -56,6 +56,45 @@ export function mastersOf(client: RedisClient): MasterNode[] {
   }));
 }
 
+/** The keys one master serves, in groups of one slot each (see {@linkcode byMaster}). */
+export interface MasterKeys {
+  /** The master's breaker object (see {@linkcode shardOf}). */
+  shard: object;
+  /** The connection to this master alone. */
+  connect(): Promise<RedisNodeClient>;
+  /** Its keys, one group per slot (a single node: one group of every key). */
+  groups: string[][];
+}
+
+/**
+ * Splits `keys` by the master serving them (as the client sees the topology now), in groups
+ * of one slot each, so a multi-key command per group can go straight to that master's
+ * connection: no per-command routing, and node-redis pipelines each master's commands
+ * into one write. A key whose slot has no known master is left out (its caller reads it
+ * through the cluster client instead). A single node gets every key in one group.
+ */
+export function byMaster(client: RedisClient, keys: readonly string[]): MasterKeys[] {
+  if (!isCluster(client)) {
+    return [{ shard: client, connect: () => Promise.resolve(client), groups: [[...keys]] }];
+  }
+  const masters = new Map<object, MasterKeys>();
+  for (const group of groupBySlot(keys)) {
+    const master = client.slots[keySlot(group[0])]?.master;
+    if (!master) continue;
+    let entry = masters.get(master);
+    if (!entry) {
+      entry = {
+        shard: master,
+        connect: () => client.nodeClient(master) as Promise<RedisNodeClient>,
+        groups: [],
+      };
+      masters.set(master, entry);
+    }
+    entry.groups.push(group);
+  }
+  return [...masters.values()];
+}
+
 /** Splits `keys` into groups of one slot each, in order of first appearance. */
 export function groupBySlot(keys: readonly string[]): string[][] {
   const groups = new Map<number, string[]>();

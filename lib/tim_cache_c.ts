@@ -25,7 +25,7 @@ import { CacheFillError } from "./errors.ts";
 import { FillLock, parseFailedMarker } from "./fill_lock.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
-import { groupBySlot, isCluster, mastersOf, scanNode, shardOf } from "./_cluster.ts";
+import { byMaster, groupBySlot, isCluster, mastersOf, scanNode, shardOf } from "./_cluster.ts";
 import type { L1Cache } from "./l1.ts";
 import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 import { ANY_VERSION } from "./types.ts";
@@ -415,14 +415,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
       const epoch = l1?.epoch ?? 0;
       const byKey = new Map<string, string | null>();
-      // One MGET (a cluster: one per slot, in parallel). A group whose node is down or
-      // skipped reads as not fetched: its keys fill through the normal path below.
+      // One MGET (a cluster: one per slot, sent to each master's own connection, all
+      // masters at once). A master that is down, skipped or no longer serves a slot
+      // (MOVED) reads as not fetched: its keys fill through the normal path below.
       await Promise.all(
-        (isCluster(client) ? groupBySlot(keys) : [keys]).map(async (group) => {
-          if (!breakerClosed(shardOf(client, group[0]))) return;
+        byMaster(client, keys).map(async (master) => {
+          if (!breakerClosed(master.shard)) return;
           try {
-            const values = await this.#call(client, client.mGet(group), group[0]);
-            for (const [i, key] of group.entries()) byKey.set(key, values[i] as string | null);
+            const node = await this.#guard(master.shard, master.connect());
+            await Promise.all(master.groups.map(async (group) => {
+              const values = await this.#guard(master.shard, node.mGet(group));
+              for (const [i, key] of group.entries()) byKey.set(key, values[i] as string | null);
+            }));
           } catch (error) {
             this.#report("mget", error);
           }
