@@ -1,0 +1,118 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+/// <reference lib="esnext" />
+/**
+ * Cache statistics for administrators (`GET /api/admin/caches`): per prefix the keys in
+ * Redis, their estimated memory, this server process's hit ratio, and the last flush.
+ *
+ * @module
+ */
+import { useEffect, useState } from "preact/hooks";
+import { apiGet } from "./api.ts";
+
+interface PrefixStats {
+  prefix: string;
+  keys: number;
+  memoryBytes: number | null;
+  memorySampled: number;
+  hits: number;
+  misses: number;
+  bypass: number;
+  hitRatio: number | null;
+}
+
+interface CacheStats {
+  redis: "up" | "down" | "disabled";
+  redisUsedMemoryBytes: number | null;
+  prefixes: PrefixStats[];
+  scannedKeys: number;
+  truncated: boolean;
+  scanMs: number;
+  l1: { entries: number; bytes: number; hits: number; invalidations: number } | null;
+  lastFlush: { at: string; by: string; reason: string; redis: string } | null;
+  countsSince: string;
+}
+
+const bytes = (n: number | null) =>
+  n === null
+    ? "–"
+    : n < 1024
+    ? `${n} B`
+    : n < 1048576
+    ? `${(n / 1024).toFixed(1)} KiB`
+    : `${(n / 1048576).toFixed(1)} MiB`;
+
+/** `/admin/caches`. */
+export function CachesPage() {
+  const [stats, setStats] = useState<CacheStats | string>();
+  const load = () =>
+    apiGet<CacheStats>("/api/admin/caches").then(
+      ({ body }) => setStats(body),
+      (error) => setStats(`Could not load: ${error.message}`),
+    );
+  useEffect(() => {
+    load();
+  }, []);
+  if (typeof stats === "string") return <p class="error">{stats}</p>;
+  if (!stats) return <p class="loading">Loading…</p>;
+  return (
+    <section class="caches" data-redis={stats.redis}>
+      <h2>Server caches</h2>
+      <p class="meta">
+        Redis {stats.redis}
+        {stats.redisUsedMemoryBytes !== null && `, ${bytes(stats.redisUsedMemoryBytes)} used`} ·
+        {" "}
+        {stats.scannedKeys} keys scanned in {stats.scanMs} ms
+        {stats.truncated && " (stopped early: counts are lower bounds)"}{" "}
+        · hit counts of this server process since {new Date(stats.countsSince).toLocaleString()}
+        {" "}
+        <button type="button" onClick={load}>Refresh</button>
+      </p>
+      <table id="cache-table">
+        <thead>
+          <tr>
+            <th>Prefix</th>
+            <th>Keys</th>
+            <th>Memory (est.)</th>
+            <th>Hits</th>
+            <th>Misses</th>
+            <th>Bypass</th>
+            <th>Hit ratio</th>
+          </tr>
+        </thead>
+        <tbody>
+          {stats.prefixes.map((row) => (
+            <tr key={row.prefix} data-prefix={row.prefix}>
+              <td>{row.prefix}</td>
+              <td class="num">{row.keys}</td>
+              <td class="num" title={`MEMORY USAGE of ${row.memorySampled} keys`}>
+                {bytes(row.memoryBytes)}
+              </td>
+              <td class="num">{row.hits}</td>
+              <td class="num">{row.misses}</td>
+              <td class="num">{row.bypass}</td>
+              <td class="num">
+                {row.hitRatio === null ? "–" : `${(row.hitRatio * 100).toFixed(1)} %`}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {stats.l1 && (
+        <p class="meta">
+          In-process L1: {stats.l1.entries} entries, {bytes(stats.l1.bytes)}, {stats.l1.hits} hits,
+          {" "}
+          {stats.l1.invalidations} invalidations from Redis.
+        </p>
+      )}
+      <p id="last-flush">
+        Last flush: {stats.lastFlush
+          ? `${
+            new Date(stats.lastFlush.at).toLocaleString()
+          } by ${stats.lastFlush.by} (${stats.lastFlush.reason}, Redis ${stats.lastFlush.redis})`
+          : "none recorded"}
+      </p>
+    </section>
+  );
+}
