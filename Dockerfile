@@ -12,16 +12,20 @@ ENV DENO_NO_UPDATE_CHECK=1
 WORKDIR /app
 
 # Only what the server needs: the lock (dependencies exactly as tested), the cache library,
-# the server (migrations and loader included) and the web client it serves.
+# the server (migrations and loader included) and the web client it serves (owned by the
+# app's user: the build below writes client/dist/).
 COPY deno.json deno.lock ./
 COPY lib/ lib/
 COPY server/ server/
-COPY client/ client/
+COPY --chown=deno:deno client/ client/
 
 # Fetch every dependency at build time, as the unprivileged user that runs the app (the
 # image's DENO_DIR belongs to it), so the container starts without touching the network.
 USER deno
 RUN deno cache --frozen server/main.ts server/load.ts
+# `wb user add` runs server/user_add.ts in a throw-away container; the web client is built as
+# `deno task build` builds it (esbuild's binary comes from the lock, like every dependency).
+RUN deno cache --frozen server/user_add.ts client/build.ts && deno run -A client/build.ts
 
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

@@ -35,7 +35,9 @@ async function localModules(entry: string): Promise<string[]> {
 Deno.test("Dockerfile copies every repository module the server and the loader import", async () => {
   const inImage = (path: string) =>
     copied.some((c) => (c.endsWith("/") ? path.startsWith(c) : path === c));
-  for (const entry of ["server/main.ts", "server/load.ts"]) {
+  for (
+    const entry of ["server/main.ts", "server/load.ts", "server/user_add.ts", "client/build.ts"]
+  ) {
     const missing = (await localModules(entry)).filter((path) => !inImage(path));
     assert.deepEqual(missing, [], `${entry} imports files the image lacks`);
   }
@@ -50,6 +52,9 @@ Deno.test("Dockerfile pins the project's Deno, installs from the lock and runs w
   assert.equal(instructions[0], `FROM denoland/deno:${pinned}`);
   assert.ok(copied.includes("deno.lock"));
   assert.match(dockerfile, /^RUN deno cache --frozen server\/main\.ts server\/load\.ts$/m);
+  // The web client the server serves from client/dist/, built in the image as the app's user.
+  assert.match(dockerfile, /^RUN .*deno run -A client\/build\.ts$/m);
+  assert.match(dockerfile, /^COPY --chown=deno:deno client\/ client\/$/m);
   assert.match(dockerfile, /^USER deno$/m, "the app does not run as root");
   assert.ok(instructions.includes(`EXPOSE ${CONTAINER_APP_PORT}`), "the port wb publishes");
   assert.equal(instructions.at(-1), 'CMD ["run", "-A", "server/main.ts"]');

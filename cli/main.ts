@@ -41,6 +41,7 @@ import {
 import { flushCache, redisCli, showLogs } from "./ops.ts";
 import { consoleReporter, spinnerReporter } from "./reporter.ts";
 import { formatStatusTable } from "./status.ts";
+import { addUser } from "./users.ts";
 
 /** Exit codes of `wb`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -436,6 +437,35 @@ export function buildProgram(
       print((await flushCache(context, id)).message);
     });
 
+  // --- users of the web client ---------------------------------------------------------------
+  const user = program.command("user")
+    .description("users of the web client: add one, with a one-time login link")
+    .addHelpText("after", examples("wb user add demo ada@example.org --admin"));
+
+  user.command("add")
+    .description(
+      "create a user of the web client (or set its admin flag) and print a one-time login link",
+    )
+    .argument("<id>", "instance id")
+    .argument("<email>", "the user's e-mail address")
+    .option("--admin", "an administrator: may flush the shared cache, run modules, edit", false)
+    .addHelpText(
+      "after",
+      examples(
+        "wb user add demo ada@example.org --admin",
+        "wb user add demo viewer@example.org",
+        "# the link is valid 24 h and works once; run it again for a new one",
+      ),
+    )
+    .action(async (id, email, o) => {
+      const added = await addUser(context, id, email, { admin: o.admin });
+      print(
+        `${added.created ? "Created" : "Updated"} ${added.email} (${
+          added.isAdmin ? "administrator" : "viewer"
+        }). One-time login link, valid until ${added.expiresAt}:\n${added.loginUrl}`,
+      );
+    });
+
   program.command("demo")
     .description(
       "start a native demo instance with the Kano data and show cold/warm/after-restart timings",
@@ -447,7 +477,16 @@ export function buildProgram(
       const report = await runDemo(context, { once: o.once, reload: o.reload });
       print(formatDemoReport(report));
       if (!o.once) {
-        print(`\nThe server keeps running at ${report.url}\nStop it with: deno task wb stop demo`);
+        // Reads need a login: a one-time link for the demo's administrator.
+        const admin = await addUser(context, report.instance.id, "admin@demo.local", {
+          admin: true,
+        });
+        print(
+          `\nThe server keeps running at ${report.url}\n` +
+            `Log in as its administrator (one-time link, 24 h): ${admin.loginUrl}\n` +
+            `More users: deno task wb user add demo <email> [--admin]\n` +
+            `Stop it with: deno task wb stop demo`,
+        );
       }
       if (!report.allHitAfterRestart) setExit(EXIT.failure);
     });

@@ -36,4 +36,5 @@ export * from "./runtime.ts";
 export * from "./secrets.ts";
 export * from "./status.ts";
 export * from "./table.ts";
+export * from "./users.ts";
 export * from "./process.ts";
