@@ -163,6 +163,29 @@ Deno.test("initRedis() returns within its connect timeout when nothing listens",
   }
 });
 
+Deno.test("initRedis() of a Redis Cluster nobody answers returns within its connect timeout", async () => {
+  const lines: string[] = [];
+  const started = performance.now();
+  const client = await initRedis(
+    { clusterNodes: ["redis://127.0.0.1:1", "redis://127.0.0.1:2"] },
+    { connectTimeoutMs: 300, maxReconnectDelayMs: 100, log: (line) => lines.push(line) },
+  );
+  const elapsed = performance.now() - started;
+  try {
+    assert.ok(client);
+    assert.equal(getRedis(), undefined);
+    assert.ok(elapsed < 3000, `initRedis took ${elapsed} ms`);
+    const cache = new TimCacheC("clusterdown", funcs, quiet);
+    const result = await cache.getOrSet("b", 1, () => Promise.resolve({ id: "b", rev: 1 }));
+    assert.equal(result.outcome, "bypass");
+    assert.equal((await flushAllServerCaches()).redis, "unavailable");
+    await new Promise((r) => setTimeout(r, 250)); // the topology read is retried meanwhile
+    assert.equal(lines.filter((l) => l.includes('"redis_unavailable"')).length, 1, lines.join());
+  } finally {
+    await closeRedis(); // also stops the retries (the test's op sanitizer checks)
+  }
+});
+
 Deno.test("initRedis() without a URL disables caching", async () => {
   const lines: string[] = [];
   assert.equal(await initRedis("", { log: (l) => lines.push(l) }), undefined);
