@@ -128,6 +128,11 @@ export function redeemLoginToken(
   ttlS: number = SESSION_TTL_S,
 ): Promise<{ user: User; sessionToken: string; expiresAt: string } | undefined> {
   return db.transaction(async (tx) => {
+    // Housekeeping on the rare write: expired sessions, links used or expired a week ago.
+    await tx.query("DELETE FROM sessions WHERE expires_at < now()");
+    await tx.query(
+      "DELETE FROM login_tokens WHERE coalesce(used_at, expires_at) < now() - interval '7 days'",
+    );
     const [user] = await tx.query<User>(
       `UPDATE login_tokens t SET used_at = now()
          FROM users u
