@@ -111,6 +111,8 @@ export interface CacheStatsOptions {
   budgetMs?: number;
   /** Keys per prefix whose memory is read. @default {20} */
   sampleKeys?: number;
+  /** `SCAN … COUNT`: keys asked for per call. @default {1000} */
+  scanCount?: number;
 }
 
 /** The commands of one Redis node used here. */
@@ -137,6 +139,7 @@ export async function collectCacheStats(options: CacheStatsOptions): Promise<Cac
   const maxKeys = options.maxKeys ?? 200_000;
   const budgetMs = options.budgetMs ?? 2000;
   const sampleKeys = options.sampleKeys ?? 20;
+  const scanCount = options.scanCount ?? 1000;
   const started = performance.now();
   const keys = new Map<string, number>();
   const samples = new Map<string, { node: NodeCommands; key: string }[]>();
@@ -156,7 +159,7 @@ export async function collectCacheStats(options: CacheStatsOptions): Promise<Cac
         let cursor = "0";
         do {
           const reply = await withDeadline(
-            node.scan(cursor, { MATCH: "cache:*", COUNT: 1000 }),
+            node.scan(cursor, { MATCH: "cache:*", COUNT: scanCount }),
             1000,
           );
           cursor = String(reply.cursor);
