@@ -26,18 +26,21 @@ const redis = createClient({ url: redisUrl }).withTypeMapping({
 await redis.connect();
 const db = connectPostgres(databaseUrl);
 const prepared = postgres(databaseUrl, { max: 10, onnotice: () => {} });
-// The exact text poVersions sends (recorded through a stand-in Db), so the two never drift.
-let versionQuery = "";
+// The exact statement and parameters poVersions sends (recorded through a stand-in Db), so
+// the prepared route runs the server's query, whatever it becomes.
+let versionQuery: { text: string; params: unknown[] } | undefined;
 await poVersions(
   {
-    query: (text: string) => {
-      versionQuery = text;
+    query: (text: string, params: unknown[] = []) => {
+      versionQuery ??= { text, params };
       return Promise.resolve([]);
     },
   } as unknown as Db,
   projectId,
   poId,
 );
+if (!versionQuery) throw new Error("poVersions sent no query");
+const { text: versionText, params: versionParams } = versionQuery;
 
 const app = new Hono();
 const body = async (c: Context) => {
@@ -54,7 +57,11 @@ app.get("/bare_pg", async (c) => {
 });
 
 app.get("/bare_pg_prepared", async (c) => {
-  const rows = await prepared.unsafe(versionQuery, [projectId, poId], { prepare: true });
+  const rows = await prepared.unsafe(
+    versionText,
+    versionParams as postgres.ParameterOrJSON<never>[],
+    { prepare: true },
+  );
   if (rows.length === 0) return c.text("no such presentation object", 404);
   return body(c);
 });
