@@ -37,8 +37,6 @@ export type StoreRead<T> =
     data: T;
     /** Served from an in-process layer: no TTL refresh is sent for it. */
     local?: boolean;
-    /** The entry's remaining TTL in ms, when the store reported it. */
-    ttlLeftMs?: number;
   };
 
 /** What a flight settles with. */
@@ -103,7 +101,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     wantedVersion: string,
   ): Promise<StoreRead<T>>;
   /** Called after a hit with a matching version (e.g. to refresh a TTL); must not throw. */
-  protected abstract touchEntry(uniquenessHash: string, ttlLeftMs: number | undefined): void;
+  protected abstract touchEntry(uniquenessHash: string): void;
   /** Stores one entry; resolves `false` when the store was unavailable; must not throw. */
   protected abstract writeEntry(
     uniquenessHash: string,
@@ -145,7 +143,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       const lease = this.#register(uniquenessHash, versionHash, true);
       const read = await this.readEntry(uniquenessHash, versionHash);
       if (read.kind === "hit" && matches(read.versionHash, versionHash)) {
-        if (!read.local) this.touchEntry(uniquenessHash, read.ttlLeftMs);
+        if (!read.local) this.touchEntry(uniquenessHash);
         this.#finish(uniquenessHash, lease, { kind: "value", value: read.data });
         return read.data;
       }
@@ -238,7 +236,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       const own = this.#register(uniquenessHash, versionHash, false);
       const read = await this.readEntry(uniquenessHash, versionHash);
       if (read.kind === "hit" && read.versionHash === versionHash) {
-        if (!read.local) this.touchEntry(uniquenessHash, read.ttlLeftMs);
+        if (!read.local) this.touchEntry(uniquenessHash);
         this.#finish(uniquenessHash, own, { kind: "value", value: read.data });
         return {
           value: read.data,

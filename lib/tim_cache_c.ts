@@ -10,6 +10,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { Buffer } from "node:buffer";
 import { observed, reportOperation } from "./observe.ts";
@@ -49,10 +50,10 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   /** TTL set again on a hit, in seconds. @default {30 days} */
   readRefreshTtlS?: number;
   /**
-   * A hit skips the refresh while the entry has more than `readRefreshTtlS` minus this
-   * left, in seconds. The refresh is a write: Redis invalidates the key in every
-   * process's L1 (client tracking), so refreshing on every hit would empty the L1s.
-   * @default {1 day}
+   * A process refreshes a key's TTL on a hit at most once per this many seconds (so the
+   * TTL stays above `readRefreshTtlS` minus this while the key is read). The refresh is a
+   * write: Redis invalidates the key in every process's L1 (client tracking), so
+   * refreshing on every hit would empty the L1s. @default {1 day}
    */
   readRefreshSlackS?: number;
   /**
@@ -121,6 +122,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #maxWriteTtlS: number;
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
+  /** When this process last refreshed a key's TTL (epoch ms), for at most 100,000 keys. */
+  readonly #refreshedAt = new LRUCache<string, number>({ max: 100_000 });
   readonly #clearBatchSize: number;
   readonly #log: (line: string) => void;
   readonly #commandTimeoutMs: number | undefined;
@@ -239,16 +242,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     const epoch = l1?.epoch ?? 0;
     let raw: string | null;
-    let ttlLeftMs: number;
     try {
-      // GET and PTTL are written together (node-redis pipelines one tick): one round trip.
-      const [value, pttl] = await this.#call(
-        client,
-        Promise.all([client.get(key), client.pTTL(key)]),
-        key,
-      );
-      raw = value as string | null;
-      ttlLeftMs = Number(pttl);
+      raw = await this.#call(client, client.get(key), key) as string | null;
     } catch (error) {
       if (String((error as Error)?.message).startsWith("WRONGTYPE")) {
         this.#discard(client, key); // a foreign value under our key
@@ -265,19 +260,33 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       return { kind: "miss" };
     }
     l1?.set(key, entry, raw.length * 2, epoch);
-    return { kind: "hit", versionHash: entry.versionHash, data: entry.data, ttlLeftMs };
+    return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
   }
 
-  protected touchEntry(uniquenessHash: string, ttlLeftMs: number | undefined): void {
-    if (this.#persistent) return;
-    const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
-    if (ttlLeftMs !== undefined && ttlLeftMs > freshEnoughMs) return;
-    // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
+  /**
+   * The 30-day read refresh: `EXPIRE` on a hit, at most once a day per key and process
+   * (remembered in a bounded LRU). A refresh is a write, so Redis invalidates the key in
+   * every process's L1: refreshing on every hit would empty the L1s, and asking Redis for
+   * the remaining TTL on every hit cost a third of a hit's throughput.
+   */
+  protected touchEntry(uniquenessHash: string): void {
     const key = this.keyFor(uniquenessHash);
+    if (!this.#refreshDue(key)) return;
+    // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
     const client = this.#client(key);
     if (!client) return;
     this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
       .catch((error: unknown) => this.#report("expire", error));
+  }
+
+  /** Whether `key`'s TTL should be refreshed now (and records that it is). */
+  #refreshDue(key: string): boolean {
+    if (this.#persistent) return false;
+    const last = this.#refreshedAt.get(key);
+    const now = Date.now();
+    if (last !== undefined && now - last < this.#readRefreshSlackS * 1000) return false;
+    this.#refreshedAt.set(key, now);
+    return true;
   }
 
   protected async writeEntry(
@@ -464,20 +473,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return filled;
   }
 
-  /** Background TTL refresh of batch hits: one pipelined PTTL each, EXPIRE where due. */
+  /** The read refresh of batch hits (see `touchEntry`), in the background. */
   #refreshTtls(client: RedisClient, keys: string[]): void {
-    const freshEnoughMs = (this.#readRefreshTtlS - this.#readRefreshSlackS) * 1000;
-    Promise.all(keys.map((key) => this.#call(client, client.pTTL(key), key)))
-      .then((ttls) =>
-        Promise.all(
-          keys.map((key, i) =>
-            Number(ttls[i]) > freshEnoughMs
-              ? undefined
-              : this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
-          ),
-        )
-      )
-      .catch((error: unknown) => this.#report("expire", error));
+    for (const key of keys) {
+      if (!this.#refreshDue(key)) continue;
+      this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
+        .catch((error: unknown) => this.#report("expire", error));
+    }
   }
 
   /**
