@@ -7,6 +7,7 @@
  */
 
 import { ValidationError } from "./errors.ts";
+import { storableText } from "./text.ts";
 
 /** Numeric columns of the results that can be aggregated. `outlier` is 0/1. */
 export const VALUE_PROPS = ["count", "count_adjusted", "outlier"] as const;
@@ -137,8 +138,9 @@ function arrayField(value: unknown, field: string, max: number): unknown[] {
 
 /**
  * Validates an untrusted fetch configuration (`config.fetch` of a presentation object).
- * Unknown fields are rejected. Filter values for text columns may be strings or integers
- * (integers become strings); for `period_id` YYYYMM integers or six-digit strings.
+ * Unknown fields are rejected. Filter values for text columns may be strings (without NUL
+ * characters or unpaired surrogates) or integers (integers become strings); for `period_id`
+ * YYYYMM integers or six-digit strings.
  *
  * @param input Parsed JSON.
  * @returns A normalized copy.
@@ -210,7 +212,7 @@ export function parseFetchConfig(input: unknown): FetchConfig {
           vField,
         );
       }
-      return v;
+      return storableText(v, vField);
     });
     return { col, vals };
   });

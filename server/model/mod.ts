@@ -17,3 +17,4 @@ export * from "./metrics.ts";
 export * from "./datasets.ts";
 export * from "./structure.ts";
 export * from "./overview.ts";
+export * from "./text.ts";

@@ -7,6 +7,7 @@
 import type { Db } from "../db.ts";
 import { NotFoundError, ValidationError } from "./errors.ts";
 import { parseFetchConfig } from "./fetch_config.ts";
+import { checkStorableJson, storableText } from "./text.ts";
 
 /** A presentation object as listed. `lastUpdated` is ISO-8601 UTC (microseconds). */
 export interface PoSummary {
@@ -34,9 +35,12 @@ export interface PoDetail {
 
 /** Fields of a presentation object that can be changed. */
 export interface PoPatch {
-  /** New label, 1-200 characters after trimming. */
+  /** New label, 1-200 characters after trimming (no NUL, no unpaired surrogate). */
   label?: string;
-  /** New config; must be an object whose `fetch` passes `parseFetchConfig`. At most 64 KiB JSON. */
+  /**
+   * New config; must be an object whose `fetch` passes `parseFetchConfig`, with no NUL or
+   * unpaired surrogate in any string or key. At most 64 KiB JSON.
+   */
   config?: unknown;
 }
 
@@ -105,7 +109,7 @@ function parsePatch(patch: unknown): { label: string | null; config: string | nu
     if (typeof p.label !== "string" || p.label.trim() === "" || p.label.trim().length > 200) {
       throw new ValidationError("'label' must be a string of 1 to 200 characters", "label");
     }
-    label = p.label.trim();
+    label = storableText(p.label.trim(), "label");
   }
   let config: string | null = null;
   if (p.config !== undefined) {
@@ -121,6 +125,7 @@ function parsePatch(patch: unknown): { label: string | null; config: string | nu
       const field = error.field ? `config.fetch.${error.field}` : "config.fetch";
       throw new ValidationError(`Invalid 'config.fetch': ${error.message}`, field);
     }
+    checkStorableJson(raw, "config");
     config = JSON.stringify({ ...raw, fetch });
     if (config.length > 65536) {
       throw new ValidationError("'config' is larger than 64 KiB", "config");

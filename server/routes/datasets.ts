@@ -14,6 +14,7 @@ import {
   getHfaDatasetSummary,
   getHmisDatasetSummary,
   getStructure,
+  storableText,
 } from "../model/mod.ts";
 
 /** What the dataset routes need. */
@@ -27,7 +28,8 @@ export function datasetRoutes({ db, caches }: DatasetRoutesDeps): Hono {
   const app = new Hono();
 
   app.get("/datasets/hmis/summary", async (c) => {
-    const indicatorId = c.req.query("indicatorId") || undefined;
+    const indicatorText = c.req.query("indicatorId") || undefined;
+    const indicatorId = indicatorText && storableText(indicatorText, "indicatorId");
     const levelText = c.req.query("level");
     const level = levelText === undefined ? undefined : Number(levelText);
     if (level !== undefined && level !== 2 && level !== 3 && level !== 4) {
