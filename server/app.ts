@@ -170,11 +170,14 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
-      const response = error.getResponse();
+      // Headers of the exception's own response, but not its `text/plain` content type:
+      // the answer is JSON.
+      const headers = Object.fromEntries(error.getResponse().headers);
+      delete headers["content-type"];
       return c.json(
         { error: errorCode(error.status), message: error.message },
         error.status,
-        Object.fromEntries(response.headers),
+        headers,
       );
     }
     if (error instanceof ValidationError) {
