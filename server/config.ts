@@ -55,9 +55,9 @@ export interface ServerConfig {
  * Parses the environment.
  *
  * @throws {RangeError} If a number is malformed or out of range, a mirror is not an http(s)
- *   URL, `CACHE_MIRRORS` is set without a `MIRROR_SECRET` of at least 32 characters, or
- *   `OPEN_ACCESS=true` on an instance marked `WB_PRODUCTION=true` (the message names the
- *   variable).
+ *   URL or carries credentials, `CACHE_MIRRORS` is set without a `MIRROR_SECRET` of at least
+ *   32 characters, or `OPEN_ACCESS=true` on an instance marked `WB_PRODUCTION=true` (the
+ *   message names the variable; never a password).
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
   const text = (name: string) => env[name]?.trim() || undefined;
@@ -81,7 +81,15 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     .filter(Boolean);
   for (const url of cacheMirrors) {
     if (!/^https?:\/\/[^/\s]+/.test(url)) {
-      throw new RangeError(`CACHE_MIRRORS must list http(s) URLs, got '${url}'`);
+      throw new RangeError(`CACHE_MIRRORS must list http(s) URLs, got '${withoutUserinfo(url)}'`);
+    }
+    if (/^https?:\/\/[^/?#\s]*@/.test(url)) {
+      // The request's Authorization header carries the signed token: credentials in the URL
+      // would break it (fetch adds a Basic one) and would be written to every log line.
+      throw new RangeError(
+        `CACHE_MIRRORS must not carry credentials (user:password@): the signed token ` +
+          `authenticates; got '${withoutUserinfo(url)}'`,
+      );
     }
   }
   const mirrorSecret = text("MIRROR_SECRET");
@@ -129,6 +137,11 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     mirrorSecret,
     cacheEventLog: text("CACHE_EVENT_LOG"),
   };
+}
+
+/** `url` with its `user:password@` part, if any, replaced by `***@` (for messages). */
+export function withoutUserinfo(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, "$1***@");
 }
 
 /**

@@ -248,7 +248,7 @@ interface Delivery {
 /**
  * Sends each local invalidation to every mirror in the background, with retries.
  *
- * @throws {TypeError} If a mirror is not an http(s) URL.
+ * @throws {TypeError} If a mirror is not an http(s) URL, or carries credentials.
  * @throws {RangeError} If the secret is shorter than {@linkcode MIRROR_SECRET_MIN_LENGTH}.
  */
 export class MirrorSender {
@@ -264,8 +264,13 @@ export class MirrorSender {
 
   constructor(options: MirrorSenderOptions) {
     for (const mirror of options.mirrors) {
+      const shown = mirror.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/i, "$1***@");
       if (!/^https?:\/\/[^/]+/.test(mirror)) {
-        throw new TypeError(`Cannot mirror to '${mirror}': not an http(s) URL`);
+        throw new TypeError(`Cannot mirror to '${shown}': not an http(s) URL`);
+      }
+      if (/^https?:\/\/[^/?#\s]*@/.test(mirror)) {
+        // The signed token goes in the Authorization header; URL credentials would be logged.
+        throw new TypeError(`Cannot mirror to '${shown}': the URL must not carry credentials`);
       }
     }
     if (options.secret.length < MIRROR_SECRET_MIN_LENGTH) {
