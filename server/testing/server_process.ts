@@ -14,6 +14,8 @@ export interface ServerProcess extends AsyncDisposable {
   pid: number;
   /** Everything it wrote to stderr so far. */
   logs(): string;
+  /** Everything it wrote to stdout so far (empty unless started with `captureStdout`). */
+  stdout(): string;
   /** Its stderr lines that are JSON objects, parsed. */
   logLines(): Record<string, unknown>[];
   /**
@@ -34,29 +36,35 @@ export interface ServerProcess extends AsyncDisposable {
  * `/healthz` answers.
  *
  * @param env The server's environment (DATABASE_URL, REDIS_URL, ADMIN_TOKEN, ...).
- * @param options `port`: a port chosen beforehand (default: a free one).
+ * @param options `port`: a port chosen beforehand (default: a free one); `captureStdout`:
+ *   keep what it writes to stdout too (default: discarded).
  * @throws {Error} If `/healthz` does not answer within 30 s (the logs are in the message).
  */
 export async function startServer(
   env: Record<string, string>,
-  options: { port?: number } = {},
+  options: { port?: number; captureStdout?: boolean } = {},
 ): Promise<ServerProcess> {
   const port = options.port ?? freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL("../main.ts", import.meta.url).pathname],
     env: { PORT: String(port), HOST: "127.0.0.1", DENO_NO_UPDATE_CHECK: "1", ...env },
-    stdout: "null",
+    stdout: options.captureStdout ? "piped" : "null",
     stderr: "piped",
   }).spawn();
   let text = "";
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  const reading = (async () => {
+  let out = "";
+  const drain = async (stream: ReadableStream<Uint8Array>, append: (chunk: string) => void) => {
+    const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      text += value;
+      append(value);
     }
-  })();
+  };
+  const reading = Promise.all([
+    drain(child.stderr, (chunk) => text += chunk),
+    options.captureStdout ? drain(child.stdout, (chunk) => out += chunk) : undefined,
+  ]);
   const logLines = () =>
     text.split("\n").flatMap((line) => {
       if (!line.startsWith("{")) return [];
@@ -98,6 +106,7 @@ export async function startServer(
     port,
     pid: child.pid,
     logs: () => text,
+    stdout: () => out,
     logLines,
     async waitForLog(predicate, timeoutMs = 20_000) {
       const until = Date.now() + timeoutMs;
