@@ -34,6 +34,13 @@ import type { CacheResult, HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
 
+/**
+ * When this process last refreshed a key's TTL (epoch ms), for at most 100,000 keys, shared
+ * by every cache of the process (keys carry their prefix) and created on first use: an
+ * LRU allocates its slots up front.
+ */
+let lastRefresh: LRUCache<string, number> | undefined;
+
 /** Options of {@linkcode TimCacheC}. */
 export interface TimCacheCOptions extends VersionedCacheOptions {
   /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
@@ -122,8 +129,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #maxWriteTtlS: number;
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
-  /** When this process last refreshed a key's TTL (epoch ms), for at most 100,000 keys. */
-  readonly #refreshedAt = new LRUCache<string, number>({ max: 100_000 });
+
   readonly #clearBatchSize: number;
   readonly #log: (line: string) => void;
   readonly #commandTimeoutMs: number | undefined;
@@ -282,10 +288,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   /** Whether `key`'s TTL should be refreshed now (and records that it is). */
   #refreshDue(key: string): boolean {
     if (this.#persistent) return false;
-    const last = this.#refreshedAt.get(key);
+    const refreshedAt = (lastRefresh ??= new LRUCache<string, number>({ max: 100_000 }));
+    const last = refreshedAt.get(key);
     const now = Date.now();
     if (last !== undefined && now - last < this.#readRefreshSlackS * 1000) return false;
-    this.#refreshedAt.set(key, now);
+    refreshedAt.set(key, now);
     return true;
   }
 
