@@ -309,6 +309,21 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     }
   }
 
+  /**
+   * Whether a stored entry belongs under `uniquenessHash`: `parseData` of its data names
+   * that key and the entry's own version. An entry copied or swapped under another key
+   * (same version, wrong data) fails this and is treated as broken, as the write path
+   * refuses it (`#storable`).
+   */
+  protected belongsTo(uniquenessHash: string, entry: { versionHash: string; data: T }): boolean {
+    try {
+      const parsed = this.#funcs.parseData(entry.data);
+      return parsed.uniquenessHash === uniquenessHash && parsed.versionHash === entry.versionHash;
+    } catch {
+      return false;
+    }
+  }
+
   /** The uniqueness and version hashes of a request (for batched reads in subclasses). */
   protected hashesOf(params: U, versionParams: V): { uniquenessHash: string; versionHash: string } {
     return {

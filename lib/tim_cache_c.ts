@@ -259,9 +259,10 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       return { kind: "unavailable" };
     }
     if (raw === null) return { kind: "miss" };
-    const entry = decodeEntry<T>(raw);
+    const entry = this.#decode(raw, uniquenessHash);
     if (!entry) {
-      // Defect 3 of the plan: a value that fails to parse is a miss, and is removed.
+      // Defect 3 of the plan: a value that fails to parse (or belongs under another key)
+      // is a miss, and is removed.
       this.#discard(client, key);
       return { kind: "miss" };
     }
@@ -453,7 +454,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       for (const index of fetch) {
         const key = this.keyFor(hashes[index].uniquenessHash);
         const raw = byKey.get(key);
-        const entry = raw ? decodeEntry<T>(raw) : undefined;
+        const entry = raw ? this.#decode(raw, hashes[index].uniquenessHash) : undefined;
         if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
         l1?.set(key, entry, raw!.length * 2, epoch);
         results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
@@ -499,10 +500,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    *    round trip) with jittered backoff from `pollMinMs` to `pollMaxMs`. A value of the
    *    wanted version is a `follower_hit`. A leader that failed leaves a marker, and its
    *    followers fail with a {@linkcode CacheFillError}; a lock that is free without a
-   *    value is taken over at once. After `waitMs` without a value, a follower whose
-   *    leader still extends its lease computes itself without writing
-   *    (`follower_timeout`); a leader that stopped extending is presumed dead and is
-   *    taken over (exactly one follower wins, the others follow it with a fresh wait).
+   *    value is taken over at once. A leader that stops extending its lease for 2.5
+   *    heartbeats is presumed dead and is taken over (exactly one follower wins, the
+   *    others follow it with a fresh wait). After `waitMs` without a value, a follower
+   *    whose leader still extends its lease computes itself without writing
+   *    (`follower_timeout`).
    * 3. Any Redis error on the way degrades to this process's own fill (`lock_error`).
    */
   protected override async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
@@ -529,14 +531,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     try {
       if (await lock.tryAcquire()) return await this.#lead(lock, policy, miss, "leader", started);
     } catch {
+      // The SET NX may still run once Redis answers again (a paused Redis queues it), and
+      // would then hold the lock with nobody behind it: queue a token-checked release
+      // right behind it.
+      lock.release().catch(() => {});
       return await this.#localFill(miss, "lock_error", started);
     }
-    // The leader we follow: its token, when our wait for it ends, and when we last saw it
-    // extend its lease (it extends every `heartbeatMs` while its producer runs).
+    // The leader we follow: its token, when our wait for it ends, and when it last showed
+    // it is alive (first seen, or its lease grew: it extends every `heartbeatMs`).
     let expected: string | undefined;
     let deadline = started + policy.waitMs;
     let lastLeaseLeftMs = Infinity;
-    let lastExtensionAt = -Infinity;
+    let lastAliveAt = -Infinity;
     const heartbeatMs = heartbeatIntervalMs(policy);
     for (let attempt = 0;; attempt++) {
       await sleep(pollDelayMs(policy, attempt));
@@ -546,7 +552,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       } catch {
         return await this.#localFill(miss, "lock_error", started);
       }
-      const entry = poll.data === null ? undefined : decodeEntry<T>(poll.data);
+      const entry = poll.data === null ? undefined : this.#decode(poll.data, miss.uniquenessHash);
       if (entry && entry.versionHash === miss.versionHash) {
         miss.publish(entry.data);
         this.#logFill(miss, "follower_hit", started, 0);
@@ -573,20 +579,21 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       if (poll.lock !== expected) {
         if (expected !== undefined) deadline = now + policy.waitMs; // a new leader
         expected = poll.lock;
-        lastLeaseLeftMs = poll.leaseLeftMs;
-        lastExtensionAt = -Infinity;
+        lastAliveAt = now;
       } else if (poll.leaseLeftMs > lastLeaseLeftMs) {
-        lastExtensionAt = now;
+        lastAliveAt = now;
       }
       lastLeaseLeftMs = poll.leaseLeftMs;
-      if (now < deadline) continue;
-      if (now - lastExtensionAt < 2 * heartbeatMs) {
+      const alive = now - lastAliveAt < 2.5 * heartbeatMs;
+      if (alive && now < deadline) continue;
+      if (alive) {
         // The leader is alive but slower than `waitMs`: compute ourselves, and leave the
         // write to it (ours would be refused by the fence anyway).
         return await this.#timeoutFill(miss, started);
       }
-      // The leader stopped extending its lease: presumed dead. Exactly one follower
-      // takes over from it; the others follow the new leader with a fresh wait.
+      // The leader stopped extending its lease (dead, stalled, or its lock orphaned): at
+      // once, not at `waitMs`, exactly one follower takes over from it; the others follow
+      // the new leader with a fresh wait.
       try {
         if (await lock.takeOver(expected)) {
           return await this.#lead(lock, policy, miss, "leader", started, { tookOver: true });
@@ -622,7 +629,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       lock.release().catch(() => {});
       return await this.#localFill(miss, "lock_error", started);
     }
-    const entry = raw === null ? undefined : decodeEntry<T>(raw);
+    const entry = raw === null ? undefined : this.#decode(raw, miss.uniquenessHash);
     if (entry && entry.versionHash === miss.versionHash) {
       lock.release().catch(() => {});
       miss.publish(entry.data);
@@ -655,16 +662,17 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     if (miss.storable(value)) {
       const writeStarted = performance.now();
       const stored = this.encode(miss.versionHash, value);
+      let refused = false; // Redis refused the write (MISCONF, OOM, timeout): not a lost lease
       written = stored === undefined ||
-        await lock.writeFenced(stored, this.writeTtlS()).catch(() => false);
+        await lock.writeFenced(stored, this.writeTtlS()).catch(() => (refused = true, false));
       this.#reportSet(
         lock.dataKey,
-        stored === undefined ? "too_large" : written ? "stored" : "fenced",
+        stored === undefined ? "too_large" : written ? "stored" : refused ? "error" : "fenced",
         writeStarted,
         stored?.length,
       );
       this.#l1()?.delete(lock.dataKey);
-      leaseLost ||= !written;
+      leaseLost ||= !written && !refused;
     }
     await lock.release().catch(() => {});
     this.#logFill(
@@ -723,6 +731,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }));
   }
 
+  /** A stored entry, if it is one of ours and belongs under `uniquenessHash`. */
+  #decode(raw: string, uniquenessHash: string): { versionHash: string; data: T } | undefined {
+    const entry = decodeEntry<T>(raw);
+    return entry && this.belongsTo(uniquenessHash, entry) ? entry : undefined;
+  }
+
   #discard(client: RedisClient, key: string): void {
     this.#call(client, client.del(key), key).catch((error: unknown) => this.#report("del", error));
   }
@@ -742,11 +756,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 }
 
 /**
- * How often a leader extends its lease: three times per `min(leaseMs, waitMs)`, so its
- * followers see it extend well within their wait, and the lease never lapses for a live one.
+ * How often a leader extends its lease: three times per `min(leaseMs, waitMs)`, and at
+ * least every 2 s, so its followers see it extend well within their wait, and a leader that
+ * stops extending (dead, stalled, or an orphaned lock) is replaced within about 5 s.
  */
 function heartbeatIntervalMs(policy: FillPolicy): number {
-  return Math.max(10, Math.floor(Math.min(policy.leaseMs, policy.waitMs) / 3));
+  return Math.min(2000, Math.max(10, Math.floor(Math.min(policy.leaseMs, policy.waitMs) / 3)));
 }
 
 /** The pause before poll `attempt` (0-based): full jitter over a doubling backoff. */

@@ -326,3 +326,25 @@ Deno.test("TimCacheC cluster teardown", async () => {
   await sharded.close();
   await cluster.stop();
 });
+
+Deno.test("TimCacheC treats an entry copied under another key (same version) as broken", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("swap", funcs, { redis: () => client, ...quiet });
+    await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
+    await client.set(cache.keyFor("b"), (await client.get(cache.keyFor("a")))!); // a's entry under b
+    assert.equal(await cache.get("b", 1), undefined);
+    await client.ping();
+    assert.equal(await client.exists(cache.keyFor("b")), 0, "the misplaced entry was not removed");
+    await client.set(cache.keyFor("c"), (await client.get(cache.keyFor("a")))!);
+    const [c] = await cache.getMany(
+      [{ params: "c", version: 1 }],
+      (id) => Promise.resolve({ id, rev: 1 }),
+    );
+    assert.deepEqual(c.value, { id: "c", rev: 1 }); // recomputed, not a's data
+    assert.equal(c.outcome, "miss");
+  } finally {
+    client.destroy();
+  }
+});

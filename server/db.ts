@@ -274,6 +274,10 @@ export function connectPostgres(url: string, options: ConnectPostgresOptions = {
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutS ?? 10,
     onnotice: () => {},
+    // Reconnect at once: the default backoff grows to 20 s, so while Postgres is down (and
+    // for seconds after it is back) requests hung instead of answering 503 with Retry-After
+    // (found by `deno task chaos`, docs/reliability.md).
+    backoff: () => 0.1,
     connection: { application_name: "wb-server" },
     types: {
       // int8 and numeric as JS numbers (see module docs).
