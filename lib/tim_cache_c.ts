@@ -757,11 +757,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
 /**
  * How often a leader extends its lease: three times per `min(leaseMs, waitMs)`, and at
- * least every 2 s, so its followers see it extend well within their wait, and a leader that
- * stops extending (dead, stalled, or an orphaned lock) is replaced within about 5 s.
+ * least every second, so its followers see it extend well within their wait, and a leader
+ * that stops extending (dead, stalled, or an orphaned lock) is replaced within about 2.5 s.
  */
 function heartbeatIntervalMs(policy: FillPolicy): number {
-  return Math.min(2000, Math.max(10, Math.floor(Math.min(policy.leaseMs, policy.waitMs) / 3)));
+  return Math.min(1000, Math.max(10, Math.floor(Math.min(policy.leaseMs, policy.waitMs) / 3)));
 }
 
 /** The pause before poll `attempt` (0-based): full jitter over a doubling backoff. */

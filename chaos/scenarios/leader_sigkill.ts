@@ -110,10 +110,8 @@ export async function leaderSigkill(harness: Harness): Promise<Row> {
       "none"
     }`,
   );
-  // A follower that became the leader after waiting out the dead one took its lock over.
-  const tookOver = fills.some((l) =>
-    l.outcome === "leader" && Number(l.waitedMs) >= (policy?.waitMs ?? 0) * 0.9
-  );
+  // A follower took the dead leader's lock over (once the lease stopped being extended).
+  const tookOver = fills.some((l) => l.outcome === "leader" && l.tookOver === true);
   if (!tookOver) problems.push("no follower took the dead leader's lock over");
   const producerRuns = await itemsProducerRuns(harness);
   if (producerRuns > 2) problems.push(`the fleet ran the producer ${producerRuns} times (> 2)`);

@@ -53,8 +53,11 @@ interface Refusal {
   leaderProbe?: boolean;
 }
 
-/** A request may wait one deadline, plus its own work and slack. */
-const PROBE_BOUND_MS = 2500;
+/**
+ * The documented bound for an orphaned fill lock: followers take over a leader that has not
+ * extended its lease for 2.5 heartbeats (1 s each), plus a poll and slack.
+ */
+const PROBE_BOUND_MS = 4000;
 
 /**
  * The refusal starts while a leader computes: its fenced write and its release meet the
