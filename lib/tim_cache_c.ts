@@ -680,7 +680,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       outcome,
       started,
       computeMs,
-      leaseLost ? { leaseLost: true } : {},
+      { ...extra, ...(leaseLost ? { leaseLost: true } : {}) },
       waitedMs,
     );
     return { value, outcome: "miss" };
