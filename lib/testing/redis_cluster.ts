@@ -6,7 +6,32 @@
  *
  * @module
  */
-import { freePort } from "./redis_server.ts";
+/**
+ * A node's port and cluster-bus port, both free a moment ago and both below the kernel's
+ * ephemeral range (32768+ here), where outgoing connections and other tests' free ports
+ * land: picking bus ports there raced with them ("Address already in use" in CI).
+ * Main ports come from 10000-14999, bus ports are main + 5000.
+ */
+function freeNodePorts(taken: Set<number>): [number, number] {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * 5000);
+    const bus = port + 5000;
+    if (taken.has(port) || taken.has(bus) || !bindable(port) || !bindable(bus)) continue;
+    taken.add(port);
+    taken.add(bus);
+    return [port, bus];
+  }
+  throw new Error("no free pair of ports for a cluster node in 10000-19999");
+}
+
+function bindable(port: number): boolean {
+  try {
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** One node of a {@linkcode TestRedisCluster}. */
 export interface TestClusterNode {
@@ -97,9 +122,9 @@ export async function startRedisCluster(
   const replicas = options.replicas ?? 1;
   const count = masterCount * (1 + replicas);
   const nodes: (TestClusterNode & { stopped: () => boolean })[] = [];
+  const taken = new Set<number>();
   for (let i = 0; i < count; i++) {
-    const port = freePort();
-    const busPort = freePort();
+    const [port, busPort] = freeNodePorts(taken);
     const dir = await Deno.makeTempDir({ prefix: "wb-test-cluster-" });
     let child: Deno.ChildProcess | undefined;
     const cli = async (...args: string[]) =>
