@@ -10,7 +10,8 @@
  * @module
  */
 import { freePort } from "../lib/testing/redis_server.ts";
-import { onCleanUp, run, runOk, sleep } from "./process.ts";
+import { redisProcess } from "../lib/testing/redis_process.ts";
+import { onCleanUp, run, runOk } from "./process.ts";
 
 /** The profile of an instance's Redis, as `wb` starts it. */
 export const REDIS_PROFILE = new URL("../cli/redis.conf", import.meta.url).pathname;
@@ -51,57 +52,46 @@ export interface ChaosRedis extends AsyncDisposable {
 export async function startChaosRedis(overrides: string[] = []): Promise<ChaosRedis> {
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "wb-chaos-redis-" });
-  let child: Deno.ChildProcess | undefined;
 
   const cli = async (...args: string[]) =>
     (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).stdout.trim();
 
-  const start = async () => {
-    child = new Deno.Command("bash", {
-      args: [
-        "-c",
-        `trap '' XFSZ; exec redis-server "$@"`,
-        "redis-server",
-        REDIS_PROFILE,
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--logfile",
-        `${dir}/redis.log`,
-        "--maxmemory",
-        "256mb",
-        ...overrides,
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if ((await cli("PING").catch(() => "")) === "PONG") return;
-      await sleep(20);
-    }
-    const log = await Deno.readTextFile(`${dir}/redis.log`).catch(() => "");
-    throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${log}`);
-  };
-
-  const kill = async () => {
-    if (!child) return;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-    child = undefined;
-  };
+  const server = redisProcess({
+    command: () =>
+      new Deno.Command("bash", {
+        args: [
+          "-c",
+          `trap '' XFSZ; exec redis-server "$@"`,
+          "redis-server",
+          REDIS_PROFILE,
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--dir",
+          dir,
+          "--logfile",
+          `${dir}/redis.log`,
+          "--maxmemory",
+          "256mb",
+          ...overrides,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }),
+    ping: () => cli("PING"),
+    logFile: `${dir}/redis.log`,
+    name: `redis-server on port ${port}`,
+    readyTimeoutMs: 10_000,
+  });
+  const start = server.start;
+  const kill = server.kill;
 
   const shutdown = async () => {
-    if (!child) return;
+    if (server.pid() === undefined) return;
     await cli("SHUTDOWN");
-    await child.status;
-    child = undefined;
+    await server.exited();
   };
 
   const info = async (section: string) => {
@@ -126,7 +116,7 @@ export async function startChaosRedis(overrides: string[] = []): Promise<ChaosRe
     port,
     url: `redis://127.0.0.1:${port}`,
     dir,
-    pid: () => child?.pid,
+    pid: server.pid,
     kill,
     shutdown,
     restart: start,
@@ -145,9 +135,12 @@ export async function startChaosRedis(overrides: string[] = []): Promise<ChaosRe
     },
     info,
     async limitFileSize(bytes) {
-      if (!child) throw new Error("Cannot limit the file size of a stopped redis-server");
+      const pid = server.pid();
+      if (pid === undefined) {
+        throw new Error("Cannot limit the file size of a stopped redis-server");
+      }
       // The soft limit only: raising it back needs no privilege (the hard one stays).
-      await runOk("prlimit", ["--pid", String(child.pid), `--fsize=${bytes}:`]);
+      await runOk("prlimit", ["--pid", String(pid), `--fsize=${bytes}:`]);
     },
     log: () => Deno.readTextFile(`${dir}/redis.log`).catch(() => ""),
     [Symbol.asyncDispose]: destroy,

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { redisProcess } from "./redis_process.ts";
+
 /**
  * A node's port and cluster-bus port, both free a moment ago and both below the kernel's
  * ephemeral range (32768+ here), where outgoing connections and other tests' free ports
@@ -126,67 +128,57 @@ export async function startRedisCluster(
   for (let i = 0; i < count; i++) {
     const [port, busPort] = freeNodePorts(taken);
     const dir = await Deno.makeTempDir({ prefix: "wb-test-cluster-" });
-    let child: Deno.ChildProcess | undefined;
     const cli = async (...args: string[]) =>
       (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args])).out;
-    const start = async () => {
-      child = new Deno.Command("redis-server", {
-        args: [
-          "--port",
-          String(port),
-          "--bind",
-          "127.0.0.1",
-          "--dir",
-          dir,
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--logfile",
-          `${dir}/redis.log`,
-          "--cluster-enabled",
-          "yes",
-          "--cluster-config-file",
-          "nodes.conf",
-          "--cluster-port",
-          String(busPort),
-          "--cluster-node-timeout",
-          String(options.nodeTimeoutMs ?? 1000),
-          "--cluster-require-full-coverage",
-          "no",
-          // Replicas sync at once (the default waits 5 s for more replicas to share a transfer).
-          "--repl-diskless-sync-delay",
-          "0",
-          ...(options.args ?? []),
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline) {
-        if ((await cli("PING").catch(() => "")) === "PONG") return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const log = await Deno.readTextFile(`${dir}/redis.log`).catch(() => "");
-      throw new Error(`cluster node on port ${port} did not answer PING within 5 s:\n${log}`);
-    };
-    const kill = async () => {
-      if (!child) return;
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-      await child.status;
-      child = undefined;
-    };
+    const server = redisProcess({
+      command: () =>
+        new Deno.Command("redis-server", {
+          args: [
+            "--port",
+            String(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            dir,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--logfile",
+            `${dir}/redis.log`,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-port",
+            String(busPort),
+            "--cluster-node-timeout",
+            String(options.nodeTimeoutMs ?? 1000),
+            "--cluster-require-full-coverage",
+            "no",
+            // Replicas sync at once (the default waits 5 s for more replicas to share a transfer).
+            "--repl-diskless-sync-delay",
+            "0",
+            ...(options.args ?? []),
+          ],
+          stdout: "null",
+          stderr: "null",
+        }),
+      ping: () => cli("PING"),
+      logFile: `${dir}/redis.log`,
+      name: `cluster node on port ${port}`,
+    });
+    const start = server.start;
+    const kill = server.kill;
     nodes.push({
       port,
       url: `redis://127.0.0.1:${port}`,
       dir,
-      pid: () => child?.pid,
+      pid: server.pid,
       kill,
       restart: start,
       cli,
-      stopped: () => child === undefined,
+      stopped: () => server.pid() === undefined,
     });
   }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { redisProcess } from "./redis_process.ts";
 
 /** A running `redis-server` owned by one test. Dispose it with `await using`. */
 export interface TestRedis extends AsyncDisposable {
@@ -56,8 +57,6 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
   const port = freePort();
   const dir = await Deno.makeTempDir({ prefix: "wb-test-redis-" });
   const auth = options.password ? ["-a", options.password, "--no-auth-warning"] : [];
-  let child: Deno.ChildProcess | undefined;
-
   const cli = async (...args: string[]) => {
     const out = await new Deno.Command("redis-cli", {
       args: ["-h", "127.0.0.1", "-p", String(port), ...auth, ...args],
@@ -67,59 +66,48 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     return new TextDecoder().decode(out.stdout).trim();
   };
 
-  const start = async () => {
-    child = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--save",
-        "",
-        "--appendonly",
-        options.appendonly ? "yes" : "no",
-        "--logfile",
-        `${dir}/redis.log`,
-        ...(options.password ? ["--requirepass", options.password] : []),
-        ...(options.args ?? []),
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if ((await cli("PING").catch(() => "")) === "PONG") return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const log = await Deno.readTextFile(`${dir}/redis.log`).catch(() => "");
-    throw new Error(`redis-server on port ${port} did not answer PING within 5 s:\n${log}`);
-  };
-
-  const kill = async () => {
-    if (!child) return;
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-    child = undefined;
-  };
+  const server = redisProcess({
+    command: () =>
+      new Deno.Command("redis-server", {
+        args: [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--dir",
+          dir,
+          "--save",
+          "",
+          "--appendonly",
+          options.appendonly ? "yes" : "no",
+          "--logfile",
+          `${dir}/redis.log`,
+          ...(options.password ? ["--requirepass", options.password] : []),
+          ...(options.args ?? []),
+        ],
+        stdout: "null",
+        stderr: "null",
+      }),
+    ping: () => cli("PING"),
+    logFile: `${dir}/redis.log`,
+    name: `redis-server on port ${port}`,
+  });
+  const kill = server.kill;
 
   const stop = async () => {
     await kill();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
 
-  await start();
+  await server.start();
   const password = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
     port,
     url: `redis://${password}127.0.0.1:${port}`,
     dir,
-    pid: () => child?.pid,
+    pid: server.pid,
     kill,
-    restart: start,
+    restart: server.start,
     cli,
     stop,
     [Symbol.asyncDispose]: stop,
