@@ -85,6 +85,18 @@ async function section(title: string, run: () => Promise<string>): Promise<void>
   console.log(`\n_(section took ${((performance.now() - started) / 1000).toFixed(0)} s)_\n`);
 }
 
+// No options: `--help` (or anything else) prints this instead of starting a 6-minute run.
+const forwarded = Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args; // deno task passes `--`
+if (forwarded.length > 0) {
+  const help = forwarded.every((arg) => arg === "-h" || arg === "--help");
+  (help ? console.log : console.error)(
+    `${help ? "" : `Unexpected argument '${forwarded[0]}'\n\n`}Usage: deno task bench\n\n` +
+      "Runs every benchmark section (about 6 minutes, on its own redis-servers and a\n" +
+      "throwaway database) and prints Markdown tables for docs/performance.md. No options.",
+  );
+  Deno.exit(help ? 0 : 2);
+}
+
 const runStarted = performance.now();
 console.log(`# wb cache benchmarks\n\n${new Date().toISOString()} · ${await describeMachine()}\n`);
 

@@ -1,5 +1,5 @@
 /**
- * `deno task chaos [--only id,id]`: bounded fault scenarios against the real server on
+ * `deno task chaos [--only id,id] [--help]`: bounded fault scenarios against the real server on
  * loopback, each printing one Markdown row (requests sent, failed, p50/p99 latency,
  * producer runs, keys lost), then the whole table and what happened in each.
  *
@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { chaosUsage, parseChaosArgs } from "./args.ts";
 import { createHarness } from "./harness.ts";
 import { cleanUp, cleanUpMark } from "./process.ts";
 import {
@@ -25,22 +25,19 @@ import { SCENARIOS } from "./scenarios/mod.ts";
 
 const progress = (line: string) => console.error(`chaos: ${line}`);
 
-function usage(message: string): never {
-  console.error(
-    `${message}\nusage: deno task chaos [--only ${SCENARIOS.map((s) => s.id).join(",")}]`,
-  );
-  Deno.exit(2);
-}
-
+const ids = SCENARIOS.map((s) => s.id);
 let only: string[] | undefined;
 try {
-  const { values } = parseArgs({ args: Deno.args, options: { only: { type: "string" } } });
-  only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+  const parsed = parseChaosArgs(Deno.args, ids);
+  if (parsed.help) {
+    console.log(chaosUsage(ids));
+    Deno.exit(0);
+  }
+  only = parsed.only;
 } catch (error) {
-  usage(String((error as Error).message));
+  console.error(`${(error as Error).message}\n\n${chaosUsage(ids)}`);
+  Deno.exit(2);
 }
-const unknown = only?.filter((id) => !SCENARIOS.some((s) => s.id === id)) ?? [];
-if (unknown.length > 0) usage(`unknown scenario: ${unknown.join(", ")}`);
 const chosen = SCENARIOS.filter((s) => !only || only.includes(s.id));
 
 Deno.addSignalListener("SIGINT", () => {

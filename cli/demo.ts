@@ -48,6 +48,25 @@ export function kanoCsvPath(repoRoot: string): string {
   return join(repoRoot, "..", "shared", "data", KANO_CSV);
 }
 
+/**
+ * The facilities `wb load` and `wb demo` use without `--facilities`: the Kano file of
+ * {@linkcode kanoCsvPath} when it exists. Passing it explicitly makes docker instances load
+ * it too (their loader container sees only mounted files).
+ *
+ * @param repoRoot The repository root.
+ * @returns Its absolute path, or `undefined` when it is missing (the loader then generates a
+ *   synthetic list).
+ * @example
+ * ```ts
+ * import { defaultFacilitiesCsv } from "./demo.ts";
+ * await defaultFacilitiesCsv("/work/main"); // "/work/shared/data/grid3_nga_…_kano.csv"
+ * ```
+ */
+export async function defaultFacilitiesCsv(repoRoot: string): Promise<string | undefined> {
+  const path = kanoCsvPath(repoRoot);
+  return await Deno.stat(path).then((s) => s.isFile, () => false) ? path : undefined;
+}
+
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
   /** Stop the instance after the table. @default {false} */

@@ -6,7 +6,12 @@
  * @module
  */
 
-import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import {
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+  Option,
+} from "@commander-js/extra-typings";
 import tab from "@bomb.sh/tab/commander";
 import { type BatchOptions, formatBatchSummary, type InstanceResult } from "./batch.ts";
 import {
@@ -27,7 +32,7 @@ import {
   validateConfigFile,
 } from "./config_commands.ts";
 import { defaultRepoRoot, type WbContext } from "./context.ts";
-import { formatDemoReport, runDemo } from "./demo.ts";
+import { defaultFacilitiesCsv, formatDemoReport, runDemo } from "./demo.ts";
 import { CliError, UsageError } from "./errors.ts";
 import {
   initInstance,
@@ -39,7 +44,7 @@ import {
   stopTargets,
 } from "./instances.ts";
 import { flushCache, redisCli, showLogs } from "./ops.ts";
-import { consoleReporter, spinnerReporter } from "./reporter.ts";
+import { consoleReporter, type Reporter, spinnerReporter } from "./reporter.ts";
 import { formatStatusTable } from "./status.ts";
 import { addUser } from "./users.ts";
 
@@ -64,6 +69,10 @@ const TARGETS = "ids, @all, @<tag> or server=<version>";
 export interface ProgramOptions {
   /** Whether stdin is a terminal (`wb redis-cli` then gets one in docker). @default {false} */
   stdinIsTty?: boolean;
+  /** Receives help text (`--help`). @default {commander's: stdout} */
+  writeOut?: (text: string) => void;
+  /** Receives usage errors and the help shown after them. @default {commander's: stderr} */
+  writeErr?: (text: string) => void;
 }
 
 /**
@@ -93,6 +102,10 @@ export function buildProgram(
       "Operate health-analytics server instances (Postgres + Redis + app).\n" +
         `Targets: ${TARGETS}. Config: $WB_HOME/servers.json (default ~/.wb).`,
     )
+    .configureOutput({
+      ...(options.writeOut ? { writeOut: options.writeOut } : {}),
+      ...(options.writeErr ? { writeErr: options.writeErr } : {}),
+    })
     .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride()
@@ -374,17 +387,30 @@ export function buildProgram(
   program.command("load")
     .description("load facilities and generated data into an instance's database")
     .argument("<id>", "instance id")
-    .option("--facilities <csv>", "GRID3 facilities CSV (default: a synthetic list)")
-    .option("--scale <n>", "scale factor of the generated data")
-    .option("--months <m>", "months of data to generate")
+    .option(
+      "--facilities <csv>",
+      "GRID3 facilities CSV (default: ../shared/data/grid3_nga_health_facilities_v2_kano.csv " +
+        "next to the repository when present, else a synthetic list of 1723 facilities)",
+    )
+    .option("--scale <n>", "copies of the facility list (default 1)")
+    .option("--months <m>", "months of modelled HMIS data, ending 2025-12 (default 60)")
     .option("--reload", "load even when the database already has data", false)
     .addHelpText(
       "after",
-      examples("wb load demo --facilities ../shared/data/grid3_nga_health_facilities_v2_kano.csv"),
+      examples(
+        "wb load demo",
+        "wb load demo --facilities ./my_state.csv --months 24 --reload",
+      ),
     )
     .action(async (id, o) => {
+      const facilitiesCsv = o.facilities ?? await defaultFacilitiesCsv(context.repoRoot);
+      if (facilitiesCsv === undefined) {
+        context.reporter.warn(
+          "no --facilities and no Kano file next to the repository: loading a SYNTHETIC list",
+        );
+      }
       await loadInstance({ ...context, echoLoader: true }, id, {
-        facilitiesCsv: o.facilities,
+        facilitiesCsv,
         scale: o.scale === undefined ? undefined : positiveInt(o.scale, "scale"),
         months: o.months === undefined ? undefined : positiveInt(o.months, "months"),
         reload: o.reload,
@@ -468,7 +494,9 @@ export function buildProgram(
 
   program.command("demo")
     .description(
-      "start a native demo instance with the Kano data and show cold/warm/after-restart timings",
+      "create (or reuse) the instance 'demo' (native when the Postgres and Redis binaries are " +
+        "installed, else docker), load the Kano facilities (a synthetic list when the file is " +
+        "absent), start it and show cold/warm/after-restart timings",
     )
     .option("--once", "stop the instance after the table", false)
     .option("--reload", "reload the data even when the database has some", false)
@@ -531,10 +559,61 @@ function addCompletions(program: Command, home: string): void {
 }
 
 /**
+ * Drops the `--` that `deno task` passes through: `deno task wb -- c add x --port 1` runs
+ * `cli/main.ts -- c add x --port 1`, and `deno task demo -- --once` runs
+ * `cli/main.ts demo -- --once`. Only a `--` preceded by nothing but command names, of a
+ * command that takes no arguments, is dropped; elsewhere it keeps its meaning
+ * (`wb redis-cli demo -- --scan`, and `wb complete -- <words>`, which shells call).
+ *
+ * @param program The program (its command names decide).
+ * @param args Command-line arguments (without the program).
+ * @returns `args` without that `--`.
+ * @example
+ * ```ts
+ * import { buildProgram, dropTaskSeparator } from "./main.ts";
+ * import { memoryReporter } from "./reporter.ts";
+ * const program = buildProgram({ home: "/tmp/wb", repoRoot: ".", reporter: memoryReporter() }, () => {});
+ * dropTaskSeparator(program, ["demo", "--", "--once"]); // ["demo", "--once"]
+ * ```
+ */
+export function dropTaskSeparator(program: CommandUnknownOpts, args: string[]): string[] {
+  let command = program;
+  for (const [i, arg] of args.entries()) {
+    if (arg === "--") {
+      return command.registeredArguments.length === 0
+        ? [...args.slice(0, i), ...args.slice(i + 1)]
+        : args;
+    }
+    const sub = command.commands.find((c) => c.name() === arg || c.aliases().includes(arg));
+    if (sub === undefined) return args;
+    command = sub;
+  }
+  return args;
+}
+
+/** Options of {@linkcode main}: where output goes, and whether to run anything. */
+export interface MainOptions {
+  /** Receives progress and results. @default {a spinner on a terminal, else console lines} */
+  reporter?: Reporter;
+  /** Receives help text. @default {stdout} */
+  writeOut?: (text: string) => void;
+  /** Receives usage errors and failure messages. @default {stderr} */
+  writeErr?: (text: string) => void;
+  /**
+   * Parse and check the arguments (commands, options, arity, choices), run no command:
+   * exit 0 when they parse, 2 when not. The docs test checks documented commands this way.
+   * @default {false}
+   */
+  parseOnly?: boolean;
+}
+
+/**
  * Runs `wb` with arguments and environment; returns the exit code.
  *
- * @param args Command-line arguments (without the program).
+ * @param args Command-line arguments (without the program); a leading `--` from
+ *   `deno task` is dropped ({@linkcode dropTaskSeparator}).
  * @param env Environment (`WB_HOME`, `HOME`, `NO_COLOR`, `CI`, `TERM`).
+ * @param options Output destinations; `parseOnly`.
  * @returns 0 on success, 1 on failure, 2 on a usage error.
  * @example
  * ```ts
@@ -542,10 +621,16 @@ function addCompletions(program: Command, home: string): void {
  * const code = await main(["status"], { WB_HOME: await Deno.makeTempDir() });
  * ```
  */
-export async function main(args: string[], env: Record<string, string>): Promise<number> {
+export async function main(
+  args: string[],
+  env: Record<string, string>,
+  options: MainOptions = {},
+): Promise<number> {
   const color = !env.NO_COLOR && Deno.stdout.isTerminal();
   const interactive = Deno.stderr.isTerminal() && !env.CI && env.TERM !== "dumb";
-  const reporter = interactive ? spinnerReporter({ color }) : consoleReporter({ color });
+  const reporter = options.reporter ??
+    (interactive ? spinnerReporter({ color }) : consoleReporter({ color }));
+  const writeErr = options.writeErr ?? ((text: string) => console.error(text.trimEnd()));
   let exitCode: number = EXIT.ok;
   try {
     const context: WbContext = {
@@ -555,8 +640,11 @@ export async function main(args: string[], env: Record<string, string>): Promise
     };
     const program = buildProgram(context, (code) => exitCode = code, {
       stdinIsTty: Deno.stdin.isTerminal(),
+      writeOut: options.writeOut,
+      writeErr: options.writeErr,
     });
-    await program.parseAsync(args, { from: "user" });
+    if (options.parseOnly) forEachCommand(program, (command) => command.action(() => {}));
+    await program.parseAsync(dropTaskSeparator(program, args), { from: "user" });
     reporter.end?.("ok");
     return exitCode;
   } catch (error) {
@@ -566,12 +654,20 @@ export async function main(args: string[], env: Record<string, string>): Promise
       return helpCodes.includes(error.code) ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof CliError) {
-      console.error(`error: ${error.message}`);
+      writeErr(`error: ${error.message}\n`);
       return error.code === "usage" ? EXIT.usage : EXIT.failure;
     }
-    console.error(error);
+    writeErr(`${(error as Error)?.stack ?? error}\n`);
     return EXIT.failure;
   }
+}
+
+function forEachCommand(
+  command: CommandUnknownOpts,
+  visit: (command: CommandUnknownOpts) => void,
+): void {
+  visit(command);
+  for (const sub of command.commands) forEachCommand(sub, visit);
 }
 
 if (import.meta.main) {

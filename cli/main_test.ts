@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "./config.ts";
-import { buildProgram, EXIT, main } from "./main.ts";
+import { buildProgram, dropTaskSeparator, EXIT, main } from "./main.ts";
 import { memoryReporter } from "./reporter.ts";
 
 async function withHome(fn: (env: Record<string, string>, home: string) => Promise<void>) {
@@ -153,5 +153,42 @@ Deno.test("wb complete: a bash script for `wb`, and targets completed from serve
     for (const c of ["list", "show", "add", "update", "remove", "tag", "untag", "validate"]) {
       assert.ok(commands.includes(c), `c ${c}`);
     }
+  });
+});
+
+Deno.test("dropTaskSeparator() drops the `--` deno task passes on, only where no argument can follow", () => {
+  const program = buildProgram(
+    { home: "/nonexistent", repoRoot: ".", reporter: memoryReporter() },
+    () => {},
+  );
+  assert.deepEqual(dropTaskSeparator(program, ["--", "c", "add", "x"]), ["c", "add", "x"]);
+  assert.deepEqual(dropTaskSeparator(program, ["demo", "--", "--once"]), ["demo", "--once"]);
+  assert.deepEqual(dropTaskSeparator(program, ["user", "--", "add", "x", "a@b.c"]), [
+    "user",
+    "add",
+    "x",
+    "a@b.c",
+  ]);
+  // After an argument, `--` keeps its meaning (here: redis-cli's arguments).
+  const redisCli = ["redis-cli", "demo", "--", "--scan"];
+  assert.deepEqual(dropTaskSeparator(program, redisCli), redisCli);
+  // The shells' completion call: `complete` takes an argument, so its `--` stays.
+  const complete = ["complete", "--", "restart", ""];
+  assert.deepEqual(dropTaskSeparator(program, complete), complete);
+  assert.deepEqual(dropTaskSeparator(program, ["status"]), ["status"]);
+});
+
+Deno.test("main() accepts the `--` of `deno task wb -- …` and `deno task demo -- …`", async () => {
+  await withHome(async (env, home) => {
+    assert.equal(await main(["--", "c", "add", "web", "--port", "18700"], env), EXIT.ok);
+    assert.equal((await loadConfig(home)).instances[0].port, 18700);
+    const errors: string[] = [];
+    const code = await main(["demo", "--", "--onse"], env, {
+      parseOnly: true,
+      writeErr: (text) => errors.push(text),
+    });
+    assert.equal(code, EXIT.usage, "an unknown option behind the `--` is still refused");
+    assert.match(errors.join(""), /unknown option '--onse'/);
+    assert.equal(await main(["demo", "--", "--once"], env, { parseOnly: true }), EXIT.ok);
   });
 });

@@ -6,6 +6,9 @@
  *   [--facilities <grid3.csv>] [--scale N] [--months M] [--seed S] [--facility-limit N]
  * ```
  *
+ * `deno task load -- --facilities x.csv` works too: `deno task` passes the `--` through,
+ * and {@linkcode parseLoadArgs} drops a leading one.
+ *
  * Without `--facilities` the real Kano file next to the repository is used when present,
  * else a synthetic list (with a notice). Exit codes: 0 done, 1 load failed, 2 usage error.
  *
@@ -22,25 +25,77 @@ import { closeRedis, getRedis, initRedis } from "../lib/mod.ts";
 import { readConfig, redisTargetOf } from "./config.ts";
 import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
 import { createCacheEventLog, createServerEvents, versionedWrites } from "./events/mod.ts";
-import { findDefaultGrid3Csv, Grid3FormatError } from "./load/mod.ts";
+import {
+  DEFAULT_END_PERIOD,
+  DEFAULT_GRID3_CSV,
+  DEFAULT_MONTHS,
+  findDefaultGrid3Csv,
+  Grid3FormatError,
+  type LoadOptions,
+} from "./load/mod.ts";
 
-const USAGE = `Usage: deno task load [--facilities <grid3.csv>] [--scale N] [--months M] \
+/** What `deno task load --help` prints: every option with what happens without it. */
+export const LOAD_USAGE =
+  `Usage: deno task load [--facilities <grid3.csv>] [--scale N] [--months M] \
 [--seed S] [--facility-limit N]
-Environment: DATABASE_URL (required), e.g. postgres://postgres@127.0.0.1:5432/wb`;
 
-class UsageError extends Error {}
+Loads the facilities, modelled HMIS and HFA data and the demo project into the database at
+DATABASE_URL (the schema is created or migrated first; a second load replaces the data).
+
+Options:
+  --facilities <csv>    GRID3 facilities CSV (default: ${DEFAULT_GRID3_CSV.pathname}
+                        when present, else a synthetic list of 1723 facilities, with a notice)
+  --scale N             copies of the facility list (default 1)
+  --months M            months of HMIS data, ending ${DEFAULT_END_PERIOD} (default ${DEFAULT_MONTHS})
+  --seed S              seed of the data models (default 1)
+  --facility-limit N    keep only the first N facilities of the list (default: all)
+  -h, --help            this text
+
+Environment: DATABASE_URL (required), e.g. postgres://postgres@127.0.0.1:5432/wb;
+REDIS_URL or REDIS_CLUSTER_NODES (optional) to tell running servers.
+A leading "--" (as \`deno task load -- --facilities x.csv\` passes it) is ignored.`;
+
+/** A usage error of the loader's command line (exit code 2). */
+export class LoadUsageError extends Error {
+  override name = "LoadUsageError";
+}
 
 function intOption(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < 1) {
-    throw new UsageError(`--${name} must be a positive integer (got "${value}")`);
+    throw new LoadUsageError(`--${name} must be a positive integer (got "${value}")`);
   }
   return Number(value);
 }
 
-async function main(args: string[]): Promise<number> {
+/** The loader's command line, parsed: `help`, or what to load. */
+export type LoadArgs =
+  | { help: true }
+  | {
+    help: false;
+    options: Pick<LoadOptions, "facilitiesCsv" | "scale" | "months" | "seed" | "facilityLimit">;
+  };
+
+/**
+ * Parses the loader's arguments. A leading `--` is dropped: `deno task load -- --scale 2`
+ * passes it through to the script.
+ *
+ * @param args The arguments after `server/load.ts`.
+ * @returns Whether help was asked for, else the load options (unset ones take the defaults
+ *   of {@linkcode LOAD_USAGE}).
+ * @throws {LoadUsageError} On a non-positive or non-integer number.
+ * @throws {TypeError} With a `code` starting `ERR_PARSE_ARGS` (node:util `parseArgs`) on an
+ *   unknown option, a missing value or a positional argument.
+ * @example Parse what the README's task table shows
+ * ```ts
+ * import { parseLoadArgs } from "./load.ts";
+ * parseLoadArgs(["--", "--facilities", "kano.csv", "--scale", "2"]);
+ * // { help: false, options: { facilitiesCsv: "kano.csv", scale: 2, ... } }
+ * ```
+ */
+export function parseLoadArgs(args: string[]): LoadArgs {
   const { values } = parseArgs({
-    args,
+    args: args[0] === "--" ? args.slice(1) : args,
     options: {
       facilities: { type: "string" },
       scale: { type: "string" },
@@ -52,19 +107,28 @@ async function main(args: string[]): Promise<number> {
     strict: true,
     allowPositionals: false,
   });
-  if (values.help) {
-    console.log(USAGE);
+  if (values.help) return { help: true };
+  return {
+    help: false,
+    options: {
+      facilitiesCsv: values.facilities,
+      scale: intOption(values.scale, "scale"),
+      months: intOption(values.months, "months"),
+      seed: intOption(values.seed, "seed"),
+      facilityLimit: intOption(values["facility-limit"], "facility-limit"),
+    },
+  };
+}
+
+async function main(args: string[]): Promise<number> {
+  const parsed = parseLoadArgs(args);
+  if (parsed.help) {
+    console.log(LOAD_USAGE);
     return 0;
   }
-  const options = {
-    facilitiesCsv: values.facilities,
-    scale: intOption(values.scale, "scale"),
-    months: intOption(values.months, "months"),
-    seed: values.seed === undefined ? undefined : intOption(values.seed, "seed"),
-    facilityLimit: intOption(values["facility-limit"], "facility-limit"),
-  };
+  const { options } = parsed;
   const url = Deno.env.get("DATABASE_URL");
-  if (!url) throw new UsageError("DATABASE_URL is not set");
+  if (!url) throw new LoadUsageError("DATABASE_URL is not set");
   if (options.facilitiesCsv === undefined && await findDefaultGrid3Csv() === undefined) {
     console.log(
       "notice: no --facilities and no GRID3 Kano file found; loading synthetic facilities",
@@ -118,9 +182,10 @@ if (import.meta.main) {
     code = await main(Deno.args);
   } catch (error) {
     if (
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+      error instanceof LoadUsageError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
     ) {
-      console.error(`error: ${(error as Error).message}\n${USAGE}`);
+      console.error(`error: ${(error as Error).message}\n\n${LOAD_USAGE}`);
       code = 2;
     } else if (
       error instanceof DatabaseUnavailableError || error instanceof Grid3FormatError ||
