@@ -423,7 +423,7 @@ export function buildProgram(
     .argument("<id>", "instance id")
     .argument("[service]", "app, redis, postgres or admin", "app")
     .option("-f, --follow", "keep printing new lines", false)
-    .option("-n, --tail <lines>", "only the last lines")
+    .option("-n, --tail <lines>", "only the last lines (default: the whole log)")
     .addHelpText(
       "after",
       examples("wb logs demo", "wb logs demo redis -n 50", "wb logs demo postgres -f"),
@@ -493,6 +493,7 @@ export function buildProgram(
     });
 
   program.command("demo")
+    .summary("start the demo instance with the Kano data; cold/warm/after-restart timings")
     .description(
       "create (or reuse) the instance 'demo' (native when the Postgres and Redis binaries are " +
         "installed, else docker), load the Kano facilities (a synthetic list when the file is " +
