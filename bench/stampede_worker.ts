@@ -32,7 +32,7 @@ if (library === "tim") {
     versionHashFromParams: (v) => v,
     parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
   }, {
-    fill: { leaseMs: 10_000, waitMs: 5_000, pollMinMs: 5, pollMaxMs: 25 },
+    fill: { leaseMs: 10_000, maxWaitMs: 60_000, pollMinMs: 5, pollMaxMs: 25 },
     log: () => {},
   });
   call = () => cache.getOrSet(key, "1", producer);

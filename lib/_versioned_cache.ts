@@ -1,27 +1,45 @@
 /**
  * The store-independent half of the versioned caches: in-process single flight, miss
- * leases, and the write fences that fix the plan's known defects. {@linkcode TimCacheB}
- * and {@linkcode TimCacheC} supply the storage.
+ * leases, clears, timeouts. {@linkcode TimCacheB} and {@linkcode TimCacheC} supply the
+ * storage (and, for Redis, the fleet-wide fill and fence).
  *
- * Single flight must hold for a cold burst: N callers that miss at once run the producer
- * once. Checking the store first and registering afterwards cannot give that (every
- * caller misses the store before any registers), so a caller registers its flight
- * synchronously, before its first `await`:
+ * Guarantees, per process (docs/architecture.md, "The cache core's guarantees"):
  *
- * - `getOrSet` registers a flight that reads the store and, on a miss, runs the producer;
- * - a plain `get` registers a miss lease (as memcache leases do): if the store misses, the
- *   caller returns `undefined` holding the lease, and concurrent `get`s of the same key and
- *   version wait for the lease holder's `setPromise` instead of missing too. A lease not
- *   followed by `setPromise` within `missLeaseMs` is released and its waiters retry.
+ * - **Single flight per key and version.** A caller registers its flight synchronously,
+ *   before its first `await` (checking the store first cannot give that: every caller of a
+ *   cold burst would miss before any registered). `getOrSet` registers a fill; a plain
+ *   `get` that misses keeps a **miss lease** (memcache's lease): concurrent `get`s of the
+ *   same key and version wait for the holder's `setPromise`. A `getOrSet` does not wait for
+ *   a lease: it takes it over (the lease's waiters get its value).
+ * - **Flights end on every path** (value, error, timeout, clear, lease expiry): the table
+ *   holds nothing at quiescence, and nothing it held stays reachable.
+ * - **Producer errors** reach the owner and every joiner once; they are never retried
+ *   behind the caller's back. **Store errors** (unreachable, a value JSON cannot encode,
+ *   too large) are never thrown: the value is handed out and not stored.
+ * - **No caller gets another version's data**: a value whose `parseData` names another key
+ *   or version is returned to its own producer's caller only; joiners retry. (Except the
+ *   opt-in soft timeout, which says so: outcome `stale`.)
+ * - **Clears mean it**: a clear detaches the flights of its key (all keys for `clearAll`):
+ *   none of them writes, their joiners retry, and callers after the clear start new
+ *   flights. The store fences writes of fills that started before it (`TimCacheC`: in
+ *   every process).
+ * - **Bounded in time**: a fill longer than `producerTimeoutMs` is abandoned (its callers
+ *   get a {@linkcode CacheTimeoutError}, its late value is not stored); a lease is released
+ *   after `missLeaseMs`.
+ * - **Shared values are frozen** (see `_freeze.ts`).
  *
  * @module
  */
+import { CacheTimeoutError } from "./errors.ts";
+import { deepFreeze } from "./_freeze.ts";
+import { type Flight, FlightTable } from "./_flights.ts";
 import { observed, reportOperation } from "./observe.ts";
 import {
   ANY_VERSION,
   type AnyVersion,
   type CacheOutcome,
   type CacheResult,
+  type ClearResult,
   type HashFuncs,
   type TimCache,
 } from "./types.ts";
@@ -39,27 +57,13 @@ export type StoreRead<T> =
     local?: boolean;
   };
 
-/** What a flight settles with. */
-type FlightResult<T> =
-  | { kind: "value"; value: T }
-  | { kind: "error"; error: unknown }
-  /** A miss lease released without a value (expired, or its holder gave up). */
-  | { kind: "released" };
+/**
+ * What a store write did: `stored`; `skipped` (the store works but did not keep it: too
+ * large, unencodable, fenced by a clear or a newer leader); `unavailable`.
+ */
+export type WriteResult = "stored" | "skipped" | "unavailable";
 
-interface Flight<T> {
-  /** The version being produced, or `ANY_VERSION` for a lease taken by an any-version read. */
-  versionHash: string;
-  promise: Promise<FlightResult<T>>;
-  settle(result: FlightResult<T> | Promise<FlightResult<T>>): void;
-  /** Set when a clear ran after this flight started: its value must not be written. */
-  cancelled: boolean;
-  /** Whether this is a `get` miss lease (no producer of its own). */
-  isLease: boolean;
-  /** Lease expiry timer, armed once the holder's store read missed. */
-  leaseTimer?: ReturnType<typeof setTimeout>;
-}
-
-/** Options common to both caches. */
+/** Options common to both caches. All durations in milliseconds. */
 export interface VersionedCacheOptions {
   /**
    * How long a `get` miss lease waits for the holder's `setPromise` before it is released
@@ -67,27 +71,96 @@ export interface VersionedCacheOptions {
    * @default {5000}
    */
   missLeaseMs?: number;
+  /**
+   * Hard timeout of a fill (a producer run, a `setPromise` promise, a fleet follower's
+   * wait included): past it, the fill's callers get a {@linkcode CacheTimeoutError}
+   * (`PRODUCER_TIMEOUT`), the fill is forgotten (the next caller starts a new one) and its
+   * late value is not stored.
+   * @default {300_000}
+   */
+  producerTimeoutMs?: number;
+  /**
+   * Soft timeout: a `getOrSet` fill still running after this long, for a key that holds a
+   * value of another version, hands that value to its callers (outcome `stale`) and goes on
+   * in the background (stale-while-revalidate for a slow fill). Off unless set; must be
+   * below `producerTimeoutMs`.
+   */
+  softTimeoutMs?: number;
+}
+
+/** A `getOrSet` miss, as handed to {@linkcode VersionedCache.fillMiss}. */
+export interface MissContext<T> {
+  uniquenessHash: string;
+  versionHash: string;
+  /** The store read failed (unavailable), as opposed to finding nothing. */
+  unavailable: boolean;
+  /**
+   * The store's fence stamp, taken after the miss and before any producer runs; resolves
+   * `undefined` when the store is unavailable (then nothing may be written). Pass it to
+   * the write.
+   */
+  fence: Promise<unknown>;
+  /** Aborted when the fill is abandoned (its hard timeout): stop waiting; nobody listens. */
+  signal: AbortSignal;
+  /** Runs the caller's producer (its time counts as compute time). */
+  produce(): Promise<T>;
+  /** Hands the value to the in-process callers waiting on this fill. */
+  publish(value: T): void;
+  /** Whether the value may be written: `parseData` says so, and no clear detached the fill. */
+  storable(value: T): boolean;
+}
+
+/** What {@linkcode VersionedCache.fillMiss} returns. */
+export interface FillResult<T> {
+  value: T;
+  outcome: CacheOutcome;
 }
 
 /** A versioned cache with single flight; subclasses provide the store. */
 export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   readonly #funcs: HashFuncs<U, V, T>;
   readonly #missLeaseMs: number;
-  /** The newest flight per uniqueness hash. */
-  readonly #flights = new Map<string, Flight<T>>();
-  /** Every flight whose value is not yet written, per uniqueness hash (for clear fences). */
-  readonly #pendingWrites = new Map<string, Set<Flight<T>>>();
+  readonly #producerTimeoutMs: number;
+  readonly #softTimeoutMs: number | undefined;
+  readonly #flights = new FlightTable<T>();
 
+  /**
+   * @throws {RangeError} If a duration is not a positive finite number, or `softTimeoutMs`
+   *   is not below `producerTimeoutMs`.
+   */
   constructor(funcs: HashFuncs<U, V, T>, options: VersionedCacheOptions = {}) {
     this.#funcs = funcs;
-    this.#missLeaseMs = options.missLeaseMs ?? 5000;
+    this.#missLeaseMs = positive("missLeaseMs", options.missLeaseMs ?? 5000);
+    this.#producerTimeoutMs = positive("producerTimeoutMs", options.producerTimeoutMs ?? 300_000);
+    this.#softTimeoutMs = options.softTimeoutMs === undefined
+      ? undefined
+      : positive("softTimeoutMs", options.softTimeoutMs);
+    if (this.#softTimeoutMs !== undefined && !(this.#softTimeoutMs < this.#producerTimeoutMs)) {
+      throw new RangeError(
+        `Cannot create cache: 'softTimeoutMs' (${this.#softTimeoutMs}) must be below ` +
+          `'producerTimeoutMs' (${this.#producerTimeoutMs})`,
+      );
+    }
   }
 
   /** The cache's name in reports (a `TimCacheC`'s prefix). */
   abstract readonly name: string;
 
+  /** The hard timeout of a fill, in ms (see {@linkcode VersionedCacheOptions}). */
+  get producerTimeoutMs(): number {
+    return this.#producerTimeoutMs;
+  }
+
   /** The store key of an entry, for reports (observers log it only at debug level). */
   protected keyOf(_uniquenessHash: string): string | undefined {
+    return undefined;
+  }
+
+  /**
+   * An in-process copy of the entry at `version` (a version hash or `ANY_VERSION`), read
+   * synchronously, or `undefined`. A hit here needs no flight.
+   */
+  protected peekLocal(_uniquenessHash: string, _version: string): T | undefined {
     return undefined;
   }
 
@@ -100,18 +173,28 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     uniquenessHash: string,
     wantedVersion: string,
   ): Promise<StoreRead<T>>;
-  /** Called after a hit with a matching version (e.g. to refresh a TTL); must not throw. */
+  /** Called after a store hit with a matching version (e.g. to refresh a TTL); must not throw. */
   protected abstract touchEntry(uniquenessHash: string): void;
-  /** Stores one entry; resolves `false` when the store was unavailable; must not throw. */
+  /**
+   * The fence stamp of a fill that starts now: a write carrying it is refused if a clear
+   * of its key (or of the whole cache) happened after this call. `undefined` when the
+   * store is unavailable. Must not throw. The in-memory default needs none (a clear
+   * detaches this process's flights, which is all there is).
+   */
+  protected beginFill(_uniquenessHash: string): Promise<unknown> {
+    return Promise.resolve(true);
+  }
+  /** Stores one entry, fenced by `fence` (from {@linkcode beginFill}); must not throw. */
   protected abstract writeEntry(
     uniquenessHash: string,
     versionHash: string,
     data: T,
-  ): Promise<boolean>;
-  /** Deletes one entry; must not throw. */
-  protected abstract deleteEntry(uniquenessHash: string): Promise<void>;
-  /** Deletes every entry of this cache; must not throw. */
-  protected abstract deleteAll(): Promise<void>;
+    fence: unknown,
+  ): Promise<WriteResult>;
+  /** Deletes one entry (every version) and fences fills in flight; must not throw. */
+  protected abstract deleteEntry(uniquenessHash: string): Promise<ClearResult>;
+  /** Deletes every entry of this cache and fences fills in flight; must not throw. */
+  protected abstract deleteAll(): Promise<ClearResult>;
 
   async get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
     if (!observed()) return await this.#get(params, versionParams);
@@ -128,60 +211,69 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   }
 
   async #get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
-    const uniquenessHash = this.#funcs.uniquenessHashFromParams(params);
-    const versionHash = versionParams === ANY_VERSION
+    const key = this.#funcs.uniquenessHashFromParams(params);
+    const version = versionParams === ANY_VERSION
       ? ANY_VERSION
       : this.#funcs.versionHashFromParams(versionParams);
+    const local = this.peekLocal(key, version);
+    if (local !== undefined) return local;
     for (;;) {
-      const joined = this.#joinable(uniquenessHash, versionHash);
+      const joined = this.#flights.find(key, version);
       if (joined) {
-        const result = await joined.promise;
+        const result = await joined.waiters;
         if (result.kind === "value") return result.value;
-        if (result.kind === "error") return undefined; // the caller computes itself
-        continue; // a released lease: retry, one waiter becomes the next holder
+        if (result.kind === "stale") return version === ANY_VERSION ? result.value : undefined;
+        if (result.kind === "retry") continue;
+        return undefined; // an error or a timeout: the caller computes itself
       }
-      const lease = this.#register(uniquenessHash, versionHash, true);
-      const read = await this.readEntry(uniquenessHash, versionHash);
-      if (read.kind === "hit" && matches(read.versionHash, versionHash)) {
-        if (!read.local) this.touchEntry(uniquenessHash);
-        this.#finish(uniquenessHash, lease, { kind: "value", value: read.data });
+      const lease = this.#flights.start(key, version, "lease");
+      const read = await this.readEntry(key, version);
+      if (read.kind === "hit" && matches(read.versionHash, version)) {
+        lease.settle({ kind: "value", value: read.data });
+        this.#flights.finish(lease);
+        if (!read.local) this.touchEntry(key);
         return read.data;
       }
-      // A setPromise took over (or another version superseded) the lease while we read:
-      // join whatever is in flight now instead of missing.
-      if (lease.settled) continue;
-      // Keep the lease: concurrent gets wait for this caller's setPromise.
-      lease.flight.leaseTimer = setTimeout(() => {
-        this.#finish(uniquenessHash, lease, { kind: "released" });
-      }, this.#missLeaseMs);
+      if (lease.settled) {
+        // Taken over (a setPromise or getOrSet of this version) or cleared while we read:
+        // join whatever is in flight now instead of missing.
+        this.#flights.finish(lease);
+        continue;
+      }
+      // Keep the lease: concurrent gets wait for this caller's setPromise, whose write is
+      // fenced from now (the caller computes after this returns).
+      lease.fence = read.kind === "unavailable" ? Promise.resolve(undefined) : this.beginFill(key);
+      await lease.fence;
+      if (!lease.settled) {
+        lease.after(this.#missLeaseMs, () => {
+          lease.settle({ kind: "retry" }); // one waiter becomes the next holder
+          this.#flights.finish(lease);
+        });
+      }
       return undefined;
     }
   }
 
   async setPromise(promise: Promise<T>, params: U, versionParams: V): Promise<T> {
-    const uniquenessHash = this.#funcs.uniquenessHashFromParams(params);
-    const versionHash = this.#funcs.versionHashFromParams(versionParams);
-    const previous = this.#flights.get(uniquenessHash);
-    const own = this.#register(uniquenessHash, versionHash, false);
-    if (
-      previous?.isLease &&
-      (previous.versionHash === ANY_VERSION || previous.versionHash === versionHash)
-    ) {
-      // The lease holder's value (or a compatible one): hand it to the lease's waiters.
-      clearTimeout(previous.leaseTimer);
-      previous.leaseTimer = undefined;
-      previous.settle(own.flight.promise);
-    }
+    const key = this.#funcs.uniquenessHashFromParams(params);
+    const version = this.#funcs.versionHashFromParams(versionParams);
+    const own = this.#startFill(key, version, true);
+    own.fence ??= this.beginFill(key);
+    this.#armHardTimeout(own);
     let value: T;
     try {
-      value = await promise;
+      value = await Promise.race([promise, own.interrupted.then(rejectWith)]);
     } catch (error) {
-      this.#finish(uniquenessHash, own, { kind: "error", error });
+      own.settle({ kind: "error", error }); // no-op after a timeout (already settled)
+      this.#flights.finish(own);
       throw error;
     }
-    own.flight.settle({ kind: "value", value }); // waiters get the value without the write
-    await this.#store(uniquenessHash, versionHash, value, own.flight);
-    this.#finish(uniquenessHash, own, { kind: "value", value });
+    this.#publish(own, value);
+    if (this.#storable(own, value)) {
+      const fence = await own.fence;
+      if (fence !== undefined) await this.writeEntry(key, version, value, fence);
+    }
+    this.#flights.finish(own);
     return value;
   }
 
@@ -205,6 +297,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
         op: "get_or_set",
         result: "error",
         latencyMs: performance.now() - started,
+        detail: { code: (error as { code?: string })?.code },
       });
       throw error;
     }
@@ -215,105 +308,166 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     versionParams: V,
     producer: () => Promise<T>,
   ): Promise<CacheResult<T>> {
-    const uniquenessHash = this.#funcs.uniquenessHashFromParams(params);
-    const versionHash = this.#funcs.versionHashFromParams(versionParams);
+    const key = this.#funcs.uniquenessHashFromParams(params);
+    const version = this.#funcs.versionHashFromParams(versionParams);
     const started = performance.now();
+    const hit = (value: T): CacheResult<T> => ({
+      value,
+      outcome: "hit",
+      lookupMs: performance.now() - started,
+      computeMs: 0,
+    });
+    const local = this.peekLocal(key, version);
+    if (local !== undefined) return hit(local);
     for (;;) {
-      const joined = this.#joinable(uniquenessHash, versionHash);
-      if (joined) {
-        const result = await joined.promise;
-        if (result.kind === "value") {
-          return {
-            value: result.value,
-            outcome: "hit",
-            lookupMs: performance.now() - started,
-            computeMs: 0,
-          };
+      const joined = this.#flights.find(key, version);
+      if (joined?.kind === "fill") {
+        const result = await joined.waiters;
+        switch (result.kind) {
+          case "value":
+            return hit(result.value);
+          case "stale":
+            return { ...hit(result.value), outcome: "stale", staleVersionHash: result.versionHash };
+          case "error":
+          case "timeout":
+            throw result.error;
+          case "retry":
+            continue;
         }
-        if (result.kind === "error") throw result.error;
+      }
+      // A lease of this version is taken over, not waited for: its holder may never come.
+      const own = this.#startFill(key, version, false);
+      const read = await this.readEntry(key, version);
+      if (read.kind === "hit" && read.versionHash === version) {
+        own.settle({ kind: "value", value: read.data });
+        this.#flights.finish(own);
+        if (!read.local) this.touchEntry(key);
+        return hit(read.data);
+      }
+      if (own.detached) {
+        this.#flights.finish(own); // cleared while we read: start again after the clear
         continue;
       }
-      const own = this.#register(uniquenessHash, versionHash, false);
-      const read = await this.readEntry(uniquenessHash, versionHash);
-      if (read.kind === "hit" && read.versionHash === versionHash) {
-        if (!read.local) this.touchEntry(uniquenessHash);
-        this.#finish(uniquenessHash, own, { kind: "value", value: read.data });
-        return {
-          value: read.data,
-          outcome: "hit",
-          lookupMs: performance.now() - started,
-          computeMs: 0,
-        };
-      }
-      let computeMs = 0;
-      const miss: MissContext<T> = {
-        uniquenessHash,
-        versionHash,
-        unavailable: read.kind === "unavailable",
-        produce: async () => {
-          const computeStarted = performance.now();
-          try {
-            return await producer();
-          } finally {
-            computeMs += performance.now() - computeStarted;
-          }
-        },
-        publish: (value) => own.flight.settle({ kind: "value", value }),
-        storable: (value) => this.#storable(uniquenessHash, versionHash, value, own.flight),
-      };
-      let fill: FillResult<T>;
-      try {
-        fill = await this.fillMiss(miss);
-      } catch (error) {
-        this.#finish(uniquenessHash, own, { kind: "error", error });
-        throw error;
-      }
-      this.#finish(uniquenessHash, own, { kind: "value", value: fill.value });
-      const lookupMs = performance.now() - started - computeMs;
-      return { value: fill.value, outcome: fill.outcome, lookupMs, computeMs };
+      if (read.kind === "hit") own.stale = { versionHash: read.versionHash, data: read.data };
+      own.fence = read.kind === "unavailable" ? Promise.resolve(undefined) : this.beginFill(key);
+      return await this.#fill(own, read.kind === "unavailable", producer, started);
     }
+  }
+
+  /** Runs a registered fill to its end (or its owner's timeout), as `getOrSet`'s owner. */
+  async #fill(
+    own: Flight<T>,
+    unavailable: boolean,
+    producer: () => Promise<T>,
+    started: number,
+  ): Promise<CacheResult<T>> {
+    this.#armHardTimeout(own);
+    const soft = this.#softTimeoutMs;
+    if (soft !== undefined && own.stale) {
+      const stale = own.stale;
+      own.after(soft, () => {
+        deepFreeze(stale.data);
+        own.interrupt({ kind: "stale", value: stale.data, versionHash: stale.versionHash });
+      });
+    }
+    let computeMs = 0;
+    const miss: MissContext<T> = {
+      uniquenessHash: own.key,
+      versionHash: own.version,
+      unavailable,
+      fence: own.fence!,
+      get signal() {
+        return own.signal;
+      },
+      produce: async () => {
+        const computeStarted = performance.now();
+        try {
+          return await producer();
+        } finally {
+          computeMs += performance.now() - computeStarted;
+        }
+      },
+      publish: (value) => this.#publish(own, value),
+      storable: (value) => this.#storable(own, value),
+    };
+    const filling = this.fillMiss(miss).then(
+      (result) => {
+        this.#publish(own, result.value); // no-op when the fill published it already
+        return result;
+      },
+      (error: unknown) => {
+        own.settle({ kind: "error", error });
+        throw error;
+      },
+    ).finally(() => this.#flights.finish(own));
+    const first = await Promise.race([filling, own.interrupted]);
+    if ("outcome" in first) {
+      return {
+        value: first.value,
+        outcome: first.outcome,
+        lookupMs: performance.now() - started - computeMs,
+        computeMs,
+      };
+    }
+    filling.catch(() => {}); // the owner stopped waiting: the fill ends in the background
+    if (first.kind === "stale") {
+      return {
+        value: first.value,
+        outcome: "stale",
+        staleVersionHash: first.versionHash,
+        lookupMs: performance.now() - started,
+        computeMs: 0,
+      };
+    }
+    throw (first as { error?: unknown }).error;
   }
 
   /**
-   * Fills a miss of `getOrSet`: by default, runs the producer and stores its value.
-   * {@linkcode TimCacheC} overrides it to coordinate the fill across processes.
+   * Fills a miss of `getOrSet`: by default, waits for the fence, runs the producer and
+   * stores its value. {@linkcode TimCacheC} overrides it to coordinate the fill across
+   * processes.
    *
    * Implementations call `miss.publish(value)` as soon as the value is known (in-process
-   * joiners need not wait for the write) and write only when `miss.storable(value)`.
-   * Producer errors must propagate; store errors must not.
+   * joiners need not wait for the write), write only when `miss.storable(value)` with the
+   * fence, let producer errors propagate (once: never run the producer again for them)
+   * and never throw store errors.
    */
   protected async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
+    const fence = await miss.fence;
     const value = await miss.produce();
     miss.publish(value);
-    const stored = miss.storable(value)
-      ? await this.writeEntry(miss.uniquenessHash, miss.versionHash, value)
-      : true;
-    return { value, outcome: miss.unavailable && !stored ? "bypass" : "miss" };
+    const written = miss.storable(value) && fence !== undefined
+      ? await this.writeEntry(miss.uniquenessHash, miss.versionHash, value, fence)
+      : "skipped";
+    return { value, outcome: miss.unavailable && written !== "stored" ? "bypass" : "miss" };
   }
 
-  async clear(params: U): Promise<void> {
-    const uniquenessHash = this.#funcs.uniquenessHashFromParams(params);
-    for (const flight of this.#pendingWrites.get(uniquenessHash) ?? []) flight.cancelled = true;
-    await this.deleteEntry(uniquenessHash);
+  /**
+   * Removes one entry (every version): the fills of its key in this process are detached
+   * (no write; their joiners retry), and the store deletes and fences it.
+   */
+  async clear(params: U): Promise<ClearResult> {
+    const key = this.#funcs.uniquenessHashFromParams(params);
+    this.#flights.detach(key);
+    return await this.deleteEntry(key);
   }
 
-  async clearAll(): Promise<void> {
-    this.cancelPendingWrites();
-    await this.deleteAll();
+  /** Removes every entry of this cache, with the guarantees of {@linkcode clear}. */
+  async clearAll(): Promise<ClearResult> {
+    this.#flights.detach();
+    return await this.deleteAll();
   }
 
-  /** Stops every in-flight value of this cache from being written (used by flush-all). */
+  /** Detaches every flight of this cache (flush-all: their values must not be written). */
   cancelPendingWrites(): void {
-    for (const flights of this.#pendingWrites.values()) {
-      for (const flight of flights) flight.cancelled = true;
-    }
+    this.#flights.detach();
   }
 
   /**
    * Whether a stored entry belongs under `uniquenessHash`: `parseData` of its data names
    * that key and the entry's own version. An entry copied or swapped under another key
    * (same version, wrong data) fails this and is treated as broken, as the write path
-   * refuses it (`#storable`).
+   * refuses it.
    */
   protected belongsTo(uniquenessHash: string, entry: { versionHash: string; data: T }): boolean {
     try {
@@ -332,117 +486,106 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     };
   }
 
-  /** Number of flights and leases currently registered (for tests and metrics). */
+  /** Flights and leases not yet finished (0 at quiescence; for tests and metrics). */
   get inFlightCount(): number {
     return this.#flights.size;
   }
 
-  #joinable(uniquenessHash: string, versionHash: string): Flight<T> | undefined {
-    const flight = this.#flights.get(uniquenessHash);
-    if (!flight) return undefined;
-    return matches(flight.versionHash, versionHash) ? flight : undefined;
+  /** Keys with a joinable flight (0 at quiescence; for leak tests). */
+  get inFlightKeys(): number {
+    return this.#flights.indexedKeys;
   }
 
-  #register(uniquenessHash: string, versionHash: string, isLease: boolean): Registration<T> {
-    let settle!: (result: FlightResult<T> | Promise<FlightResult<T>>) => void;
-    const promise = new Promise<FlightResult<T>>((resolve) => (settle = resolve));
-    const registration: Registration<T> = { settled: false, flight: undefined as never };
-    const flight: Flight<T> = {
-      versionHash,
-      promise,
-      cancelled: false,
-      isLease,
-      settle: (result) => {
-        if (registration.settled) return;
-        registration.settled = true;
-        settle(result);
-      },
-    };
-    registration.flight = flight;
-    const previous = this.#flights.get(uniquenessHash);
-    const handedOver = !isLease &&
-      (previous?.versionHash === ANY_VERSION || previous?.versionHash === versionHash);
-    if (previous?.isLease && !handedOver) {
-      // A lease superseded by another version: release its waiters to retry.
-      clearTimeout(previous.leaseTimer);
-      previous.leaseTimer = undefined;
-      previous.settle({ kind: "released" });
+  /**
+   * Registers a fill of `key` at `version`, taking over a miss lease of that version (and
+   * one of `ANY_VERSION`): the lease's waiters get this fill's result. `setPromise` also
+   * inherits the lease's fence (the holder computed after it).
+   */
+  #startFill(key: string, version: string, inheritFence: boolean): Flight<T> {
+    const leases = [this.#flights.find(key, version), this.#flights.find(key, ANY_VERSION)];
+    const own = this.#flights.start(key, version, "fill");
+    for (const lease of leases) {
+      if (lease?.kind !== "lease" || lease.settled) continue;
+      if (inheritFence) own.fence ??= lease.fence;
+      lease.settle(own.waiters);
+      this.#flights.finish(lease);
     }
-    this.#flights.set(uniquenessHash, flight);
-    let pending = this.#pendingWrites.get(uniquenessHash);
-    if (!pending) this.#pendingWrites.set(uniquenessHash, pending = new Set());
-    pending.add(flight);
-    return registration;
+    return own;
   }
 
-  /** Settles a flight and removes it, but only if it is still the newest for its key. */
-  #finish(uniquenessHash: string, registration: Registration<T>, result: FlightResult<T>): void {
-    const { flight } = registration;
-    if (flight.leaseTimer !== undefined) clearTimeout(flight.leaseTimer);
-    flight.leaseTimer = undefined;
-    flight.settle(result);
-    // Defect 1 of the plan: an older flight finishing must not remove a newer one's entry.
-    if (this.#flights.get(uniquenessHash) === flight) this.#flights.delete(uniquenessHash);
-    const pending = this.#pendingWrites.get(uniquenessHash);
-    pending?.delete(flight);
-    if (pending?.size === 0) this.#pendingWrites.delete(uniquenessHash);
+  /** Past `producerTimeoutMs`, the fill's callers get a timeout and the fill is forgotten. */
+  #armHardTimeout(own: Flight<T>): void {
+    own.after(this.#producerTimeoutMs, () => {
+      const error = new CacheTimeoutError(this.name, this.#producerTimeoutMs);
+      own.interrupt({ kind: "timeout", error });
+      own.abandon();
+      this.#flights.finish(own);
+      if (observed()) {
+        reportOperation({
+          cache: this.name,
+          op: "fill",
+          result: "timeout",
+          latencyMs: this.#producerTimeoutMs,
+          key: this.keyOf(own.key),
+        });
+      }
+    });
   }
 
-  /** Writes a computed value if it is {@linkcode #storable}; `false` when the store was unavailable. */
-  async #store(
-    uniquenessHash: string,
-    versionHash: string,
-    value: T,
-    flight: Flight<T>,
-  ): Promise<boolean> {
-    if (!this.#storable(uniquenessHash, versionHash, value, flight)) return true;
-    return await this.writeEntry(uniquenessHash, versionHash, value);
+  /**
+   * Hands a computed value to the flight's waiters, frozen, if it is the flight's key and
+   * version by `parseData` (else they retry: no caller gets another version's data).
+   */
+  #publish(flight: Flight<T>, value: T): void {
+    if (flight.settled) return;
+    if (this.#belongsToFlight(flight, value)) {
+      flight.settle({ kind: "value", value: deepFreeze(value) });
+    } else {
+      flight.settle({ kind: "retry" });
+      this.#flights.finish(flight); // nobody may join it: its value is for another version
+    }
+  }
+
+  #belongsToFlight(flight: Flight<T>, value: T): boolean {
+    try {
+      const parsed = this.#funcs.parseData(value);
+      return parsed.uniquenessHash === flight.key &&
+        (flight.version === ANY_VERSION || parsed.versionHash === flight.version);
+    } catch {
+      return true; // unreadable by parseData: shared (never stored), as its caller gets it
+    }
   }
 
   /**
    * Whether a computed value may be written: `parseData` says `shouldStore` for the same key
-   * and version, and no clear ran since its flight started (defect 2 of the plan: a clear
-   * racing a write must not let it resurrect the entry).
+   * and version, and no clear detached its flight.
    */
-  #storable(uniquenessHash: string, versionHash: string, value: T, flight: Flight<T>): boolean {
-    if (flight.cancelled) return false;
+  #storable(flight: Flight<T>, value: T): boolean {
+    if (flight.detached) return false;
     try {
       const parsed = this.#funcs.parseData(value);
-      return parsed.shouldStore && parsed.versionHash === versionHash &&
-        parsed.uniquenessHash === uniquenessHash;
+      return parsed.shouldStore && parsed.versionHash === flight.version &&
+        parsed.uniquenessHash === flight.key;
     } catch {
       return false; // a value parseData cannot read is not stored
     }
   }
 }
 
-/** A `getOrSet` miss, as handed to {@linkcode VersionedCache.fillMiss}. */
-export interface MissContext<T> {
-  uniquenessHash: string;
-  versionHash: string;
-  /** The store read failed (unavailable), as opposed to finding nothing. */
-  unavailable: boolean;
-  /** Runs the caller's producer (its time counts as compute time). */
-  produce(): Promise<T>;
-  /** Hands the value to in-process callers waiting on this flight. */
-  publish(value: T): void;
-  /** Whether the value may be written (see `#storable`); check right before writing. */
-  storable(value: T): boolean;
-}
-
-/** What {@linkcode VersionedCache.fillMiss} returns. */
-export interface FillResult<T> {
-  value: T;
-  outcome: CacheOutcome;
-}
-
-interface Registration<T> {
-  /** Whether the flight has been settled (its waiters released). */
-  settled: boolean;
-  flight: Flight<T>;
-}
-
 /** Whether a stored or in-flight version satisfies a read for `wanted`. */
 function matches(stored: string, wanted: string): boolean {
   return wanted === ANY_VERSION || stored === wanted;
+}
+
+function rejectWith(result: { kind: string; error?: unknown }): never {
+  throw result.error;
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) {
+    throw new RangeError(
+      `Cannot create cache: '${name}' (${value}) must be a positive number of ms`,
+    );
+  }
+  return value;
 }

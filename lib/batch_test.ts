@@ -171,14 +171,14 @@ Deno.test("ImmutableCache: positive results only, no TTL, existence pre-warmed o
       return Promise.resolve(undefined);
     });
     assert.equal(missing.value, undefined);
-    assert.equal(await client.exists("cache:module_run:r1"), 0); // negative never cached
+    assert.equal(await client.exists("cache:module_run:r:r1"), 0); // negative never cached
     const found = await runs.get("r1", () => {
       lookups++;
       return Promise.resolve({ rows: 42 });
     });
     assert.deepEqual(found, { value: { rows: 42 }, hit: false });
     assert.equal(lookups, 2);
-    assert.equal(await client.ttl("cache:module_run:r1"), -1); // no TTL
+    assert.equal(await client.ttl("cache:module_run:r:r1"), -1); // no TTL
     assert.deepEqual(await runs.get("r1", () => Promise.reject(new Error("not called"))), {
       value: { rows: 42 },
       hit: true,

@@ -1,19 +1,28 @@
 /**
  * The fleet fill lock: the Redis side of fleet-wide single flight.
  *
- * One lock per data key, `{<dataKey>}:lock` (a Redis Cluster hash tag, so the lock and
- * its data key share a hash slot and every script below runs on one node). Its value is
- * the leader's random token: taken with `SET NX PX`, extended and released only by
- * token-checked scripts (never a plain `DEL`), so a leader whose lease expired can
- * neither delete nor extend a newer leader's lock, and its late write is refused
- * (the data key is written only while the writer's token still holds the lock: a
- * fencing check done atomically in the same script as the `SET`).
+ * One lock per data key **and version**, `{<dataKey>}:lock:<versionTag>` (a Redis Cluster
+ * hash tag, so the lock, its data key and the key's fence share a hash slot and every
+ * script below runs on one node): fills of two versions of one key are two flights, as in
+ * the process. Its value is the leader's random token: taken with `SET NX PX`, extended and
+ * released only by token-checked scripts (never a plain `DEL`), so a leader whose lease
+ * expired can neither delete nor extend a newer leader's lock, and its late write is
+ * refused (the data key is written only while the writer's token still holds the lock: a
+ * fencing check done atomically in the same script as the `SET`, see `_fence.ts`).
+ *
+ * A leader that ends without writing leaves a short-lived marker in place of its token, so
+ * its followers know at once: `failed:<token>:<message>` (its producer threw: they fail the
+ * same way) or `unstored:<token>` (its value may not be stored: they compute for
+ * themselves, in parallel).
  *
  * Following the Redis docs' single-instance lock pattern ("Distributed Locks with Redis",
  * the compare-and-delete release script).
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import { isCluster } from "./_cluster.ts";
+import type { RedisClient } from "./redis.ts";
 
 /** Release: delete the lock only if it still holds our token. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -24,14 +33,7 @@ const EXTEND =
   `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
-/** Fenced write: SET the data key only while our token holds the lock. */
-const WRITE = `if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-  return 1
-end
-return 0`;
-
-/** Take over: set our token if the lock is free or still holds the token we waited on. */
+/** Take over: set our token if the lock is free or still holds the value we waited on. */
 const TAKE_OVER = `local current = redis.call('GET', KEYS[1])
 if current == false or current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -39,8 +41,8 @@ if current == false or current == ARGV[1] then
 end
 return 0`;
 
-/** Fail: replace our lock by a short-lived failure marker followers can read. */
-const FAIL = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+/** Mark: replace our lock by a short-lived marker followers can read. */
+const MARK = `if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
@@ -50,27 +52,40 @@ return 0`;
 const POLL =
   `return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('PTTL', KEYS[2])}`;
 
-/** Prefix of a lock value that marks a failed fill: `failed:<token>:<message>`. */
-export const FAILED_MARKER = "failed:";
-
 /**
- * The lock key of a data key, in the same Redis Cluster hash slot.
+ * A key in the same Redis Cluster hash slot as `dataKey`: `<dataKey>:<suffix>` when the data
+ * key has a hash tag, else `{<dataKey>}:<suffix>`.
  *
  * A key's slot is the CRC16 of its hash tag (the first `{…}` with something inside) or,
- * without one, of the whole key (Redis Cluster specification, "Hash tags"). A data key
- * with a tag keeps it (`<dataKey>:lock`); one without is wrapped (`{<dataKey>}:lock`).
+ * without one, of the whole key (Redis Cluster specification, "Hash tags").
  *
- * @throws {TypeError} If the key has no hash tag but contains `}` (no lock key could share
- *   its slot through a tag).
+ * @param cluster Whether the slot matters (a Redis Cluster). On one node any distinct key
+ *   will do, so a data key with a `}` but no tag still gets `{<dataKey>}:<suffix>`.
+ * @throws {TypeError} On a cluster, if the key has no hash tag but contains `}` (no key
+ *   could share its slot through a tag).
  */
-export function lockKeyFor(dataKey: string): string {
+export function sameSlotKey(dataKey: string, suffix: string, cluster = true): string {
   const open = dataKey.indexOf("{");
   const close = open >= 0 ? dataKey.indexOf("}", open + 1) : -1;
-  if (open >= 0 && close > open + 1) return `${dataKey}:lock`;
-  if (dataKey.includes("}")) {
-    throw new TypeError(`Cannot derive a same-slot lock key for '${dataKey}': it contains '}'`);
+  if (open >= 0 && close > open + 1) return `${dataKey}:${suffix}`;
+  if (cluster && dataKey.includes("}")) {
+    throw new TypeError(`Cannot derive a same-slot key for '${dataKey}': it contains '}'`);
   }
-  return `{${dataKey}}:lock`;
+  return `{${dataKey}}:${suffix}`;
+}
+
+/** A short, key-safe tag of a version hash (16 hex digits of its SHA-256). */
+export function versionTag(versionHash: string): string {
+  return createHash("sha256").update(versionHash).digest("hex").slice(0, 16);
+}
+
+/**
+ * The lock key of the fill of `dataKey` at `versionHash`, in the data key's hash slot.
+ *
+ * @throws {TypeError} See {@linkcode sameSlotKey}.
+ */
+export function lockKeyFor(dataKey: string, versionHash: string, cluster = true): string {
+  return sameSlotKey(dataKey, `lock:${versionTag(versionHash)}`, cluster);
 }
 
 /** The minimal client surface the lock needs (node-redis). */
@@ -80,11 +95,41 @@ export interface LockClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
 }
 
+/** What a lock holds, as followers read it. */
+export type LockState =
+  | { kind: "free" }
+  | { kind: "held"; token: string }
+  /** The leader's producer threw. */
+  | { kind: "failed"; token: string; message: string }
+  /** The leader's value may not be stored: followers compute for themselves. */
+  | { kind: "unstored"; token: string };
+
+/** Prefix of a lock value that marks a failed fill: `failed:<token>:<message>`. */
+export const FAILED_MARKER = "failed:";
+/** Prefix of a lock value that marks a fill whose value was not stored: `unstored:<token>`. */
+export const UNSTORED_MARKER = "unstored:";
+
+/** Reads a lock's value (`null` when there is no lock). */
+export function parseLockValue(value: string | null): LockState {
+  if (value === null) return { kind: "free" };
+  if (value.startsWith(FAILED_MARKER)) {
+    const rest = value.slice(FAILED_MARKER.length);
+    const colon = rest.indexOf(":");
+    return colon < 0
+      ? { kind: "failed", token: rest, message: "" }
+      : { kind: "failed", token: rest.slice(0, colon), message: rest.slice(colon + 1) };
+  }
+  if (value.startsWith(UNSTORED_MARKER)) {
+    return { kind: "unstored", token: value.slice(UNSTORED_MARKER.length) };
+  }
+  return { kind: "held", token: value };
+}
+
 /**
- * One process's handle on the fill lock of one data key.
+ * One process's handle on the fill lock of one data key at one version.
  *
- * Every method sends one command and lets Redis errors propagate: the caller degrades
- * to local single flight on any of them (`lock_error`).
+ * Every method sends one command and lets Redis errors propagate: the caller decides (a
+ * follower degrades to its own fill; a leader's producer result is never affected).
  */
 export class FillLock {
   /** This handle's token (random, 128 bits). */
@@ -93,15 +138,19 @@ export class FillLock {
 
   /**
    * @param call Wraps every command (the cache's reply deadline and circuit breaker).
+   * @param dataKey The data key being filled.
+   * @param versionHash The version being filled.
    * @param leaseMs The lease of an acquired or extended lock.
+   * @throws {TypeError} If no lock key can share the data key's slot ({@linkcode sameSlotKey}).
    */
   constructor(
     private readonly client: LockClient,
     private readonly call: <R>(command: Promise<R>) => Promise<R>,
     readonly dataKey: string,
+    versionHash: string,
     readonly leaseMs: number,
   ) {
-    this.lockKey = lockKeyFor(dataKey);
+    this.lockKey = lockKeyFor(dataKey, versionHash, isCluster(client as RedisClient));
   }
 
   /** `SET <lockKey> <token> NX PX leaseMs`: whether we are now the leader. */
@@ -114,9 +163,9 @@ export class FillLock {
   }
 
   /**
-   * Takes the lock over from the leader holding `expected` (or from nobody, when it is
-   * free or `expected` is the free lock's `null`). Atomic: of the followers that try to
-   * take over from the same leader, exactly one succeeds.
+   * Takes the lock over from the value `expected` (a leader's token, a marker, or `null`
+   * for a free lock). Atomic: of the followers that try to take over from the same value,
+   * exactly one succeeds.
    */
   async takeOver(expected: string | null): Promise<boolean> {
     return await this.#script(TAKE_OVER, [this.lockKey], [
@@ -127,9 +176,9 @@ export class FillLock {
   }
 
   /**
-   * The data key's raw value, the lock's value (a token, a failure marker, or null) and
-   * the lock's remaining lease in ms (negative when there is none). A lease that grew
-   * between two polls shows the leader is alive and extending it.
+   * The data key's raw value, the lock's raw value (or null) and its remaining lease in ms
+   * (negative when there is none). A lease that grew between two polls shows the leader
+   * is alive and extending it.
    */
   async poll(): Promise<{ data: string | null; lock: string | null; leaseLeftMs: number }> {
     const reply = await this.#script(POLL, [this.dataKey, this.lockKey], []) as unknown[];
@@ -152,15 +201,6 @@ export class FillLock {
     return await this.#script(EXTEND, [this.lockKey], [this.token, String(this.leaseMs)]) === 1;
   }
 
-  /** Writes the data key if we still hold the lock; `false` (nothing written) otherwise. */
-  async writeFenced(value: string, ttlS: number): Promise<boolean> {
-    return await this.#script(WRITE, [this.dataKey, this.lockKey], [
-      this.token,
-      value,
-      String(ttlS),
-    ]) === 1;
-  }
-
   /** Deletes the lock if we still hold it. */
   async release(): Promise<boolean> {
     return await this.#script(RELEASE, [this.lockKey], [this.token]) === 1;
@@ -168,24 +208,26 @@ export class FillLock {
 
   /**
    * Replaces our lock by a failure marker for `markerMs`, so the followers waiting on us
-   * learn the fill failed (and fail the same way) instead of waiting `waitMs`.
+   * learn the fill failed (and fail the same way) instead of waiting for it.
    */
   async fail(message: string, markerMs: number): Promise<void> {
-    const marker = `${FAILED_MARKER}${this.token}:${message.slice(0, 300)}`;
-    await this.#script(FAIL, [this.lockKey], [this.token, marker, String(markerMs)]);
+    await this.#mark(`${FAILED_MARKER}${this.token}:${message.slice(0, 300)}`, markerMs);
+  }
+
+  /**
+   * Replaces our lock by an "unstored" marker for `markerMs`: our value could not be shared
+   * through Redis, so our followers compute for themselves at once (in parallel) instead of
+   * taking the lock over one after another.
+   */
+  async markUnstored(markerMs: number): Promise<void> {
+    await this.#mark(`${UNSTORED_MARKER}${this.token}`, markerMs);
+  }
+
+  async #mark(marker: string, markerMs: number): Promise<void> {
+    await this.#script(MARK, [this.lockKey], [this.token, marker, String(Math.ceil(markerMs))]);
   }
 
   #script(script: string, keys: string[], args: string[]): Promise<unknown> {
     return this.call(this.client.eval(script, { keys, arguments: args }));
   }
-}
-
-/** Parses a failure marker: the failed leader's token and message, or `undefined`. */
-export function parseFailedMarker(
-  lock: string | null,
-): { token: string; message: string } | undefined {
-  if (!lock?.startsWith(FAILED_MARKER)) return undefined;
-  const rest = lock.slice(FAILED_MARKER.length);
-  const colon = rest.indexOf(":");
-  return colon < 0 ? undefined : { token: rest.slice(0, colon), message: rest.slice(colon + 1) };
 }

@@ -3,12 +3,15 @@
  * data, a finished module run's results by run id):
  *
  * - records are stored without a TTL (no expiry, no refresh, no invalidation; Redis's
- *   `maxmemory` eviction bounds them) at `cache:<prefix>:<id>`;
+ *   `maxmemory` eviction bounds them) at `cache:<prefix>:r:<id>`;
  * - only positive results are cached: a producer answering `undefined` (not found) is
  *   asked again next time, so a record created later is found;
- * - a boolean existence key (`cache:<prefix>_exists:<id>`) is pre-warmed by the writer
+ * - a boolean existence key (`cache:<prefix>:e:<id>`) is pre-warmed by the writer
  *   when the record comes into being (`markExists`), so existence checks need no database;
  *   the record itself is filled only when first read.
+ *
+ * Both live under the cache's one prefix (a `clearAll` of either empties both), so an
+ * `ImmutableCache("x")` owns prefix `x` and nothing else.
  *
  * @module
  */
@@ -34,20 +37,20 @@ export class ImmutableCache<T> {
   /** @throws {TypeError} If `prefix` is empty or contains `:`. */
   constructor(readonly prefix: string, options: ImmutableCacheOptions = {}) {
     this.#records = new TimCacheC(prefix, {
-      uniquenessHashFromParams: (id) => id,
+      uniquenessHashFromParams: (id) => `r:${id}`,
       versionHashFromParams: () => "immutable",
       parseData: (found) => ({
         shouldStore: found.value !== undefined, // positive results only
-        uniquenessHash: found.id,
+        uniquenessHash: `r:${found.id}`,
         versionHash: "immutable",
       }),
     }, { ...options, persistent: true });
-    this.#exists = new TimCacheC(`${prefix}_exists`, {
-      uniquenessHashFromParams: (id) => id,
+    this.#exists = new TimCacheC(prefix, {
+      uniquenessHashFromParams: (id) => `e:${id}`,
       versionHashFromParams: () => "immutable",
       parseData: (flag) => ({
         shouldStore: flag.exists,
-        uniquenessHash: flag.id,
+        uniquenessHash: `e:${flag.id}`,
         versionHash: "immutable",
       }),
     }, { ...options, persistent: true });

@@ -23,7 +23,13 @@ export {
 } from "./redis.ts";
 export { CLUSTER_SLOTS, keySlot } from "./key_slot.ts";
 export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
-export { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
+export {
+  checkFillPolicy,
+  DEFAULT_MAX_WAIT_MS,
+  type FillPolicy,
+  heartbeatMs,
+  livenessWindowMs,
+} from "./fill_policy.ts";
 export { type CachePolicy, type CacheRegistry, defineCacheRegistry } from "./cache_registry.ts";
 export { FillLock, lockKeyFor } from "./fill_lock.ts";
 export {
@@ -33,7 +39,7 @@ export {
   type PublishResult,
 } from "./event_bus.ts";
 export { SeenSet, type SeenSetOptions } from "./seen_set.ts";
-export { CacheError, CacheFillError } from "./errors.ts";
+export { CacheError, CacheFillError, CacheTimeoutError } from "./errors.ts";
 export { L1Cache, type L1Options, type L1Stats } from "./l1.ts";
 export {
   StaleWhileRevalidate,
@@ -46,6 +52,7 @@ export {
   type AnyVersion,
   type CacheOutcome,
   type CacheResult,
+  type ClearResult,
   type HashFuncs,
   type ParsedData,
   type TimCache,

@@ -85,6 +85,10 @@ interface Entry {
 
 const DEFAULT_FILL: FillPolicy = { leaseMs: 60_000, waitMs: 30_000, pollMinMs: 20, pollMaxMs: 250 };
 
+/** Release: delete a lock only if it still holds our token. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 /**
  * A stale-while-revalidate memo for windowed aggregates.
  *
@@ -107,6 +111,11 @@ export class StaleWhileRevalidate {
   readonly #memoryLocks = new Map<string, number>();
   /** Background refreshes and cold fills running in this process, by key. */
   readonly #running = new Map<string, Promise<Entry>>();
+  /** Invalidations Redis did not get yet: key → when (epoch ms); and of every key. */
+  readonly #pending = new Map<string, number>();
+  #pendingAllAt: number | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryDelayMs = 250;
 
   /**
    * @throws {TypeError} If `tenant` is empty or contains `:`.
@@ -173,8 +182,12 @@ export class StaleWhileRevalidate {
       windowMs,
       nextBoundaryMs: (bucket + 1) * windowMs,
     });
-    const stored = await this.#read(key);
-    if (stored && stored.bucket === bucket) return result(stored, "fresh");
+    const read = await this.#read(key);
+    const stored = read && this.#stalePending(key, read) ? { ...read, bucket: -1 } : read;
+    // A value from this window, or from a later one (another process whose clock is ahead):
+    // fresh. Counting a later window as stale would make two skewed processes refresh it
+    // back and forth.
+    if (stored && stored.bucket >= bucket) return result(stored, "fresh");
     if (stored) {
       this.#refreshInBackground(key, bucket, stored, producer);
       return result(stored, "stale");
@@ -185,25 +198,46 @@ export class StaleWhileRevalidate {
   /**
    * Marks `key` (or every key of this tenant) stale: the next read serves the last good
    * value and refreshes it. Nothing is deleted.
+   *
+   * Never throws. When Redis cannot be reached, the result is `pending`: this process
+   * treats every value computed before the invalidation as stale at once, and retries the
+   * invalidation in Redis in the background (backoff up to 5 s) until it lands, so it is
+   * never silently lost.
    */
-  async invalidate(key?: string): Promise<void> {
+  async invalidate(key?: string): Promise<{ status: "invalidated" | "pending" }> {
+    const at = this.#clock();
     for (const [k, entry] of this.#memory) if (key === undefined || k === key) entry.bucket = -1;
+    if (await this.#invalidateInRedis(key)) return { status: "invalidated" };
+    if (key === undefined) this.#pendingAllAt = at;
+    else this.#pending.set(key, at);
+    this.#logLine({
+      event: "swr_invalidate_pending",
+      key: key ?? "*",
+      effect: "Redis unreachable: stale in this process now; retrying in Redis",
+    });
+    this.#scheduleRetry();
+    return { status: "pending" };
+  }
+
+  /** Marks stale in Redis; `false` when Redis could not be reached (some master, for all). */
+  async #invalidateInRedis(key?: string): Promise<boolean> {
     if (key !== undefined) {
       const redisKey = this.keyFor(key);
       const client = this.#client(redisKey);
-      if (!client) return;
+      if (!client) return false;
       try {
         await this.#call(client, client.hSet(redisKey, "bucket", "-1"), redisKey);
         this.#l1()?.delete(redisKey);
+        return true;
       } catch (error) {
         this.#logLine({ event: "swr_error", op: "invalidate", error: message(error) });
+        return false;
       }
-      return;
     }
     const client = this.#redis();
-    if (!client) return;
+    if (!client) return false;
     // Every master (one node: itself), in parallel; a master that fails is logged.
-    await Promise.all(
+    const done = await Promise.all(
       mastersOf(client).map(async (master) => {
         const call = <R>(command: Promise<R>) =>
           withDeadline(master.shard, redisCommandTimeoutMs(), 1000, command);
@@ -213,6 +247,7 @@ export class StaleWhileRevalidate {
           for await (const keys of scanNode(node, scan, call)) {
             await Promise.all(keys.map((k) => call(node.hSet(k, "bucket", "-1"))));
           }
+          return true;
         } catch (error) {
           this.#logLine({
             event: "swr_error",
@@ -220,10 +255,40 @@ export class StaleWhileRevalidate {
             node: master.address,
             error: message(error),
           });
+          return false;
         }
       }),
     );
     this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
+    return done.every(Boolean);
+  }
+
+  /** Retries pending invalidations until they land (an unref'd timer, 250 ms to 5 s). */
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined) return;
+    const timer = setTimeout(async () => {
+      this.#retryTimer = undefined;
+      if (this.#pendingAllAt !== undefined && await this.#invalidateInRedis()) {
+        this.#pendingAllAt = undefined;
+        this.#pending.clear();
+      }
+      for (const key of [...this.#pending.keys()]) {
+        if (await this.#invalidateInRedis(key)) this.#pending.delete(key);
+      }
+      if (this.#pendingAllAt !== undefined || this.#pending.size > 0) {
+        this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, 5000);
+        this.#scheduleRetry();
+      } else this.#retryDelayMs = 250;
+    }, this.#retryDelayMs);
+    const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
+    if (typeof timer === "number") deno?.unrefTimer?.(timer);
+    this.#retryTimer = timer;
+  }
+
+  /** Whether a pending invalidation makes `entry` of `key` stale (computed before it). */
+  #stalePending(key: string, entry: Entry): boolean {
+    const at = Math.max(this.#pendingAllAt ?? -Infinity, this.#pending.get(key) ?? -Infinity);
+    return entry.computedAt <= at;
   }
 
   /** The client when Redis is usable for `key` now (the breaker of its node closed). */
@@ -268,12 +333,12 @@ export class StaleWhileRevalidate {
     }
   }
 
-  /** Stores an entry (in memory always, in Redis when reachable). */
-  async #write(key: string, entry: Entry): Promise<void> {
+  /** Stores an entry (in memory always, in Redis when reachable); `false` if Redis refused it. */
+  async #write(key: string, entry: Entry): Promise<boolean> {
     this.#memory.set(key, entry);
     const redisKey = this.keyFor(key);
     const client = this.#client(redisKey);
-    if (!client) return;
+    if (!client) return true;
     try {
       await this.#call(
         client,
@@ -285,39 +350,52 @@ export class StaleWhileRevalidate {
         redisKey,
       );
       this.#l1()?.delete(redisKey);
+      return true;
     } catch (error) {
       this.#logLine({ event: "swr_error", op: "write", error: message(error) });
+      return false;
     }
   }
 
   /**
    * Takes one of the fleet's locks on `key` (`what`: `fill:<bucket>` for a cold fill,
-   * `refresh:<bucket>:<computedAt of the stale value>` for a refresh), kept until it
-   * expires. `true` when this process should compute; in-memory when Redis is unreachable.
+   * `refresh:<bucket>:<computedAt of the stale value>` for a refresh). Resolves a release
+   * function when this process should compute (in-memory when Redis is unreachable), else
+   * `undefined`. A refresh lock is kept until it expires (it spaces out retries of a
+   * failing producer); a cold-fill lock is released when the fill fails, so the next
+   * caller computes at once instead of waiting for a value that will not come.
    */
-  async #lockOnce(key: string, what: string): Promise<boolean> {
+  async #lockOnce(key: string, what: string): Promise<(() => void) | undefined> {
     const lockKey = this.lockKeyFor(key, what);
     const client = this.#client(lockKey);
+    const token = crypto.randomUUID();
     if (client) {
       try {
         const reply = await this.#call(
           client,
-          client.set(lockKey, String(this.#clock()), {
+          client.set(lockKey, token, {
             condition: "NX",
             expiration: { type: "PX", value: this.#fill.leaseMs },
           }),
           lockKey,
         );
-        return reply === "OK";
+        if (reply !== "OK") return undefined;
+        return () => {
+          this.#call(
+            client,
+            client.eval(RELEASE, { keys: [lockKey], arguments: [token] }),
+            lockKey,
+          ).catch(() => {});
+        };
       } catch {
         // fall through to the in-process lock
       }
     }
     const now = this.#clock();
     for (const [k, expiry] of this.#memoryLocks) if (expiry <= now) this.#memoryLocks.delete(k);
-    if (this.#memoryLocks.has(lockKey)) return false;
+    if (this.#memoryLocks.has(lockKey)) return undefined;
     this.#memoryLocks.set(lockKey, now + this.#fill.leaseMs);
-    return true;
+    return () => this.#memoryLocks.delete(lockKey);
   }
 
   #refreshInBackground<T>(
@@ -368,22 +446,33 @@ export class StaleWhileRevalidate {
       if (entry) return entry;
     }
     const fill = (async (): Promise<Entry> => {
-      if (!(await this.#lockOnce(key, `fill:${bucket}`))) {
-        // Another process is computing it: poll for its value, then compute ourselves.
-        const deadline = performance.now() + this.#fill.waitMs;
-        for (let attempt = 0; performance.now() < deadline; attempt++) {
+      const lockWhat = `fill:${bucket}`;
+      let release = await this.#lockOnce(key, lockWhat);
+      if (!release) {
+        // Another process is computing it: poll for its value until `waitMs`; when its
+        // lock goes away without a value (the fill failed), take the lock at once.
+        const waitMs = this.#fill.waitMs ?? this.#fill.maxWaitMs ?? DEFAULT_FILL.waitMs!;
+        const deadline = performance.now() + waitMs;
+        for (let attempt = 0; performance.now() < deadline && !release; attempt++) {
           const cap = Math.min(this.#fill.pollMaxMs, this.#fill.pollMinMs * 2 ** attempt);
           await new Promise((r) =>
             setTimeout(r, this.#fill.pollMinMs + Math.random() * (cap - this.#fill.pollMinMs))
           );
           const stored = await this.#read(key);
           if (stored) return stored;
+          release = await this.#lockOnce(key, lockWhat);
         }
       }
-      const value = await producer();
-      const entry = { bucket, computedAt: this.#clock(), value };
-      await this.#write(key, entry);
-      return entry;
+      try {
+        const value = await producer();
+        const entry = { bucket, computedAt: this.#clock(), value };
+        // Not storable (undefined, or Redis refused it): the next caller computes at once.
+        if (value === undefined || !(await this.#write(key, entry))) release?.();
+        return entry;
+      } catch (error) {
+        release?.(); // a failed fill holds nobody up
+        throw error;
+      }
     })();
     this.#running.set(key, fill);
     try {

@@ -8,8 +8,13 @@
  */
 import { LRUCache } from "lru-cache";
 import { registerCache } from "./_registry.ts";
-import { type StoreRead, VersionedCache, type VersionedCacheOptions } from "./_versioned_cache.ts";
-import type { HashFuncs } from "./types.ts";
+import {
+  type StoreRead,
+  VersionedCache,
+  type VersionedCacheOptions,
+  type WriteResult,
+} from "./_versioned_cache.ts";
+import { ANY_VERSION, type ClearResult, type HashFuncs } from "./types.ts";
 
 /** Options of {@linkcode TimCacheB}. */
 export interface TimCacheBOptions extends VersionedCacheOptions {
@@ -27,7 +32,8 @@ interface Entry<T> {
 }
 
 /**
- * An in-memory versioned cache.
+ * An in-memory versioned cache. Entries are the producer's own objects, deeply frozen (they
+ * are shared by every caller that reads them).
  *
  * @example
  * ```ts
@@ -73,6 +79,13 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
     this.#entries.clear();
   }
 
+  protected override peekLocal(uniquenessHash: string, version: string): T | undefined {
+    const entry = this.#entries.get(uniquenessHash);
+    return entry && (version === ANY_VERSION || entry.versionHash === version)
+      ? entry.data
+      : undefined;
+  }
+
   protected readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
     const entry = this.#entries.get(uniquenessHash);
     return Promise.resolve(
@@ -82,18 +95,19 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
 
   protected touchEntry(): void {}
 
-  protected writeEntry(uniquenessHash: string, versionHash: string, data: T): Promise<boolean> {
+  protected writeEntry(uniquenessHash: string, versionHash: string, data: T): Promise<WriteResult> {
     this.#entries.set(uniquenessHash, { versionHash, data });
-    return Promise.resolve(true);
+    return Promise.resolve("stored");
   }
 
-  protected deleteEntry(uniquenessHash: string): Promise<void> {
+  protected deleteEntry(uniquenessHash: string): Promise<ClearResult> {
     this.#entries.delete(uniquenessHash);
-    return Promise.resolve();
+    return Promise.resolve({ status: "cleared" });
   }
 
-  protected deleteAll(): Promise<void> {
+  protected deleteAll(): Promise<ClearResult> {
+    const deleted = this.#entries.size;
     this.#entries.clear();
-    return Promise.resolve();
+    return Promise.resolve({ status: "cleared", deleted });
   }
 }

@@ -1,18 +1,18 @@
 /**
  * `TimCacheC`: the Redis-backed versioned cache of the plan.
  *
- * Each entry lives at `cache:<prefix>:<uniquenessHash>` as the JSON string
- * `{"versionHash": string, "data": T}`. Writes get a TTL drawn uniformly from 15 to 30
- * days, so entries written together do not expire together; a hit refreshes the TTL to
- * 30 days (a version mismatch does not). Every Redis call is guarded: Redis absent, down,
- * slow or returning garbage makes a read a miss and a write a no-op, never an exception.
+ * Each entry lives at `cache:<prefix>:<uniquenessHash>` (the stored form is in `_codec.ts`).
+ * Writes get a TTL drawn uniformly from 15 to 30 days, so entries written together do not
+ * expire together; a hit refreshes the TTL to 30 days (a version mismatch does not). Every
+ * Redis call is guarded: Redis absent, down, slow or returning garbage makes a read a miss
+ * and a write a no-op, never an exception. Writes are fenced (`_fence.ts`): a fill that
+ * started before a clear, in any process, does not write after it. With a fill policy, a
+ * miss is filled once for the whole fleet (`_fleet_fill.ts`).
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
-import { Buffer } from "node:buffer";
 import { observed, reportOperation } from "./observe.ts";
 import { registerCache } from "./_registry.ts";
 import {
@@ -21,16 +21,26 @@ import {
   type StoreRead,
   VersionedCache,
   type VersionedCacheOptions,
+  type WriteResult,
 } from "./_versioned_cache.ts";
-import { CacheFillError } from "./errors.ts";
-import { FillLock, parseFailedMarker } from "./fill_lock.ts";
+import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
+import {
+  beginFence,
+  bumpGeneration,
+  type Fence,
+  fencedDelete,
+  fencedWrite,
+  type FencedWriteResult,
+  generationKeyFor,
+} from "./_fence.ts";
+import { type FillLogFields, fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
 import { byMaster, groupBySlot, isCluster, mastersOf, scanNode, shardOf } from "./_cluster.ts";
+import { deepFreeze } from "./_freeze.ts";
 import type { L1Cache } from "./l1.ts";
 import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
-import { ANY_VERSION } from "./types.ts";
-import type { CacheResult, HashFuncs } from "./types.ts";
+import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
 
@@ -60,7 +70,8 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    * A process refreshes a key's TTL on a hit at most once per this many seconds (so the
    * TTL stays above `readRefreshTtlS` minus this while the key is read). The refresh is a
    * write: Redis invalidates the key in every process's L1 (client tracking), so
-   * refreshing on every hit would empty the L1s. @default {1 day}
+   * refreshing on every hit would empty the L1s. A rewrite by this process resets it; a
+   * rewrite by another process is refreshed at most this late. @default {1 day}
    */
   readRefreshSlackS?: number;
   /**
@@ -70,8 +81,9 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    */
   compressAboveBytes?: number;
   /**
-   * Values longer than this once encoded are not stored (the operation is reported as
-   * `set`/`too_large`, which the server counts), in bytes. @default {16 MiB}
+   * Values longer than this once encoded are not stored (reported as `set`/`too_large`),
+   * and stored entries that would inflate past it are broken (a miss), in bytes.
+   * @default {16 MiB}
    */
   maxValueBytes?: number;
   /**
@@ -90,18 +102,20 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   breakerMs?: number;
   /**
    * Coordinate `getOrSet` misses across processes with the fleet fill lock (see
-   * `fill_lock.ts`). Without it, a miss is coordinated within this process only.
+   * `_fleet_fill.ts`). Without it, a miss is coordinated within this process only.
    */
   fill?: FillPolicy;
   /**
-   * Receives JSON lines: Redis failures (at most one per second per cache) and one
-   * `cache_fill` line per `getOrSet` miss (its outcome, waited and compute ms).
+   * Receives JSON lines: Redis failures (at most one per second per cache), one
+   * `cache_fill` line per `getOrSet` miss (its outcome, waited and compute ms), and one
+   * `cache_clear` line per clear.
    */
   log?: (line: string) => void;
 }
 
 /**
- * A versioned cache in Redis with in-process single flight.
+ * A versioned cache in Redis with in-process and (with a fill policy) fleet-wide single
+ * flight.
  *
  * @typeParam UniquenessParams What identifies an entry (e.g. project and presentation object).
  * @typeParam VersionParams What its version is computed from (e.g. a module's `last_run`).
@@ -124,29 +138,30 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   /** The cache's name in reports (its prefix). */
   readonly name: string;
   readonly #keyPrefix: string;
+  readonly #generationKey: string;
   readonly #redis: () => RedisClient | undefined;
   readonly #minWriteTtlS: number;
   readonly #maxWriteTtlS: number;
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
-
   readonly #clearBatchSize: number;
   readonly #log: (line: string) => void;
   readonly #commandTimeoutMs: number | undefined;
   readonly #breakerMs: number;
   readonly #fill: FillPolicy | undefined;
   readonly #l1: () => L1Cache | undefined;
-  readonly #compressAboveBytes: number;
+  readonly #limits: { compressAboveBytes: number; maxValueBytes: number };
   readonly #persistent: boolean;
-  readonly #maxValueBytes: number;
+  readonly #pending: PendingClears;
   #lastErrorLogMs = 0;
 
   /**
    * @param prefix The cache's name: non-empty, without `:` (so no prefix can be a prefix of
    *   another's keys). Glob characters are allowed; `clearAll` escapes them.
-   * @throws {TypeError} If `prefix` is empty or contains `:`.
-   * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`, or the fill
-   *   policy breaks an invariant (see `checkFillPolicy`).
+   * @throws {TypeError} If `prefix` is empty or contains `:`, or a persistent cache is
+   *   given a fill policy.
+   * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`, a timeout is not
+   *   positive, or the fill policy breaks an invariant (see `checkFillPolicy`).
    */
   constructor(
     prefix: string,
@@ -161,15 +176,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     this.prefix = prefix;
     this.name = prefix;
-    this.#compressAboveBytes = options.compressAboveBytes ?? 4096;
+    this.#limits = {
+      compressAboveBytes: options.compressAboveBytes ?? 4096,
+      maxValueBytes: options.maxValueBytes ?? 16 * 1024 * 1024,
+    };
     this.#persistent = options.persistent ?? false;
     if (this.#persistent && options.fill) {
       throw new TypeError(
         `Cannot create cache '${prefix}': a persistent cache takes no fill policy`,
       );
     }
-    this.#maxValueBytes = options.maxValueBytes ?? 16 * 1024 * 1024;
     this.#keyPrefix = `cache:${prefix}:`;
+    this.#generationKey = generationKeyFor(this.#keyPrefix);
     this.#redis = options.redis ?? getRedis;
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
@@ -194,6 +212,10 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           `${this.#maxWriteTtlS} s) must satisfy 0 < min <= max`,
       );
     }
+    this.#pending = new PendingClears(
+      (key) => this.#deleteInRedis(key),
+      () => this.#deleteAllInRedis(),
+    );
     registerCache(this);
   }
 
@@ -212,10 +234,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return this.#minWriteTtlS + Math.floor(Math.random() * (span + 1));
   }
 
-  /** Stops in-flight writes and drops this cache's L1 entries (flush-all empties Redis). */
+  /** Detaches in-flight fills and drops this cache's L1 entries (flush-all empties Redis). */
   flushLocal(): void {
     this.cancelPendingWrites();
     this.#l1()?.deletePrefix(this.#keyPrefix);
+  }
+
+  /** Clears not yet done in Redis (retried in the background), for metrics and admin pages. */
+  get pendingClears(): { keys: number; all: boolean } {
+    return this.#pending.size;
   }
 
   /**
@@ -228,28 +255,42 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
-  #call<R>(client: RedisClient, call: Promise<R>, key: string): Promise<R> {
-    return this.#guard(shardOf(client, key), call);
-  }
+  #call = <R>(key: string, command: Promise<R>): Promise<R> => {
+    const client = this.#redis();
+    return this.#guard(client ? shardOf(client, key) : this, command);
+  };
 
   #guard<R>(shard: object, call: Promise<R>): Promise<R> {
     const timeoutMs = this.#commandTimeoutMs ?? redisCommandTimeoutMs();
     return withDeadline(shard, timeoutMs, this.#breakerMs, call);
   }
 
-  protected async readEntry(uniquenessHash: string, wantedVersion: string): Promise<StoreRead<T>> {
+  /**
+   * An L1 hit, only while Redis is usable for the key: the L1 is coherent through Redis's
+   * invalidations, which a disconnected (or stalled) connection does not deliver.
+   */
+  protected override peekLocal(uniquenessHash: string, version: string): T | undefined {
+    const l1 = this.#l1();
+    if (!l1 || this.#pending.covers(uniquenessHash)) return undefined;
+    const key = this.keyFor(uniquenessHash);
+    if (!this.#client(key)) return undefined;
+    const local = l1.get<Entry<T>>(key);
+    return local && (version === ANY_VERSION || local.versionHash === version)
+      ? local.data
+      : undefined;
+  }
+
+  protected async readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
+    if (this.#pending.covers(uniquenessHash)) return { kind: "unavailable" };
     const key = this.keyFor(uniquenessHash);
     const client = this.#client(key);
     if (!client) return { kind: "unavailable" };
+    // The L1 was asked already (`peekLocal`, before the flight was registered).
     const l1 = this.#l1();
-    const local = l1?.get<{ versionHash: string; data: T }>(key);
-    if (local && (wantedVersion === ANY_VERSION || local.versionHash === wantedVersion)) {
-      return { kind: "hit", versionHash: local.versionHash, data: local.data, local: true };
-    }
     const epoch = l1?.epoch ?? 0;
     let raw: string | null;
     try {
-      raw = await this.#call(client, client.get(key), key) as string | null;
+      raw = await this.#call(key, client.get(key)) as string | null;
     } catch (error) {
       if (String((error as Error)?.message).startsWith("WRONGTYPE")) {
         this.#discard(client, key); // a foreign value under our key
@@ -261,12 +302,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     if (raw === null) return { kind: "miss" };
     const entry = this.#decode(raw, uniquenessHash);
     if (!entry) {
-      // Defect 3 of the plan: a value that fails to parse (or belongs under another key)
-      // is a miss, and is removed.
+      // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
+      // would inflate past maxValueBytes) is a miss, and is removed.
       this.#discard(client, key);
       return { kind: "miss" };
     }
-    l1?.set(key, entry, raw.length * 2, epoch);
+    if (l1) l1.set(key, deepFreeze(entry), raw.length * 2, epoch);
     return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
   }
 
@@ -282,7 +323,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
     const client = this.#client(key);
     if (!client) return;
-    this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
+    this.#call(key, client.expire(key, this.#readRefreshTtlS))
       .catch((error: unknown) => this.#report("expire", error));
   }
 
@@ -297,48 +338,76 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return true;
   }
 
+  /** The fence stamp of a fill of `uniquenessHash` starting now (see `_fence.ts`). */
+  protected override async beginFill(uniquenessHash: string): Promise<Fence | undefined> {
+    if (this.#pending.covers(uniquenessHash)) return undefined;
+    const key = this.keyFor(uniquenessHash);
+    const client = this.#client(key);
+    if (!client) return undefined;
+    try {
+      return await beginFence(client, this.#call, key, this.#generationKey);
+    } catch (error) {
+      this.#report("fence", error);
+      return undefined;
+    }
+  }
+
   protected async writeEntry(
     uniquenessHash: string,
     versionHash: string,
     data: T,
-  ): Promise<boolean> {
-    const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return false;
-    const started = performance.now();
-    const encoded = this.encode(versionHash, data);
-    if (encoded === undefined) {
-      this.#reportSet(key, "too_large", started);
-      return true; // the cache works; this value is just not kept
-    }
-    try {
-      await this.#call(
-        client,
-        this.#persistent
-          ? client.set(key, encoded)
-          : client.set(key, encoded, { expiration: { type: "EX", value: this.writeTtlS() } }),
-        key,
-      );
-      this.#l1()?.delete(key);
-      this.#reportSet(key, "stored", started, encoded.length);
-      return true;
-    } catch (error) {
-      this.#report("set", error);
-      return false;
-    }
+    fence: unknown,
+  ): Promise<WriteResult> {
+    const result = await this.#write(uniquenessHash, versionHash, data, fence as Fence);
+    return result === "written"
+      ? "stored"
+      : result === "unavailable" || result === "error"
+      ? "unavailable"
+      : "skipped";
   }
 
-  /**
-   * The stored form of an entry: `{"versionHash", "data"}` as JSON, or above
-   * `compressAboveBytes` that JSON deflated (raw, level 6) in base64 behind `z1:`.
-   * `undefined` when the result is longer than `maxValueBytes`.
-   */
-  encode(versionHash: string, data: T): string | undefined {
-    const json = JSON.stringify({ versionHash, data });
-    const stored = json.length > this.#compressAboveBytes
-      ? COMPRESSED + deflateRawSync(Buffer.from(json), { level: 6 }).toString("base64")
-      : json;
-    return stored.length > this.#maxValueBytes ? undefined : stored;
+  /** Encodes and writes one entry, fenced; reports the `set`. Never throws. */
+  async #write(
+    uniquenessHash: string,
+    versionHash: string,
+    data: T,
+    fence: Fence,
+    lock?: { key: string; token: string },
+  ): Promise<FencedWriteResult | "unavailable" | "error" | "too_large" | "unencodable"> {
+    const key = this.keyFor(uniquenessHash);
+    if (this.#pending.covers(uniquenessHash)) return "unavailable";
+    const client = this.#client(key);
+    if (!client) return "unavailable";
+    const started = performance.now();
+    const encoded = encodeEntry(versionHash, data, this.#limits);
+    if ("refused" in encoded) {
+      this.#reportSet(key, encoded.refused, started);
+      return encoded.refused; // the cache works; this value is just not kept
+    }
+    try {
+      const written = await fencedWrite(client, this.#call, {
+        dataKey: key,
+        generationKey: this.#generationKey,
+        cluster: isCluster(client),
+        fence,
+        value: encoded.stored,
+        ttlS: this.#persistent ? 0 : this.writeTtlS(),
+        lock,
+      });
+      this.#l1()?.delete(key);
+      lastRefresh?.delete(key); // a rewritten entry gets its read refresh on the next hit
+      this.#reportSet(
+        key,
+        written === "written" ? "stored" : written,
+        started,
+        encoded.stored.length,
+      );
+      return written;
+    } catch (error) {
+      this.#report("set", error);
+      this.#reportSet(key, "error", started);
+      return "error";
+    }
   }
 
   #reportSet(key: string, result: string, started: number, bytes?: number): void {
@@ -353,34 +422,82 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     });
   }
 
-  protected async deleteEntry(uniquenessHash: string): Promise<void> {
+  protected async deleteEntry(uniquenessHash: string): Promise<ClearResult> {
+    this.#l1()?.delete(this.keyFor(uniquenessHash));
+    lastRefresh?.delete(this.keyFor(uniquenessHash));
+    const started = performance.now();
+    const result = await this.#pending.clear(uniquenessHash);
+    this.#logClear(hashOf(this.keyFor(uniquenessHash)), result, started);
+    return result;
+  }
+
+  protected async deleteAll(): Promise<ClearResult> {
+    this.#l1()?.deletePrefix(this.#keyPrefix);
+    const started = performance.now();
+    const result = await this.#pending.clearAll();
+    this.#logClear("all", result, started);
+    return result;
+  }
+
+  #logClear(scope: string, result: ClearResult, started: number): void {
+    this.#log(JSON.stringify({
+      event: "cache_clear",
+      cache: this.prefix,
+      scope,
+      status: result.status,
+      ...(result.deleted === undefined ? {} : { deleted: result.deleted }),
+      ms: round1(performance.now() - started),
+      ...(result.status === "pending"
+        ? { effect: "Redis unreachable: this process bypasses the entries; retrying" }
+        : {}),
+    }));
+  }
+
+  /** Deletes and fences one key in Redis; `false` when Redis could not be reached. */
+  async #deleteInRedis(uniquenessHash: string): Promise<boolean> {
     const key = this.keyFor(uniquenessHash);
-    this.#l1()?.delete(key);
     const client = this.#client(key);
-    if (!client) return;
+    if (!client) return false;
     try {
-      await this.#call(client, client.del(key), key);
+      await fencedDelete(
+        client,
+        this.#call,
+        key,
+        this.producerTimeoutMs + 60_000,
+        isCluster(client),
+      );
+      return true;
     } catch (error) {
       this.#report("del", error);
+      return false;
     }
   }
 
   /**
-   * SCAN with MATCH on this cache's own prefix (never KEYS), deleting with UNLINK. On a
+   * Moves the cache's generation (fencing every fill in flight), then deletes its keys:
+   * SCAN with MATCH on this cache's own prefix (never KEYS), UNLINK per batch. On a
    * cluster, every master is scanned, in parallel, and each batch is deleted with one
-   * UNLINK per slot (a multi-key command must stay within one slot). A master that cannot
-   * be reached is reported and skipped; the others are still cleared.
+   * UNLINK per slot. Resolves the number of keys deleted, or `undefined` when some master
+   * could not be reached (the clear is then pending).
    */
-  protected async deleteAll(): Promise<void> {
-    this.#l1()?.deletePrefix(this.#keyPrefix);
+  async #deleteAllInRedis(): Promise<number | undefined> {
     const client = this.#redis();
-    if (!client) return;
+    if (!client) return undefined;
+    try {
+      await bumpGeneration(client, this.#call, this.#generationKey);
+    } catch (error) {
+      this.#report("clear_all", error);
+      return undefined;
+    }
     const match = escapeGlob(this.#keyPrefix) + "*";
     const cluster = isCluster(client);
+    let deleted = 0;
+    let complete = true;
     await Promise.all(
       mastersOf(client).map(async (master) => {
         if (!breakerClosed(master.shard)) {
           this.#report("clear_all", new Error(`Redis ${master.address} skipped (breaker open)`));
+          complete = false;
           return;
         }
         const call = <R>(command: Promise<R>) => this.#guard(master.shard, command);
@@ -388,15 +505,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           const node = await call(master.connect());
           const scan = { MATCH: match, COUNT: this.#clearBatchSize };
           for await (const keys of scanNode(node, scan, call)) {
-            await Promise.all(
+            const counts = await Promise.all(
               (cluster ? groupBySlot(keys) : [keys]).map((group) => call(node.unlink(group))),
             );
+            for (const count of counts) deleted += Number(count);
           }
         } catch (error) {
           this.#report("clear_all", error);
+          complete = false;
         }
       }),
     );
+    return complete ? deleted : undefined;
   }
 
   /**
@@ -405,7 +525,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    * slot, all sent at once, so one round trip per master), a version check per key, and
    * the misses filled through the normal path in parallel (per-key single flight, and the
    * fleet fill lock when the cache has a policy). Hits refresh their TTL in the
-   * background (`PTTL`, then `EXPIRE` where due), without delaying the answer.
+   * background where due, without delaying the answer.
    *
    * @param requests One entry per wanted value, in the order of the results.
    * @param producer Computes the value of one request on a miss (`index` into `requests`).
@@ -419,16 +539,16 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const started = performance.now();
     const results: (CacheResult<T> | undefined)[] = new Array(requests.length);
     const hashes = requests.map((r) => this.hashesOf(r.params, r.version));
-    const l1 = this.#l1();
     const fetch: number[] = [];
     for (const [index, { uniquenessHash, versionHash }] of hashes.entries()) {
-      const local = l1?.get<{ versionHash: string; data: T }>(this.keyFor(uniquenessHash));
-      if (local && local.versionHash === versionHash) {
-        results[index] = { value: local.data, outcome: "hit", lookupMs: 0, computeMs: 0 };
-      } else fetch.push(index);
+      const local = this.peekLocal(uniquenessHash, versionHash);
+      if (local !== undefined) {
+        results[index] = { value: local, outcome: "hit", lookupMs: 0, computeMs: 0 };
+      } else if (!this.#pending.covers(uniquenessHash)) fetch.push(index);
     }
     const client = this.#redis();
     if (client && fetch.length > 0) {
+      const l1 = this.#l1();
       const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
       const epoch = l1?.epoch ?? 0;
       const byKey = new Map<string, string | null>();
@@ -456,11 +576,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
         const raw = byKey.get(key);
         const entry = raw ? this.#decode(raw, hashes[index].uniquenessHash) : undefined;
         if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
-        l1?.set(key, entry, raw!.length * 2, epoch);
+        if (l1) l1.set(key, deepFreeze(entry), raw!.length * 2, epoch);
         results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
         hitKeys.push(key);
       }
-      if (hitKeys.length > 0 && !this.#persistent) this.#refreshTtls(client, hitKeys);
+      for (const key of hitKeys) this.touchEntry(key.slice(this.#keyPrefix.length));
     }
     const filled = await Promise.all(
       requests.map((request, index) =>
@@ -481,264 +601,72 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return filled;
   }
 
-  /** The read refresh of batch hits (see `touchEntry`), in the background. */
-  #refreshTtls(client: RedisClient, keys: string[]): void {
-    for (const key of keys) {
-      if (!this.#refreshDue(key)) continue;
-      this.#call(client, client.expire(key, this.#readRefreshTtlS), key)
-        .catch((error: unknown) => this.#report("expire", error));
-    }
-  }
-
   /**
-   * Fills a `getOrSet` miss. With a fill policy and a reachable Redis, across the fleet:
-   *
-   * 1. `SET NX PX` on the lock: the winner is the leader. It re-reads the data key
-   *    (another leader may have just written it), runs the producer while extending its
-   *    lease, writes with the fenced script, and releases with compare-and-delete.
-   * 2. The others are followers: they poll the data key (with the lock's value, in one
-   *    round trip) with jittered backoff from `pollMinMs` to `pollMaxMs`. A value of the
-   *    wanted version is a `follower_hit`. A leader that failed leaves a marker, and its
-   *    followers fail with a {@linkcode CacheFillError}; a lock that is free without a
-   *    value is taken over at once. A leader that stops extending its lease for 2.5
-   *    heartbeats is presumed dead and is taken over (exactly one follower wins, the
-   *    others follow it with a fresh wait). After `waitMs` without a value, a follower
-   *    whose leader still extends its lease computes itself without writing
-   *    (`follower_timeout`).
-   * 3. Any Redis error on the way degrades to this process's own fill (`lock_error`).
+   * Fills a `getOrSet` miss: with a fill policy and a reachable Redis, once for the whole
+   * fleet (`_fleet_fill.ts`); otherwise in this process (`no_policy`, `lock_error`).
    */
   protected override async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
     const policy = this.#fill;
     const dataKey = this.keyFor(miss.uniquenessHash);
     const client = policy && !miss.unavailable ? this.#client(dataKey) : undefined;
-    if (!policy || !client) {
-      return await this.#localFill(miss, policy ? "lock_error" : "no_policy", performance.now());
-    }
-    const started = performance.now();
-    let lock: FillLock;
-    try {
-      // The lock key shares the data key's slot, so the lock, its scripts and the data all
-      // live on (and share the breaker of) one master.
-      lock = new FillLock(
-        client,
-        (command) => this.#call(client, command, dataKey),
-        dataKey,
-        policy.leaseMs,
-      );
-    } catch {
-      return await this.#localFill(miss, "lock_error", started); // no same-slot lock key
-    }
-    try {
-      if (await lock.tryAcquire()) return await this.#lead(lock, policy, miss, "leader", started);
-    } catch {
-      // The SET NX may still run once Redis answers again (a paused Redis queues it), and
-      // would then hold the lock with nobody behind it: queue a token-checked release
-      // right behind it.
-      lock.release().catch(() => {});
-      return await this.#localFill(miss, "lock_error", started);
-    }
-    // The leader we follow: its token, when our wait for it ends, and when it last showed
-    // it is alive (first seen, or its lease grew: it extends every `heartbeatMs`).
-    let expected: string | undefined;
-    let deadline = started + policy.waitMs;
-    let lastLeaseLeftMs = Infinity;
-    let lastAliveAt = -Infinity;
-    const heartbeatMs = heartbeatIntervalMs(policy);
-    for (let attempt = 0;; attempt++) {
-      await sleep(pollDelayMs(policy, attempt));
-      let poll;
-      try {
-        poll = await lock.poll();
-      } catch {
-        return await this.#localFill(miss, "lock_error", started);
-      }
-      const entry = poll.data === null ? undefined : this.#decode(poll.data, miss.uniquenessHash);
-      if (entry && entry.versionHash === miss.versionHash) {
-        miss.publish(entry.data);
-        this.#logFill(miss, "follower_hit", started, 0);
-        return { value: entry.data, outcome: "hit" };
-      }
-      const failed = parseFailedMarker(poll.lock);
-      if (failed && failed.token === expected) {
-        this.#logFill(miss, "follower_failed", started, 0);
-        throw new CacheFillError(this.prefix, failed.message);
-      }
-      if (poll.lock === null || failed) {
-        // Nobody is filling (the leader finished without a value, or failed before we
-        // followed it): take over at once; if another follower beat us, follow it.
-        try {
-          if (await lock.takeOver(poll.lock)) {
-            return await this.#lead(lock, policy, miss, "leader", started);
-          }
-        } catch {
-          return await this.#localFill(miss, "lock_error", started);
-        }
-        continue;
-      }
-      const now = performance.now();
-      if (poll.lock !== expected) {
-        if (expected !== undefined) deadline = now + policy.waitMs; // a new leader
-        expected = poll.lock;
-        lastAliveAt = now;
-      } else if (poll.leaseLeftMs > lastLeaseLeftMs) {
-        lastAliveAt = now;
-      }
-      lastLeaseLeftMs = poll.leaseLeftMs;
-      const alive = now - lastAliveAt < 2.5 * heartbeatMs;
-      if (alive && now < deadline) continue;
-      if (alive) {
-        // The leader is alive but slower than `waitMs`: compute ourselves, and leave the
-        // write to it (ours would be refused by the fence anyway).
-        return await this.#timeoutFill(miss, started);
-      }
-      // The leader stopped extending its lease (dead, stalled, or its lock orphaned): at
-      // once, not at `waitMs`, exactly one follower takes over from it; the others follow
-      // the new leader with a fresh wait.
-      try {
-        if (await lock.takeOver(expected)) {
-          return await this.#lead(lock, policy, miss, "leader", started, { tookOver: true });
-        }
-      } catch {
-        return await this.#localFill(miss, "lock_error", started);
-      }
-    }
-  }
-
-  /** A follower whose live leader is slower than `waitMs`: produce, publish, no write. */
-  async #timeoutFill(miss: MissContext<T>, started: number): Promise<FillResult<T>> {
-    const computeStarted = performance.now();
-    const value = await miss.produce();
-    miss.publish(value);
-    this.#logFill(miss, "follower_timeout", started, performance.now() - computeStarted);
-    return { value, outcome: "miss" };
-  }
-
-  /** The leader's part: recheck, produce under a kept-alive lease, fenced write, release. */
-  async #lead(
-    lock: FillLock,
-    policy: FillPolicy,
-    miss: MissContext<T>,
-    outcome: "leader",
-    started: number,
-    extra: Record<string, unknown> = {},
-  ): Promise<FillResult<T>> {
-    let raw: string | null;
-    try {
-      raw = await lock.readData();
-    } catch {
-      lock.release().catch(() => {});
-      return await this.#localFill(miss, "lock_error", started);
-    }
-    const entry = raw === null ? undefined : this.#decode(raw, miss.uniquenessHash);
-    if (entry && entry.versionHash === miss.versionHash) {
-      lock.release().catch(() => {});
-      miss.publish(entry.data);
-      this.#logFill(miss, "recheck_hit", started, 0);
-      return { value: entry.data, outcome: "hit" };
-    }
-    const waitedMs = performance.now() - started;
-    let leaseLost = false;
-    const heartbeat = setInterval(() => {
-      lock.extend().then((held) => leaseLost ||= !held, () => {});
-    }, heartbeatIntervalMs(policy));
-    const computeStarted = performance.now();
-    let value: T;
-    try {
-      value = await miss.produce();
-    } catch (error) {
-      clearInterval(heartbeat);
-      const message = `${(error as Error)?.name ?? "Error"}: ${(error as Error)?.message ?? error}`;
-      await lock.fail(message, Math.max(3 * policy.pollMaxMs, 100)).catch(() => {});
-      this.#logFill(miss, outcome, started, performance.now() - computeStarted, {
-        ...extra,
-        failed: true,
-      });
-      throw error;
-    }
-    clearInterval(heartbeat);
-    const computeMs = performance.now() - computeStarted;
-    miss.publish(value);
-    let written = false;
-    if (miss.storable(value)) {
-      const writeStarted = performance.now();
-      const stored = this.encode(miss.versionHash, value);
-      let refused = false; // Redis refused the write (MISCONF, OOM, timeout): not a lost lease
-      written = stored === undefined ||
-        await lock.writeFenced(stored, this.writeTtlS()).catch(() => (refused = true, false));
-      this.#reportSet(
-        lock.dataKey,
-        stored === undefined ? "too_large" : written ? "stored" : refused ? "error" : "fenced",
-        writeStarted,
-        stored?.length,
-      );
-      this.#l1()?.delete(lock.dataKey);
-      leaseLost ||= !written && !refused;
-    }
-    await lock.release().catch(() => {});
-    this.#logFill(
+    const local = async (outcome: string): Promise<FillResult<T>> => {
+      const started = performance.now();
+      const result = await super.fillMiss(miss);
+      const waitedMs = 0;
+      this.#logFill(miss, outcome, { waitedMs, computeMs: performance.now() - started });
+      return result;
+    };
+    if (!policy || !client) return await local(policy ? "lock_error" : "no_policy");
+    return await fleetFill({
+      cache: this.prefix,
+      policy,
+      client,
+      call: (command) => this.#call(dataKey, command),
+      dataKey,
       miss,
-      outcome,
-      started,
-      computeMs,
-      { ...extra, ...(leaseLost ? { leaseLost: true } : {}) },
-      waitedMs,
-    );
-    return { value, outcome: "miss" };
-  }
-
-  /** This process fills alone (no policy, or the lock path failed). */
-  async #localFill(
-    miss: MissContext<T>,
-    outcome: "no_policy" | "lock_error",
-    started: number,
-  ): Promise<FillResult<T>> {
-    const computeStarted = performance.now();
-    const result = await super.fillMiss(miss);
-    this.#logFill(miss, outcome, started, performance.now() - computeStarted);
-    return result;
+      decode: (raw) => this.#decode(raw, miss.uniquenessHash),
+      write: (lock, value, fence) =>
+        this.#write(miss.uniquenessHash, miss.versionHash, value, fence, {
+          key: lock.lockKey,
+          token: lock.token,
+        }).then((result) => result === "unavailable" ? "error" : result),
+      localFill: () => local("lock_error"),
+      log: (outcome, fields) => this.#logFill(miss, outcome, fields),
+    });
   }
 
   /** One JSON line per `getOrSet` miss (the key itself only as a short hash). */
-  #logFill(
-    miss: MissContext<T>,
-    outcome: string,
-    started: number,
-    computeMs: number,
-    extra: Record<string, unknown> = {},
-    waitedMs = performance.now() - started - computeMs,
-  ): void {
+  #logFill(miss: MissContext<T>, outcome: string, fields: FillLogFields): void {
+    const key = this.keyFor(miss.uniquenessHash);
     if (observed()) {
       reportOperation({
         cache: this.prefix,
         op: "fill",
         result: outcome,
-        latencyMs: performance.now() - started,
-        key: this.keyFor(miss.uniquenessHash),
-        detail: { waitedMs, computeMs, ...extra },
+        latencyMs: fields.waitedMs + fields.computeMs,
+        key,
+        detail: { ...fields },
       });
     }
     this.#log(JSON.stringify({
       event: "cache_fill",
       cache: this.prefix,
-      keyHash: createHash("sha256").update(this.keyFor(miss.uniquenessHash)).digest("hex").slice(
-        0,
-        12,
-      ),
+      keyHash: hashOf(key),
       outcome,
-      waitedMs: round1(waitedMs),
-      computeMs: round1(computeMs),
-      ...extra,
+      ...fields,
+      waitedMs: round1(fields.waitedMs),
+      computeMs: round1(fields.computeMs),
     }));
   }
 
   /** A stored entry, if it is one of ours and belongs under `uniquenessHash`. */
-  #decode(raw: string, uniquenessHash: string): { versionHash: string; data: T } | undefined {
-    const entry = decodeEntry<T>(raw);
+  #decode(raw: string, uniquenessHash: string): Entry<T> | undefined {
+    const entry = decodeEntry<T>(raw, this.#limits.maxValueBytes);
     return entry && this.belongsTo(uniquenessHash, entry) ? entry : undefined;
   }
 
   #discard(client: RedisClient, key: string): void {
-    this.#call(client, client.del(key), key).catch((error: unknown) => this.#report("del", error));
+    this.#call(key, client.del(key)).catch((error: unknown) => this.#report("del", error));
   }
 
   #report(op: string, error: unknown): void {
@@ -756,49 +684,91 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 }
 
 /**
- * How often a leader extends its lease: three times per `min(leaseMs, waitMs)`, and at
- * least every second, so its followers see it extend well within their wait, and a leader
- * that stops extending (dead, stalled, or an orphaned lock) is replaced within about 2.5 s.
+ * Clears that could not reach Redis, retried in the background (backoff 250 ms to 5 s)
+ * until they land. While one is pending, the cache treats what it covers as unavailable in
+ * this process (never served, never written), so a clear is never silently undone. At most
+ * 10,000 keys are remembered; past that, the whole cache is cleared instead.
  */
-function heartbeatIntervalMs(policy: FillPolicy): number {
-  return Math.min(1000, Math.max(10, Math.floor(Math.min(policy.leaseMs, policy.waitMs) / 3)));
+class PendingClears {
+  readonly #keys = new Set<string>();
+  #all = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #delayMs = 250;
+
+  constructor(
+    private readonly deleteKey: (uniquenessHash: string) => Promise<boolean>,
+    private readonly deleteAll: () => Promise<number | undefined>,
+  ) {}
+
+  get size(): { keys: number; all: boolean } {
+    return { keys: this.#keys.size, all: this.#all };
+  }
+
+  /** Whether a pending clear covers `uniquenessHash`. */
+  covers(uniquenessHash: string): boolean {
+    return this.#all || (this.#keys.size > 0 && this.#keys.has(uniquenessHash));
+  }
+
+  async clear(uniquenessHash: string): Promise<ClearResult> {
+    if (this.#all) return { status: "pending" };
+    if (await this.deleteKey(uniquenessHash)) {
+      this.#keys.delete(uniquenessHash);
+      return { status: "cleared" };
+    }
+    if (this.#keys.size >= 10_000) this.#all = true;
+    else this.#keys.add(uniquenessHash);
+    this.#schedule();
+    return { status: "pending" };
+  }
+
+  async clearAll(): Promise<ClearResult> {
+    const deleted = await this.deleteAll();
+    if (deleted !== undefined) {
+      this.#all = false;
+      this.#keys.clear();
+      return { status: "cleared", deleted };
+    }
+    this.#all = true;
+    this.#keys.clear();
+    this.#schedule();
+    return { status: "pending" };
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = unref(setTimeout(async () => {
+      this.#timer = undefined;
+      if (this.#all) {
+        if (await this.deleteAll() !== undefined) this.#all = false;
+      } else {
+        for (const key of [...this.#keys]) {
+          if (await this.deleteKey(key)) this.#keys.delete(key);
+          else break;
+        }
+      }
+      if (this.#all || this.#keys.size > 0) {
+        this.#delayMs = Math.min(this.#delayMs * 2, 5000);
+        this.#schedule();
+      } else this.#delayMs = 250;
+    }, this.#delayMs));
+  }
 }
 
-/** The pause before poll `attempt` (0-based): full jitter over a doubling backoff. */
-function pollDelayMs(policy: FillPolicy, attempt: number): number {
-  const cap = Math.min(policy.pollMaxMs, policy.pollMinMs * 2 ** attempt);
-  return policy.pollMinMs + Math.random() * (cap - policy.pollMinMs);
+/** A retry timer that does not keep the process alive. */
+function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
+  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
+  if (typeof timer === "number") deno?.unrefTimer?.(timer);
+  else (timer as { unref?(): void }).unref?.();
+  return timer;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** A short hash of a key, for logs (12 hex digits of its SHA-256). */
+function hashOf(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 12);
 }
 
 function round1(ms: number): number {
   return Math.round(ms * 10) / 10;
-}
-
-/** Marks a compressed entry (deflate-raw, base64). */
-const COMPRESSED = "z1:";
-
-/** Parses a stored entry; `undefined` for anything that is not one of ours. */
-function decodeEntry<T>(raw: string): { versionHash: string; data: T } | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(
-      raw.startsWith(COMPRESSED)
-        ? inflateRawSync(Buffer.from(raw.slice(COMPRESSED.length), "base64")).toString()
-        : raw,
-    );
-  } catch {
-    return undefined;
-  }
-  if (
-    typeof parsed !== "object" || parsed === null || Array.isArray(parsed) ||
-    typeof (parsed as { versionHash?: unknown }).versionHash !== "string" ||
-    !("data" in parsed)
-  ) return undefined;
-  return parsed as { versionHash: string; data: T };
 }
 
 /** Escapes Redis glob metacharacters (`*`, `?`, `[`, `]`, `\`) so a pattern matches them literally. */

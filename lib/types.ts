@@ -43,7 +43,13 @@ export type CacheOutcome =
   /** This caller ran the producer, and the cache was available to store the result. */
   | "miss"
   /** The cache was unavailable (Redis disabled or down): the producer ran uncached. */
-  | "bypass";
+  | "bypass"
+  /**
+   * The fill was slower than the cache's `softTimeoutMs`: the caller got the value stored
+   * for another version (what was there) while the fill goes on in the background. Only
+   * with `softTimeoutMs` set; {@linkcode CacheResult.staleVersionHash} names the version.
+   */
+  | "stale";
 
 /** The result of {@linkcode TimCache.getOrSet}. */
 export interface CacheResult<T> {
@@ -53,6 +59,24 @@ export interface CacheResult<T> {
   lookupMs: number;
   /** Time spent in this caller's producer, in ms (0 unless `outcome` is miss or bypass). */
   computeMs: number;
+  /** With outcome `stale`: the version hash of the value served. */
+  staleVersionHash?: string;
+}
+
+/**
+ * What a clear did. A clear always takes effect in this process at once (in-flight fills
+ * are detached and will not write); `status` says whether the store has it too.
+ */
+export interface ClearResult {
+  /**
+   * `cleared`: the store removed the entries and fenced the fills in flight anywhere.
+   * `pending`: the store could not be reached; the clear is retried in the background and,
+   * until it lands, this process reads the cleared entries as unavailable (never serves
+   * them) and does not write them. Other processes keep serving them until then.
+   */
+  status: "cleared" | "pending";
+  /** Keys deleted (`clearAll` on Redis; `undefined` where it is not counted). */
+  deleted?: number;
 }
 
 /** The interface {@linkcode TimCacheB} and {@linkcode TimCacheC} share. */
@@ -77,8 +101,12 @@ export interface TimCache<UniquenessParams, VersionParams, T> {
     versionParams: VersionParams,
     producer: () => Promise<T>,
   ): Promise<CacheResult<T>>;
-  /** Removes one entry (every version), and stops in-flight writes from restoring it. */
-  clear(params: UniquenessParams): Promise<void>;
-  /** Removes every entry of this cache, and stops in-flight writes from restoring them. */
-  clearAll(): Promise<void>;
+  /**
+   * Removes one entry (every version). Fills that started before the clear, in this process
+   * or (`TimCacheC`) any other, do not write after it; callers after it start a new fill.
+   * Never throws: an unreachable store makes the result `pending` (see {@linkcode ClearResult}).
+   */
+  clear(params: UniquenessParams): Promise<ClearResult>;
+  /** Removes every entry of this cache, with the guarantees of {@linkcode TimCache.clear}. */
+  clearAll(): Promise<ClearResult>;
 }

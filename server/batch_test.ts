@@ -90,8 +90,8 @@ Deno.test({
       .json();
     assert.match(run.runId, /^\d{8}T\d{12}Z$/);
     const id = `demo.m001.${run.runId}`;
-    assert.equal(await redis.cli("EXISTS", `cache:module_run_exists:${id}`), "1"); // pre-warmed
-    assert.equal(await redis.cli("EXISTS", `cache:module_run:${id}`), "0"); // filled on read only
+    assert.equal(await redis.cli("EXISTS", `cache:module_run:e:${id}`), "1"); // pre-warmed
+    assert.equal(await redis.cli("EXISTS", `cache:module_run:r:${id}`), "0"); // filled on read only
     const path = `/api/projects/demo/modules/m001/runs/${run.runId}`;
     const first = await app.request(path);
     assert.equal(first.status, 200);
@@ -99,7 +99,7 @@ Deno.test({
     const summary = await first.json();
     assert.ok(summary.indicators.length > 0);
     assert.equal((await app.request(path)).headers.get("x-cache"), "HIT");
-    assert.equal(await redis.cli("TTL", `cache:module_run:${id}`), "-1");
+    assert.equal(await redis.cli("TTL", `cache:module_run:r:${id}`), "-1");
 
     const next = await (await app.request("/api/projects/demo/modules/m001/run", {
       method: "POST",
@@ -109,8 +109,8 @@ Deno.test({
     assert.notEqual(next.runId, run.runId);
     const fake = "20000101T000000000000Z";
     assert.equal((await app.request(`/api/projects/demo/modules/m001/runs/${fake}`)).status, 404);
-    assert.equal(await redis.cli("EXISTS", `cache:module_run_exists:demo.m001.${fake}`), "0"); // never cached
-    assert.equal(await redis.cli("EXISTS", `cache:module_run:demo.m001.${fake}`), "0");
+    assert.equal(await redis.cli("EXISTS", `cache:module_run:e:demo.m001.${fake}`), "0"); // never cached
+    assert.equal(await redis.cli("EXISTS", `cache:module_run:r:demo.m001.${fake}`), "0");
   } finally {
     await closeRedis();
   }

@@ -4,18 +4,26 @@
  * loads (`defineCacheRegistry` throws a RangeError for a broken invariant), by a test,
  * and by `deno task registry:check`.
  *
- * Fill policies follow each cache's cold cost on the full Kano data (see
- * docs/performance.md): `waitMs` sits well above the slowest normal computation, so a
- * follower computes itself only when its leader is stuck, and `leaseMs` above `waitMs`.
+ * Fill policies (issue 21): followers wait for a leader as long as it heartbeats (every
+ * second; a leader silent for 2.5 s is taken over), up to `maxWaitMs`, which sits well above
+ * the slowest cold computation measured at national size (docs/performance.md, "National
+ * scale": HMIS dataset summaries 40-54 s, the slowest presentation object about 11 s), so a
+ * live leader is abandoned only when it is stuck. No cache sets `waitMs`: a follower never
+ * recomputes what a live leader is computing.
  *
  * @module
  */
 import { type CacheRegistry, defineCacheRegistry, type FillPolicy } from "../lib/mod.ts";
 
-/** Heavy aggregates over the results or datasets (cold: 10 ms to ~1 s; at scale, more). */
-const HEAVY: FillPolicy = { leaseMs: 60_000, waitMs: 45_000, pollMinMs: 20, pollMaxMs: 500 };
-/** Lighter metadata queries (cold: ~100-300 ms). */
-const LIGHT: FillPolicy = { leaseMs: 20_000, waitMs: 15_000, pollMinMs: 10, pollMaxMs: 250 };
+/**
+ * Heavy aggregates over the results or datasets (Kano cold: 10 ms to ~2 s; national: up to
+ * 54 s): wait for a live leader up to 3 minutes, over 3x the slowest national fill.
+ */
+const HEAVY: FillPolicy = { leaseMs: 30_000, maxWaitMs: 180_000, pollMinMs: 20, pollMaxMs: 500 };
+/**
+ * Lighter metadata queries (Kano cold: ~100-300 ms; national: a few seconds): up to 1 minute.
+ */
+const LIGHT: FillPolicy = { leaseMs: 20_000, maxWaitMs: 60_000, pollMinMs: 10, pollMaxMs: 250 };
 
 /** Every server cache, by prefix. */
 export const SERVER_CACHES: CacheRegistry = defineCacheRegistry([

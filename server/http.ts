@@ -10,7 +10,8 @@ import type { TimCache } from "../lib/mod.ts";
 import { type Cached, envelope } from "./caches.ts";
 import { inSpan } from "./observability.ts";
 
-const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS" } as const;
+/** The `X-Cache` header of each cache outcome. */
+export const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS", stale: "STALE" } as const;
 
 /**
  * Serves `producer()`'s body through `cache` with the headers that tell how it was served:

@@ -5,8 +5,8 @@
  * migration, a `VACUUM FULL`), so the items SQL waits in Postgres. Server A takes the fill
  * lock and blocks in that SQL; B and C follow it; A is SIGKILLed; the table is released.
  * B and C must answer every request right, the fleet must run the producer at most twice,
- * and the key must end up filled. The server's `po_items` policy (`waitMs` 45 s,
- * `leaseMs` 60 s) bounds how long the followers wait for the dead leader.
+ * and the key must end up filled. The followers take the dead leader over once its lease
+ * stops growing (the liveness window, 2.5 s for the server's `po_items` policy).
  *
  * @module
  */
@@ -99,7 +99,7 @@ export async function leaderSigkill(harness: Harness): Promise<Row> {
   notes.push(
     `${followed.length} follower requests on B and C answered within ${duration(slowest)} ` +
       `(${duration(Math.max(...followed.map((s) => s.endedAt)) - killedAt)} after the kill; ` +
-      `policy waitMs ${policy?.waitMs} ms, leaseMs ${policy?.leaseMs} ms)`,
+      `policy maxWaitMs ${policy?.maxWaitMs} ms, leaseMs ${policy?.leaseMs} ms)`,
   );
   const fills = [b, c].flatMap((server) =>
     server.logLines().filter((l) => l.event === "cache_fill" && l.cache === "po_items")

@@ -1,7 +1,8 @@
 /**
  * One process of a test fleet: a TimCacheC with a fill policy behind `GET /?key=…`.
  * The producer counts its runs in Redis (`runs:<key>`), records its pid
- * (`leader:<key>`), sleeps `producerMs`, then returns or throws (`mode`).
+ * (`leader:<key>`) and each run's start (`starts:<key>`, a list of `<pid>:<epoch ms>`),
+ * sleeps `producerMs`, then returns or throws (`mode`).
  *
  * Usage: deno run -A fleet_worker.ts <redis> <port> <producerMs> <ok|throw> <policy JSON>
  * (`<redis>`: a URL, or a cluster as made by `targetArg`).
@@ -35,6 +36,7 @@ Deno.serve({
     const result = await cache.getOrSet(key, "v1", async () => {
       await counter.incr(`runs:${key}`);
       await counter.set(`leader:${key}`, String(Deno.pid));
+      await counter.rPush(`starts:${key}`, `${Deno.pid}:${Date.now()}`);
       await new Promise((r) => setTimeout(r, Number(producerMs)));
       if (mode === "throw") throw new Error("producer failed on purpose");
       return { key, v: "v1", by: Deno.pid };

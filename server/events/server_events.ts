@@ -30,8 +30,12 @@ export interface EventSubscriber {
   close(): void;
 }
 
-/** A callback that clears what has no version, for one entity type. */
-export type ClearCallback = (event: CacheEvent) => void | Promise<void>;
+/**
+ * A callback that clears what has no version, for one entity type. It may resolve the
+ * cache's clear result (`{ status: "cleared" | "invalidated" | "pending" }`): a `pending`
+ * one (Redis unreachable, retried by the cache) is logged.
+ */
+export type ClearCallback = (event: CacheEvent) => unknown;
 
 /** Options of {@linkcode ServerEvents}. */
 export interface ServerEventsOptions {
@@ -268,7 +272,10 @@ export class ServerEvents {
     for (const entity of event.affected) {
       for (const clear of this.#clears.get(entity) ?? []) {
         try {
-          Promise.resolve(clear(event)).catch((error) => this.#clearFailed(entity, event, error));
+          Promise.resolve(clear(event)).then(
+            (result) => this.#clearDone(entity, event, result),
+            (error) => this.#clearFailed(entity, event, error),
+          );
         } catch (error) {
           this.#clearFailed(entity, event, error);
         }
@@ -279,6 +286,17 @@ export class ServerEvents {
     this.#ring.push(event);
     if (this.#ring.length > this.#ringSize) this.#floor = this.#ring.shift()!.seq;
     for (const subscriber of this.#subscribers) subscriber.event(event);
+  }
+
+  #clearDone(entity: string, event: CacheEvent, result: unknown): void {
+    if ((result as { status?: string } | undefined)?.status !== "pending") return;
+    this.log.warn({
+      event: "clear_pending",
+      entity,
+      eventId: event.eventId,
+      reason: "Redis was unreachable: the cache retries the clear, and this process does not " +
+        "serve the cleared values meanwhile",
+    });
   }
 
   #clearFailed(entity: string, event: CacheEvent, error: unknown): void {

@@ -13,7 +13,7 @@ import { HTTPException } from "hono/http-exception";
 import type { CacheResult } from "../../lib/mod.ts";
 import { type Cached, envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
-import { idParam, since } from "../http.ts";
+import { idParam, since, X_CACHE } from "../http.ts";
 import { fetchPoItems, getPresentationObject, NotFoundError, type PoDetail } from "../model/mod.ts";
 import { poVersionsMany } from "../versions.ts";
 
@@ -21,7 +21,6 @@ import { poVersionsMany } from "../versions.ts";
 export const MAX_BATCH = 100;
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
-const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS" } as const;
 
 /** What the batch route needs. */
 export interface BatchRoutesDeps {

@@ -1,0 +1,77 @@
+/**
+ * The stored form of a `TimCacheC` entry.
+ *
+ * An entry is the JSON `{"versionHash": string, "data": T}`; above `compressAboveBytes` that
+ * JSON is deflated (raw, level 6) and stored as base64 behind `z1:` (the measurements behind
+ * the codec are in docs/performance.md). Decoding is bounded: an entry, compressed or not,
+ * whose JSON would be longer than `maxValueBytes` is broken, and inflating stops there
+ * (a small stored value cannot expand into gigabytes).
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+
+/** Marks a compressed entry (deflate-raw, base64). */
+export const COMPRESSED = "z1:";
+
+/** A decoded entry. */
+export interface Entry<T> {
+  versionHash: string;
+  data: T;
+}
+
+/** Limits of the codec, in bytes. */
+export interface CodecLimits {
+  /** Entries whose JSON is longer are stored compressed. */
+  compressAboveBytes: number;
+  /** Entries longer than this (stored, or as JSON once inflated) are refused. */
+  maxValueBytes: number;
+}
+
+/**
+ * The stored form of an entry, or why there is none: `too_large` (longer than
+ * `maxValueBytes` once encoded) or `unencodable` (JSON cannot encode it: a BigInt, a cycle,
+ * or `undefined` data).
+ */
+export function encodeEntry<T>(
+  versionHash: string,
+  data: T,
+  limits: CodecLimits,
+): { stored: string } | { refused: "too_large" | "unencodable" } {
+  if (data === undefined || typeof data === "function" || typeof data === "symbol") {
+    return { refused: "unencodable" }; // JSON would drop the field
+  }
+  let json: string;
+  try {
+    json = JSON.stringify({ versionHash, data });
+  } catch {
+    return { refused: "unencodable" };
+  }
+  const stored = json.length > limits.compressAboveBytes
+    ? COMPRESSED + deflateRawSync(Buffer.from(json), { level: 6 }).toString("base64")
+    : json;
+  return stored.length > limits.maxValueBytes ? { refused: "too_large" } : { stored };
+}
+
+/** Parses a stored entry; `undefined` for anything that is not one of ours, or too large. */
+export function decodeEntry<T>(raw: string, maxValueBytes: number): Entry<T> | undefined {
+  let parsed: unknown;
+  try {
+    const json = raw.startsWith(COMPRESSED)
+      ? inflateRawSync(Buffer.from(raw.slice(COMPRESSED.length), "base64"), {
+        maxOutputLength: maxValueBytes,
+      }).toString()
+      : raw;
+    if (json.length > maxValueBytes) return undefined;
+    parsed = JSON.parse(json);
+  } catch {
+    return undefined; // not JSON, not deflate, or inflating past the limit (RangeError)
+  }
+  if (
+    typeof parsed !== "object" || parsed === null || Array.isArray(parsed) ||
+    typeof (parsed as { versionHash?: unknown }).versionHash !== "string" ||
+    !("data" in parsed)
+  ) return undefined;
+  return parsed as Entry<T>;
+}
