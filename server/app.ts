@@ -133,7 +133,11 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   app.route(
     "/api/admin",
-    cacheAdminRoutes({ counters: deps.cacheCounters ?? new CacheCounters(), flushLog }),
+    cacheAdminRoutes({
+      counters: deps.cacheCounters ?? new CacheCounters(),
+      flushLog,
+      caches: deps.caches,
+    }),
   );
   const events = deps.events ?? new ServerEvents({ db: deps.db, instance });
   const memo = deps.memo ?? new StaleWhileRevalidate({ tenant: instance, log });

@@ -294,6 +294,7 @@ Deno.test("GET /api/admin/caches: administrators only; keys, memory and hits per
     assert.ok(items.memoryBytes > 0 && items.memorySampled === 1);
     assert.ok(items.hits >= 1 && items.misses >= 1);
     assert.equal(stats.truncated, false);
+    assert.deepEqual(stats.pendingClears, {}); // every clear reached Redis
   } else {
     assert.equal(stats.redis, "disabled");
     assert.equal(items.keys, 0);

@@ -98,6 +98,27 @@ export function installObservability(
     labelNames: ["cache", "outcome"],
     registers: [registry],
   });
+  const fillWait = new Histogram({
+    name: "cache_fill_wait_seconds",
+    help: "How long a miss waited before its value or its own computation (a follower: for " +
+      "its leader), by fill outcome",
+    labelNames: ["cache", "outcome"],
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    registers: [registry],
+  });
+  const takeovers = new Counter({
+    name: "cache_fill_takeovers_total",
+    help: "Fills taken over from another process's leader: dead (stopped extending its lease), " +
+      "cap (alive past maxWaitMs) or free (it ended without a value)",
+    labelNames: ["cache", "reason"],
+    registers: [registry],
+  });
+  const timeouts = new Counter({
+    name: "cache_fill_timeouts_total",
+    help: "Fills abandoned at the cache's producer timeout",
+    labelNames: ["cache"],
+    registers: [registry],
+  });
   const tooLarge = new Counter({
     name: "cache_values_too_large_total",
     help: "Values not stored because they exceed maxValueBytes",
@@ -149,6 +170,12 @@ export function installObservability(
     duration.observe({ cache, op }, operation.latencyMs / 1000);
     if (op === "fill") {
       fills.inc({ cache, outcome: result });
+      if (result === "timeout") timeouts.inc({ cache });
+      const detail = operation.detail as { waitedMs?: number; tookOver?: string } | undefined;
+      if (typeof detail?.waitedMs === "number") {
+        fillWait.observe({ cache, outcome: result }, detail.waitedMs / 1000);
+      }
+      if (detail?.tookOver) takeovers.inc({ cache, reason: detail.tookOver });
       return;
     }
     if (op === "get" || op === "get_or_set" || op === "get_many") {

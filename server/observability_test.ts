@@ -49,6 +49,9 @@ Deno.test({
     assert.match(text, /cache_hits_total\{cache="po_items"\} 1/);
     assert.match(text, /cache_misses_total\{cache="po_items"\} 1/);
     assert.match(text, /cache_fills_total\{cache="po_items",outcome="leader"\} 1/);
+    // How long the miss waited before computing (issue 21): one observation, the leader's.
+    assert.match(text, /cache_fill_wait_seconds_count\{cache="po_items",outcome="leader"\} 1/);
+    assert.match(text, /# TYPE cache_fill_takeovers_total counter/);
     assert.match(
       text,
       /cache_operation_duration_seconds_bucket\{le="0.001",cache="po_items",op="get_or_set"\}/,

@@ -1,6 +1,7 @@
 /**
  * `GET /api/admin/caches` (administrators): per cache prefix, the keys in Redis, their
- * estimated memory, this process's hit ratio, and the last flush (see `cache_stats.ts`).
+ * estimated memory, this process's hit ratio, the last flush (see `cache_stats.ts`), and
+ * the clears this process could not yet land in Redis (`pendingClears`, by cache).
  *
  * @module
  */
@@ -8,6 +9,7 @@ import { Hono } from "hono";
 import { getRedis, isRedisConfigured } from "../../lib/mod.ts";
 import { requireAdmin } from "../auth.ts";
 import type { FlushLog } from "../cache_flush.ts";
+import type { ServerCaches } from "../caches.ts";
 import { type CacheCounters, collectCacheStats } from "../cache_stats.ts";
 import { SERVER_CACHES } from "../cache_registry.ts";
 
@@ -15,23 +17,33 @@ import { SERVER_CACHES } from "../cache_registry.ts";
 export interface CacheAdminRoutesDeps {
   counters: CacheCounters;
   flushLog: FlushLog;
+  /** The route caches, for the clears this process has not yet landed in Redis. */
+  caches?: ServerCaches;
 }
 
 /** Routes under `/api/admin`. */
-export function cacheAdminRoutes({ counters, flushLog }: CacheAdminRoutesDeps): Hono {
+export function cacheAdminRoutes({ counters, flushLog, caches }: CacheAdminRoutesDeps): Hono {
   const app = new Hono();
   app.get("/caches", async (c) => {
     await requireAdmin(c);
     c.header("Cache-Control", "no-store");
-    return c.json(
-      await collectCacheStats({
-        redis: getRedis(),
-        redisConfigured: isRedisConfigured(),
-        counters,
-        flushLog,
-        prefixes: [...SERVER_CACHES.keys()],
+    const stats = await collectCacheStats({
+      redis: getRedis(),
+      redisConfigured: isRedisConfigured(),
+      counters,
+      flushLog,
+      prefixes: [...SERVER_CACHES.keys()],
+    });
+    // Clears Redis did not get yet (retried in the background; this process bypasses what
+    // they cover meanwhile): by cache, only where there are some.
+    const pendingClears = Object.fromEntries(
+      Object.values(caches ?? {}).flatMap((cache) => {
+        const pending = (cache as { pendingClears?: { keys: number; all: boolean } }).pendingClears;
+        const name = (cache as { name?: string; prefix?: string }).prefix;
+        return pending && name && (pending.keys > 0 || pending.all) ? [[name, pending]] : [];
       }),
     );
+    return c.json({ ...stats, pendingClears });
   });
   return app;
 }
