@@ -5,6 +5,8 @@
  * (`app-<HASH>.js`) are cached for a year, `index.html` is revalidated on every load.
  *
  * Without a build, those paths answer 503 with the command that builds it (the API works).
+ * Any other path opened as a page (`Accept: text/html`, outside `/api/`) answers the
+ * `index.html` with status 404: the app shows its own "page not found".
  *
  * @module
  */
@@ -67,9 +69,10 @@ export async function clientRoutes(
   }
   const app = new Hono();
   const index = files.get("index.html");
-  const serveIndex = () =>
+  const serveIndex = (status = 200) =>
     index
       ? new Response(index.body as Uint8Array<ArrayBuffer>, {
+        status,
         headers: { "content-type": index.type, ...HTML_HEADERS },
       })
       : new Response(
@@ -77,7 +80,7 @@ export async function clientRoutes(
           "<code>deno task build</code> and restart the server.</p>",
         { status: 503, headers: { "content-type": TYPES.html, ...HTML_HEADERS } },
       );
-  for (const path of APP_PATHS) app.get(path, serveIndex);
+  for (const path of APP_PATHS) app.get(path, () => serveIndex());
   app.get("/:name{[A-Za-z0-9_.-]+\\.(?:js|css|svg|json|map)}", (c) => {
     const name = c.req.param("name");
     const file = files.get(name);
@@ -89,6 +92,13 @@ export async function clientRoutes(
         "cache-control": HASHED.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
       },
     });
+  });
+  // A page a person opened (Accept: text/html) at an unknown path: a 404 that is the app,
+  // which says so in its own page. API paths and scripts keep the JSON 404.
+  app.get("*", async (c, next) => {
+    const accept = c.req.header("accept") ?? "";
+    if (!c.req.path.startsWith("/api/") && accept.includes("text/html")) return serveIndex(404);
+    await next();
   });
   return app;
 }
