@@ -60,7 +60,7 @@ function plotOptions(
   panel: ChartPanel,
   width: number,
   host: HTMLElement,
-  onDrawn: () => void,
+  onDrawn: (u: uPlot) => void,
 ): uPlot.Options {
   const bars = model.kind === "bar";
   const many = bars && model.labels.length > 6;
@@ -142,7 +142,9 @@ function Panel(
     delete element.closest<HTMLElement>(".chart")?.dataset.rendered;
     const width = Math.max(200, element.clientWidth || 640);
     const plot = new uPlot(
-      plotOptions(model, panel, width, element, () => {
+      plotOptions(model, panel, width, element, (u) => {
+        // The top of the y scale: each panel's axis fits its own measure.
+        element.dataset.yMax = String(u.scales.y.max);
         element.dataset.drawn = "true";
         onDrawn(element);
       }),
