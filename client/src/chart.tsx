@@ -72,6 +72,8 @@ function plotOptions(
     width,
     height: PLOT_HEIGHT + (many ? 70 : 0),
     legend: { show: true, live: true },
+    // Room on the right for the last slanted category label.
+    padding: [8, many ? 56 : bars ? 16 : 32, 0, 0],
     cursor: { drag: { x: false, y: false } },
     scales: {
       x: bars
