@@ -169,10 +169,12 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     clock: deps.clock,
   });
   app.route("/api/instance", overviewRoutes({ windows: overview, clock: deps.clock }));
-  app.route("/", await clientRoutes(deps.clientDir));
+  const client = await clientRoutes(deps.clientDir);
+  app.route("/", client.routes);
 
   app.notFound((c) =>
-    c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}` }, 404)
+    client.notFoundPage(c) ??
+      c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}` }, 404)
   );
   app.onError((error, c) => {
     if (error instanceof HTTPException) {

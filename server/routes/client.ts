@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -47,13 +47,13 @@ const HTML_HEADERS = {
 
 /**
  * Serves every file of `dir` (not recursive) at `/<name>`, and `index.html` at the app's
- * paths.
+ * paths (and, with status 404, at any unknown path opened as a page: `notFoundPage`).
  *
  * @param dir The built client. @default {client/dist/}
  */
 export async function clientRoutes(
   dir: URL = new URL("../../client/dist/", import.meta.url),
-): Promise<Hono> {
+): Promise<ClientRoutes> {
   const files = new Map<string, { body: Uint8Array; type: string }>();
   try {
     for await (const entry of Deno.readDir(dir)) {
@@ -93,12 +93,23 @@ export async function clientRoutes(
       },
     });
   });
-  // A page a person opened (Accept: text/html) at an unknown path: a 404 that is the app,
-  // which says so in its own page. API paths and scripts keep the JSON 404.
-  app.get("*", async (c, next) => {
-    const accept = c.req.header("accept") ?? "";
-    if (!c.req.path.startsWith("/api/") && accept.includes("text/html")) return serveIndex(404);
-    await next();
-  });
-  return app;
+  return { routes: app, notFoundPage: (c) => isPageRequest(c) ? serveIndex(404) : undefined };
+}
+
+/**
+ * Whether a request no route answered was a person opening a page (`GET`, `Accept:
+ * text/html`, outside `/api/`): the answer is then the app, with status 404, which shows
+ * its own "page not found". API paths and scripts keep the JSON 404.
+ */
+function isPageRequest(c: Context): boolean {
+  return (c.req.method === "GET" || c.req.method === "HEAD") &&
+    !c.req.path.startsWith("/api/") && (c.req.header("accept") ?? "").includes("text/html");
+}
+
+/** What {@linkcode clientRoutes} returns. */
+export interface ClientRoutes {
+  /** The app's pages and files. */
+  routes: Hono;
+  /** The 404 of an unknown page opened in a browser (the app), or undefined for others. */
+  notFoundPage: (c: Context) => Response | undefined;
 }
