@@ -44,6 +44,16 @@ const bytes = (n: number | null) =>
     ? `${(n / 1024).toFixed(1)} KiB`
     : `${(n / 1048576).toFixed(1)} MiB`;
 
+/** What each server cache holds, in words (the prefix is its Redis key prefix). */
+const CACHE_WORDS: Record<string, string> = {
+  po_detail: "Presentation object settings",
+  po_items: "Presentation object rows",
+  metric_info: "Metric descriptions",
+  replicant_opts: "Replication choices",
+  ds_hmis: "HMIS dataset summaries",
+  ds_hfa: "HFA dataset summaries",
+};
+
 /** The shared cache's state, in words. */
 const REDIS_WORDS: Record<CacheStats["redis"], string> = {
   up: "The shared cache (Redis) is working",
@@ -94,7 +104,10 @@ export function CachesPage() {
           <tbody>
             {stats.prefixes.map((row) => (
               <tr key={row.prefix} data-prefix={row.prefix}>
-                <td>{row.prefix}</td>
+                <td>
+                  {CACHE_WORDS[row.prefix] ?? row.prefix}{" "}
+                  {CACHE_WORDS[row.prefix] && <code class="prefix">{row.prefix}</code>}
+                </td>
                 <td class="num">{row.keys}</td>
                 <td class="num" title={`MEMORY USAGE of ${row.memorySampled} keys`}>
                   {bytes(row.memoryBytes)}

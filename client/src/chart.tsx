@@ -85,9 +85,14 @@ function plotOptions(
       {
         splits: (u) => {
           const plotWidth = u.bbox.width / (devicePixelRatio || 1);
-          const step = stepFor(model.xs.length, plotWidth, bars ? (many ? 16 : 90) : 72);
-          // Months: ticks on whole steps of the calendar (every 3rd month is Jan, Apr, ...).
-          return model.xs.filter((x, i) => bars ? i % step === 0 : x % step === 0);
+          const needed = stepFor(model.xs.length, plotWidth, bars ? (many ? 16 : 90) : 72);
+          if (bars) return model.xs.filter((_, i) => i % needed === 0);
+          // Months: steps of the calendar (every 3rd month is Jan, Apr, Jul, Oct; every 12th
+          // a January).
+          const step = [1, 2, 3, 4, 6, 12].find((s) => s >= needed) ??
+            12 * Math.ceil(needed / 12);
+          const ticks = model.xs.filter((x) => x % step === 0);
+          return ticks.length > 0 ? ticks : model.xs.slice(0, 1);
         },
         values: (_u, splits) => {
           const texts = splits.map((v) => {
@@ -272,7 +277,13 @@ function ChartTable({ id, model }: { id: string; model: ChartModel }) {
     }))
   );
   return (
-    <div class="table-scroll chart-table" id={id} tabIndex={0}>
+    <div
+      class="table-scroll chart-table"
+      id={id}
+      tabIndex={0}
+      role="region"
+      aria-label="The chart's data"
+    >
       <table>
         <caption>The chart's data</caption>
         <thead>

@@ -92,7 +92,7 @@ export function ProjectsPage({ projectId, poId }: { projectId?: string; poId?: s
 }
 
 function Project({ projectId, poId }: { projectId: string; poId?: string }) {
-  const { cache } = useServices();
+  const { cache, navigate } = useServices();
   const feed = useFeed();
   const version = poListVersion(feed.state, projectId);
   const [list, setList] = useState<PoSummary[] | string>();
@@ -122,6 +122,21 @@ function Project({ projectId, poId }: { projectId: string; poId?: string }) {
         <h2 id="po-list-title">Presentation objects</h2>
         {typeof list === "string" && <p class="error">{list}</p>}
         {list === undefined && <p class="loading">Loading…</p>}
+        {Array.isArray(list) && (
+          <label class="po-select">
+            <span class="visually-hidden">Presentation object</span>
+            <select
+              value={poId ?? ""}
+              onChange={(event) => {
+                const value = (event.currentTarget as HTMLSelectElement).value;
+                if (value) navigate(projectPath(projectId, value));
+              }}
+            >
+              {!open && <option value="">Choose a presentation object…</option>}
+              {list.map((po) => <option key={po.poId} value={po.poId}>{po.label}</option>)}
+            </select>
+          </label>
+        )}
         {Array.isArray(list) && (
           <ul>
             {list.map((po) => (
