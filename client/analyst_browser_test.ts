@@ -338,6 +338,20 @@ Deno.test({
       });
 
       await t.step(
+        "a measure spanning decades (OPD beside the rest) can be drawn on a logarithmic axis",
+        async () => {
+          await openPo(admin, "po_indicators_2024");
+          assert.equal(await admin.locator(".chart-scale").inputValue(), "linear");
+          await admin.selectOption(".chart-scale", "log");
+          await admin.waitForSelector('.axis-title:has-text("logarithmic scale")');
+          await admin.waitForSelector(".po-view .chart[data-rendered]");
+          // Charts whose values are of one size offer no such scale.
+          await openPo(admin, "po_sba_avg_month");
+          assert.equal(await admin.locator(".chart-scale").count(), 0);
+        },
+      );
+
+      await t.step(
         "an administrator's module run shows its progress, then the chart redraws",
         async () => {
           await openPo(admin, "po_penta_trend");

@@ -31,17 +31,18 @@ const COLORS = ["#3a6f95", "#d1495b", "#2a9d8f", "#c48a00", "#8d6a9f", "#264653"
 const PLOT_HEIGHT = 260;
 
 /** Bars of each series side by side within a category's slot. */
-function groupedBars(groups: number): uPlot.Series.PathBuilder {
+function groupedBars(groups: number, log: boolean): uPlot.Series.PathBuilder {
   return (u, seriesIdx, idx0, idx1) => {
     const xs = u.data[0];
     const ys = u.data[seriesIdx];
     const fill = new Path2D();
     const slot = Math.abs(u.valToPos(1, "x", true) - u.valToPos(0, "x", true)) * 0.8;
     const width = slot / groups;
-    const base = u.valToPos(0, "y", true);
+    // On a log scale bars stand on the bottom of the axis (there is no 0).
+    const base = u.valToPos(log ? u.scales.y.min ?? 1 : 0, "y", true);
     for (let i = idx0; i <= idx1; i++) {
       const value = ys[i];
-      if (value === null || value === undefined) continue;
+      if (value === null || value === undefined || (log && value <= 0)) continue;
       const left = u.valToPos(xs[i], "x", true) - slot / 2 + (seriesIdx - 1) * width;
       const top = u.valToPos(value, "y", true);
       fill.rect(left, Math.min(top, base), Math.max(1, width * 0.9), Math.abs(base - top));
@@ -55,22 +56,32 @@ function stepFor(count: number, widthPx: number, labelPx: number): number {
   return Math.max(1, Math.ceil((count * labelPx) / Math.max(widthPx, 1)));
 }
 
+/** Whether a panel's positive values span so much that small ones vanish on a linear axis. */
+export function wideRange(panel: ChartPanel): boolean {
+  const values = panel.series.flatMap((s) => s.values).filter((v): v is number => v !== null);
+  const positive = values.filter((v) => v > 0);
+  return positive.length > 1 && Math.max(...positive) / Math.min(...positive) >= 30;
+}
+
 function plotOptions(
   model: ChartModel,
   panel: ChartPanel,
   width: number,
+  log: boolean,
   host: HTMLElement,
   onDrawn: (u: uPlot) => void,
 ): uPlot.Options {
   const bars = model.kind === "bar";
-  const many = bars && model.labels.length > 6;
+  // Slanted category labels only when they do not fit side by side.
+  const longest = Math.min(22, Math.max(0, ...model.labels.map((l) => l.length))) * 7;
+  const many = bars && longest > (width - 80) / Math.max(model.labels.length, 1);
   const xLabel = (v: number) =>
     bars ? model.labels[Math.round(v)] ?? "" : monthOfIndex(Math.round(v));
   const first = model.xs[0] ?? 0;
   const last = model.xs[model.xs.length - 1] ?? 0;
   return {
     width,
-    height: PLOT_HEIGHT + (many ? 70 : 0),
+    height: PLOT_HEIGHT + (many ? Math.round(longest * 0.72) - 10 : 0),
     legend: { show: true, live: true },
     // Room on the right for the last slanted category label.
     padding: [8, many ? 56 : bars ? 16 : 32, 0, 0],
@@ -79,7 +90,7 @@ function plotOptions(
       x: bars
         ? { time: false, range: [-0.5, model.labels.length - 0.5] }
         : { time: false, range: first === last ? [first - 1, last + 1] : [first, last] },
-      y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
+      y: log ? { distr: 3, log: 10 } : { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
     },
     axes: [
       {
@@ -103,10 +114,16 @@ function plotOptions(
           return texts;
         },
         rotate: many ? -45 : 0,
-        size: many ? 110 : 40,
+        size: many ? Math.round(longest * 0.72) + 24 : 40,
       },
       {
-        values: (_u, splits) => splits.map((v) => compactNumber(v, panel.format)),
+        values: (_u, splits) =>
+          splits.map((v) => {
+            if (!log) return compactNumber(v, panel.format);
+            // Log axes: label the 1, 2, 5 of each decade (the other lines stay unlabelled).
+            const mantissa = Math.round(v / 10 ** Math.floor(Math.log10(v)));
+            return [1, 2, 5].includes(mantissa) ? compactNumber(v, panel.format) : "";
+          }),
         size: (u, values) => {
           if (!values) return 50;
           u.ctx.font = "12px system-ui, sans-serif";
@@ -122,7 +139,7 @@ function plotOptions(
         stroke: COLORS[i % COLORS.length],
         fill: bars ? COLORS[i % COLORS.length] : undefined,
         width: bars ? 0 : 2,
-        paths: bars ? groupedBars(panel.series.length) : undefined,
+        paths: bars ? groupedBars(panel.series.length, log) : undefined,
         points: { show: !bars },
         value: (_u: uPlot, v: number | null) => formatNumber(v, panel.format),
       })),
@@ -133,10 +150,12 @@ function plotOptions(
 
 /** One panel: its axis title and its plot. */
 function Panel(
-  { model, panel, index, onDrawn, register }: {
+  { model, panel, index, log, onDrawn, register }: {
     model: ChartModel;
     panel: ChartPanel;
     index: number;
+    /** A logarithmic y axis (values of 0 and below are not drawn). */
+    log: boolean;
     /** Called at each draw, with the panel's host (`data-drawn` is set). */
     onDrawn: (host: HTMLElement) => void;
     register: (index: number, plot: uPlot | undefined) => void;
@@ -149,13 +168,18 @@ function Panel(
     delete element.closest<HTMLElement>(".chart")?.dataset.rendered;
     const width = Math.max(200, element.clientWidth || 640);
     const plot = new uPlot(
-      plotOptions(model, panel, width, element, (u) => {
+      plotOptions(model, panel, width, log, element, (u) => {
         // The top of the y scale: each panel's axis fits its own measure.
         element.dataset.yMax = String(u.scales.y.max);
         element.dataset.drawn = "true";
         onDrawn(element);
       }),
-      [model.xs, ...panel.series.map((series) => series.values)] as uPlot.AlignedData,
+      [
+        model.xs,
+        ...panel.series.map((series) =>
+          log ? series.values.map((v) => (v !== null && v > 0 ? v : null)) : series.values
+        ),
+      ] as uPlot.AlignedData,
       element,
     );
     register(index, plot);
@@ -169,11 +193,11 @@ function Panel(
       register(index, undefined);
       plot.destroy();
     };
-  }, [model, panel]);
+  }, [model, panel, log]);
   return (
     <div class="panel">
       <p class="axis-title" data-panel={index}>
-        {panel.title} <span class="unit">({panel.unit})</span>
+        {panel.title} <span class="unit">({panel.unit}{log ? ", logarithmic scale" : ""})</span>
       </p>
       <div class="plot" ref={host} />
     </div>
@@ -193,6 +217,8 @@ export function Chart(
   const root = useRef<HTMLDivElement>(null);
   const plots = useRef<(uPlot | undefined)[]>([]);
   const [showTable, setShowTable] = useState(false);
+  const canLog = useMemo(() => model.panels.some(wideRange), [model]);
+  const [log, setLog] = useState(false);
   const summary = useMemo(() => chartSummary(model, formatNumber), [model]);
   const tableId = useMemo(() => `chart-data-${Math.random().toString(36).slice(2, 8)}`, []);
   const onDrawn = (host: HTMLElement) => {
@@ -218,6 +244,20 @@ export function Chart(
             >
               <option value="value">largest first</option>
               <option value="name">by name</option>
+            </select>
+          </label>
+        )}
+        {canLog && (
+          <label>
+            Scale{" "}
+            <select
+              class="chart-scale"
+              value={log ? "log" : "linear"}
+              onChange={(event) =>
+                setLog((event.currentTarget as HTMLSelectElement).value === "log")}
+            >
+              <option value="linear">linear</option>
+              <option value="log">logarithmic</option>
             </select>
           </label>
         )}
@@ -248,6 +288,7 @@ export function Chart(
             model={model}
             panel={panel}
             index={i}
+            log={log && canLog}
             onDrawn={onDrawn}
             register={(index, plot) => plots.current[index] = plot}
           />
