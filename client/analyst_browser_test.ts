@@ -517,7 +517,12 @@ Deno.test({
         "the overview lands on each new window's value just after the server's refresh",
         async () => {
           overview.startPrewarm();
-          const answers: { sentAt: number; xCache: string; refreshedAt: number }[] = [];
+          const answers: {
+            sentAt: number;
+            xCache: string;
+            refreshedAt: number;
+            refreshMs: number;
+          }[] = [];
           const listen = (page: Page) =>
             page.on("response", (r) => {
               if (!r.url().endsWith("/api/instance/overview")) return;
@@ -526,6 +531,7 @@ Deno.test({
                 sentAt: r.request().timing().startTime,
                 xCache: headers["x-cache"],
                 refreshedAt: Date.parse(headers["x-window-refreshed-at"]),
+                refreshMs: Number(headers["x-refresh-ms"]),
               });
             });
           listen(admin);
@@ -534,6 +540,8 @@ Deno.test({
           const boundary = Date.parse(
             await admin.locator(".overview").getAttribute("data-next-boundary") ?? "",
           );
+          const firstRefreshMs = answers[answers.length - 1].refreshMs;
+          assert.ok(Number.isFinite(firstRefreshMs));
           await waitUntil(
             admin,
             `Date.parse(document.querySelector(".overview").dataset.computedAt) >= ${boundary} &&
@@ -542,6 +550,13 @@ Deno.test({
           );
           const after = answers.filter((a) => a.sentAt >= boundary);
           assert.ok(after.length >= 1);
+          // It aimed past the refresh: the boundary plus the refresh time the server reported.
+          assert.ok(
+            after[0].sentAt >= boundary + firstRefreshMs,
+            `${
+              after[0].sentAt - boundary
+            } ms after the boundary, the refresh takes ${firstRefreshMs}`,
+          );
           // The prewarm refreshed the window at its boundary, and the page asked after that:
           // its first question of the new window got the new window's value.
           assert.equal(after[0].xCache, "HIT", JSON.stringify(answers));

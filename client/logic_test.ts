@@ -325,10 +325,10 @@ Deno.test("nextOverviewFetch(): a current value waits for the boundary plus the 
     refreshMs: 120,
   };
   const zero = { random: () => 0 };
-  assert.deepEqual(nextOverviewFetch(answer, now, 0, zero), { current: true, delayMs: 60_420 });
+  assert.deepEqual(nextOverviewFetch(answer, now, 0, zero), { current: true, delayMs: 61_120 });
   assert.equal(
     nextOverviewFetch(answer, now, 0, { random: () => 0.5, marginMs: 0 }).delayMs,
-    60_470,
+    60_620,
   );
   const stale = { ...answer, xCache: "STALE" };
   assert.deepEqual(nextOverviewFetch(stale, now, 0, zero), { current: false, delayMs: 200 });

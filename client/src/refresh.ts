@@ -32,9 +32,9 @@ export interface OverviewAnswer {
 
 /** Options of {@linkcode nextOverviewFetch}. */
 export interface RefreshOptions {
-  /** Added to the refresh time after a boundary, in ms. @default {300} */
+  /** Added to the refresh time after a boundary (timers and a busy database), in ms. @default {1000} */
   marginMs?: number;
-  /** Up to this much more, at random, in ms. @default {700} */
+  /** Up to this much more, at random, in ms. @default {1000} */
   jitterMs?: number;
   /** Without `X-Refresh-Ms`, the refresh time assumed, in ms. @default {2000} */
   defaultRefreshMs?: number;
@@ -62,7 +62,7 @@ export interface NextFetch {
  *   xCache: "HIT", computedAtMs: Date.parse("2026-01-01T00:00:00.100Z"),
  *   nextBoundaryMs: Date.parse("2026-01-01T00:05:00Z"), windowMs: 300_000, refreshMs: 100,
  * }, Date.parse("2026-01-01T00:04:00Z"), 0, { random: () => 0 });
- * // { current: true, delayMs: 60_400 }
+ * // { current: true, delayMs: 61_100 }
  * ```
  */
 export function nextOverviewFetch(
@@ -81,9 +81,9 @@ export function nextOverviewFetch(
     : -Infinity;
   const current = answer.xCache !== "STALE" && answer.computedAtMs >= windowStart;
   if (current) {
-    const jitter = (options.jitterMs ?? 700) * random();
+    const jitter = (options.jitterMs ?? 1000) * random();
     const delay = Math.max(answer.nextBoundaryMs - nowMs, 0) + refreshMs +
-      (options.marginMs ?? 300) + jitter;
+      (options.marginMs ?? 1000) + jitter;
     return { current, delayMs: Math.round(delay) };
   }
   // The refresh is running (or about to): ask again about when it should be done, then
