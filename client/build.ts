@@ -23,7 +23,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 /** The npm packages the client imports (each must be in `deno.json`). */
-export const CLIENT_PACKAGES = ["preact", "uplot", "idb-keyval"] as const;
+export const CLIENT_PACKAGES = ["preact", "uplot", "idb-keyval", "export-to-csv"] as const;
 
 const CLIENT_DIR = new URL("./", import.meta.url);
 

@@ -4,9 +4,28 @@
  * the event stream, is tested in Chromium: `client/browser_test.ts`.)
  */
 import assert from "node:assert/strict";
-import { chartData, periodToEpochS } from "./src/chart_data.ts";
+import { chartModel, chartSummary } from "./src/chart_data.ts";
+import {
+  compactNumber,
+  formatNumber,
+  type Labels,
+  measureOf,
+  monthIndex,
+  monthLabel,
+  periodOfMonthIndex,
+  valueText,
+} from "./src/labels.ts";
+import {
+  filterRows,
+  itemsCsv,
+  longTable,
+  pageOf,
+  pivotColumn,
+  sortRows,
+  wideTable,
+} from "./src/table_model.ts";
 import { cacheKey, canonicalJson, keyStem, uniquenessHash } from "./src/hash.ts";
-import { refreshDelayMs } from "./src/refresh.ts";
+import { nextOverviewFetch } from "./src/refresh.ts";
 import { releaseChanged, releaseOf } from "./src/release.ts";
 import { parseRoute, projectPath } from "./src/routes.ts";
 import {
@@ -112,31 +131,170 @@ Deno.test("versions of the browser caches: items follow the PO and its module; l
   assert.deepEqual(cachesReachedBy(["windowed_aggregate"]), []);
 });
 
-Deno.test("chartData(): categories and series from the display config", () => {
+const LABELS: Labels = {
+  version: "1",
+  columns: {
+    admin_area_3: "LGA",
+    admin_area_4: "Ward",
+    indicator_id: "Indicator",
+    period_id: "Month",
+  },
+  adminLevels: { "3": "LGA" },
+  values: {
+    count: { label: "Reported count", description: "" },
+    count_adjusted: { label: "Adjusted count", description: "" },
+  },
+  aggregates: { SUM: "Total", AVG: "Average", MAX: "Maximum" },
+  measures: {
+    "SUM(count)": { label: "Total reported count", unit: "services", format: "integer" },
+    "SUM(count_adjusted)": { label: "Total adjusted count", unit: "services", format: "integer" },
+    "AVG(count_adjusted)": {
+      label: "Average adjusted count",
+      unit: "services per facility-month",
+      format: "decimal",
+    },
+    "MAX(count)": {
+      label: "Maximum reported count",
+      unit: "services in one facility-month",
+      format: "integer",
+    },
+  },
+  indicators: { anc1: "ANC first visit", anc4: "ANC fourth visit" },
+  periods: { "202412": "Dec 2024", "202501": "Jan 2025" },
+};
+
+Deno.test("chartModel(): categories labelled, bars largest first (or by name), series from the series column", () => {
   const items = [
-    { lga: "B", ind: "anc4", n: 2 },
-    { lga: "B", ind: "anc1", n: 1 },
-    { lga: "A", ind: "anc1", n: 3 },
+    { admin_area_3: "B", indicator_id: "anc4", count: 2 },
+    { admin_area_3: "B", indicator_id: "anc1", count: 1 },
+    { admin_area_3: "A", indicator_id: "anc1", count: 30 },
   ];
-  assert.deepEqual(chartData({ type: "bar", x: "lga", series: "ind" }, items), {
-    kind: "bar",
-    xLabel: "lga",
-    labels: ["B", "A"],
-    xs: [0, 1],
-    series: [{ label: "anc1", values: [1, 3] }, { label: "anc4", values: [2, null] }],
-  });
-  const two = chartData({ type: "bar", x: "ind" }, [{ ind: "anc1", count: 5, adjusted: 4 }]);
-  assert.deepEqual(two?.series.map((s) => s.label), ["count", "adjusted"]);
-  const months = chartData({ type: "timeseries", x: "period_id" }, [
-    { period_id: 202402, v: 2 },
-    { period_id: 202401, v: 1 },
+  const display = { type: "bar", x: "admin_area_3", series: "indicator_id" };
+  const sum = [{ prop: "count", func: "SUM" }];
+  const model = chartModel(display, sum, items, LABELS)!;
+  assert.equal(model.xTitle, "LGA");
+  assert.deepEqual(model.labels, ["A", "B"], "largest first");
+  assert.deepEqual(model.panels, [{
+    title: "Total reported count",
+    unit: "services",
+    format: "integer",
+    series: [
+      { label: "ANC first visit", values: [30, 1] },
+      { label: "ANC fourth visit", values: [null, 2] },
+    ],
+  }]);
+  assert.deepEqual(chartModel(display, sum, items, LABELS, { order: "name" })!.labels, ["B", "A"]);
+  assert.equal(chartModel({ type: "table" }, sum, items, LABELS), undefined);
+  assert.equal(chartModel({ type: "bar" }, sum, [], LABELS), undefined);
+  // A ward is shown with its LGA (ward names repeat across LGAs).
+  const wards = chartModel({ type: "bar", x: "admin_area_4" }, sum, [
+    { admin_area_3: "Kano", admin_area_4: "Dala", count: 1 },
+  ], LABELS)!;
+  assert.deepEqual(wards.labels, ["Dala (Kano)"]);
+});
+
+Deno.test("chartModel(): measures of different units get their own panel (the SBA object)", () => {
+  const items = [
+    { period_id: 202501, count_adjusted: 12.5, count: 140 },
+    { period_id: 202412, count_adjusted: 11, count: 90 },
+  ];
+  const model = chartModel(
+    { type: "timeseries", x: "period_id" },
+    [
+      { prop: "count_adjusted", func: "AVG" },
+      { prop: "count", func: "MAX" },
+    ],
+    items,
+    LABELS,
+  )!;
+  assert.equal(model.kind, "timeseries");
+  assert.deepEqual(model.labels, ["Dec 2024", "Jan 2025"]);
+  assert.deepEqual(model.xs, [monthIndex(202412), monthIndex(202501)]);
+  assert.equal(model.xs[1] - model.xs[0], 1, "consecutive months");
+  assert.deepEqual(model.panels.map((p) => [p.title, p.unit, p.series[0].values]), [
+    ["Average adjusted count", "services per facility-month", [11, 12.5]],
+    ["Maximum reported count", "services in one facility-month", [90, 140]],
   ]);
-  assert.deepEqual(months?.labels, ["202401", "202402"]);
-  assert.deepEqual(months?.xs, [periodToEpochS(202401), periodToEpochS(202402)]);
-  assert.deepEqual(months?.series, [{ label: "v", values: [1, 2] }]);
-  assert.equal(periodToEpochS(202401), Date.UTC(2024, 0, 1) / 1000);
-  assert.equal(chartData({ type: "table" }, items), undefined);
-  assert.equal(chartData({ type: "bar" }, []), undefined);
+  assert.match(
+    chartSummary(model, formatNumber),
+    /^Line chart by month, Dec 2024 to Jan 2025: Average adjusted count \(services per facility-month\) for Average adjusted count; highest 12\.5 at Jan 2025\./,
+  );
+  // Same unit: one panel.
+  const both = chartModel(
+    { type: "bar", x: "indicator_id" },
+    [
+      { prop: "count", func: "SUM" },
+      { prop: "count_adjusted", func: "SUM" },
+    ],
+    [{ indicator_id: "anc1", count: 5, count_adjusted: 4 }],
+    LABELS,
+  )!;
+  assert.equal(both.panels.length, 1);
+  assert.equal(both.panels[0].title, "Total reported count and total adjusted count");
+  assert.deepEqual(both.labels, ["ANC first visit"]);
+});
+
+Deno.test("labels: months without time zones, numbers, measures, values", () => {
+  assert.equal(monthLabel(202501), "Jan 2025");
+  assert.equal(monthLabel(202412), "Dec 2024");
+  assert.equal(periodOfMonthIndex(monthIndex(202412) + 1), 202501);
+  assert.equal(valueText(LABELS, "period_id", 202503), "Mar 2025", "outside the dictionary too");
+  assert.equal(valueText(LABELS, "indicator_id", "anc4"), "ANC fourth visit");
+  assert.equal(valueText(LABELS, "admin_area_3", "Dala"), "Dala");
+  assert.equal(compactNumber(1_234_567, "integer"), "1.2M");
+  assert.equal(compactNumber(0.25, "percent"), "25%");
+  assert.equal(formatNumber(1_234_567, "integer"), "1,234,567");
+  assert.equal(formatNumber(12.34, "decimal"), "12.3");
+  assert.equal(formatNumber(null, "integer"), "–");
+  assert.equal(
+    measureOf(LABELS, { prop: "count_adjusted", func: "AVG" }).label,
+    "Average adjusted count",
+  );
+  assert.equal(
+    measureOf(LABELS, { prop: "count", func: "MIN" }).label,
+    "Min reported count",
+    "a measure the dictionary lacks still reads as words",
+  );
+});
+
+Deno.test("table model: long and wide layouts, filter, sort, pages, CSV", () => {
+  const items = [
+    { admin_area_3: "Dala", indicator_id: "anc1", count: 3 },
+    { admin_area_3: "Dala", indicator_id: "anc4", count: 1 },
+    { admin_area_3: "Ajingi", indicator_id: "anc1", count: 7 },
+  ];
+  const values = [{ prop: "count", func: "SUM" }];
+  const long = longTable(items, values, LABELS);
+  assert.deepEqual(long.columns.map((c) => c.label), ["LGA", "Indicator", "Total reported count"]);
+  assert.equal(pivotColumn(["admin_area_3", "indicator_id"]), "indicator_id");
+  assert.equal(pivotColumn(["admin_area_3"]), undefined);
+  const wide = wideTable(items, values, LABELS, "indicator_id");
+  assert.deepEqual(wide.columns.map((c) => c.label), [
+    "LGA",
+    "ANC first visit",
+    "ANC fourth visit",
+  ]);
+  assert.deepEqual(wide.rows.map((r) => Object.values(r)), [["Dala", 3, 1], ["Ajingi", 7, null]]);
+  assert.equal(filterRows(long.rows, long.columns, LABELS, "fourth").length, 1, "by label");
+  assert.equal(filterRows(long.rows, long.columns, LABELS, "  ").length, 3);
+  const byCount = sortRows(long.rows, long.columns[2], "descending", LABELS);
+  assert.deepEqual(byCount.map((r) => r.count), [7, 3, 1]);
+  const byIndicator = sortRows(long.rows, long.columns[1], "ascending", LABELS);
+  assert.deepEqual(byIndicator.map((r) => r.indicator_id), ["anc1", "anc1", "anc4"]);
+  const withEmpty = sortRows(wide.rows, wide.columns[2], "ascending", LABELS);
+  assert.equal(withEmpty[1][wide.columns[2].key], null, "empty cells last");
+  assert.deepEqual(pageOf([1, 2, 3, 4, 5], 2, 2), {
+    rows: [3, 4],
+    page: 2,
+    pages: 3,
+    first: 3,
+    last: 4,
+  });
+  assert.equal(pageOf([1, 2, 3], 9, 2).page, 2, "clamped");
+  assert.equal(
+    itemsCsv([{ a: 'x "q", y', n: 1.5 }, { a: "=1+1", n: -2 }]),
+    '\ufeff"a","n"\r\n"x ""q"", y",1.5\r\n"\'=1+1",-2\r\n',
+  );
 });
 
 Deno.test("parseRoute(): the app's pages", () => {
@@ -156,14 +314,33 @@ Deno.test("parseRoute(): the app's pages", () => {
   assert.equal(projectPath("a b", "c"), "/projects/a%20b/c");
 });
 
-Deno.test("refreshDelayMs(): the window boundary plus the lag and jitter, never before the lag", () => {
+Deno.test("nextOverviewFetch(): a current value waits for the boundary plus the refresh; an older one retries soon, backing off", () => {
+  const boundary = Date.parse("2026-01-01T00:05:00.000Z");
   const now = Date.parse("2026-01-01T00:04:00.000Z");
-  const boundary = "2026-01-01T00:05:00.000Z";
-  assert.equal(refreshDelayMs(boundary, now, { random: () => 0 }), 62_000);
-  assert.equal(refreshDelayMs(boundary, now, { random: () => 0.5, lagMs: 500 }), 61_000);
-  assert.equal(refreshDelayMs(boundary, now + 120_000, { random: () => 0 }), 2000);
-  assert.equal(refreshDelayMs(null, now), 60_000);
-  assert.equal(refreshDelayMs("garbage", now, { fallbackMs: 5 }), 5);
+  const answer = {
+    xCache: "HIT",
+    computedAtMs: Date.parse("2026-01-01T00:00:00.120Z"),
+    nextBoundaryMs: boundary,
+    windowMs: 300_000,
+    refreshMs: 120,
+  };
+  const zero = { random: () => 0 };
+  assert.deepEqual(nextOverviewFetch(answer, now, 0, zero), { current: true, delayMs: 61_120 });
+  assert.equal(
+    nextOverviewFetch(answer, now, 0, { random: () => 0.5, marginMs: 0 }).delayMs,
+    60_620,
+  );
+  const stale = { ...answer, xCache: "STALE" };
+  assert.deepEqual(nextOverviewFetch(stale, now, 0, zero), { current: false, delayMs: 200 });
+  assert.equal(nextOverviewFetch({ ...stale, refreshMs: 2000 }, now, 2, zero).delayMs, 4500);
+  assert.equal(nextOverviewFetch({ ...stale, refreshMs: 2000 }, now, 20, zero).delayMs, 15_000);
+  // A HIT computed before the window began (a stale copy) is not current either.
+  const old = { ...answer, computedAtMs: boundary - 400_000 };
+  assert.equal(nextOverviewFetch(old, now, 0, zero).current, false);
+  assert.deepEqual(
+    nextOverviewFetch({ ...answer, nextBoundaryMs: NaN }, now, 0, { fallbackMs: 5 }),
+    { current: true, delayMs: 5 },
+  );
 });
 
 Deno.test("releaseChanged(): a first visit is not a change; another version or cache format is", () => {

@@ -33,7 +33,8 @@ import { datasetRoutes } from "./routes/datasets.ts";
 import { eventRoutes, type EventRoutesDeps } from "./routes/events.ts";
 import { mirrorRoutes } from "./routes/mirror.ts";
 import { projectRoutes } from "./routes/projects.ts";
-import { overviewRoutes } from "./routes/overview.ts";
+import { overviewRoutes, OverviewWindows } from "./routes/overview.ts";
+import { labelRoutes } from "./routes/labels.ts";
 import { batchRoutes } from "./routes/batch.ts";
 import { runRoutes } from "./routes/runs.ts";
 import { getRedis, StaleWhileRevalidate } from "../lib/mod.ts";
@@ -59,6 +60,11 @@ export interface AppDeps {
   memo?: StaleWhileRevalidate;
   /** Window of the instance overview, in ms. @default {300_000} */
   overviewWindowMs?: number;
+  /**
+   * The instance overview's windows (the entry starts their prewarm).
+   * @default {one on `memo`, `overviewWindowMs` and `clock`, without prewarm}
+   */
+  overview?: OverviewWindows;
   /** The clock (epoch ms) of windowed responses. @default {Date.now} */
   clock?: () => number;
   /**
@@ -140,7 +146,8 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     }),
   );
   const events = deps.events ?? new ServerEvents({ db: deps.db, instance });
-  const memo = deps.memo ?? new StaleWhileRevalidate({ tenant: instance, log });
+  const memo = deps.overview?.memo ?? deps.memo ??
+    new StaleWhileRevalidate({ tenant: instance, log });
   // Windowed aggregates carry no version: a dataset or structure change makes them stale
   // (their last good value is still served while one refresh runs).
   events.onClear("windowed_aggregate", () => memo.invalidate());
@@ -158,19 +165,20 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.route("/api/projects", batchRoutes(deps));
   app.route("/api/projects", runRoutes(deps));
   app.route("/api", datasetRoutes(deps));
-  app.route(
-    "/api/instance",
-    overviewRoutes({
-      db: deps.db,
-      memo,
-      windowMs: deps.overviewWindowMs ?? 300_000,
-      clock: deps.clock,
-    }),
-  );
-  app.route("/", await clientRoutes(deps.clientDir));
+  app.route("/api", labelRoutes(deps));
+  const overview = deps.overview ?? new OverviewWindows({
+    db: deps.db,
+    memo,
+    windowMs: deps.overviewWindowMs ?? 300_000,
+    clock: deps.clock,
+  });
+  app.route("/api/instance", overviewRoutes({ windows: overview, clock: deps.clock }));
+  const client = await clientRoutes(deps.clientDir);
+  app.route("/", client.routes);
 
   app.notFound((c) =>
-    c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}` }, 404)
+    client.notFoundPage(c) ??
+      c.json({ error: "not_found", message: `No route ${c.req.method} ${c.req.path}` }, 404)
   );
   app.onError((error, c) => {
     if (error instanceof HTTPException) {

@@ -19,6 +19,7 @@ import {
   getRedis,
   initRedis,
   redactRedisUrl,
+  StaleWhileRevalidate,
 } from "../lib/mod.ts";
 import { createApp } from "./app.ts";
 import { FlushLog, flushOnNewRelease } from "./cache_flush.ts";
@@ -29,6 +30,7 @@ import { createCacheEventLog, createServerEvents } from "./events/mod.ts";
 import { loadInstance } from "./load/mod.ts";
 import { migrate } from "./migrate.ts";
 import { trackInFlight } from "./in_flight.ts";
+import { OverviewWindows } from "./routes/overview.ts";
 import { installObservability, tracedDb } from "./observability.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "./version.ts";
 
@@ -96,7 +98,15 @@ const events = createServerEvents({
   log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
 });
 
+// The overview's next window is refreshed at its boundary, while someone watches it.
+const overview = new OverviewWindows({
+  db,
+  memo: new StaleWhileRevalidate({ tenant: config.instance, log: (line) => console.error(line) }),
+});
+overview.startPrewarm();
+
 const app = await createApp({
+  overview,
   db,
   caches: createServerCaches(),
   adminToken: config.adminToken,
@@ -134,6 +144,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   log({ event: "shutdown", signal });
+  overview.stopPrewarm();
   const hardExit = setTimeout(() => {
     log({ event: "shutdown_forced", afterMs: HARD_EXIT_MS });
     Deno.exit(1);

@@ -37,6 +37,7 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
     assert.equal(cold.headers.get("x-cache"), "MISS");
     assert.equal(cold.headers.get("x-window-next-boundary"), new Date(boundary).toISOString());
     assert.equal(cold.headers.get("cache-control"), "private, max-age=55");
+    assert.match(cold.headers.get("x-refresh-ms") ?? "", /^\d+$/);
     const body = await cold.json();
     assert.equal(body.reportingByMonth.length, 12);
     assert.ok(
@@ -53,14 +54,21 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
       total,
     );
 
-    now += 10_000;
+    assert.equal(cold.headers.get("x-window-refreshed-at"), body.computedAt);
+
+    now += 10_500;
     const warm = await app.request("/api/instance/overview");
     assert.equal(warm.headers.get("x-cache"), "HIT");
+    // The browser may keep a fresh answer up to the boundary, never past it (44.5 s left).
+    assert.equal(warm.headers.get("cache-control"), "private, max-age=44");
     assert.equal((await warm.json()).computedAt, body.computedAt);
 
     now = boundary + 1; // the window turns
     const stale = await app.request("/api/instance/overview");
     assert.equal(stale.headers.get("x-cache"), "STALE");
+    // An older window's value is never stored by the browser (a reload asks again).
+    assert.equal(stale.headers.get("cache-control"), "no-store");
+    assert.equal(stale.headers.get("x-window-refreshed-at"), body.computedAt);
     assert.equal((await stale.json()).computedAt, body.computedAt);
     assert.equal(
       stale.headers.get("x-window-next-boundary"),
@@ -70,6 +78,10 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
     const refreshed = await app.request("/api/instance/overview");
     assert.equal(refreshed.headers.get("x-cache"), "HIT");
     assert.equal((await refreshed.json()).computedAt, new Date(boundary + 1).toISOString());
+    assert.equal(
+      refreshed.headers.get("x-window-refreshed-at"),
+      new Date(boundary + 1).toISOString(),
+    );
   } finally {
     await closeRedis();
   }

@@ -15,9 +15,12 @@
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiGet, apiPost, type InstanceMeta, type Me } from "./api.ts";
+import type { Labels } from "./labels.ts";
+import { NotFoundPage } from "./not_found_page.tsx";
 import { BrowserCache } from "./browser_cache.ts";
 import { CachesPage } from "./caches_page.tsx";
 import { type Services, ServicesContext, useFeed, useServices } from "./context.ts";
+import type { ServerEvent } from "./versions.ts";
 import { Link } from "./link.tsx";
 import { LoginPage } from "./login_page.tsx";
 import { OverviewPage } from "./overview_page.tsx";
@@ -94,13 +97,14 @@ function Root() {
   if (typeof boot === "string") return <p class="error">{boot}</p>;
   if (!boot) return <p class="loading">Loading…</p>;
   if (route.page === "login" || boot.me.role === null) {
+    document.title = `Log in · wb · ${boot.meta.instance}`;
     return (
       <>
         <header>
-          <h1>wb analytics</h1>
+          <h1 class="brand">wb analytics</h1>
           <span id="instance">{boot.meta.instance} · v{boot.meta.serverVersion}</span>
         </header>
-        <main>
+        <main id="main">
           <LoginPage
             token={route.page === "login" ? route.token : undefined}
             instance={boot.meta.instance}
@@ -129,29 +133,72 @@ function SignedIn(
     [],
   );
   useEffect(() => () => feed.close(), []);
-  const services: Services = { me: boot.me, meta: boot.meta, cache, feed, navigate };
+  const labels = useLabels(feed);
+  if (typeof labels === "string") return <p class="error">{labels}</p>;
+  if (!labels) return <p class="loading">Loading…</p>;
+  const services: Services = { me: boot.me, meta: boot.meta, cache, feed, labels, navigate };
   return (
     <ServicesContext.Provider value={services}>
+      <a class="skip" href="#main">Skip to the content</a>
       <Header route={route} />
       {boot.notice && <p id="notice" role="status">{boot.notice}</p>}
-      <main>
+      <main id="main">
         <Page route={route} />
       </main>
     </ServicesContext.Provider>
   );
 }
 
+/**
+ * The label dictionary, fetched again when the HMIS dataset's version moves (a new import
+ * can bring indicators and months; the `ETag` makes an unchanged one cost nothing).
+ */
+function useLabels(feed: VersionFeed): Labels | string | undefined {
+  const [labels, setLabels] = useState<Labels | string>();
+  const [, setTick] = useState(0);
+  useEffect(() => feed.subscribe(() => setTick((n) => n + 1)), [feed]);
+  const version = feed.state?.datasets.hmis;
+  useEffect(() => {
+    let current = true;
+    apiGet<Labels>("/api/labels").then(
+      ({ body }) => current && setLabels(body),
+      (error) =>
+        current &&
+        setLabels((previous) =>
+          typeof previous === "object" ? previous : `Could not load the labels: ${error.message}`
+        ),
+    );
+    return () => current = false;
+  }, [version]);
+  return labels;
+}
+
+/** What an event of the stream is, in words. */
+const EVENT_WORDS: Record<ServerEvent["type"], string> = {
+  module_run: "a module run",
+  presentation_object_updated: "a chart's settings changed",
+  dataset_imported: "new data imported",
+  structure_imported: "a new facility list imported",
+  invalidated: "caches cleared",
+};
+
 function Header({ route }: { route: Route }) {
   const feed = useFeed();
   const { me, meta } = useServices();
   const live = feed.status === "live"
     ? feed.lastEvent
-      ? `live · ${feed.lastEvent.type} at ${new Date(feed.lastEvent.at).toLocaleTimeString()}`
-      : "live"
-    : feed.status;
+      ? `Live updates on · last: ${EVENT_WORDS[feed.lastEvent.type]} at ${
+        new Date(feed.lastEvent.at).toLocaleTimeString()
+      }`
+      : "Live updates on"
+    : feed.status === "connecting"
+    ? "Connecting to live updates…"
+    : feed.status === "reconnecting"
+    ? "Live updates interrupted: reconnecting…"
+    : "Live updates off";
   return (
     <header>
-      <h1>wb analytics</h1>
+      <h1 class="brand">wb analytics</h1>
       <span id="instance">{meta.instance} · v{meta.serverVersion}</span>
       <nav aria-label="Pages">
         <Link href="/projects" current={route.page === "projects"}>Projects</Link>
@@ -169,7 +216,8 @@ function Header({ route }: { route: Route }) {
         id="live"
         data-state={feed.status}
         data-last-seq={feed.lastEvent?.seq ?? ""}
-        title="Versions from the server's event stream"
+        title="Charts redraw by themselves when the server's data changes"
+        role="status"
       >
         {live}
       </span>
@@ -190,7 +238,7 @@ function Page({ route }: { route: Route }) {
     case "login":
       return null;
     case "not_found":
-      return <p>No page at {route.path}.</p>;
+      return <NotFoundPage path={route.path} />;
   }
 }
 

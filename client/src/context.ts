@@ -12,6 +12,7 @@ import { createContext } from "preact";
 import { useContext, useEffect, useState } from "preact/hooks";
 import type { InstanceMeta, Me } from "./api.ts";
 import type { BrowserCache } from "./browser_cache.ts";
+import type { Labels } from "./labels.ts";
 import type { VersionFeed } from "./version_feed.ts";
 
 /** The app's services. */
@@ -20,6 +21,8 @@ export interface Services {
   meta: InstanceMeta;
   cache: BrowserCache;
   feed: VersionFeed;
+  /** The label dictionary (`GET /api/labels`) every name on screen comes from. */
+  labels: Labels;
   /** Goes to a path of the app (history push, no reload). */
   navigate(path: string, options?: { replace?: boolean }): void;
 }
@@ -40,4 +43,15 @@ export function useFeed(): VersionFeed {
   const [, setTick] = useState(0);
   useEffect(() => feed.subscribe(() => setTick((n) => n + 1)), [feed]);
   return feed;
+}
+
+/**
+ * Sets `document.title` to `<page> · wb · <instance>` while the caller is shown (screen
+ * readers announce it, tabs and history show it).
+ */
+export function useTitle(page: string | undefined): void {
+  const { meta } = useServices();
+  useEffect(() => {
+    if (page !== undefined) document.title = `${page} · wb · ${meta.instance}`;
+  }, [page, meta.instance]);
 }

@@ -8,13 +8,14 @@
  * "Clear cache" does what the caller may: an administrator flushes the instance's shared
  * server cache (`POST /caches/flush-all`), then this browser's cache (IndexedDB), then
  * reloads; anyone else clears this browser's cache only (and reloads), and the button says
- * so: flushing the shared cache is an administrator's act.
+ * so: flushing the shared cache is an administrator's act, and asks for a confirmation
+ * first (a modal dialog saying what it costs everyone).
  *
  * @module
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { apiPost } from "./api.ts";
-import { useServices } from "./context.ts";
+import { useServices, useTitle } from "./context.ts";
 
 /** Where the outcome waits for the reload (`sessionStorage`). */
 export const CLEARED_KEY = "wb.cleared";
@@ -22,6 +23,8 @@ export const CLEARED_KEY = "wb.cleared";
 /** `/profile`. */
 export function ProfilePage() {
   const { me, meta, cache } = useServices();
+  useTitle("Profile");
+  const confirm = useRef<HTMLDialogElement>(null);
   const [entries, setEntries] = useState<number>();
   const [status, setStatus] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -86,7 +89,7 @@ export function ProfilePage() {
         type="button"
         disabled={busy}
         data-scope={admin ? "server-and-browser" : "browser"}
-        onClick={clearCache}
+        onClick={() => admin ? confirm.current!.showModal() : clearCache()}
       >
         {admin ? "Clear cache (server and this browser)" : "Clear this browser's cache"}
       </button>
@@ -96,6 +99,35 @@ export function ProfilePage() {
           : "Only an administrator can flush the instance's shared server cache; this clears your browser's copy."}
       </p>
       <p id="clear-status" role="status">{status}</p>
+      {admin && (
+        <dialog
+          ref={confirm}
+          id="confirm-flush"
+          aria-labelledby="confirm-flush-title"
+          aria-describedby="confirm-flush-text"
+        >
+          <h3 id="confirm-flush-title">Flush the server's cache for everyone?</h3>
+          <p id="confirm-flush-text">
+            Every cached chart and table of {meta.instance}{" "}
+            is dropped: each user's next view of each one is computed again from the database,
+            slower until the cache is warm again. This browser's saved copies are cleared too.
+          </p>
+          <form method="dialog" class="dialog-buttons">
+            <button type="submit" class="secondary" value="cancel" autofocus>Cancel</button>
+            <button
+              type="button"
+              class="danger"
+              id="confirm-flush-yes"
+              onClick={() => {
+                confirm.current!.close();
+                clearCache();
+              }}
+            >
+              Flush for everyone
+            </button>
+          </form>
+        </dialog>
+      )}
       {me.via === "session" && (
         <button id="logout" type="button" onClick={logout}>
           Log out

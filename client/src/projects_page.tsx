@@ -9,12 +9,15 @@
  *
  * @module
  */
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiGet, seg } from "./api.ts";
 import type { CacheSource } from "./browser_cache.ts";
 import { Chart } from "./chart.tsx";
-import { chartData, type Display, type Item } from "./chart_data.ts";
-import { useFeed, useServices } from "./context.ts";
+import { type BarOrder, chartModel, type Display, type Item } from "./chart_data.ts";
+import { useFeed, useServices, useTitle } from "./context.ts";
+import { DataTable } from "./data_table.tsx";
+import { type FetchValue, valueText } from "./labels.ts";
+import { ModuleRun } from "./module_run.tsx";
 import { Link } from "./link.tsx";
 import { projectPath } from "./routes.ts";
 import { poDetailVersion, poItemsVersion, poListVersion } from "./versions.ts";
@@ -33,11 +36,11 @@ interface PoSummary {
 }
 
 interface PoDetail extends PoSummary {
-  config: { display?: Display };
+  config: { display?: Display; fetch?: { values?: FetchValue[] } };
 }
 
 type ItemsBody =
-  | { status: "ok"; items: Item[] }
+  | { status: "ok"; items: Item[]; dateRange?: { min: number; max: number } }
   | { status: "too_many_items"; limit: number }
   | { status: "no_data_available" };
 
@@ -89,7 +92,7 @@ export function ProjectsPage({ projectId, poId }: { projectId?: string; poId?: s
 }
 
 function Project({ projectId, poId }: { projectId: string; poId?: string }) {
-  const { cache } = useServices();
+  const { cache, navigate } = useServices();
   const feed = useFeed();
   const version = poListVersion(feed.state, projectId);
   const [list, setList] = useState<PoSummary[] | string>();
@@ -110,12 +113,30 @@ function Project({ projectId, poId }: { projectId: string; poId?: string }) {
     return () => current = false;
   }, [projectId, version, feed.status === "connecting", feed.invalidations]);
   const open = Array.isArray(list) ? list.find((po) => po.poId === poId) : undefined;
+  useTitle(
+    open ? undefined : poId && Array.isArray(list) ? "Presentation object not found" : "Projects",
+  );
   return (
     <div class="project">
       <section class="po-list" aria-labelledby="po-list-title">
         <h2 id="po-list-title">Presentation objects</h2>
         {typeof list === "string" && <p class="error">{list}</p>}
         {list === undefined && <p class="loading">Loading…</p>}
+        {Array.isArray(list) && (
+          <label class="po-select">
+            <span class="visually-hidden">Presentation object</span>
+            <select
+              value={poId ?? ""}
+              onChange={(event) => {
+                const value = (event.currentTarget as HTMLSelectElement).value;
+                if (value) navigate(projectPath(projectId, value));
+              }}
+            >
+              {!open && <option value="">Choose a presentation object…</option>}
+              {list.map((po) => <option key={po.poId} value={po.poId}>{po.label}</option>)}
+            </select>
+          </label>
+        )}
         {Array.isArray(list) && (
           <ul>
             {list.map((po) => (
@@ -135,6 +156,7 @@ function Project({ projectId, poId }: { projectId: string; poId?: string }) {
       {open ? <PoView projectId={projectId} po={open} key={open.poId} /> : (
         <section class="po-view">
           <h2>{poId ? `No presentation object '${poId}'` : "Select a presentation object"}</h2>
+          {!poId && <p>Pick one in the list to see its chart and its rows.</p>}
         </section>
       )}
     </div>
@@ -149,13 +171,45 @@ interface Shown {
   ms: number;
 }
 
+/** A version timestamp (ISO-8601 with microseconds) as a local date and time. */
+export function whenText(iso: string): string {
+  const date = new Date(iso.replace(/(\.\d{3})\d+/, "$1"));
+  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString("en-GB", {
+    day: "numeric",
+    month: "short",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+/** Where the rows came from, in words. */
+function sourceText(shown: Shown): string {
+  if (shown.source === "memory") return "Already open in this tab.";
+  if (shown.source === "indexeddb") {
+    return `Opened from this browser's saved copy in ${shown.ms} ms (nothing downloaded).`;
+  }
+  switch (shown.items.xCache) {
+    case "HIT":
+      return `Loaded from the server's cache in ${shown.ms} ms.`;
+    case "MISS":
+      return `Computed by the server just now, in ${shown.ms} ms (cached for everyone next time).`;
+    case "BYPASS":
+      return `Computed by the server in ${shown.ms} ms (its cache is unavailable right now).`;
+    default:
+      return `Loaded from the server in ${shown.ms} ms.`;
+  }
+}
+
 /** One presentation object: its chart (unless a table) and its rows. */
 function PoView({ projectId, po }: { projectId: string; po: PoSummary }) {
-  const { cache } = useServices();
+  const { cache, labels, me } = useServices();
   const feed = useFeed();
+  useTitle(po.label);
   const itemsVersion = poItemsVersion(feed.state, projectId, po);
   const detailVersion = poDetailVersion(feed.state, projectId, po.poId);
   const [shown, setShown] = useState<Shown | string>();
+  const [order, setOrder] = useState<BarOrder>("value");
   const waiting = feed.state === undefined && feed.status === "connecting";
   useEffect(() => {
     if (waiting) return;
@@ -190,81 +244,74 @@ function PoView({ projectId, po }: { projectId: string; po: PoSummary }) {
     return () => current = false;
   }, [projectId, po.poId, itemsVersion, detailVersion, waiting, feed.invalidations]);
 
-  if (typeof shown === "string") {
+  const body = typeof shown === "object" ? shown.items.body : undefined;
+  const display = typeof shown === "object" ? shown.detail.config.display ?? {} : {};
+  const values = typeof shown === "object" ? shown.detail.config.fetch?.values ?? [] : [];
+  const model = useMemo(
+    () =>
+      body?.status === "ok"
+        ? chartModel(display, values, body.items, labels, { order })
+        : undefined,
+    [body, labels, order],
+  );
+
+  if (typeof shown === "string" || !shown || !body) {
     return (
       <section class="po-view">
         <h2>{po.label}</h2>
-        <p class="error">{shown}</p>
+        {typeof shown === "string" ? <p class="error">{shown}</p> : <p class="loading">Loading…</p>}
       </section>
     );
   }
-  if (!shown) {
-    return (
-      <section class="po-view">
-        <h2>{po.label}</h2>
-        <p class="loading">Loading…</p>
-      </section>
-    );
-  }
-  const body = shown.items.body;
-  const display = shown.detail.config.display ?? {};
-  const data = body.status === "ok" ? chartData(display, body.items) : undefined;
-  const from = shown.source === "network"
-    ? `the server (X-Cache: ${shown.items.xCache ?? "-"})`
-    : shown.source === "indexeddb"
-    ? "the browser cache (IndexedDB)"
-    : "the browser cache (memory)";
+  const lastRun = feed.state?.projects[projectId]?.modules[po.moduleId];
+  const range = body.status === "ok" ? body.dateRange : undefined;
+  const asOf = lastRun
+    ? `Data as of ${whenText(lastRun)} (the last module run)`
+    : lastRun === null
+    ? "Data not computed yet: its module has not run since the last data load"
+    : "Data as of the last module run";
   return (
     <section
       class="po-view"
       data-po-id={po.poId}
       data-version={shown.version}
       data-source={shown.source}
+      data-x-cache={shown.items.xCache ?? ""}
     >
       <h2>{shown.detail.label}</h2>
-      <p class="meta" id="po-meta">
-        {body.status === "ok" ? `${body.items.length} items` : body.status} from {from} in{" "}
-        {shown.ms} ms · version {shown.version}
+      <p class="as-of" id="po-as-of">
+        {asOf}
+        {range
+          ? `, periods ${valueText(labels, "period_id", range.min)}–${
+            valueText(labels, "period_id", range.max)
+          }.`
+          : "."}
       </p>
-      {data && <Chart data={data} />}
-      {body.status === "ok" ? <ItemsTable items={body.items} /> : (
-        <p>
-          {body.status === "too_many_items"
-            ? `Too many items (more than ${body.limit}): narrow the filters.`
-            : "No data for this presentation object."}
-        </p>
-      )}
+      <p class="meta" id="po-meta">
+        {body.status === "ok" ? `${body.items.length.toLocaleString("en")} rows. ` : ""}
+        {sourceText(shown)} {feed.status === "live"
+          ? "Up to date: it redraws by itself after the next module run."
+          : "Live updates are off: reload the page to check for newer data."}
+      </p>
+      {me.role === "admin" && <ModuleRun projectId={projectId} moduleId={po.moduleId} />}
+      {model && <Chart model={model} title={shown.detail.label} order={order} onOrder={setOrder} />}
+      {body.status === "ok"
+        ? (
+          <DataTable
+            items={body.items}
+            values={values}
+            labels={labels}
+            title={shown.detail.label}
+            seriesColumn={display.series}
+          />
+        )
+        : (
+          <p>
+            {body.status === "too_many_items"
+              ? `Too many rows (more than ${body.limit.toLocaleString("en")}): narrow the filters.`
+              : "No data for this presentation object."}
+          </p>
+        )}
     </section>
-  );
-}
-
-function ItemsTable({ items }: { items: Item[] }) {
-  if (items.length === 0) return <p>No items.</p>;
-  const columns = Object.keys(items[0]);
-  const shown = items.slice(0, 200);
-  return (
-    <div class="table-wrap">
-      <table>
-        <thead>
-          <tr>{columns.map((column) => <th key={column}>{column}</th>)}</tr>
-        </thead>
-        <tbody>
-          {shown.map((item, i) => (
-            <tr key={i}>
-              {columns.map((column) => {
-                const value = item[column];
-                const numeric = typeof value === "number" && column !== "period_id";
-                return (
-                  <td key={column} class={numeric ? "num" : undefined}>
-                    {numeric ? value.toLocaleString("en") : value}
-                  </td>
-                );
-              })}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {items.length > shown.length && <p>… {items.length - shown.length} more rows</p>}
-    </div>
   );
 }

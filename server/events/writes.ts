@@ -29,6 +29,7 @@ import {
   type PoDetail,
   type PoPatch,
   runModule,
+  type RunModuleOptions,
   updatePresentationObject,
 } from "../model/mod.ts";
 import type { ServerEvents } from "./server_events.ts";
@@ -36,7 +37,7 @@ import type { ServerEvents } from "./server_events.ts";
 /** Writes that announce themselves. */
 export interface VersionedWrites {
   /** `runModule` (model), then `module_run`. */
-  runModule(projectId: string, moduleId: string): Promise<ModuleRun>;
+  runModule(projectId: string, moduleId: string, options?: RunModuleOptions): Promise<ModuleRun>;
   /** `updatePresentationObject` (model), then `presentation_object_updated` when it existed. */
   updatePresentationObject(
     projectId: string,
@@ -58,8 +59,8 @@ export interface VersionedWrites {
  */
 export function versionedWrites(db: Db, events: ServerEvents): VersionedWrites {
   return {
-    async runModule(projectId, moduleId) {
-      const run = await runModule(db, projectId, moduleId);
+    async runModule(projectId, moduleId, options) {
+      const run = await runModule(db, projectId, moduleId, options);
       await events.raise({ type: "module_run", projectId, moduleId, version: run.lastRun });
       return run;
     },

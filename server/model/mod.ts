@@ -18,3 +18,4 @@ export * from "./datasets.ts";
 export * from "./structure.ts";
 export * from "./overview.ts";
 export * from "./text.ts";
+export * from "./labels.ts";

@@ -38,6 +38,27 @@ export interface ModuleRun {
   ms: number;
 }
 
+/** A step of a module run, as {@linkcode RunModuleOptions.onProgress} reports it. */
+export interface ModuleRunProgress {
+  /** What the run does now, in plain words ("Computing outliers", "Indexing the results"...). */
+  step: string;
+  /** Steps done before this one. */
+  done: number;
+  /** Steps in the whole run (known once the results objects are listed). */
+  total: number;
+  /** Time since the run started, in ms. */
+  elapsedMs: number;
+}
+
+/** Options of {@linkcode runModule}. */
+export interface RunModuleOptions {
+  /** Called at the start of each step (a throw is ignored). */
+  onProgress?: (progress: ModuleRunProgress) => void;
+}
+
+/** Steps per results object: compute, index, swap in, analyze. */
+const STEPS_PER_RESULTS_OBJECT = 4;
+
 /**
  * Drops results partitions whose results object no longer exists (e.g. after a project was
  * deleted). Call inside a transaction.
@@ -73,11 +94,32 @@ export async function dropOrphanResultsPartitions(db: Db): Promise<number> {
  * filled without indexes, indexed in bulk, and swapped for the old one at the end, so readers
  * are blocked only for the swap.
  *
+ * `options.onProgress` hears each step as it starts (plain words, steps done and in all).
+ *
  * @throws {NotFoundError} If the module does not exist.
  * @throws {DatabaseUnavailableError} If the database cannot be reached (nothing changes then).
  */
-export async function runModule(db: Db, projectId: string, moduleId: string): Promise<ModuleRun> {
+export async function runModule(
+  db: Db,
+  projectId: string,
+  moduleId: string,
+  options: RunModuleOptions = {},
+): Promise<ModuleRun> {
   const started = performance.now();
+  let total = 2;
+  const progress = (step: string, done: number) => {
+    try {
+      options.onProgress?.({
+        step,
+        done,
+        total,
+        elapsedMs: Math.round(performance.now() - started),
+      });
+    } catch {
+      // a listener's failure is not the run's
+    }
+  };
+  progress("Waiting for other runs of this module", 0);
   return await db.transaction(async (tx) => {
     const modules = await tx.query<{ params: Record<string, unknown> }>(
       `SELECT params FROM modules WHERE project_id = $1 AND module_id = $2 FOR UPDATE`,
@@ -94,8 +136,12 @@ export async function runModule(db: Db, projectId: string, moduleId: string): Pr
         WHERE project_id = $1 AND module_id = $2 ORDER BY 1`,
       [projectId, moduleId],
     );
+    total = 2 + resultsObjects.length * STEPS_PER_RESULTS_OBJECT;
     let rows = 0;
-    for (const { id } of resultsObjects) {
+    for (const [index, { id }] of resultsObjects.entries()) {
+      const base = 1 + index * STEPS_PER_RESULTS_OBJECT;
+      const of = resultsObjects.length > 1 ? ` (${index + 1} of ${resultsObjects.length})` : "";
+      progress(`Computing medians and outliers${of}`, base);
       const [ddl] = await tx.query<
         { table: string; ident: string; create: string; index: string; attach: string }
       >(
@@ -129,12 +175,14 @@ export async function runModule(db: Db, projectId: string, moduleId: string): Pr
       );
       const [{ n }] = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ddl.ident}`);
       rows += n;
+      progress(`Indexing ${n.toLocaleString("en")} result rows${of}`, base + 1);
       await tx.exec(ddl.index);
       const old = await tx.query<{ ident: string }>(
         `SELECT format('%I', table_name) AS ident FROM results_partitions
           WHERE results_object_id = $1`,
         [id],
       );
+      progress(`Replacing the previous results${of}`, base + 2);
       if (old.length > 0) await tx.exec(`DROP TABLE IF EXISTS ${old[0].ident}`);
       await tx.exec(ddl.attach);
       await tx.query(
@@ -142,8 +190,10 @@ export async function runModule(db: Db, projectId: string, moduleId: string): Pr
          ON CONFLICT (results_object_id) DO UPDATE SET table_name = excluded.table_name`,
         [id, ddl.table],
       );
+      progress(`Updating statistics${of}`, base + 3);
       await tx.exec(`ANALYZE ${ddl.ident}`);
     }
+    progress("Saving the run", total - 1);
     const [{ lastRun }] = await tx.query<{ lastRun: string }>(
       `UPDATE modules SET last_run = clock_timestamp()
         WHERE project_id = $1 AND module_id = $2

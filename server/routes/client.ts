@@ -5,10 +5,12 @@
  * (`app-<HASH>.js`) are cached for a year, `index.html` is revalidated on every load.
  *
  * Without a build, those paths answer 503 with the command that builds it (the API works).
+ * Any other path opened as a page (`Accept: text/html`, outside `/api/`) answers the
+ * `index.html` with status 404: the app shows its own "page not found".
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -45,13 +47,13 @@ const HTML_HEADERS = {
 
 /**
  * Serves every file of `dir` (not recursive) at `/<name>`, and `index.html` at the app's
- * paths.
+ * paths (and, with status 404, at any unknown path opened as a page: `notFoundPage`).
  *
  * @param dir The built client. @default {client/dist/}
  */
 export async function clientRoutes(
   dir: URL = new URL("../../client/dist/", import.meta.url),
-): Promise<Hono> {
+): Promise<ClientRoutes> {
   const files = new Map<string, { body: Uint8Array; type: string }>();
   try {
     for await (const entry of Deno.readDir(dir)) {
@@ -67,9 +69,10 @@ export async function clientRoutes(
   }
   const app = new Hono();
   const index = files.get("index.html");
-  const serveIndex = () =>
+  const serveIndex = (status = 200) =>
     index
       ? new Response(index.body as Uint8Array<ArrayBuffer>, {
+        status,
         headers: { "content-type": index.type, ...HTML_HEADERS },
       })
       : new Response(
@@ -77,7 +80,7 @@ export async function clientRoutes(
           "<code>deno task build</code> and restart the server.</p>",
         { status: 503, headers: { "content-type": TYPES.html, ...HTML_HEADERS } },
       );
-  for (const path of APP_PATHS) app.get(path, serveIndex);
+  for (const path of APP_PATHS) app.get(path, () => serveIndex());
   app.get("/:name{[A-Za-z0-9_.-]+\\.(?:js|css|svg|json|map)}", (c) => {
     const name = c.req.param("name");
     const file = files.get(name);
@@ -90,5 +93,23 @@ export async function clientRoutes(
       },
     });
   });
-  return app;
+  return { routes: app, notFoundPage: (c) => isPageRequest(c) ? serveIndex(404) : undefined };
+}
+
+/**
+ * Whether a request no route answered was a person opening a page (`GET`, `Accept:
+ * text/html`, outside `/api/`): the answer is then the app, with status 404, which shows
+ * its own "page not found". API paths and scripts keep the JSON 404.
+ */
+function isPageRequest(c: Context): boolean {
+  return (c.req.method === "GET" || c.req.method === "HEAD") &&
+    !c.req.path.startsWith("/api/") && (c.req.header("accept") ?? "").includes("text/html");
+}
+
+/** What {@linkcode clientRoutes} returns. */
+export interface ClientRoutes {
+  /** The app's pages and files. */
+  routes: Hono;
+  /** The 404 of an unknown page opened in a browser (the app), or undefined for others. */
+  notFoundPage: (c: Context) => Response | undefined;
 }

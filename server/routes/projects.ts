@@ -5,17 +5,20 @@
  * @module
  */
 import { Hono } from "hono";
+import { stream } from "hono/streaming";
 import { envelope, runIdOf, type ServerCaches } from "../caches.ts";
-import type { Db } from "../db.ts";
+import { DatabaseUnavailableError, type Db } from "../db.ts";
 import type { VersionedWrites } from "../events/mod.ts";
 import { idParam, jsonObjectBody, requireAdmin, serveCached, since } from "../http.ts";
 import {
   fetchPoItems,
   getMetricInfo,
+  getModuleLastRun,
   getPresentationObject,
   getReplicantOptions,
   listPresentationObjects,
   listProjects,
+  type ModuleRun,
   NotFoundError,
   type PoDetail,
 } from "../model/mod.ts";
@@ -99,14 +102,46 @@ export function projectRoutes({ db, caches, writes }: ProjectRoutesDeps): Hono {
     return c.json(updated);
   });
 
+  /**
+   * A module run. With `Accept: application/x-ndjson` the answer streams one JSON line per
+   * step (`{ "progress": { step, done, total, elapsedMs } }`), then `{ "run": {...} }` or
+   * `{ "error", "message" }`: the web client shows an administrator how far a run is.
+   */
   app.post("/:projectId/modules/:moduleId/run", async (c) => {
     await requireAdmin(c);
     const projectId = idParam(c, "projectId");
     const moduleId = idParam(c, "moduleId");
-    const run = await writes.runModule(projectId, moduleId);
-    // The run is finished and immutable: pre-warm its existence (its summary fills on read).
-    await caches.moduleRuns.markExists(`${projectId}.${moduleId}.${runIdOf(run.lastRun)}`);
-    return c.json({ ...run, runId: runIdOf(run.lastRun) });
+    const finish = async (run: ModuleRun) => {
+      // The run is finished and immutable: pre-warm its existence (its summary fills on read).
+      await caches.moduleRuns.markExists(`${projectId}.${moduleId}.${runIdOf(run.lastRun)}`);
+      return { ...run, runId: runIdOf(run.lastRun) };
+    };
+    if (!(c.req.header("accept") ?? "").includes("application/x-ndjson")) {
+      return c.json(await finish(await writes.runModule(projectId, moduleId)));
+    }
+    await getModuleLastRun(db, projectId, moduleId); // a 404 before the stream starts
+    c.header("Content-Type", "application/x-ndjson; charset=utf-8");
+    c.header("Cache-Control", "no-store");
+    return stream(c, async (out) => {
+      const line = (value: unknown) => out.write(JSON.stringify(value) + "\n");
+      let writing = Promise.resolve<unknown>(undefined);
+      try {
+        const run = await writes.runModule(projectId, moduleId, {
+          onProgress: (progress) => writing = writing.then(() => line({ progress })),
+        });
+        await writing;
+        await line({ run: await finish(run) });
+      } catch (error) {
+        await writing.catch(() => {});
+        const unavailable = error instanceof DatabaseUnavailableError;
+        await line({
+          error: unavailable ? "database_unavailable" : "run_failed",
+          message: unavailable
+            ? "The database is unavailable; nothing changed"
+            : `The run failed: ${String((error as Error)?.message ?? error)}`,
+        });
+      }
+    });
   });
 
   app.get("/:projectId/metrics/:metricId/info", async (c) => {

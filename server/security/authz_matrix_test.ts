@@ -164,6 +164,7 @@ const MATRIX: Record<string, Entry> = {
   "GET /api/datasets/hfa/summary": { access: "read" },
   "GET /api/structure": { access: "read" },
   "GET /api/instance/overview": { access: "read" },
+  "GET /api/labels": { access: "read" },
   "GET /": { access: "public" },
   "GET /login": { access: "public" },
   "GET /overview": { access: "public" },
