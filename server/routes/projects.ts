@@ -1,10 +1,12 @@
 /**
  * Projects, presentation objects, metrics and module runs. Cached under `po_detail`,
- * `po_items`, `metric_info` and `replicant_opts`.
+ * `po_items`, `metric_info` and `replicant_opts`. Every id is checked against the database
+ * (its version lookup, or `allowlists.ts` for `replicateBy`) before a cache key is made.
  *
  * @module
  */
 import { Hono } from "hono";
+import type { EntityAllowlists } from "../allowlists.ts";
 import { envelope, runIdOf, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import type { VersionedWrites } from "../events/mod.ts";
@@ -27,10 +29,12 @@ export interface ProjectRoutesDeps {
   caches: ServerCaches;
   /** Module runs and edits, each announced by its event. */
   writes: VersionedWrites;
+  /** Entity allowlists (`replicateBy`). */
+  allowlists: EntityAllowlists;
 }
 
 /** Routes under `/api/projects`. */
-export function projectRoutes({ db, caches, writes }: ProjectRoutesDeps): Hono {
+export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesDeps): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => c.json({ items: await listProjects(db) }));
@@ -132,6 +136,7 @@ export function projectRoutes({ db, caches, writes }: ProjectRoutesDeps): Hono {
     const started = performance.now();
     const version = await metricVersion(db, projectId, metricId);
     if (!version) throw new NotFoundError("metric", metricId);
+    await allowlists.checkReplicateBy(projectId, metricId, version.lastRun, replicateBy);
     return serveCached(
       c,
       caches.replicantOpts,
