@@ -21,7 +21,7 @@ const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
 if (!hasChromium && Deno.env.get("CI")) {
   throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`);
 }
-const ADMIN_TOKEN = "browser-admin-token";
+const ADMIN_TOKEN = "browser-admin-token-2d0f8b6e4c1a3957";
 const PO = "po_anc_by_lga"; // a grouped bar chart
 const PO_PATH = `/projects/demo/${PO}`;
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };

@@ -16,8 +16,8 @@ import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testi
 import { initTestRedis, REDIS_ENABLED } from "./testing/redis_mode.ts";
 import { issueLoginToken, upsertUser } from "./users.ts";
 
-const ADMIN = "auth-admin-token";
-const VIEWER = "auth-viewer-token";
+const ADMIN = "auth-admin-token-6b0d2f8e4a1c9357";
+const VIEWER = "auth-viewer-token-3e7a9c1f5d0b2864";
 const INSTANCE = "auth-test";
 const quiet = () => {};
 /** What a browser adds to a same-origin `fetch` POST. */
