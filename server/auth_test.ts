@@ -143,11 +143,19 @@ Deno.test("reads need a viewer: anonymous 401; a viewer's session, a viewer toke
     email: "reader@example.org",
     isAdmin: false,
     openAccess: false,
+    secureTransport: false,
     instance: INSTANCE,
   });
   assert.deepEqual(
     await (await f.open.request("/api/auth/me")).json(),
-    { role: "viewer", via: "open", isAdmin: false, openAccess: true, instance: INSTANCE },
+    {
+      role: "viewer",
+      via: "open",
+      isAdmin: false,
+      openAccess: true,
+      secureTransport: false,
+      instance: INSTANCE,
+    },
   );
 
   const logout = await f.app.request("/api/auth/logout", {
