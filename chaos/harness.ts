@@ -26,9 +26,9 @@ export interface Harness extends AsyncDisposable {
 }
 
 /** The admin token the suite's servers get. */
-export const ADMIN_TOKEN = "chaos-admin-token";
+export const ADMIN_TOKEN = "chaos-admin-token-0e8c6a4f2d1b3579";
 /** The viewer token the suite's servers get; every request of the load carries it. */
-export const VIEWER_TOKEN = "chaos-viewer-token";
+export const VIEWER_TOKEN = "chaos-viewer-token-5b3d1f9e7c0a2468";
 /** The headers of every request: reads need a viewer. */
 export const VIEWER_HEADERS: Record<string, string> = {
   authorization: `Bearer ${VIEWER_TOKEN}`,

@@ -47,6 +47,7 @@ import { flushCache, redisCli, showLogs } from "./ops.ts";
 import { consoleReporter, type Reporter, spinnerReporter } from "./reporter.ts";
 import { formatStatusTable } from "./status.ts";
 import { addUser } from "./users.ts";
+import { formatProxyPlan, proxyInstance } from "./proxy.ts";
 
 /** Exit codes of `wb`. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -461,6 +462,26 @@ export function buildProgram(
     .addHelpText("after", examples("wb flush-cache demo"))
     .action(async (id) => {
       print((await flushCache(context, id)).message);
+    });
+
+  program.command("proxy")
+    .description(
+      "serve an instance on its own host name behind TLS: print (or write) the nginx server " +
+        "block and the certbot command",
+    )
+    .argument("<id>", "instance id")
+    .requiredOption("--host <name>", "the instance's own DNS name")
+    .option("--email <address>", "Let's Encrypt account e-mail")
+    .option("--out <file>", "write the nginx block there instead of printing it")
+    .addHelpText(
+      "after",
+      examples(
+        "wb proxy kano --host kano.wb.example.org --email ops@example.org",
+        "wb proxy kano --host kano.wb.example.org --out /tmp/wb-kano.conf",
+      ),
+    )
+    .action(async (id, o) => {
+      print(formatProxyPlan(await proxyInstance(context, id, o)));
     });
 
   // --- users of the web client ---------------------------------------------------------------

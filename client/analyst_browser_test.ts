@@ -30,7 +30,7 @@ import {
 } from "./testing/browser.ts";
 
 const hasChromium = await chromiumAvailable();
-const ADMIN_TOKEN = "analyst-admin-token";
+const ADMIN_TOKEN = "analyst-admin-token-7c4e1b9a2f6d3085";
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const WINDOW_MS = 3000;
 const ARTIFACTS = "test-artifacts";

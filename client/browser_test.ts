@@ -18,7 +18,7 @@ import { buildClient } from "./build.ts";
 import { chromiumAvailable, launchChromium, login, userAdd } from "./testing/browser.ts";
 
 const hasChromium = await chromiumAvailable();
-const ADMIN_TOKEN = "browser-admin-token";
+const ADMIN_TOKEN = "browser-admin-token-2d0f8b6e4c1a3957";
 const PO = "po_anc_by_lga"; // a grouped bar chart
 const PO_PATH = `/projects/demo/${PO}`;
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };

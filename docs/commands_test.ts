@@ -68,6 +68,7 @@ const PLACEHOLDERS: Placeholders = {
   target: "demo",
   targets: "demo",
   email: "ada@example.org",
+  hostname: "demo.wb.example.org",
   service: "redis",
   args: "DBSIZE",
   shell: "bash",
@@ -101,6 +102,7 @@ const WB_RUN = new Set([
   "c validate",
   "complete",
   "user",
+  "proxy", // prints an nginx block for an instance of WB_HOME
 ]);
 
 /** `wb` commands that are parsed, not run (every `--help` still runs), and why. */

@@ -10,6 +10,11 @@
  * | `DatabaseUnavailableError`     | 503 with `Retry-After`      |
  * | anything else                  | 500, logged                 |
  *
+ * Before any route, in this order: the `Host` allowlist (421, `peer.ts`), body limits (413,
+ * and 400 for nesting, `request_limits.ts`), then the caller. Every JSON answer carries
+ * `X-Content-Type-Options: nosniff` and, unless its route says otherwise,
+ * `Cache-Control: private, no-store`.
+ *
  * Access (callers resolved in `auth.ts`): `/healthz`, `/api/instance_meta`,
  * `/api/auth/*` and the web client's files are public; every other `GET /api/…` needs a
  * viewer (a session, a viewer or admin token, or `OPEN_ACCESS`); writes, the flush and
@@ -17,7 +22,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ServerCaches } from "./caches.ts";
 import { DatabaseUnavailableError, type Db } from "./db.ts";
@@ -37,6 +42,12 @@ import { overviewRoutes, OverviewWindows } from "./routes/overview.ts";
 import { labelRoutes } from "./routes/labels.ts";
 import { batchRoutes } from "./routes/batch.ts";
 import { runRoutes } from "./routes/runs.ts";
+import { EVENT_STREAM_PATH } from "./routes/events.ts";
+import { EntityAllowlists } from "./allowlists.ts";
+import { loginRateLimit } from "./login_rate_limit.ts";
+import { OpenStreams } from "./open_streams.ts";
+import { clientAddress, hostAllowlist } from "./peer.ts";
+import { requestLimits } from "./request_limits.ts";
 import { getRedis, StaleWhileRevalidate } from "../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
@@ -54,7 +65,7 @@ export interface AppDeps {
   log?: (line: string) => void;
   /** The metrics registry `GET /metrics` renders; absent: no metrics route. */
   metrics?: Registry;
-  /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: open. */
+  /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: loopback peers only. */
   metricsToken?: string;
   /** The stale-while-revalidate memo of windowed aggregates. @default {one for `instance`} */
   memo?: StaleWhileRevalidate;
@@ -87,9 +98,35 @@ export interface AppDeps {
   cacheCounters?: CacheCounters;
   /** Shared secret of signed mirror invalidations (`MIRROR_SECRET`); unset refuses them. */
   mirrorSecret?: string;
-  /** Event stream settings (heartbeat, queue bound). */
-  sse?: Omit<EventRoutesDeps, "events">;
+  /** Event stream settings (heartbeat, queue bound, caps). */
+  sse?: SseSettings;
+  /**
+   * `ALLOWED_HOSTS`: host names the server answers to (`["*"]`: any). IP literals and
+   * `localhost` are always answered. @default {["*"], or none under `OPEN_ACCESS`}
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * `TRUSTED_PROXIES`: peer addresses whose `X-Forwarded-For` names the client (the login
+   * limit and anonymous stream caps count per client). @default {["127.0.0.1", "::1"]}
+   */
+  trustedProxies?: readonly string[];
+  /** `LOGIN_MAX_FAILURES`: failed logins per address per 10 minutes; 0: no limit. @default {20} */
+  loginMaxFailures?: number;
 }
+
+/** Event stream settings of {@linkcode AppDeps}. */
+export interface SseSettings
+  extends Pick<EventRoutesDeps, "heartbeatMs" | "maxQueuedEvents" | "retryMs"> {
+  /** `SSE_MAX_STREAMS_PER_USER`: streams one user may hold per process. @default {1500} */
+  maxStreamsPerUser?: number;
+  /** `SSE_MAX_STREAMS`: streams one process may hold. @default {10_000} */
+  maxStreams?: number;
+  /** How often sessions of open streams are checked, in ms. @default {500} */
+  sessionCheckMs?: number;
+}
+
+/** Default {@linkcode AppDeps.trustedProxies}: a reverse proxy on this host. */
+export const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze(["127.0.0.1", "::1"]);
 
 /** Seconds a client should wait before retrying while the database is unavailable. */
 export const DB_RETRY_AFTER_S = 5;
@@ -103,7 +140,24 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   const instance = deps.instance ?? "local";
   const flushLog = deps.flushLog ??
     new FlushLog({ redis: getRedis, formatVersion: CACHE_FORMAT_VERSION });
+  const trustedProxies = deps.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
+  const addressOf = (c: Context) => clientAddress(c, trustedProxies);
   const app = new Hono();
+  app.use("*", async (c, next) => {
+    await next();
+    const headers = c.res.headers;
+    if (!headers.has("x-content-type-options")) headers.set("x-content-type-options", "nosniff");
+    if (
+      headers.get("content-type")?.startsWith("application/json") && !headers.has("cache-control")
+    ) {
+      headers.set("cache-control", "private, no-store");
+    }
+  });
+  app.use(
+    "*",
+    hostAllowlist({ allowedHosts: deps.allowedHosts ?? (deps.openAccess ? [] : ["*"]) }),
+  );
+  app.use("*", requestLimits());
   app.use(
     "*",
     authentication({
@@ -117,8 +171,8 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   app.use("/api/*", async (c, next) => {
     if ((c.req.method === "GET" || c.req.method === "HEAD") && !PUBLIC_API.has(c.req.path)) {
-      // EventSource cannot send headers: event streams also take `?access_token=`.
-      await requireRole(c, "viewer", { allowQueryToken: c.req.path.endsWith("/events") });
+      // EventSource cannot send headers: the two event streams also take `?access_token=`.
+      await requireRole(c, "viewer", { allowQueryToken: EVENT_STREAM_PATH.test(c.req.path) });
     }
     await next();
   });
@@ -133,9 +187,20 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       flushLog,
     }),
   );
+  const streams = new OpenStreams({
+    db: deps.db,
+    maxPerUser: deps.sse?.maxStreamsPerUser,
+    maxTotal: deps.sse?.maxStreams,
+    sessionCheckMs: deps.sse?.sessionCheckMs,
+    log,
+  });
+  app.post(
+    "/api/auth/login",
+    loginRateLimit({ maxFailures: deps.loginMaxFailures, addressOf }),
+  );
   app.route(
     "/api/auth",
-    authRoutes({ db: deps.db, instance, openAccess: deps.openAccess ?? false, log }),
+    authRoutes({ db: deps.db, instance, openAccess: deps.openAccess ?? false, log, streams }),
   );
   app.route(
     "/api/admin",
@@ -153,10 +218,21 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   events.onClear("windowed_aggregate", () => memo.invalidate());
   // The structure cache has a version, but a structure import also empties it.
   events.onClear("structure", () => deps.caches.structure.clearAll());
-  app.route("/api/projects", projectRoutes({ ...deps, writes: versionedWrites(deps.db, events) }));
+  const allowlists = new EntityAllowlists(deps.db);
+  app.route(
+    "/api/projects",
+    projectRoutes({ ...deps, writes: versionedWrites(deps.db, events), allowlists }),
+  );
   app.route(
     "/api",
-    eventRoutes({ events, ...deps.sse }),
+    eventRoutes({
+      events,
+      heartbeatMs: deps.sse?.heartbeatMs,
+      maxQueuedEvents: deps.sse?.maxQueuedEvents,
+      retryMs: deps.sse?.retryMs,
+      streams,
+      addressOf,
+    }),
   );
   app.route(
     "/api",
@@ -164,7 +240,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   app.route("/api/projects", batchRoutes(deps));
   app.route("/api/projects", runRoutes(deps));
-  app.route("/api", datasetRoutes(deps));
+  app.route("/api", datasetRoutes({ ...deps, allowlists }));
   app.route("/api", labelRoutes(deps));
   const overview = deps.overview ?? new OverviewWindows({
     db: deps.db,
@@ -217,8 +293,14 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
 }
 
 function errorCode(status: number): string {
-  return ({ 400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found" } as Record<
-    number,
-    string
-  >)[status] ?? (status >= 500 ? "unavailable" : "error");
+  return ({
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    408: "request_timeout",
+    413: "payload_too_large",
+    421: "misdirected_request",
+    429: "too_many_requests",
+  } as Record<number, string>)[status] ?? (status >= 500 ? "unavailable" : "error");
 }

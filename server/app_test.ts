@@ -13,7 +13,7 @@ import { CACHE_FORMAT_VERSION } from "./version.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
 import { initTestRedis, REDIS_ENABLED, xCache } from "./testing/redis_mode.ts";
 
-const ADMIN = "test-admin-token";
+const ADMIN = "test-admin-token-5d1c8e0f7a2b4936";
 const admin = { authorization: `Bearer ${ADMIN}` };
 const quiet = () => {};
 

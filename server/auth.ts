@@ -7,12 +7,19 @@
  * | `Authorization: Bearer <ADMIN_TOKEN>`               | `admin`                    |
  * | `Authorization: Bearer <VIEWER_TOKEN>`              | `viewer`                   |
  * | `?access_token=<token>` (only where allowed: SSE)   | the same                   |
- * | cookie `wb_session_<instance>` (a live session)     | `admin` or `viewer` (flag) |
+ * | session cookie (a live session, see below)           | `admin` or `viewer` (flag) |
  * | nothing, with `OPEN_ACCESS=true`                    | `viewer` (never `admin`)   |
  * | nothing                                             | none (401 where needed)    |
  *
  * A bearer token wins over a cookie. Tokens are compared in constant time (both sides
  * hashed to equal length first); sessions are looked up by the SHA-256 of their token.
+ *
+ * The session cookie is `__Host-wb_session_<instance>` over HTTPS (directly, or behind a
+ * proxy that says `X-Forwarded-Proto: https`): `Secure`, `Path=/`, no `Domain`, so the
+ * browser sends it to this exact origin's host over TLS only and nothing else on the host
+ * can set it. Over plain HTTP it is `wb_session_<instance>`, which a browser also sends to
+ * every other port of the same host: serve each instance on its own host name behind TLS
+ * (`wb proxy`). Each scheme reads only its own name.
  *
  * Cross-site request forgery: a browser attaches the session cookie by itself, so every
  * unsafe request (not GET/HEAD/OPTIONS) from a browser must come from this origin:
@@ -28,7 +35,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Db } from "./db.ts";
-import { SESSION_TTL_S, sessionUser, type User } from "./users.ts";
+import { hashToken, SESSION_TTL_S, sessionUser, type User } from "./users.ts";
 
 /** A caller's role; `admin` may do everything a `viewer` may. */
 export type Role = "viewer" | "admin";
@@ -61,6 +68,8 @@ export interface Caller {
   via: "bearer" | "bearer-invalid" | "session" | "open" | "none";
   /** The user, for a session. */
   user?: User;
+  /** The SHA-256 (hex) of the session's token, for a session. */
+  sessionHash?: string;
 }
 
 /** Options of {@linkcode requireRole}. */
@@ -102,9 +111,12 @@ export function roleOf(token: string, tokens: AuthTokens): Role | undefined {
   return admin ? "admin" : viewer ? "viewer" : undefined;
 }
 
-/** The session cookie's name for an instance: `wb_session_<instance>`. */
-export function sessionCookieName(instance: string): string {
-  return `wb_session_${instance.replace(/[^A-Za-z0-9_-]/g, "_")}`;
+/**
+ * The session cookie's name for an instance: `wb_session_<instance>`, with the `__Host-`
+ * prefix when `secure` (the request came over HTTPS).
+ */
+export function sessionCookieName(instance: string, secure = false): string {
+  return `${secure ? "__Host-" : ""}wb_session_${instance.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 }
 
 /**
@@ -160,7 +172,8 @@ export function crossOriginRefusal(c: Context, instance: string): string | undef
     // The request URL's host is the Host header (HTTP/1.1) or :authority (HTTP/2).
     return host !== undefined && host === new URL(c.req.url).host ? undefined : `Origin: ${origin}`;
   }
-  return getCookie(c, sessionCookieName(instance)) === undefined
+  return getCookie(c, sessionCookieName(instance)) === undefined &&
+      getCookie(c, sessionCookieName(instance, true)) === undefined
     ? undefined
     : "a session cookie without Origin or Sec-Fetch-Site";
 }
@@ -189,10 +202,13 @@ async function resolveCaller(c: Context, config: AuthConfig, allowQuery: boolean
     const role = roleOf(token, config);
     return role ? { role, via: "bearer" } as Caller : { via: "bearer-invalid" } as Caller;
   }
-  const session = config.db ? getCookie(c, sessionCookieName(config.instance)) : undefined;
-  if (session !== undefined && session.length > 0 && session.length <= 128) {
+  const session = config.db ? sessionTokenOf(c, config.instance) : undefined;
+  if (session !== undefined && session.length <= 128) {
     const user = await sessionUser(config.db!, session);
-    if (user) return { role: user.isAdmin ? "admin" : "viewer", via: "session", user } as Caller;
+    if (user) {
+      const role = user.isAdmin ? "admin" : "viewer";
+      return { role, via: "session", user, sessionHash: hashToken(session) } as Caller;
+    }
   }
   return config.openAccess ? { role: "viewer", via: "open" } as Caller : { via: "none" } as Caller;
 }
@@ -262,8 +278,8 @@ export interface SessionCookieOptions {
 }
 
 /**
- * Sets the session cookie: `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` when the
- * request came over HTTPS (directly or through a proxy that says `X-Forwarded-Proto`).
+ * Sets the session cookie: `HttpOnly`, `SameSite=Strict`, `Path=/`; over HTTPS (directly or
+ * through a proxy that says `X-Forwarded-Proto`) named `__Host-…` and `Secure`.
  */
 export function setSessionCookie(
   c: Context,
@@ -271,32 +287,38 @@ export function setSessionCookie(
   token: string,
   options: SessionCookieOptions = {},
 ): void {
-  setCookie(c, sessionCookieName(instance), token, {
+  const secure = isHttps(c);
+  setCookie(c, sessionCookieName(instance, secure), token, {
     httpOnly: true,
     sameSite: "Strict",
     path: "/",
-    secure: isHttps(c),
+    secure,
     maxAge: options.maxAgeS ?? SESSION_TTL_S,
   });
 }
 
-/** Removes the session cookie. */
+/** Removes the session cookie (the name of the request's scheme). */
 export function clearSessionCookie(c: Context, instance: string): void {
-  setCookie(c, sessionCookieName(instance), "", {
+  const secure = isHttps(c);
+  setCookie(c, sessionCookieName(instance, secure), "", {
     httpOnly: true,
     sameSite: "Strict",
     path: "/",
-    secure: isHttps(c),
+    secure,
     maxAge: 0,
   });
 }
 
-/** The session token the request carries, if any. */
+/** The session token the request carries under its scheme's cookie name, if any. */
 export function sessionTokenOf(c: Context, instance: string): string | undefined {
-  return getCookie(c, sessionCookieName(instance)) || undefined;
+  return getCookie(c, sessionCookieName(instance, isHttps(c))) || undefined;
 }
 
-function isHttps(c: Context): boolean {
+/**
+ * Whether the request came over HTTPS: its URL, or `X-Forwarded-Proto: https` from a proxy
+ * (believed from anyone: a client that lies about it only renames its own cookie).
+ */
+export function isHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === "https:" ||
     c.req.header("x-forwarded-proto")?.split(",")[0].trim() === "https";
 }

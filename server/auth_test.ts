@@ -9,14 +9,15 @@ import { closeRedis } from "../lib/mod.ts";
 import { startRedis, type TestRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { sessionCookieName } from "./auth.ts";
+import { PLAIN_HTTP_WARNING } from "./routes/auth.ts";
 import { createServerCaches } from "./caches.ts";
 import { readConfig } from "./config.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
 import { initTestRedis, REDIS_ENABLED } from "./testing/redis_mode.ts";
 import { issueLoginToken, upsertUser } from "./users.ts";
 
-const ADMIN = "auth-admin-token";
-const VIEWER = "auth-viewer-token";
+const ADMIN = "auth-admin-token-6b0d2f8e4a1c9357";
+const VIEWER = "auth-viewer-token-3e7a9c1f5d0b2864";
 const INSTANCE = "auth-test";
 const quiet = () => {};
 /** What a browser adds to a same-origin `fetch` POST. */
@@ -65,7 +66,8 @@ async function login(f: Fixture, email: string, isAdmin: boolean): Promise<strin
     body: JSON.stringify({ token }),
   });
   assert.equal(response.status, 200, await response.clone().text());
-  assert.deepEqual(await response.json(), { email, isAdmin });
+  // Over plain HTTP (app.request is http://localhost) the answer warns about the transport.
+  assert.deepEqual(await response.json(), { email, isAdmin, warning: PLAIN_HTTP_WARNING });
   const cookie = response.headers.get("set-cookie")!;
   return cookie.split(";")[0];
 }
@@ -141,11 +143,19 @@ Deno.test("reads need a viewer: anonymous 401; a viewer's session, a viewer toke
     email: "reader@example.org",
     isAdmin: false,
     openAccess: false,
+    secureTransport: false,
     instance: INSTANCE,
   });
   assert.deepEqual(
     await (await f.open.request("/api/auth/me")).json(),
-    { role: "viewer", via: "open", isAdmin: false, openAccess: true, instance: INSTANCE },
+    {
+      role: "viewer",
+      via: "open",
+      isAdmin: false,
+      openAccess: true,
+      secureTransport: false,
+      instance: INSTANCE,
+    },
   );
 
   const logout = await f.app.request("/api/auth/logout", {

@@ -29,7 +29,7 @@ export interface ServerConfig {
   redisEnabled: boolean;
   /** `REDIS_LOG_LEVEL`: cache log lines (`debug` adds keys, `info` one per operation). @default {"info"} */
   redisLogLevel: CacheLogLevel;
-  /** `METRICS_TOKEN`: bearer token `GET /metrics` requires; unset: open. */
+  /** `METRICS_TOKEN`: bearer token `GET /metrics` requires; unset: loopback peers only. */
   metricsToken?: string;
   /** `REDIS_COMMAND_TIMEOUT_MS`: reply deadline of a cache call. @default {1000} */
   redisCommandTimeoutMs: number;
@@ -49,15 +49,36 @@ export interface ServerConfig {
   mirrorSecret?: string;
   /** `CACHE_EVENT_LOG`: file the cache event log is appended to; unset: stderr. */
   cacheEventLog?: string;
+  /**
+   * `ALLOWED_HOSTS`: host names the server answers to (comma-separated, no port; `*`: any).
+   * IP literals and `localhost` are always answered. Unset: any, or under `OPEN_ACCESS` none
+   * but those.
+   */
+  allowedHosts?: string[];
+  /**
+   * `TRUSTED_PROXIES`: peer addresses whose `X-Forwarded-For` names the client
+   * (comma-separated; empty: none). @default {["127.0.0.1", "::1"]}
+   */
+  trustedProxies?: string[];
+  /** `LOGIN_MAX_FAILURES`: failed logins per client address per 10 minutes (0: off). @default {20} */
+  loginMaxFailures: number;
+  /** `SSE_MAX_STREAMS_PER_USER`: event streams one user may hold per process. @default {1500} */
+  sseMaxStreamsPerUser: number;
+  /** `SSE_MAX_STREAMS`: event streams one process may hold. @default {10000} */
+  sseMaxStreams: number;
 }
+
+/** Shortest accepted `ADMIN_TOKEN`, `VIEWER_TOKEN`, `METRICS_TOKEN` and `MIRROR_SECRET`. */
+export const MIN_SECRET_LENGTH = 32;
 
 /**
  * Parses the environment.
  *
  * @throws {RangeError} If a number is malformed or out of range, a mirror is not an http(s)
  *   URL or carries credentials, `CACHE_MIRRORS` is set without a `MIRROR_SECRET` of at least
- *   32 characters, or `OPEN_ACCESS=true` on an instance marked `WB_PRODUCTION=true` (the
- *   message names the variable; never a password).
+ *   32 characters, `ADMIN_TOKEN`, `VIEWER_TOKEN`, `METRICS_TOKEN` or `MIRROR_SECRET` is
+ *   shorter than 32 characters or equal to another of them, or `OPEN_ACCESS=true` on an
+ *   instance marked `WB_PRODUCTION=true` (the message names the variable; never a secret).
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
   const text = (name: string) => env[name]?.trim() || undefined;
@@ -68,6 +89,10 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     if (["false", "0", "no", "off"].includes(raw)) return false;
     throw new RangeError(`${name} must be true or false, got '${text(name)}'`);
   };
+  const list = (name: string) =>
+    env[name] === undefined
+      ? undefined
+      : env[name]!.split(",").map((item) => item.trim()).filter(Boolean);
   const int = (name: string, fallback: number, min: number, max: number) => {
     const raw = text(name);
     if (raw === undefined) return fallback;
@@ -93,9 +118,7 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     }
   }
   const mirrorSecret = text("MIRROR_SECRET");
-  if (mirrorSecret !== undefined && mirrorSecret.length < 32) {
-    throw new RangeError("MIRROR_SECRET must have at least 32 characters");
-  }
+  checkSecrets(["ADMIN_TOKEN", "VIEWER_TOKEN", "METRICS_TOKEN", "MIRROR_SECRET"], text);
   if (cacheMirrors.length > 0 && mirrorSecret === undefined) {
     throw new RangeError("CACHE_MIRRORS is set but MIRROR_SECRET is not");
   }
@@ -136,7 +159,38 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     cacheMirrors,
     mirrorSecret,
     cacheEventLog: text("CACHE_EVENT_LOG"),
+    allowedHosts: list("ALLOWED_HOSTS")?.map((host) => host.toLowerCase().replace(/\.$/, "")),
+    trustedProxies: list("TRUSTED_PROXIES"),
+    loginMaxFailures: int("LOGIN_MAX_FAILURES", 20, 0, 1_000_000),
+    sseMaxStreamsPerUser: int("SSE_MAX_STREAMS_PER_USER", 1500, 1, 1_000_000),
+    sseMaxStreams: int("SSE_MAX_STREAMS", 10_000, 1, 1_000_000),
   };
+}
+
+/**
+ * Checks that each secret that is set has at least {@linkcode MIN_SECRET_LENGTH} characters
+ * and differs from the others: a short token can be guessed, and a shared one would make a
+ * viewer an administrator (or a scraper either).
+ *
+ * @throws {RangeError} Naming the variables, never their values.
+ */
+function checkSecrets(names: string[], text: (name: string) => string | undefined): void {
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const value = text(name);
+    if (value === undefined) continue;
+    if (value.length < MIN_SECRET_LENGTH) {
+      throw new RangeError(
+        `${name} must have at least ${MIN_SECRET_LENGTH} characters (it has ${value.length}); ` +
+          "generate one with: openssl rand -base64 32",
+      );
+    }
+    const same = seen.get(value);
+    if (same !== undefined) {
+      throw new RangeError(`${name} must differ from ${same}: each credential grants its own role`);
+    }
+    seen.set(value, name);
+  }
 }
 
 /** `url` with its `user:password@` part, if any, replaced by `***@` (for messages). */

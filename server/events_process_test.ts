@@ -11,7 +11,7 @@ import { startServer } from "./testing/server_process.ts";
 import { createTestDatabase, loadSmallFixture } from "./testing/pg.ts";
 import { SseReader } from "./testing/sse.ts";
 
-const ADMIN = "fanout-admin-token";
+const ADMIN = "fanout-admin-token-8d2f0b6e4c1a3957";
 const admin = { authorization: `Bearer ${ADMIN}` };
 
 async function openStream(url: string): Promise<SseReader> {

@@ -24,8 +24,8 @@ import {
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
 import { SseReader } from "./testing/sse.ts";
 
-const ADMIN = "events-admin-token";
-const VIEWER = "events-viewer-token";
+const ADMIN = "events-admin-token-4c2a0e8f6d1b3579";
+const VIEWER = "events-viewer-token-7f5d3b1e9c0a2486";
 const admin = { authorization: `Bearer ${ADMIN}` };
 const quiet = () => {};
 

@@ -118,6 +118,10 @@ const app = await createApp({
   mirrorSecret: config.mirrorSecret,
   metrics: observability.registry,
   metricsToken: config.metricsToken,
+  allowedHosts: config.allowedHosts,
+  trustedProxies: config.trustedProxies,
+  loginMaxFailures: config.loginMaxFailures,
+  sse: { maxStreamsPerUser: config.sseMaxStreamsPerUser, maxStreams: config.sseMaxStreams },
 });
 
 const inFlight = trackInFlight(app.fetch);

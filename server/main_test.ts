@@ -19,7 +19,7 @@ Deno.test("server/main.ts boots with an unreachable Redis, serves uncached, and 
       HOST: "127.0.0.1",
       DATABASE_URL: database.url,
       REDIS_URL: `redis://127.0.0.1:${freePort()}`, // nothing listens there
-      ADMIN_TOKEN: "t",
+      ADMIN_TOKEN: "main-test-admin-token-3f1e9d7c5b0a2468",
       OPEN_ACCESS: "true", // anonymous reads
       WB_INSTANCE: "boot-test",
     },

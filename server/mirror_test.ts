@@ -11,7 +11,7 @@ import { type ServerProcess, startServer } from "./testing/server_process.ts";
 import { createTestDatabase, loadSmallFixture } from "./testing/pg.ts";
 import { SseReader } from "./testing/sse.ts";
 
-const ADMIN = "mirror-admin-token";
+const ADMIN = "mirror-admin-token-1a9e7c5f3d0b2468";
 const SECRET = "mirror-secret-shared-by-both-instances-0123456789";
 const admin = { authorization: `Bearer ${ADMIN}` };
 

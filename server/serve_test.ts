@@ -10,7 +10,7 @@ import { startRedisCluster, type TestRedisCluster } from "../lib/testing/redis_c
 import { createTestDatabase, loadSmallFixture } from "./testing/pg.ts";
 import { REDIS_ENABLED } from "./testing/redis_mode.ts";
 
-const VIEWER = "viewer-token-for-the-serve-test";
+const VIEWER = "viewer-token-for-the-serve-test-0001";
 
 Deno.test({
   name:
@@ -41,7 +41,7 @@ Deno.test({
         ...(cluster
           ? { REDIS_CLUSTER_NODES: cluster.target.clusterNodes.join(",") }
           : { REDIS_ENABLED: "false" }),
-        ADMIN_TOKEN: "t",
+        ADMIN_TOKEN: "serve-test-admin-token-6e4c2a0f8d1b3579",
         VIEWER_TOKEN: VIEWER,
         WB_INSTANCE: "serve-test",
       },

@@ -12,8 +12,8 @@ import { SseReader } from "./testing/sse.ts";
 
 const CLIENTS = 1000;
 const OPEN_CONCURRENCY = 100;
-const ADMIN = "load-admin-token";
-const VIEWER = "load-viewer-token";
+const ADMIN = "load-admin-token-9c3e1a7f5b2d4068";
+const VIEWER = "load-viewer-token-2f8a6c0e4d1b9753";
 
 /** Resident memory of a process, in bytes (Linux). */
 async function rssBytes(pid: number): Promise<number> {

@@ -62,6 +62,8 @@ export interface Me {
   email?: string;
   isAdmin: boolean;
   openAccess: boolean;
+  /** Whether the request came over HTTPS (the session cookie is then `__Host-`). */
+  secureTransport: boolean;
   instance: string;
 }
 

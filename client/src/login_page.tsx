@@ -21,6 +21,9 @@ export function LoginPage(
   },
 ) {
   const [status, setStatus] = useState<string>();
+  // Browsers scope cookies by host, not port: over plain HTTP the session cookie reaches every
+  // other web service on this host (and travels unencrypted).
+  const plainHttp = globalThis.location?.protocol === "http:";
   const [busy, setBusy] = useState(false);
   const login = async () => {
     setBusy(true);
@@ -38,6 +41,13 @@ export function LoginPage(
   return (
     <section class="login">
       <h2>Log in to {instance}</h2>
+      {plainHttp && (
+        <p id="plain-http-warning" class="warning" role="alert">
+          This instance is served over plain HTTP: your session cookie travels unencrypted and
+          reaches every other web service on this host. Ask its operator to serve it on its own host
+          name behind TLS (<code>wb proxy</code>).
+        </p>
+      )}
       {token
         ? (
           <>

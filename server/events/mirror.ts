@@ -354,6 +354,9 @@ export class MirrorSender {
           headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
           body: text,
           signal: AbortSignal.timeout(this.#retry.timeoutMs),
+          // A mirror is the configured URL and nothing else: a redirect is a refusal, never
+          // a reason to send the signed request somewhere else.
+          redirect: "manual",
         });
         const answer = await response.json().catch(() => ({})) as Record<string, unknown>;
         if (response.ok) {
@@ -372,7 +375,11 @@ export class MirrorSender {
           });
           return;
         }
-        failure = `HTTP ${response.status}: ${answer.message ?? response.statusText}`;
+        failure = response.status >= 300 && response.status < 400
+          ? `HTTP ${response.status}: a redirect (to ${
+            String(response.headers.get("location")).slice(0, 200)
+          }), not followed`
+          : `HTTP ${response.status}: ${answer.message ?? response.statusText}`;
         retryable = response.status >= 500 || response.status === 408 ||
           response.status === 429;
       } catch (error) {

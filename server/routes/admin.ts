@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { flushAllServerCaches, getRedis, isRedisConfigured } from "../../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { bearerToken, requireAdmin, tokenMatches } from "../auth.ts";
+import { isForwarded, isLoopbackAddress, peerAddress } from "../peer.ts";
 import type { FlushLog } from "../cache_flush.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
 
@@ -15,7 +16,7 @@ import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
 export interface AdminRoutesDeps {
   /** The metrics registry rendered by `GET /metrics`; absent: no metrics route. */
   metrics?: Registry;
-  /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: open. */
+  /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: loopback peers only. */
   metricsToken?: string;
   /** Where flushes are recorded (the cache page shows the last one). */
   flushLog: FlushLog;
@@ -40,7 +41,14 @@ export function adminRoutes(
 
   if (metrics) {
     // Prometheus text exposition: cache hits, misses, errors, latency, fills, Redis up.
+    // Without METRICS_TOKEN, only a scraper on this host gets it: a loopback peer whose
+    // request did not come through a proxy.
     app.get("/metrics", async (c) => {
+      if (!metricsToken && (!isLoopbackAddress(peerAddress(c)) || isForwarded(c))) {
+        throw new HTTPException(403, {
+          message: "GET /metrics answers loopback only: set METRICS_TOKEN to scrape it remotely",
+        });
+      }
       if (metricsToken) {
         const token = bearerToken(c);
         if (!token) {

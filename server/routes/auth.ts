@@ -4,8 +4,11 @@
  * - `POST /api/auth/login` `{ "token": "<login token>" }`: redeems the token (single use,
  *   24 h) and sets the session cookie; `{ email, isAdmin }`. 401 for an unknown, used or
  *   expired token. The link `GET /login?token=…` opens the web client, which posts the token
- *   when the user confirms (a link scanner that fetches the link does not use it up).
- * - `POST /api/auth/logout`: ends the session and clears the cookie.
+ *   when the user confirms (a link scanner that fetches the link does not use it up). Over
+ *   plain HTTP the answer carries a `warning` (and the log one line per process): the
+ *   cookie then reaches every service on the same host.
+ * - `POST /api/auth/logout`: ends the session, its event streams (at once in this process;
+ *   within a sweep, about 0.5 s, in the others) and clears the cookie.
  * - `GET /api/auth/me`: `{ role, via, email?, isAdmin, openAccess, instance }` (anonymous
  *   callers get `role: null`; this route never answers 401).
  *
@@ -13,10 +16,22 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { callerOf, clearSessionCookie, sessionTokenOf, setSessionCookie } from "../auth.ts";
+import {
+  callerOf,
+  clearSessionCookie,
+  isHttps,
+  sessionTokenOf,
+  setSessionCookie,
+} from "../auth.ts";
 import type { Db } from "../db.ts";
 import { jsonObjectBody } from "../http.ts";
-import { endSession, redeemLoginToken } from "../users.ts";
+import type { OpenStreams } from "../open_streams.ts";
+import { endSession, hashToken, redeemLoginToken } from "../users.ts";
+
+/** What a login over plain HTTP answers in `warning`. */
+export const PLAIN_HTTP_WARNING =
+  "This instance is served over plain HTTP: the session cookie is sent unencrypted and to " +
+  "every other web service on this host. Serve it on its own host name behind TLS (wb proxy).";
 
 /** What the auth routes need. */
 export interface AuthRoutesDeps {
@@ -24,11 +39,14 @@ export interface AuthRoutesDeps {
   instance: string;
   openAccess: boolean;
   log: (line: string) => void;
+  /** The open event streams; a logout ends its session's. */
+  streams?: OpenStreams;
 }
 
 /** Routes under `/api/auth`. */
-export function authRoutes({ db, instance, openAccess, log }: AuthRoutesDeps): Hono {
+export function authRoutes({ db, instance, openAccess, log, streams }: AuthRoutesDeps): Hono {
   const app = new Hono();
+  let warnedPlainHttp = false;
 
   app.post("/login", async (c) => {
     const body = await jsonObjectBody(c);
@@ -46,12 +64,24 @@ export function authRoutes({ db, instance, openAccess, log }: AuthRoutesDeps): H
     }
     setSessionCookie(c, instance, redeemed.sessionToken);
     log(JSON.stringify({ event: "login", instance, email: redeemed.user.email }));
-    return c.json({ email: redeemed.user.email, isAdmin: redeemed.user.isAdmin });
+    const secure = isHttps(c);
+    if (!secure && !warnedPlainHttp) {
+      warnedPlainHttp = true;
+      log(JSON.stringify({ event: "plain_http_session", instance, warning: PLAIN_HTTP_WARNING }));
+    }
+    return c.json({
+      email: redeemed.user.email,
+      isAdmin: redeemed.user.isAdmin,
+      ...(secure ? {} : { warning: PLAIN_HTTP_WARNING }),
+    });
   });
 
   app.post("/logout", async (c) => {
     const token = sessionTokenOf(c, instance);
-    if (token !== undefined) await endSession(db, token);
+    if (token !== undefined) {
+      await endSession(db, token);
+      streams?.endSession(hashToken(token));
+    }
     clearSessionCookie(c, instance);
     return c.json({ ok: true });
   });
@@ -65,6 +95,7 @@ export function authRoutes({ db, instance, openAccess, log }: AuthRoutesDeps): H
       ...(caller.user ? { email: caller.user.email } : {}),
       isAdmin: caller.role === "admin",
       openAccess,
+      secureTransport: isHttps(c),
       instance,
     });
   });

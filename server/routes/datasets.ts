@@ -1,11 +1,13 @@
 /**
  * Dataset summaries (cached under `ds_hmis` and `ds_hfa`, versioned by the dataset's
- * import version) and the admin-area structure (in memory, one hour).
+ * import version) and the admin-area structure (in memory, one hour). An `indicatorId` that
+ * names no indicator is a 404, before any cache key is made (`allowlists.ts`).
  *
  * @module
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
+import type { EntityAllowlists } from "../allowlists.ts";
 import { envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import { serveCached, since } from "../http.ts";
@@ -21,10 +23,12 @@ import {
 export interface DatasetRoutesDeps {
   db: Db;
   caches: ServerCaches;
+  /** Entity allowlists (indicators). */
+  allowlists: EntityAllowlists;
 }
 
 /** Routes under `/api`: `/datasets/hmis/summary`, `/datasets/hfa/summary`, `/structure`. */
-export function datasetRoutes({ db, caches }: DatasetRoutesDeps): Hono {
+export function datasetRoutes({ db, caches, allowlists }: DatasetRoutesDeps): Hono {
   const app = new Hono();
 
   app.get("/datasets/hmis/summary", async (c) => {
@@ -37,6 +41,7 @@ export function datasetRoutes({ db, caches }: DatasetRoutesDeps): Hono {
     }
     const started = performance.now();
     const version = await getDatasetVersion(db, "hmis");
+    if (indicatorId !== undefined) await allowlists.checkIndicator(indicatorId, version);
     return serveCached(
       c,
       caches.dsHmis,

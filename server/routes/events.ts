@@ -13,9 +13,11 @@
  * still holds everything after it, those events are replayed (`event: resumed` first);
  * otherwise it gets a fresh `starting`.
  *
- * Authenticated (viewer or admin: a session cookie, a bearer header or `?access_token=`), heartbeats (`: heartbeat`
- * comments), and bounded: a client that falls `maxQueuedEvents` behind is disconnected (it
- * reconnects and resumes).
+ * Authenticated (viewer or admin: a session cookie, a bearer header or `?access_token=`, which
+ * only these two routes read), heartbeats (`: heartbeat` comments), and bounded: a client
+ * that falls `maxQueuedEvents` behind is disconnected (it reconnects and resumes); a user
+ * and the process hold at most so many streams (429 beyond, before any database work); a
+ * stream opened with a session ends when the session does (`open_streams.ts`).
  *
  * @module
  */
@@ -23,7 +25,7 @@ import type { Context } from "hono";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
-import { requireRole } from "../auth.ts";
+import { type Caller, requireRole } from "../auth.ts";
 import {
   applyEventToState,
   type CacheEvent,
@@ -32,6 +34,13 @@ import {
 } from "../events/mod.ts";
 import { idParam } from "../http.ts";
 import { NotFoundError } from "../model/mod.ts";
+import type { OpenStreams, StreamOwner } from "../open_streams.ts";
+
+/**
+ * The paths of the two event streams, the only ones that read `?access_token=`
+ * (`EventSource` cannot send headers).
+ */
+export const EVENT_STREAM_PATH: RegExp = /^\/api\/(?:projects\/[A-Za-z0-9_-]{1,64}\/)?events$/;
 
 /** What the event routes need. */
 export interface EventRoutesDeps {
@@ -42,6 +51,22 @@ export interface EventRoutesDeps {
   maxQueuedEvents?: number;
   /** The SSE `retry` sent to browsers, in ms. @default {2000} */
   retryMs?: number;
+  /** The registry of open streams (caps, session ends). */
+  streams: OpenStreams;
+  /** The client's address (the user of an anonymous stream under `OPEN_ACCESS`). */
+  addressOf: (c: Context) => string | undefined;
+}
+
+/** How long a stream whose session ended may take to say so before it is cut, in ms. */
+const SESSION_END_GRACE_MS = 300;
+
+/** Whom a caller's streams count against. */
+function ownerOf(caller: Caller, address: string | undefined): StreamOwner {
+  if (caller.via === "session") {
+    return { user: `user:${caller.user!.userId}`, sessionHash: caller.sessionHash };
+  }
+  if (caller.via === "bearer") return { user: `token:${caller.role}` };
+  return { user: `address:${address ?? "unknown"}` };
 }
 
 /** What a stream sends first. */
@@ -55,6 +80,12 @@ class Connection {
   heartbeat = false;
   ended = false;
   overflowed = false;
+  /** Set when the stream's session ended (logout, revoked, expired). */
+  sessionEnded = false;
+  /** Cuts the stream at once (set once it is streaming). */
+  abort: (() => void) | undefined;
+  /** The pending cut after a session end. */
+  cutTimer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
 
   constructor(readonly maxQueued: number) {}
@@ -102,7 +133,7 @@ const dataOf = (event: CacheEvent) => {
 
 /** Routes under `/api`: `/events`, `/projects/:projectId/events`. */
 export function eventRoutes(deps: EventRoutesDeps): Hono {
-  const { events } = deps;
+  const { events, streams } = deps;
   const heartbeatMs = deps.heartbeatMs ?? 15_000;
   const maxQueued = deps.maxQueuedEvents ?? 1000;
   const retryMs = deps.retryMs ?? 2000;
@@ -123,7 +154,7 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
   };
 
   const stream = async (c: Context, projectId: string | undefined) => {
-    await requireRole(c, "viewer", { allowQueryToken: true });
+    const caller = await requireRole(c, "viewer", { allowQueryToken: true });
     if (events.closed) {
       c.header("Retry-After", "2");
       throw new HTTPException(503, { message: "The server is shutting down" });
@@ -132,6 +163,13 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
       projectId === undefined || !("projectId" in event) || event.projectId === undefined ||
       event.projectId === projectId;
     const connection = new Connection(maxQueued);
+    // 0. A place under the caps (429 otherwise), before any work.
+    const ticket = streams.admit(ownerOf(caller, deps.addressOf(c)), () => {
+      connection.sessionEnded = true;
+      connection.end();
+      // A client that does not read could hold a write open: cut the stream after a moment.
+      connection.cutTimer ??= setTimeout(() => connection.abort?.(), SESSION_END_GRACE_MS);
+    });
     // 1. Subscribe, before anything else can happen.
     const unsubscribe = events.subscribe({
       event: (event) => relevant(event) && connection.push(event),
@@ -147,7 +185,7 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
         // 2. Build the full state (what arrives meanwhile queues up).
         const seq = events.lastSeq;
         const state = await events.versionState(projectId);
-        if (projectId !== undefined && !state.projects[projectId]) {
+        if (projectId !== undefined && !Object.hasOwn(state.projects, projectId)) {
           throw new NotFoundError("project", projectId);
         }
         // A write that committed after the read but whose event is here is folded in.
@@ -156,16 +194,26 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
       }
     } catch (error) {
       unsubscribe();
+      ticket.release();
       throw error;
+    }
+    if (connection.sessionEnded) { // it ended while the opening was read
+      clearTimeout(connection.cutTimer);
+      unsubscribe();
+      ticket.release();
+      throw new HTTPException(401, { message: "The session ended" });
     }
     track(connection);
     return streamSSE(c, async (sse) => {
       sse.onAbort(() => connection.end());
+      connection.abort = () => sse.abort();
       try {
         await send(sse, opening, connection);
       } finally {
+        clearTimeout(connection.cutTimer);
         unsubscribe();
         untrack(connection);
+        ticket.release();
       }
     });
   };
@@ -208,6 +256,13 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
         connection.heartbeat = false;
         await sse.write(`: heartbeat ${Date.now()}\n\n`);
       }
+    }
+    if (connection.sessionEnded && !sse.aborted) {
+      // Tell the browser why, so it does not reconnect with a dead session.
+      await sse.writeSSE({
+        event: "session_ended",
+        data: JSON.stringify({ reason: "the session ended (logout, revoked or expired)" }),
+      }).catch(() => {});
     }
     if (connection.overflowed) {
       // Too far behind: drop what is queued and let the browser reconnect and resume.

@@ -1,11 +1,13 @@
 /**
  * Projects, presentation objects, metrics and module runs. Cached under `po_detail`,
- * `po_items`, `metric_info` and `replicant_opts`.
+ * `po_items`, `metric_info` and `replicant_opts`. Every id is checked against the database
+ * (its version lookup, or `allowlists.ts` for `replicateBy`) before a cache key is made.
  *
  * @module
  */
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
+import type { EntityAllowlists } from "../allowlists.ts";
 import { envelope, runIdOf, type ServerCaches } from "../caches.ts";
 import { DatabaseUnavailableError, type Db } from "../db.ts";
 import type { VersionedWrites } from "../events/mod.ts";
@@ -30,10 +32,12 @@ export interface ProjectRoutesDeps {
   caches: ServerCaches;
   /** Module runs and edits, each announced by its event. */
   writes: VersionedWrites;
+  /** Entity allowlists (`replicateBy`). */
+  allowlists: EntityAllowlists;
 }
 
 /** Routes under `/api/projects`. */
-export function projectRoutes({ db, caches, writes }: ProjectRoutesDeps): Hono {
+export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesDeps): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => c.json({ items: await listProjects(db) }));
@@ -167,6 +171,7 @@ export function projectRoutes({ db, caches, writes }: ProjectRoutesDeps): Hono {
     const started = performance.now();
     const version = await metricVersion(db, projectId, metricId);
     if (!version) throw new NotFoundError("metric", metricId);
+    await allowlists.checkReplicateBy(projectId, metricId, version.lastRun, replicateBy);
     return serveCached(
       c,
       caches.replicantOpts,

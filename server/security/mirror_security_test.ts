@@ -450,6 +450,52 @@ Deno.test("an instance without MIRROR_SECRET refuses every signed request", asyn
   assert.match((await response.json()).message, /no MIRROR_SECRET/);
 });
 
+Deno.test("a mirror that answers with a redirect is not followed: the signed request goes nowhere else (301, 302, 303, 307, 308)", async () => {
+  const x = await setup();
+  const attacker = startRecorder();
+  let status = 307;
+  const redirector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    return new Response(null, {
+      status,
+      headers: { location: `${attacker.url}/api/cache/invalidate` },
+    });
+  });
+  const lines: string[] = [];
+  const events = createServerEvents({
+    db: x.f.deps.db,
+    instance: "redirected",
+    redis: false,
+    mirrors: [`http://127.0.0.1:${redirector.addr.port}`],
+    mirrorSecret: MIRROR_SECRET,
+    mirrorRetry: { attempts: 2, baseDelayMs: 10, timeoutMs: 2000 },
+    log: createCacheEventLog({ instance: "redirected", destination: (line) => lines.push(line) }),
+  });
+  try {
+    for (status of [301, 302, 303, 307, 308]) {
+      const before = lines.length;
+      await events.invalidate("windowed_aggregate", undefined, { mirror: true });
+      const deadline = Date.now() + 10_000;
+      const gaveUp = () =>
+        lines.slice(before).map((line) => JSON.parse(line)).find((l) =>
+          l.event === "mirror_gave_up"
+        );
+      while (!gaveUp() && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.match(
+        String(gaveUp()?.error),
+        new RegExp(`HTTP ${status}: a redirect .* not followed`),
+      );
+    }
+    assert.deepEqual(attacker.requests, [], "the redirect target was never contacted");
+  } finally {
+    await events.close();
+    await redirector.shutdown();
+    await attacker.close();
+  }
+});
+
 Deno.test("mirror security teardown", async () => {
   if (!fixture) return;
   await fixture.events.close();
