@@ -70,6 +70,8 @@ Deno.test("every JSON answer says nosniff and, unless its route caches on purpos
     if (response.headers.get("content-type")?.startsWith("application/json")) {
       const expected = pattern === "/api/instance/overview"
         ? /^private, max-age=\d+$/ // windowed: the browser may keep it until the boundary
+        : pattern === "/api/labels"
+        ? /^private, no-cache$/ // revalidated by its ETag on every use
         : /^private, no-store$|^no-store$/;
       assert.match(response.headers.get("cache-control") ?? "", expected, route);
     }
