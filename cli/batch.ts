@@ -47,6 +47,11 @@ export interface BatchOptions {
   onResult?: (result: InstanceResult) => void | Promise<void>;
   /** Called once with every result, in the order given (skipped ones included). */
   onDone?: (results: InstanceResult[]) => void;
+  /**
+   * Decides, just before an instance's turn, to leave it alone: a reason (shown in the
+   * summary) makes it `skipped`, `undefined` works on it.
+   */
+  skipIf?: (instance: Instance) => Promise<string | undefined>;
 }
 
 /**
@@ -137,11 +142,24 @@ export async function runBatch(
   const [verb, done] = VERB[action];
 
   const worker = async () => {
-    while (!halted && next < instances.length) {
+    while (!halted && !context.signal?.aborted && next < instances.length) {
       const index = next++;
       const instance = instances[index];
       const warnings: string[] = [];
       const reporter = instanceReporter(context.reporter, instance.id, sideBySide, warnings);
+      const skip = await options.skipIf?.(instance);
+      if (skip !== undefined) {
+        reporter.info(skip);
+        results[index] = {
+          id: instance.id,
+          action,
+          outcome: "skipped",
+          ms: 0,
+          warnings: [skip],
+          url: appUrl(instance),
+        };
+        continue;
+      }
       if (instances.length > 1) {
         reporter.info(`${verb} '${instance.id}' (${index + 1}/${instances.length})`);
       }
@@ -208,7 +226,7 @@ export function throwIfFailed(results: InstanceResult[]): InstanceResult[] {
   throw new BatchFailedError(
     results.length,
     failed.map((r) => [r.id, r.error]),
-    results.filter((r) => r.outcome === "skipped").map((r) => r.id),
+    results.filter((r) => r.outcome === "skipped" && r.warnings.length === 0).map((r) => r.id),
   );
 }
 

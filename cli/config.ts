@@ -6,6 +6,7 @@
 
 import { join } from "node:path";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
+import { acquireLock, type LockOptions } from "./lock.ts";
 
 /** How an instance's services are run. */
 export type RuntimeKind = "docker" | "native";
@@ -45,7 +46,43 @@ export interface Instance {
    * `DENO_JOBS` set to it. @default {1}
    */
   workers?: number;
+  /**
+   * Native runtime: Postgres and Redis also listen on loopback TCP (`postgresPort`,
+   * `redisPort`), password-protected, for tools that cannot use their Unix sockets. Off,
+   * they listen on Unix sockets inside the instance directory only. @default {false}
+   */
+  tcp?: boolean;
+  /**
+   * The URL people open (a reverse proxy's `https://wb.example.org`), used in login links
+   * and shown by `wb status`. @default {`http://127.0.0.1:<port>`}
+   */
+  publicUrl?: string;
 }
+
+/**
+ * Every key an instance in `servers.json` may have; any other key is an error naming the
+ * closest of these.
+ */
+export const INSTANCE_KEYS: readonly (keyof Instance)[] = Object.freeze([
+  "id",
+  "label",
+  "port",
+  "instanceDir",
+  "runtime",
+  "adminVersion",
+  "serverVersion",
+  "tags",
+  "postgresPort",
+  "redisPort",
+  "redisMaxmemory",
+  "redisMaxmemoryPolicy",
+  "workers",
+  "tcp",
+  "publicUrl",
+]);
+
+/** Every top-level key `servers.json` may have. */
+export const CONFIG_KEYS: readonly string[] = Object.freeze(["instances"]);
 
 /** Most app workers an instance may run. */
 export const MAX_WORKERS = 64;
@@ -325,59 +362,161 @@ export function redisPortOf(instance: Pick<Instance, "port" | "redisPort">): num
 }
 
 /**
- * Checks one stored instance and fills defaults (`instanceDir`, `tags`, label).
+ * The known word closest to `word` (Levenshtein distance), when it is close enough to be a
+ * likely misspelling (at most a third of its length, and at least 2, edits away).
+ *
+ * @param word The unknown word.
+ * @param known The known words.
+ * @returns The closest known word, or `undefined`.
+ * @example
+ * ```ts
+ * import { closestKey } from "./config.ts";
+ * closestKey("tgas", ["tags", "port"]); // "tags"
+ * ```
+ */
+export function closestKey(word: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        previous[j] + 1,
+        row[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/**
+ * The message for a key that is not one of `known`: `unknown key 'tgas' (did you mean
+ * 'tags'?)`.
+ *
+ * @param key The unknown key.
+ * @param known The known keys.
+ * @returns The message.
+ */
+export function unknownKeyMessage(key: string, known: readonly string[]): string {
+  const near = closestKey(key, known);
+  return `unknown key '${key}'${near ? ` (did you mean '${near}'?)` : ""}; known keys: ${
+    known.join(", ")
+  }`;
+}
+
+/** Pattern of {@linkcode Instance.publicUrl}: http(s), a host, an optional port and path. */
+export const PUBLIC_URL_PATTERN: RegExp = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[^\s?#]*)?$/;
+
+/**
+ * Checks a public base URL.
+ *
+ * @param value Candidate URL.
+ * @returns The URL without a trailing slash.
+ * @throws {UsageError} If it is not an http(s) URL with a host (no user, query or fragment).
+ * @example
+ * ```ts
+ * import { validatePublicUrl } from "./config.ts";
+ * validatePublicUrl("https://wb.example.org/"); // "https://wb.example.org"
+ * ```
+ */
+export function validatePublicUrl(value: string): string {
+  const trimmed = value.trim().replace(/\/+$/, "");
+  if (!PUBLIC_URL_PATTERN.test(trimmed)) {
+    throw new UsageError(
+      `Invalid public URL '${value}': use http(s)://host[:port][/path], e.g. https://wb.example.org`,
+    );
+  }
+  return trimmed;
+}
+
+/**
+ * Checks one stored instance and fills defaults (`instanceDir`, `tags`, label). Unknown
+ * keys are errors (a misspelt `"tgas"` would otherwise be dropped by the next edit).
  *
  * @param raw Parsed JSON of one instance.
  * @param home `WB_HOME`, for the default `instanceDir`.
+ * @param entry Its position in `instances` (1-based), for messages. @default {undefined}
  * @returns A checked instance.
- * @throws {CliError} Code `config` when a field is missing or invalid.
+ * @throws {CliError} Code `config` when a key is unknown or a field is missing or invalid;
+ *   the message names the instance (or entry) and the field, never the whole object.
  * @example
  * ```ts
  * import { validateInstance } from "./config.ts";
  * validateInstance({ id: "demo", port: 8710, runtime: "native" }, "/tmp/wb");
  * ```
  */
-export function validateInstance(raw: unknown, home: string): Instance {
-  const where = (field: string) => `servers.json: instance ${JSON.stringify(raw)} field '${field}'`;
-  if (typeof raw !== "object" || raw === null) {
-    throw new CliError("config", `servers.json: every instance must be an object`);
+export function validateInstance(raw: unknown, home: string, entry?: number): Instance {
+  const at = entry === undefined ? "" : ` (entry ${entry})`;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new CliError("config", `servers.json: instance${at} must be an object`);
   }
   const r = raw as Record<string, unknown>;
+  const name = typeof r.id === "string" && r.id ? `instance '${r.id}'${at}` : `instance${at}`;
+  const fail = (field: string, message: string, cause?: unknown): never => {
+    throw new CliError("config", `servers.json: ${name}, field '${field}': ${message}`, {
+      cause,
+    });
+  };
+  for (const key of Object.keys(r)) {
+    if (!(INSTANCE_KEYS as readonly string[]).includes(key)) {
+      throw new CliError(
+        "config",
+        `servers.json: ${name}: ${unknownKeyMessage(key, INSTANCE_KEYS)}`,
+      );
+    }
+  }
   const wrap = <T>(field: string, f: () => T): T => {
     try {
       return f();
     } catch (error) {
-      throw new CliError("config", `${where(field)}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      return fail(field, (error as Error).message, error);
     }
   };
-  const id = wrap("id", () => validateId(String(r.id ?? "")));
+  if (r.id === undefined) fail("id", "missing");
+  if (typeof r.id !== "string") fail("id", "must be a string");
+  const id = wrap("id", () => validateId(r.id as string));
+  if (r.port === undefined) fail("port", "missing");
+  if (typeof r.port !== "number") fail("port", "must be a number");
   const port = wrap("port", () => parsePort(r.port as number));
   const runtime = r.runtime ?? "native";
   if (!RUNTIMES.includes(runtime as RuntimeKind)) {
-    throw new CliError("config", `${where("runtime")}: must be "docker" or "native"`);
+    fail("runtime", `must be "docker" or "native", got ${JSON.stringify(runtime)}`);
   }
   const optionalString = (field: string): string | undefined => {
     const value = r[field];
     if (value === undefined || value === null || value === "") return undefined;
-    if (typeof value !== "string") {
-      throw new CliError("config", `${where(field)}: must be a string`);
-    }
-    return value;
+    if (typeof value !== "string") fail(field, `must be a string, got ${typeof value}`);
+    return value as string;
+  };
+  const optionalNumber = (field: string): number | undefined => {
+    const value = r[field];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== "number") fail(field, `must be a number, got ${typeof value}`);
+    return value as number;
   };
   const tags = r.tags ?? [];
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string")) {
-    throw new CliError("config", `${where("tags")}: must be an array of strings`);
+    fail("tags", "must be an array of strings");
   }
-  tags.forEach((t) => wrap("tags", () => validateTag(t)));
+  (tags as string[]).forEach((t) => wrap("tags", () => validateTag(t)));
   const instance: Instance = {
     id,
     label: optionalString("label") ?? id,
     port,
     instanceDir: optionalString("instanceDir") ?? defaultInstanceDir(home, id),
     runtime: runtime as RuntimeKind,
-    tags: [...tags] as string[],
+    tags: [...tags as string[]],
   };
   const adminVersion = optionalString("adminVersion");
   if (adminVersion) {
@@ -401,15 +540,22 @@ export function validateInstance(raw: unknown, home: string): Instance {
       () => validateMaxmemoryPolicy(policy),
     );
   }
-  if (r.workers !== undefined) {
-    instance.workers = wrap("workers", () => validateWorkers(r.workers as number));
+  const workers = optionalNumber("workers");
+  if (workers !== undefined) instance.workers = wrap("workers", () => validateWorkers(workers));
+  const postgresPort = optionalNumber("postgresPort");
+  if (postgresPort !== undefined) {
+    instance.postgresPort = wrap("postgresPort", () => parsePort(postgresPort));
   }
-  if (r.postgresPort !== undefined) {
-    instance.postgresPort = wrap("postgresPort", () => parsePort(r.postgresPort as number));
+  const redisPort = optionalNumber("redisPort");
+  if (redisPort !== undefined) {
+    instance.redisPort = wrap("redisPort", () => parsePort(redisPort));
   }
-  if (r.redisPort !== undefined) {
-    instance.redisPort = wrap("redisPort", () => parsePort(r.redisPort as number));
+  if (r.tcp !== undefined && r.tcp !== null) {
+    if (typeof r.tcp !== "boolean") fail("tcp", "must be true or false");
+    if (r.tcp) instance.tcp = true;
   }
+  const publicUrl = optionalString("publicUrl");
+  if (publicUrl) instance.publicUrl = wrap("publicUrl", () => validatePublicUrl(publicUrl));
   if (instance.runtime === "native") {
     wrap("postgresPort", () => parsePort(postgresPortOf(instance), "Postgres port"));
     wrap("redisPort", () => parsePort(redisPortOf(instance), "Redis port"));
@@ -466,9 +612,17 @@ export async function loadConfig(home: string): Promise<Config> {
       cause: error,
     });
   }
-  const list = (parsed as { instances?: unknown })?.instances ?? [];
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new CliError("config", `${path}: must be an object with 'instances'`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!CONFIG_KEYS.includes(key)) {
+      throw new CliError("config", `${path}: ${unknownKeyMessage(key, CONFIG_KEYS)}`);
+    }
+  }
+  const list = (parsed as { instances?: unknown }).instances ?? [];
   if (!Array.isArray(list)) throw new CliError("config", `${path}: 'instances' must be an array`);
-  const instances = list.map((raw) => validateInstance(raw, home));
+  const instances = list.map((raw, index) => validateInstance(raw, home, index + 1));
   const seen = new Set<string>();
   for (const { id } of instances) {
     if (seen.has(id)) throw new CliError("config", `${path}: duplicate instance id '${id}'`);
@@ -492,8 +646,56 @@ export async function saveConfig(home: string, config: Config): Promise<void> {
   await Deno.mkdir(home, { recursive: true });
   const path = join(home, CONFIG_FILE);
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(config, null, 2) + "\n");
-  await Deno.rename(tmp, path);
+  try {
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+    try {
+      await file.write(new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"));
+      await file.sync(); // the rename must not publish an empty file after a crash
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+/** Name of the lock file of `servers.json` inside `WB_HOME`. */
+export const CONFIG_LOCK_FILE = "servers.json.lock";
+
+/**
+ * Runs a read-modify-write of `servers.json` under its exclusive lock, so concurrent
+ * `wb c add` (and every other edit) each see the others' results: `edit` gets the current
+ * config and returns the one to store (or `undefined` to store nothing).
+ *
+ * @param home `WB_HOME`; created when missing.
+ * @param lock Who edits (the command) and how long to wait for another edit.
+ * @param edit Computes the new config; its errors leave the file untouched.
+ * @returns What `edit` returned alongside the config.
+ * @throws {CliError} Code `locked` when another edit holds the lock past the wait.
+ * @example
+ * ```ts
+ * import { editConfig } from "./config.ts";
+ * await editConfig(await Deno.makeTempDir(), { command: "wb c tag" }, (config) => ({ config }));
+ * ```
+ */
+export async function editConfig<T>(
+  home: string,
+  lock: Omit<LockOptions, "what">,
+  edit: (config: Config) => Promise<{ config?: Config; result?: T }> | {
+    config?: Config;
+    result?: T;
+  },
+): Promise<T | undefined> {
+  await Deno.mkdir(home, { recursive: true });
+  await using _lock = await acquireLock(join(home, CONFIG_LOCK_FILE), {
+    ...lock,
+    what: join(home, CONFIG_FILE),
+  });
+  const { config, result } = await edit(await loadConfig(home));
+  if (config) await saveConfig(home, config);
+  return result;
 }
 
 /**
@@ -591,8 +793,8 @@ export interface PortUse {
 }
 
 /**
- * Every host port an instance uses: the app port; Postgres and Redis ports when native
- * (the docker runtime publishes only the app).
+ * Every host port an instance uses: the app port; Postgres and Redis ports when native with
+ * `tcp` (otherwise they listen on Unix sockets; the docker runtime publishes only the app).
  *
  * @param instance The instance.
  * @returns The ports with their role.
@@ -603,10 +805,10 @@ export interface PortUse {
  * ```
  */
 export function portsOf(
-  instance: Pick<Instance, "id" | "port" | "runtime" | "postgresPort" | "redisPort">,
+  instance: Pick<Instance, "id" | "port" | "runtime" | "postgresPort" | "redisPort" | "tcp">,
 ): PortUse[] {
   const ports: PortUse[] = [{ port: instance.port, id: instance.id, role: "app" }];
-  if (instance.runtime === "native") {
+  if (instance.runtime === "native" && instance.tcp) {
     ports.push({ port: postgresPortOf(instance), id: instance.id, role: "Postgres" });
     ports.push({ port: redisPortOf(instance), id: instance.id, role: "Redis" });
   }
@@ -625,7 +827,10 @@ export function portsOf(
  * ```
  */
 export function portConflicts(
-  instances: readonly Pick<Instance, "id" | "port" | "runtime" | "postgresPort" | "redisPort">[],
+  instances: readonly Pick<
+    Instance,
+    "id" | "port" | "runtime" | "postgresPort" | "redisPort" | "tcp"
+  >[],
 ): string[] {
   const first = new Map<number, PortUse>();
   const problems: string[] = [];

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import {
   type Config,
   CONFIG_FILE,
+  CONFIG_KEYS,
   DEFAULT_REDIS_MAXMEMORY,
   DEFAULT_REDIS_MAXMEMORY_POLICY,
+  editConfig,
   type Instance,
   loadConfig,
   parsePort,
@@ -19,11 +21,12 @@ import {
   postgresPortOf,
   redisPortOf,
   resolveTargets,
-  saveConfig,
   serverVersionOf,
+  unknownKeyMessage,
   validateInstance,
   validateMaxmemory,
   validateMaxmemoryPolicy,
+  validatePublicUrl,
   validateTag,
   validateVersion,
   validateWorkers,
@@ -34,7 +37,7 @@ import { CliError, UsageError } from "./errors.ts";
 import { portsInUse, runtimeFor } from "./instances.ts";
 import { adminImage, appImage } from "./plan.ts";
 import { REDIS_CONFIG_FILE } from "./redis_config.ts";
-import { appUrl } from "./runtime.ts";
+import { appUrl, publicUrlOf } from "./runtime.ts";
 import { SECRETS_FILE } from "./secrets.ts";
 import { renderTable } from "./table.ts";
 
@@ -90,8 +93,8 @@ export function formatInstanceTable(instances: readonly Instance[]): string {
       i.label,
       i.runtime,
       String(i.port),
-      i.runtime === "native" ? String(postgresPortOf(i)) : "-",
-      i.runtime === "native" ? String(redisPortOf(i)) : "-",
+      i.runtime === "native" ? (i.tcp ? String(postgresPortOf(i)) : "socket") : "-",
+      i.runtime === "native" ? (i.tcp ? String(redisPortOf(i)) : "socket") : "-",
       serverVersionOf(i),
       i.adminVersion ?? "-",
       `${i.redisMaxmemory ?? DEFAULT_REDIS_MAXMEMORY} ${
@@ -104,8 +107,10 @@ export function formatInstanceTable(instances: readonly Instance[]): string {
 
 /** An instance with what `wb` derives from it, as `wb c show` prints it. */
 export interface InstanceDetails extends Instance {
-  /** Base URL of the app. */
+  /** The URL people open (`publicUrl`, else the local one). */
   url: string;
+  /** Where `wb` reaches the app on this machine. */
+  localUrl: string;
   /** Images (docker). */
   images?: { app: string; admin?: string };
   /** Native Postgres and Redis ports. */
@@ -136,7 +141,8 @@ export async function showInstance(context: WbContext, id: string): Promise<Inst
   const admin = adminImage(instance);
   return {
     ...instance,
-    url: appUrl(instance),
+    url: publicUrlOf(instance),
+    localUrl: appUrl(instance),
     ...(instance.runtime === "docker"
       ? { images: { app: appImage(instance), ...(admin ? { admin } : {}) } }
       : { nativePorts: { postgres: postgresPortOf(instance), redis: redisPortOf(instance) } }),
@@ -170,35 +176,103 @@ export interface InstanceUpdate {
   redisMaxmemoryPolicy?: string | null;
   /** New app worker count; `null`: the default (1). */
   workers?: number | null;
+  /** Native: Postgres and Redis also on loopback TCP (`false`: sockets only). */
+  tcp?: boolean;
+  /** New public URL; `null`: none (links use the local URL). */
+  publicUrl?: string | null;
 }
 
 /**
- * `wb c update <id>`: changes an instance's settings after checking them (ports unique
- * across instances, versions are docker tags, Redis sizes and policies valid). A running
- * instance picks the change up on its next `wb restart`.
+ * `wb c update <targets>`: changes the settings of every targeted instance after checking
+ * them (ports unique across instances, versions are docker tags, Redis sizes and policies
+ * valid), under the lock of `servers.json`. An instance's own ports never clash with
+ * themselves. A running instance picks the change up on its next `wb restart`.
  *
  * @param context The context.
- * @param id Instance id.
+ * @param targets Ids, `@all`, `@<tag>` or `server=<version>` (a string: one target).
  * @param update The fields to change.
- * @returns The stored instance.
- * @throws {UnknownTargetError} On an unknown id.
- * @throws {UsageError} On an invalid value.
+ * @returns The stored instances.
+ * @throws {UnknownTargetError} On an unknown target.
+ * @throws {UsageError} On an invalid value, or a port given for several instances.
  * @throws {CliError} Code `config` when a port is another instance's.
  * @example
  * ```ts
  * import { updateInstance } from "./config_commands.ts";
  * import { consoleReporter } from "./reporter.ts";
  * const context = { home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() };
- * await updateInstance(context, "demo", { serverVersion: "1.5.0", redisMaxmemory: "512mb" });
+ * await updateInstance(context, "@prod", { serverVersion: "2.0.0" });
  * ```
  */
 export async function updateInstance(
   context: WbContext,
-  id: string,
+  targets: string | readonly string[],
   update: InstanceUpdate,
-): Promise<Instance> {
-  const config = await loadConfig(context.home);
-  const [current] = resolveTargets(config, [id]);
+): Promise<Instance[]> {
+  const list = typeof targets === "string" ? [targets] : [...targets];
+  const changed = await editConfig<Instance[]>(
+    context.home,
+    {
+      command: context.command ?? `wb c update ${list.join(" ")}`,
+      waitMs: context.lockWaitMs,
+      reporter: context.reporter,
+    },
+    (config) => {
+      const chosen = resolveTargets(config, list);
+      const ports = [update.port, update.postgresPort, update.redisPort];
+      if (chosen.length > 1 && ports.some((p) => p !== undefined)) {
+        throw new UsageError(
+          `A port belongs to one instance; ${list.join(" ")} names ${chosen.length} (${
+            chosen.map((i) => i.id).join(", ")
+          })`,
+        );
+      }
+      let next = config;
+      const stored: Instance[] = [];
+      for (const current of chosen) {
+        const updated = applyUpdate(current, update, context.home);
+        const used = portsInUse(next, current.id);
+        const own = portConflicts([updated]);
+        if (own.length > 0) {
+          throw new UsageError(`'${current.id}' would use a port twice: ${own.join("; ")}`);
+        }
+        for (const port of portConflictsPorts(updated)) {
+          if (used.has(port)) {
+            throw new CliError(
+              "config",
+              `'${current.id}': port ${port} is already the ${used.get(port)}`,
+            );
+          }
+        }
+        next = replace(next, updated);
+        stored.push(updated);
+      }
+      return { config: next, result: stored };
+    },
+  );
+  for (const instance of changed!) {
+    context.reporter.info(
+      `Updated '${instance.id}'; \`wb restart ${instance.id}\` applies the change to a running instance`,
+    );
+  }
+  return changed!;
+}
+
+function replace(config: Config, instance: Instance): Config {
+  return { instances: config.instances.map((i) => (i.id === instance.id ? instance : i)) };
+}
+
+/** The host ports an instance binds (app; Postgres and Redis with `tcp`). */
+function portConflictsPorts(instance: Instance): number[] {
+  return [
+    instance.port,
+    ...(instance.runtime === "native" && instance.tcp
+      ? [postgresPortOf(instance), redisPortOf(instance)]
+      : []),
+  ];
+}
+
+/** One instance with an update applied and checked. */
+function applyUpdate(current: Instance, update: InstanceUpdate, home: string): Instance {
   const next: Instance = { ...current, tags: [...current.tags] };
   /** Sets `key` to the checked value, deletes it on `null`, leaves it on `undefined`. */
   const set = <K extends keyof Instance>(
@@ -216,10 +290,11 @@ export async function updateInstance(
   if (update.port !== undefined) next.port = parsePort(update.port);
   if (
     current.runtime !== "native" &&
-    (update.postgresPort !== undefined || update.redisPort !== undefined)
+    (update.postgresPort !== undefined || update.redisPort !== undefined ||
+      update.tcp !== undefined)
   ) {
     throw new UsageError(
-      `'${id}' runs on docker: only native instances have Postgres and Redis ports`,
+      `'${current.id}' runs on docker: only native instances have Postgres and Redis ports`,
     );
   }
   set("postgresPort", update.postgresPort, (p: number) => parsePort(p, "Postgres port"));
@@ -229,29 +304,11 @@ export async function updateInstance(
   set("redisMaxmemory", update.redisMaxmemory, validateMaxmemory);
   set("redisMaxmemoryPolicy", update.redisMaxmemoryPolicy, validateMaxmemoryPolicy);
   set("workers", update.workers, validateWorkers);
-  const own = portConflicts([next]);
-  if (own.length > 0) throw new UsageError(`'${id}' would use a port twice: ${own.join("; ")}`);
-  const used = portsInUse(config, id);
-  for (
-    const port of [
-      next.port,
-      ...(next.runtime === "native" ? [postgresPortOf(next), redisPortOf(next)] : []),
-    ]
-  ) {
-    if (used.has(port)) {
-      throw new CliError("config", `Port ${port} is already the ${used.get(port)}`);
-    }
-  }
-  validateInstance(next, context.home);
-  await saveConfig(context.home, replace(config, next));
-  context.reporter.info(
-    `Updated '${id}'; \`wb restart ${id}\` applies the change to a running instance`,
-  );
+  set("publicUrl", update.publicUrl, validatePublicUrl);
+  if (update.tcp === true) next.tcp = true;
+  if (update.tcp === false) delete next.tcp;
+  validateInstance(next, home);
   return next;
-}
-
-function replace(config: Config, instance: Instance): Config {
-  return { instances: config.instances.map((i) => (i.id === instance.id ? instance : i)) };
 }
 
 /** Options of {@linkcode removeInstance}. */
@@ -282,21 +339,36 @@ export async function removeInstance(
   id: string,
   options: RemoveOptions = {},
 ): Promise<Instance> {
-  const config = await loadConfig(context.home);
-  const [instance] = resolveTargets(config, [id]);
-  if (!options.force) {
-    const status = await runtimeFor(context, instance).status(instance);
-    const running = status.services.filter((s) => s.service !== "network" && s.running);
-    if (running.length > 0) {
-      throw new CliError(
-        "config",
-        `'${id}' is running (${
-          running.map((s) => s.service).join(", ")
-        }); \`wb stop ${id}\` first, or remove it with --force`,
-      );
-    }
+  if (id.startsWith("@") || id.startsWith("server=")) {
+    throw new UsageError(`'${id}' names a group; wb c remove takes one instance id`);
   }
-  await saveConfig(context.home, { instances: config.instances.filter((i) => i.id !== id) });
+  const instance = (await editConfig<Instance>(
+    context.home,
+    {
+      command: context.command ?? `wb c remove ${id}`,
+      waitMs: context.lockWaitMs,
+      reporter: context.reporter,
+    },
+    async (config) => {
+      const [instance] = resolveTargets(config, [id]);
+      if (!options.force) {
+        const status = await runtimeFor(context, instance).status(instance);
+        const running = status.services.filter((s) => s.service !== "network" && s.running);
+        if (running.length > 0) {
+          throw new CliError(
+            "config",
+            `'${id}' is running (${
+              running.map((s) => s.service).join(", ")
+            }); \`wb stop ${id}\` first, or remove it with --force`,
+          );
+        }
+      }
+      return {
+        config: { instances: config.instances.filter((i) => i.id !== id) },
+        result: instance,
+      };
+    },
+  ))!;
   context.reporter.info(
     `Removed '${id}' from ${CONFIG_FILE}; its data stays in ${instance.instanceDir}`,
   );
@@ -329,17 +401,25 @@ export async function tagInstances(
 ): Promise<Instance[]> {
   if (tags.length === 0) throw new UsageError("Name at least one tag");
   tags.forEach(validateTag);
-  const config = await loadConfig(context.home);
-  const chosen = new Set(resolveTargets(config, targets).map((i) => i.id));
-  const instances = config.instances.map((i) => {
-    if (!chosen.has(i.id)) return i;
-    const next = remove
-      ? i.tags.filter((t) => !tags.includes(t))
-      : [...new Set([...i.tags, ...tags])];
-    return { ...i, tags: next };
-  });
-  await saveConfig(context.home, { instances });
-  const changed = instances.filter((i) => chosen.has(i.id));
+  const changed = (await editConfig<Instance[]>(
+    context.home,
+    {
+      command: context.command ?? `wb c ${remove ? "untag" : "tag"}`,
+      waitMs: context.lockWaitMs,
+      reporter: context.reporter,
+    },
+    (config) => {
+      const chosen = new Set(resolveTargets(config, targets).map((i) => i.id));
+      const instances = config.instances.map((i) => {
+        if (!chosen.has(i.id)) return i;
+        const next = remove
+          ? i.tags.filter((t) => !tags.includes(t))
+          : [...new Set([...i.tags, ...tags])];
+        return { ...i, tags: next };
+      });
+      return { config: { instances }, result: instances.filter((i) => chosen.has(i.id)) };
+    },
+  ))!;
   for (const i of changed) {
     context.reporter.info(`${i.id}: tags ${i.tags.length > 0 ? i.tags.join(", ") : "(none)"}`);
   }
@@ -386,6 +466,11 @@ export async function validateConfigFile(home: string): Promise<ValidationReport
     }
     return report;
   }
+  if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+    for (const key of Object.keys(raw)) {
+      if (!CONFIG_KEYS.includes(key)) report.errors.push(unknownKeyMessage(key, CONFIG_KEYS));
+    }
+  }
   const list = (raw as { instances?: unknown })?.instances;
   if (!Array.isArray(list)) {
     report.errors.push(`${path}: 'instances' must be an array`);
@@ -394,9 +479,9 @@ export async function validateConfigFile(home: string): Promise<ValidationReport
   report.instances = list.length;
   const valid: Instance[] = [];
   const ids = new Set<string>();
-  for (const entry of list) {
+  for (const [index, entry] of list.entries()) {
     try {
-      const instance = validateInstance(entry, home);
+      const instance = validateInstance(entry, home, index + 1);
       if (ids.has(instance.id)) {
         report.errors.push(`duplicate instance id '${instance.id}'`);
         continue;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fakeDocker, fakeHealthz, tempWb } from "./_test_helpers.ts";
-import { loadConfig } from "./config.ts";
+import { INSTANCE_KEYS, loadConfig } from "./config.ts";
 import {
   formatInstanceTable,
   listInstances,
@@ -39,8 +39,8 @@ Deno.test("c add rejects a taken id or port and bad versions; c update checks th
 
   await assert.rejects(updateInstance(wb.context, "zz", { label: "x" }), UnknownTargetError);
   await assert.rejects(
-    updateInstance(wb.context, "b", { port: 28710 }),
-    /Port 28710 is already the Postgres port of 'a'/,
+    updateInstance(wb.context, "b", { port: 18710 }),
+    /'b': port 18710 is already the app port of 'a'/,
   );
   await assert.rejects(updateInstance(wb.context, "b", { adminVersion: "-x" }), UsageError);
   await assert.rejects(
@@ -48,10 +48,10 @@ Deno.test("c add rejects a taken id or port and bad versions; c update checks th
     /'b' runs on docker: only native instances have Postgres and Redis ports/,
   );
   await assert.rejects(
-    updateInstance(wb.context, "a", { redisPort: 18710 }),
+    updateInstance(wb.context, "a", { redisPort: 18710, tcp: true }),
     /'a' would use a port twice: port 18710: app port of 'a' and Redis port of 'a'/,
   );
-  const b = await updateInstance(wb.context, "b", {
+  const [b] = await updateInstance(wb.context, "b", {
     serverVersion: "1.5.0",
     adminVersion: "2.0",
     redisMaxmemory: "1GB",
@@ -93,7 +93,7 @@ Deno.test("c tag / untag work on targets; c list and c show never print secrets"
   );
   assert.match(
     lines[1],
-    /^a\s+a\s+native\s+18710\s+28710\s+38710\s+latest\s+-\s+256mb allkeys-lru\s+canary$/,
+    /^a\s+a\s+native\s+18710\s+socket\s+socket\s+latest\s+-\s+256mb allkeys-lru\s+canary$/,
   );
   assert.match(lines[2], /^b\s+b\s+docker\s+18720\s+-\s+-\s+latest/);
 
@@ -116,22 +116,31 @@ Deno.test("c validate reports every problem at once: bad fields, duplicate ids a
     join(wb.home, "servers.json"),
     JSON.stringify({
       instances: [
-        { id: "ok", port: 18710, runtime: "native", instanceDir: okDir },
+        { id: "ok", port: 18710, runtime: "native", instanceDir: okDir, tcp: true },
         { id: "clash", port: 28710, runtime: "docker" },
         { id: "ok", port: 18800, runtime: "docker" },
         { id: "bad", port: 18900, runtime: "docker", serverVersion: "not a tag" },
         { id: "mem", port: 19000, runtime: "docker", redisMaxmemory: "lots" },
+        { id: "typo", port: 19100, runtime: "docker", tgas: ["prod"] },
+        { port: 19200 },
       ],
+      defaults: {},
     }),
   );
   const report = await validateConfigFile(wb.home);
-  assert.equal(report.instances, 5);
+  assert.equal(report.instances, 7);
   assert.deepEqual(report.errors, [
+    "unknown key 'defaults'; known keys: instances",
     "duplicate instance id 'ok'",
-    `instance {"id":"bad","port":18900,"runtime":"docker","serverVersion":"not a tag"} field 'serverVersion': Invalid server version 'not a tag': use a docker tag (up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-')`,
-    `instance {"id":"mem","port":19000,"runtime":"docker","redisMaxmemory":"lots"} field 'redisMaxmemory': Invalid Redis maxmemory 'lots': use a positive size such as 256mb or 1gb`,
+    "instance 'bad' (entry 4), field 'serverVersion': Invalid server version 'not a tag': use a docker tag (up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-')",
+    "instance 'mem' (entry 5), field 'redisMaxmemory': Invalid Redis maxmemory 'lots': use a positive size such as 256mb or 1gb",
+    `instance 'typo' (entry 6): unknown key 'tgas' (did you mean 'tags'?); known keys: ${
+      INSTANCE_KEYS.join(", ")
+    }`,
+    "instance (entry 7), field 'id': missing",
     "port 28710: Postgres port of 'ok' and app port of 'clash'",
   ]);
+  for (const error of report.errors) assert.ok(!error.includes("{"), `no object dump: ${error}`);
   assert.ok(
     report.warnings.some((w) => /secrets\.json is readable by others \(mode 644\)/.test(w)),
   );

@@ -155,9 +155,10 @@ Deno.test("portConflicts() finds every port used twice, across roles and instanc
   assert.deepEqual(portConflicts(config.instances), [], "1000/11000/21000, 1001/...: no clash");
   assert.deepEqual(
     portConflicts([
-      { id: "a", port: 8710, runtime: "native" },
+      { id: "a", port: 8710, runtime: "native", tcp: true },
       { id: "b", port: 8710, runtime: "docker" },
-      { id: "c", port: 8711, runtime: "native", redisPort: 18710 },
+      { id: "c", port: 8711, runtime: "native", redisPort: 18710, tcp: true },
+      { id: "d", port: 8712, runtime: "native", redisPort: 18710 }, // sockets only
     ]),
     [
       "port 8710: app port of 'a' and app port of 'b'",

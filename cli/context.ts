@@ -39,6 +39,24 @@ export interface WbContext {
   postgresFallbackRoot?: string;
   /** Echo the loader's output to the console. @default {false} */
   echoLoader?: boolean;
+  /**
+   * Aborted (with the signal's name as its reason) when the operator interrupts `wb`
+   * (SIGINT, SIGTERM): lifecycle commands finish the step under way, then roll back a
+   * partial start or finish a stop. Only `cli/main.ts` installs the signal handlers.
+   */
+  signal?: AbortSignal;
+  /**
+   * How long a command waits for another `wb` command holding the same lock (an instance,
+   * or `servers.json`), in milliseconds; 0 fails at once. @default {300_000}
+   */
+  lockWaitMs?: number;
+  /** What the running command is, recorded in the locks it takes (`wb restart web1`). */
+  command?: string;
+  /**
+   * Build the web client before starting a native app when it is missing or older than
+   * its sources. @default {true unless `appCommand` is set}
+   */
+  buildClient?: boolean;
 }
 
 /**

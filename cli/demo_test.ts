@@ -11,6 +11,8 @@ const FAKE_APP = [
   "run",
   "--allow-net",
   "--allow-env",
+  "--allow-read",
+  "--allow-write",
   new URL("./testdata/fake_app.ts", import.meta.url).pathname,
 ];
 

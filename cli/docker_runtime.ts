@@ -110,10 +110,25 @@ export function dockerRuntime(context: WbContext): Runtime {
 
     async status(instance) {
       const services: ServiceState[] = [];
+      /** A daemon that does not answer makes every state unknown (not "absent"). */
+      const unknown = async (output: { code: number; stdout: string; stderr: string }) => {
+        const unreachable = daemonUnreachable(output);
+        if (!unreachable) return undefined;
+        const states = servicesOf(instance).map((service): ServiceState => ({
+          service,
+          running: false,
+          state: "unknown",
+          detail: unreachable,
+        }));
+        return await instanceStatus(this, instance, states, unreachable);
+      };
       for (const service of servicesOf(instance)) {
         const name = containerName(instance.id, service);
         if (service === "network") {
-          const { code } = await probe("inspect network", ["network", "inspect", name]);
+          const output = await probe("inspect network", ["network", "inspect", name]);
+          const unreachable = await unknown(output);
+          if (unreachable) return unreachable;
+          const { code } = output;
           services.push({
             service,
             running: code === 0,
@@ -122,12 +137,15 @@ export function dockerRuntime(context: WbContext): Runtime {
           });
           continue;
         }
-        const { code, stdout } = await probe("inspect container", [
+        const inspected = await probe("inspect container", [
           "inspect",
           "--format",
           INSPECT_FORMAT,
           name,
         ]);
+        const unreachable = await unknown(inspected);
+        if (unreachable) return unreachable;
+        const { code, stdout } = inspected;
         const [state = "absent", startedAt] = code === 0 && stdout.trim()
           ? stdout.trim().split(" ")
           : ["absent"];
@@ -182,6 +200,12 @@ export function dockerRuntime(context: WbContext): Runtime {
       return removed;
     },
 
+    // Nothing to check without touching docker: with its daemon down, `stop` fails before
+    // anything stops; ports are checked by docker when the container starts.
+    preflight(_instance) {
+      return Promise.resolve([]);
+    },
+
     logsStep(instance, service, logsOptions) {
       return Promise.resolve(dockerLogsStep(instance.id, service, logsOptions));
     },
@@ -210,6 +234,33 @@ export function dockerRuntime(context: WbContext): Runtime {
       await runSteps([dockerLoadStep(instance, secrets, loadOptions)], options);
     },
   };
+}
+
+/**
+ * Whether a docker command failed because it could not reach the daemon.
+ *
+ * @param output Output of a docker command.
+ * @returns A message saying so, or `undefined` when the daemon answered (or the command
+ *   failed for another reason).
+ * @example
+ * ```ts
+ * import { daemonUnreachable } from "./docker_runtime.ts";
+ * daemonUnreachable({ code: 1, stdout: "", stderr: "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" });
+ * ```
+ */
+export function daemonUnreachable(
+  output: { code: number; stdout: string; stderr: string },
+): string | undefined {
+  if (output.code === 0) return undefined;
+  if (output.code === 127) return "docker is not installed (command not found)";
+  const text = output.stderr.trim();
+  if (
+    /cannot connect to the docker daemon|error during connect|docker daemon.*running|permission denied.*docker\.sock/i
+      .test(text)
+  ) {
+    return `the Docker daemon is unreachable: ${text.split("\n")[0]}`;
+  }
+  return undefined;
 }
 
 /**

@@ -93,7 +93,8 @@ Deno.test("wb restart @all (docker) rolls: each instance stopped, started and he
   await using _ = wb;
   await using _apps = fakeHealthz(instances, docker.env.FAKE_DOCKER_LOG);
   const started = performance.now();
-  const results = await restartTargets(wb.context, ["@all"]);
+  // Never started (the fake docker knows no container): --start-stopped rolls them all.
+  const results = await restartTargets(wb.context, ["@all"], { startStopped: true });
   console.log(
     `rolling restart @all (fake docker): ${
       results.map((r) => `${r.id} ${r.ms.toFixed(0)} ms`).join(", ")
@@ -118,7 +119,7 @@ Deno.test("wb restart @all (docker) rolls: each instance stopped, started and he
   ]);
 
   await docker.clear();
-  await restartTargets(wb.context, ["@all"], { parallel: 3 });
+  await restartTargets(wb.context, ["@all"], { parallel: 3, startStopped: true });
   const calls = await docker.calls();
   for (const i of instances) {
     const own = calls.filter((call) =>
@@ -363,7 +364,7 @@ Deno.test("a rolling restart (docker) stops at the first instance that fails; la
   wb.context.healthTimeoutMs = 300;
   let summary: InstanceResult[] = [];
   await assert.rejects(
-    restartTargets(wb.context, ["@all"], { onDone: (all) => summary = all }),
+    restartTargets(wb.context, ["@all"], { startStopped: true, onDone: (all) => summary = all }),
     (error) => {
       assert.ok(error instanceof BatchFailedError);
       assert.match(error.message, /^1 of 3 instances failed:\n- b: The app of 'b' did not answer/);

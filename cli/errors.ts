@@ -15,7 +15,10 @@ export type CliErrorCode =
   | "prerequisites"
   | "not_running"
   | "start_failed"
-  | "demo_failed";
+  | "demo_failed"
+  | "locked"
+  | "preflight"
+  | "interrupted";
 
 /**
  * Base error of the CLI. `code` is stable and safe to branch on.
@@ -221,6 +224,50 @@ export class StartFailedError extends CliError {
     this.instanceId = instanceId;
     this.removed = removed;
     this.rollbackError = rollbackError;
+  }
+}
+
+/**
+ * `wb run`, `stop` or `restart` was interrupted (SIGINT, SIGTERM): the step under way was
+ * finished, a partial start rolled back (or the stop finished), and `state` says where the
+ * instance is now. The CLI exits 130.
+ *
+ * @example
+ * ```ts
+ * import { InterruptedError } from "./errors.ts";
+ * throw new InterruptedError("web1", "SIGINT", "stopped", "rolled back the partial start");
+ * ```
+ */
+export class InterruptedError extends CliError {
+  /** The instance. */
+  readonly instanceId: string;
+  /** Which signal. */
+  readonly signal: string;
+  /** Where the instance is now: `running` (and healthy) or `stopped`. */
+  readonly state: "running" | "stopped";
+
+  /**
+   * @param instanceId The instance.
+   * @param signal The signal received.
+   * @param state Where the instance is now.
+   * @param what What was done after the signal.
+   */
+  constructor(
+    instanceId: string,
+    signal: string,
+    state: "running" | "stopped",
+    what: string,
+  ) {
+    super(
+      "interrupted",
+      `Interrupted by ${signal}: ${what}; '${instanceId}' is ${
+        state === "running" ? "running and healthy" : "stopped"
+      }`,
+    );
+    this.name = "InterruptedError";
+    this.instanceId = instanceId;
+    this.signal = signal;
+    this.state = state;
   }
 }
 

@@ -34,7 +34,9 @@ export interface StartRecord {
 export async function recordStart(instanceDir: string, record: StartRecord): Promise<void> {
   const path = join(instanceDir, STATE_FILE);
   const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify({ lastStart: record }, null, 2) + "\n");
+  await Deno.writeTextFile(tmp, JSON.stringify({ lastStart: record }, null, 2) + "\n", {
+    mode: 0o600,
+  });
   await Deno.rename(tmp, path);
 }
 

@@ -5,13 +5,15 @@
  * @module
  */
 
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   type Config,
   defaultInstanceDir,
+  editConfig,
   type Instance,
   loadConfig,
   parsePort,
+  portConflicts,
   POSTGRES_PORT_OFFSET,
   postgresPortOf,
   REDIS_PORT_OFFSET,
@@ -19,18 +21,21 @@ import {
   resolveTargets,
   type RuntimeKind,
   RUNTIMES,
-  saveConfig,
   validateId,
   validateMaxmemory,
   validateMaxmemoryPolicy,
+  validatePublicUrl,
   validateTag,
   validateVersion,
   validateWorkers,
 } from "./config.ts";
 import type { WbContext } from "./context.ts";
 import { dockerRuntime } from "./docker_runtime.ts";
-import { CliError, StartFailedError, UsageError } from "./errors.ts";
+import { CliError, InterruptedError, StartFailedError, UsageError } from "./errors.ts";
 import { nativeRuntime } from "./native_runtime.ts";
+import { acquireLock, type HeldLock } from "./lock.ts";
+import { ensureClientBuilt } from "./client_build.ts";
+import { judge } from "./runtime.ts";
 import { type LoadOptions, planPull, servicesOf, stopOrderOf, SUBDIRECTORIES } from "./plan.ts";
 import { isPortFree } from "./process.ts";
 import { runStep } from "./runner.ts";
@@ -77,12 +82,12 @@ export async function ensureSubdirectories(instanceDir: string): Promise<string[
   for (const name of SUBDIRECTORIES) {
     const path = join(instanceDir, name);
     try {
-      await Deno.mkdir(path, { recursive: false });
+      await Deno.mkdir(path, { recursive: false, mode: 0o700 });
       created.push(name);
     } catch (error) {
       if (error instanceof Deno.errors.AlreadyExists) continue;
       if (error instanceof Deno.errors.NotFound) {
-        await Deno.mkdir(path, { recursive: true });
+        await Deno.mkdir(path, { recursive: true, mode: 0o700 });
         created.push(name);
         continue;
       }
@@ -118,6 +123,10 @@ export interface InitOptions {
   redisMaxmemoryPolicy?: string;
   /** App worker processes (`deno serve --parallel` above 1). @default {1} */
   workers?: number;
+  /** Native: Postgres and Redis also on loopback TCP. @default {false} */
+  tcp?: boolean;
+  /** The URL people open, used in login links. */
+  publicUrl?: string;
 }
 
 /** Ports taken by instances other than `exceptId`. */
@@ -125,7 +134,7 @@ export function portsInUse(config: Config, exceptId?: string): Map<number, strin
   const used = new Map<number, string>();
   for (const other of config.instances.filter((i) => i.id !== exceptId)) {
     used.set(other.port, `app port of '${other.id}'`);
-    if (other.runtime === "native") {
+    if (other.runtime === "native" && other.tcp) {
       used.set(postgresPortOf(other), `Postgres port of '${other.id}'`);
       used.set(redisPortOf(other), `Redis port of '${other.id}'`);
     }
@@ -152,9 +161,10 @@ export function pickPort(
   config: Config,
   start = DEFAULT_PORT,
   runtime: RuntimeKind = "native",
+  tcp = false,
 ): number {
   const used = portsInUse(config);
-  const offsets = runtime === "native" ? [0, POSTGRES_PORT_OFFSET, REDIS_PORT_OFFSET] : [0];
+  const offsets = runtime === "native" && tcp ? [0, POSTGRES_PORT_OFFSET, REDIS_PORT_OFFSET] : [0];
   for (let port = start; port + Math.max(...offsets) <= 65535; port++) {
     if (offsets.every((o) => !used.has(port + o) && isPortFree(port + o))) return port;
   }
@@ -192,76 +202,103 @@ export async function initInstance(
   (options.tags ?? []).forEach(validateTag);
   if (options.serverVersion) validateVersion(options.serverVersion);
   if (options.adminVersion) validateVersion(options.adminVersion, "admin version");
-  const config = await loadConfig(context.home);
-  const existing = config.instances.find((i) => i.id === id);
-  if (existing) {
-    throw new CliError(
-      "config",
-      `Instance '${id}' already exists (port ${existing.port}, ${existing.instanceDir})`,
-    );
-  }
-  const port = options.port !== undefined
-    ? parsePort(options.port)
-    : pickPort(config, DEFAULT_PORT, runtime);
-  const instance: Instance = {
-    id,
-    label: options.label ?? id,
-    port,
-    instanceDir: options.instanceDir ?? defaultInstanceDir(context.home, id),
-    runtime,
-    tags: [...new Set(options.tags ?? [])],
-  };
-  if (options.adminVersion) instance.adminVersion = options.adminVersion;
-  if (options.serverVersion) instance.serverVersion = options.serverVersion;
-  if (options.redisMaxmemory) instance.redisMaxmemory = validateMaxmemory(options.redisMaxmemory);
-  if (options.redisMaxmemoryPolicy) {
-    instance.redisMaxmemoryPolicy = validateMaxmemoryPolicy(options.redisMaxmemoryPolicy);
-  }
-  if (options.workers !== undefined) instance.workers = validateWorkers(options.workers);
-  if (runtime === "native") {
-    instance.postgresPort = parsePort(
-      options.postgresPort ?? port + POSTGRES_PORT_OFFSET,
-      "Postgres port (default: port + 10000)",
-    );
-    instance.redisPort = parsePort(
-      options.redisPort ?? port + REDIS_PORT_OFFSET,
-      "Redis port (default: port + 20000)",
-    );
-  }
-  const used = portsInUse(config);
-  const mine = [
-    port,
-    ...(runtime === "native" ? [instance.postgresPort!, instance.redisPort!] : []),
-  ];
-  if (new Set(mine).size !== mine.length) {
-    throw new UsageError(
-      `The app, Postgres and Redis ports of '${id}' must differ: ${mine.join(", ")}`,
-    );
-  }
-  for (const p of mine) {
-    if (used.has(p)) throw new CliError("config", `Port ${p} is already the ${used.get(p)}`);
-  }
-  const busy = mine.filter((p) => !isPortFree(p));
-  if (busy.length > 0) {
-    context.reporter.warn(
-      `Port ${
-        busy.join(", ")
-      } of '${id}' is in use on this machine right now; \`wb run ${id}\` needs it free`,
-    );
-  }
-  await Deno.mkdir(instance.instanceDir, { recursive: true });
-  await ensureSubdirectories(instance.instanceDir);
-  await ensureSecrets(instance.instanceDir, generateSecrets());
-  await saveConfig(context.home, { instances: [...config.instances, instance] });
-  context.reporter.info(
-    `Created ${runtime} instance '${id}' on port ${port} in ${instance.instanceDir}`,
+  const publicUrl = options.publicUrl ? validatePublicUrl(options.publicUrl) : undefined;
+  // Under the lock of servers.json: concurrent adds each see the others (distinct ports).
+  const instance = await editConfig<Instance>(
+    context.home,
+    {
+      command: context.command ?? `wb c add ${id}`,
+      waitMs: context.lockWaitMs,
+      reporter: context.reporter,
+    },
+    (config) => {
+      const existing = config.instances.find((i) => i.id === id);
+      if (existing) {
+        throw new CliError(
+          "config",
+          `Instance '${id}' already exists (port ${existing.port}, ${existing.instanceDir})`,
+        );
+      }
+      const tcp = runtime === "native" && options.tcp === true;
+      const port = options.port !== undefined
+        ? parsePort(options.port)
+        : pickPort(config, DEFAULT_PORT, runtime, tcp);
+      const instance: Instance = {
+        id,
+        label: options.label ?? id,
+        port,
+        instanceDir: options.instanceDir ?? defaultInstanceDir(context.home, id),
+        runtime,
+        tags: [...new Set(options.tags ?? [])],
+      };
+      if (options.adminVersion) instance.adminVersion = options.adminVersion;
+      if (options.serverVersion) instance.serverVersion = options.serverVersion;
+      if (options.redisMaxmemory) {
+        instance.redisMaxmemory = validateMaxmemory(options.redisMaxmemory);
+      }
+      if (options.redisMaxmemoryPolicy) {
+        instance.redisMaxmemoryPolicy = validateMaxmemoryPolicy(options.redisMaxmemoryPolicy);
+      }
+      if (options.workers !== undefined) instance.workers = validateWorkers(options.workers);
+      if (publicUrl) instance.publicUrl = publicUrl;
+      if (runtime === "native") {
+        instance.postgresPort = parsePort(
+          options.postgresPort ?? port + POSTGRES_PORT_OFFSET,
+          "Postgres port (default: port + 10000)",
+        );
+        instance.redisPort = parsePort(
+          options.redisPort ?? port + REDIS_PORT_OFFSET,
+          "Redis port (default: port + 20000)",
+        );
+        if (tcp) instance.tcp = true;
+      }
+      const used = portsInUse(config);
+      const mine = [
+        port,
+        ...(tcp ? [instance.postgresPort!, instance.redisPort!] : []),
+      ];
+      if (new Set(mine).size !== mine.length) {
+        throw new UsageError(
+          `The app, Postgres and Redis ports of '${id}' must differ: ${mine.join(", ")}`,
+        );
+      }
+      for (const p of mine) {
+        if (used.has(p)) throw new CliError("config", `Port ${p} is already the ${used.get(p)}`);
+      }
+      const busy = mine.filter((p) => !isPortFree(p));
+      if (busy.length > 0) {
+        context.reporter.warn(
+          `Port ${
+            busy.join(", ")
+          } of '${id}' is in use on this machine right now; \`wb run ${id}\` needs it free`,
+        );
+      }
+      return { config: { instances: [...config.instances, instance] }, result: instance };
+    },
   );
-  return instance;
+  await makeInstanceDir(instance!.instanceDir);
+  await ensureSubdirectories(instance!.instanceDir);
+  await ensureSecrets(instance!.instanceDir, generateSecrets());
+  context.reporter.info(
+    `Created ${runtime} instance '${id}' on port ${instance!.port} in ${instance!.instanceDir}`,
+  );
+  return instance!;
+}
+
+/**
+ * Creates an instance directory (mode 0700) when missing. Its parents get the usual mode:
+ * they hold nothing secret, and Postgres (run as `postgres` by root) must traverse them.
+ */
+async function makeInstanceDir(instanceDir: string): Promise<void> {
+  if (await Deno.stat(instanceDir).then(() => true, () => false)) return;
+  await Deno.mkdir(dirname(instanceDir), { recursive: true });
+  await Deno.mkdir(instanceDir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(instanceDir, 0o700);
 }
 
 /** Subdirectories and secrets every start needs; reports what it had to create. */
 async function prepare(context: WbContext, instance: Instance): Promise<Secrets> {
-  await Deno.mkdir(instance.instanceDir, { recursive: true });
+  await makeInstanceDir(instance.instanceDir);
   const created = await ensureSubdirectories(instance.instanceDir);
   if (created.length > 0) {
     context.reporter.step(
@@ -269,6 +306,74 @@ async function prepare(context: WbContext, instance: Instance): Promise<Secrets>
     );
   }
   return await ensureSecrets(instance.instanceDir, generateSecrets());
+}
+
+/** Name of the per-instance lock file inside the instance directory. */
+export const INSTANCE_LOCK_FILE = "wb.lock";
+
+/**
+ * Takes the lock of one instance: lifecycle commands on it run one at a time; a second one
+ * waits (saying for what) up to `context.lockWaitMs`, then fails with code `locked`.
+ *
+ * @param context The context (`command`, `lockWaitMs`, reporter).
+ * @param instance The instance.
+ * @returns The held lock (`await using`).
+ * @throws {CliError} Code `locked` when another command keeps it past the wait.
+ */
+export async function lockInstance(context: WbContext, instance: Instance): Promise<HeldLock> {
+  await makeInstanceDir(instance.instanceDir);
+  return await acquireLock(join(instance.instanceDir, INSTANCE_LOCK_FILE), {
+    what: `instance '${instance.id}'`,
+    command: context.command ?? "wb",
+    waitMs: context.lockWaitMs,
+    reporter: context.reporter,
+  });
+}
+
+/**
+ * Port clashes of one instance with the others (and itself) in a config.
+ *
+ * @param config The config.
+ * @param id Instance id.
+ * @returns One message per clash that involves the instance.
+ */
+export function conflictsOf(config: Config, id: string): string[] {
+  return portConflicts(config.instances).filter((m) => m.includes(`'${id}'`));
+}
+
+/**
+ * Checks that a start of the instance can succeed, without touching it: its ports are not
+ * another instance's in `servers.json`, no other program holds them (its own processes may),
+ * the programs it needs exist, the Docker daemon answers. For `restart` this runs before
+ * anything is stopped, so a start that could not succeed leaves the instance running.
+ *
+ * @param context The context.
+ * @param instance The instance.
+ * @param config The config it comes from (for clashes with other instances).
+ * @param action What would follow, for the message.
+ * @throws {CliError} Code `preflight`, listing every problem.
+ */
+export async function preflightInstance(
+  context: WbContext,
+  instance: Instance,
+  config: Config,
+  action: "run" | "restart",
+): Promise<void> {
+  context.reporter.step(`Check that '${instance.id}' can start`);
+  const problems = [
+    ...conflictsOf(config, instance.id).map((m) => `servers.json: ${m}`),
+    ...await runtimeFor(context, instance).preflight(instance),
+  ];
+  if (problems.length === 0) return;
+  context.reporter.end?.("failed");
+  throw new CliError(
+    "preflight",
+    `Not ${action === "restart" ? "restarting" : "starting"} '${instance.id}': ${
+      action === "restart"
+        ? "its start could not succeed, so it was left as it is"
+        : "it could not start"
+    }:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+  );
 }
 
 /** Options of {@linkcode startInstance}. */
@@ -279,17 +384,26 @@ export interface StartOptions {
   startedAt?: number;
 }
 
+const interrupted = (context: WbContext) =>
+  context.signal?.aborted ? String(context.signal.reason ?? "SIGINT") : undefined;
+
 /**
  * Starts an instance: every service in start order (network, Postgres and its
  * readiness, Redis and its PING, admin, app and its `/healthz`). Running services are left
  * as they are. When a required service fails, everything of the instance is removed
  * again (docker: every resource labelled `dev.wb.instance=<id>`; native: every process)
- * and a {@linkcode StartFailedError} says what failed and what was removed.
+ * and a {@linkcode StartFailedError} says what failed and what was removed. When
+ * `context.signal` aborts, the service under way finishes starting, then the partial start
+ * is rolled back the same way ({@linkcode InterruptedError}); a start that had completed
+ * stays up.
+ *
+ * Takes no lock: {@linkcode runTargets} and {@linkcode restartTargets} hold the instance's.
  *
  * @param context The context.
  * @param instance The instance.
  * @param options What to record.
  * @throws {StartFailedError} When a required service fails (a failing Redis only warns).
+ * @throws {InterruptedError} When interrupted (the instance is then running or stopped, as it says).
  * @example
  * ```ts
  * import { loadConfig } from "./config.ts";
@@ -308,20 +422,36 @@ export async function startInstance(
   const startedAt = options.startedAt ?? performance.now();
   const secrets = await prepare(context, instance);
   const runtime = runtimeFor(context, instance);
-  try {
-    for (const service of servicesOf(instance)) await runtime.start(instance, service, secrets);
-  } catch (error) {
-    context.reporter.end?.("failed");
+  const rollback = async () => {
     context.reporter.step(`Roll back '${instance.id}'`);
-    let removed: string[] = [];
-    let rollbackError: unknown;
     try {
-      removed = await runtime.rollback(instance);
+      const removed = await runtime.rollback(instance);
       context.reporter.end?.("ok");
+      return { removed };
     } catch (e) {
-      rollbackError = e;
       context.reporter.end?.("failed");
+      return { removed: [] as string[], error: e };
     }
+  };
+  try {
+    for (const service of servicesOf(instance)) {
+      const signal = interrupted(context);
+      if (signal) {
+        const { removed, error } = await rollback();
+        if (error) throw new StartFailedError(instance.id, `Interrupted by ${signal}`, [], error);
+        throw new InterruptedError(
+          instance.id,
+          signal,
+          "stopped",
+          `rolled back the partial start${removed.length ? ` (${removed.join(", ")})` : ""}`,
+        );
+      }
+      await runtime.start(instance, service, secrets);
+    }
+  } catch (error) {
+    if (error instanceof InterruptedError || error instanceof StartFailedError) throw error;
+    context.reporter.end?.("failed");
+    const { removed, error: rollbackError } = await rollback();
     throw new StartFailedError(instance.id, error, removed, rollbackError);
   }
   await recordStart(instance.instanceDir, {
@@ -329,15 +459,21 @@ export async function startInstance(
     action: options.action ?? "run",
     ms: Math.round(performance.now() - startedAt),
   });
+  const signal = interrupted(context);
+  if (signal) {
+    throw new InterruptedError(instance.id, signal, "running", "the start had completed");
+  }
 }
 
 /**
  * Stops an instance: every service in the one stop order (app, admin, Redis, Postgres,
- * network).
+ * network). An interrupt does not cut a stop short: it finishes, then
+ * {@linkcode InterruptedError} says the instance is stopped.
  *
  * @param context The context.
  * @param instance The instance.
  * @throws {CliError} When stopping a service fails.
+ * @throws {InterruptedError} When interrupted (after the stop finished).
  * @example
  * ```ts
  * import { loadConfig } from "./config.ts";
@@ -351,15 +487,22 @@ export async function startInstance(
 export async function stopInstance(context: WbContext, instance: Instance): Promise<void> {
   const runtime = runtimeFor(context, instance);
   for (const service of stopOrderOf(instance)) await runtime.stop(instance, service);
+  const signal = interrupted(context);
+  if (signal) throw new InterruptedError(instance.id, signal, "stopped", "finished the stop");
 }
 
 /**
- * Restarts an instance: {@linkcode stopInstance}, then {@linkcode startInstance} (which
- * waits for `/healthz`).
+ * Restarts an instance: {@linkcode preflightInstance} (nothing is stopped when the start
+ * could not succeed), builds the web client when needed, then {@linkcode stopInstance} and
+ * {@linkcode startInstance} (which waits for `/healthz`). Interrupted while stopping, it
+ * finishes the stop and does not start; while starting, it rolls the start back.
  *
  * @param context The context.
  * @param instance The instance.
- * @throws {CliError} When stopping fails; {@linkcode StartFailedError} when starting fails.
+ * @param config The config it comes from (for the preflight). @default {loaded}
+ * @throws {CliError} Code `preflight` when the start could not succeed (nothing was
+ *   stopped); when stopping fails; {@linkcode StartFailedError} when starting fails;
+ *   {@linkcode InterruptedError} when interrupted.
  * @example
  * ```ts
  * import { loadConfig } from "./config.ts";
@@ -370,15 +513,43 @@ export async function stopInstance(context: WbContext, instance: Instance): Prom
  * await restartInstance(context, demo);
  * ```
  */
-export async function restartInstance(context: WbContext, instance: Instance): Promise<void> {
+export async function restartInstance(
+  context: WbContext,
+  instance: Instance,
+  config?: Config,
+): Promise<void> {
   const startedAt = performance.now();
+  await preflightInstance(context, instance, config ?? await loadConfig(context.home), "restart");
+  await buildClientFor(context, instance);
+  const signal = interrupted(context);
+  if (signal) {
+    throw new InterruptedError(instance.id, signal, "running", "nothing was stopped");
+  }
   await stopInstance(context, instance);
   await startInstance(context, instance, { action: "restart", startedAt });
 }
 
+/** Builds the web client before a native app starts, when it is missing or stale. */
+async function buildClientFor(context: WbContext, instance: Instance): Promise<void> {
+  const wanted = context.buildClient ?? context.appCommand === undefined;
+  if (!wanted || instance.runtime !== "native") return;
+  await ensureClientBuilt(context);
+}
+
+/** Options of the lifecycle commands (`wb run`, `stop`, `restart`). */
+export interface LifecycleOptions extends BatchOptions {
+  /**
+   * `wb restart` of a group (`@all`, `@<tag>`, `server=<version>`) also starts the
+   * instances that are stopped; without it they stay stopped. An instance named by its id
+   * is always restarted. @default {false}
+   */
+  startStopped?: boolean;
+}
+
 /**
  * `wb run <targets>`: starts every targeted instance, one after the other unless
- * `parallel` says otherwise; a failure does not keep the others from starting.
+ * `parallel` says otherwise; a failure does not keep the others from starting. Each start
+ * holds the instance's lock and is checked first ({@linkcode preflightInstance}).
  *
  * @param context The context.
  * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
@@ -398,8 +569,14 @@ export async function runTargets(
   targets: readonly string[],
   options: BatchOptions = {},
 ): Promise<InstanceResult[]> {
-  const instances = resolveTargets(await loadConfig(context.home), targets);
-  const results = await runBatch(context, instances, "run", (c, i) => startInstance(c, i), {
+  const config = await loadConfig(context.home);
+  const instances = resolveTargets(config, targets);
+  const results = await runBatch(context, instances, "run", async (c, i) => {
+    await using _lock = await lockInstance({ ...c, command: c.command ?? `wb run ${i.id}` }, i);
+    await preflightInstance(c, i, config, "run");
+    await buildClientFor(c, i);
+    await startInstance(c, i);
+  }, {
     haltOnFailure: false,
     ...options,
   });
@@ -407,7 +584,7 @@ export async function runTargets(
 }
 
 /**
- * `wb stop <targets>`: stops every targeted instance.
+ * `wb stop <targets>`: stops every targeted instance, each under its lock.
  *
  * @param context The context.
  * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
@@ -428,7 +605,10 @@ export async function stopTargets(
   options: BatchOptions = {},
 ): Promise<InstanceResult[]> {
   const instances = resolveTargets(await loadConfig(context.home), targets);
-  const results = await runBatch(context, instances, "stop", stopInstance, {
+  const results = await runBatch(context, instances, "stop", async (c, i) => {
+    await using _lock = await lockInstance({ ...c, command: c.command ?? `wb stop ${i.id}` }, i);
+    await stopInstance(c, i);
+  }, {
     haltOnFailure: false,
     ...options,
   });
@@ -436,14 +616,27 @@ export async function stopTargets(
 }
 
 /**
- * `wb restart <targets>`: a rolling restart. Each instance is stopped, started and its
- * `/healthz` awaited before the next one is touched, so at most `parallel` instances are
- * down at any time; the first failure stops the roll (the rest are skipped and keep
- * running).
+ * Whether anything of an instance runs (a stopped one has no service running).
+ *
+ * @param context The context.
+ * @param instance The instance.
+ * @returns `true` when at least one service (not the network) runs.
+ */
+export async function isRunning(context: WbContext, instance: Instance): Promise<boolean> {
+  const status = await runtimeFor(context, instance).status(instance);
+  return status.services.some((s) => s.service !== "network" && s.running);
+}
+
+/**
+ * `wb restart <targets>`: a rolling restart. Each instance is checked
+ * ({@linkcode preflightInstance}), stopped, started and its `/healthz` awaited before the
+ * next one is touched, so at most `parallel` instances are down at any time; the first
+ * failure stops the roll (the rest are skipped and keep running). Instances of a group
+ * target that are stopped stay stopped unless `startStopped`.
  *
  * @param context The context.
  * @param targets Ids, `@all`, `@<tag>` or `server=<version>`.
- * @param options `parallel` (default 1) and a callback per finished instance.
+ * @param options `parallel` (default 1), `startStopped`, a callback per finished instance.
  * @returns One result per instance.
  * @throws {UnknownTargetError} On an unknown id or tag.
  * @throws {CliError} When an instance fails to stop or start.
@@ -457,18 +650,35 @@ export async function stopTargets(
 export async function restartTargets(
   context: WbContext,
   targets: readonly string[],
-  options: BatchOptions = {},
+  options: LifecycleOptions = {},
 ): Promise<InstanceResult[]> {
-  const instances = resolveTargets(await loadConfig(context.home), targets);
-  const results = await runBatch(context, instances, "restart", restartInstance, {
+  const config = await loadConfig(context.home);
+  const instances = resolveTargets(config, targets);
+  const named = new Set(
+    targets.filter((t) => !t.startsWith("@") && !t.startsWith("server=")),
+  );
+  const { startStopped, ...batchOptions } = options;
+  const results = await runBatch(context, instances, "restart", async (c, i) => {
+    await using _lock = await lockInstance(
+      { ...c, command: c.command ?? `wb restart ${i.id}` },
+      i,
+    );
+    await restartInstance(c, i, config);
+  }, {
     haltOnFailure: true,
-    ...options,
+    skipIf: async (i) =>
+      startStopped || named.has(i.id) || await isRunning(context, i)
+        ? undefined
+        : `'${i.id}' is stopped; left stopped (--start-stopped starts it)`,
+    ...batchOptions,
   });
   return throwIfFailed(results);
 }
 
 /**
- * `wb status [targets]`: the state of every targeted instance.
+ * `wb status [targets]`: the state of every targeted instance, judged (see
+ * {@linkcode InstanceStatus.verdict}), with port clashes from `servers.json` counted as
+ * problems.
  *
  * @param context The context.
  * @param targets Ids, `@all` or `@<tag>`. @default {["@all"]}
@@ -485,15 +695,46 @@ export async function statusTargets(
   context: WbContext,
   targets: readonly string[] = ["@all"],
 ): Promise<InstanceStatus[]> {
-  const instances = resolveTargets(
-    await loadConfig(context.home),
-    targets.length ? targets : ["@all"],
-  );
+  const config = await loadConfig(context.home);
+  const instances = resolveTargets(config, targets.length ? targets : ["@all"]);
   const statuses: InstanceStatus[] = [];
   for (const instance of instances) {
-    statuses.push(await runtimeFor(context, instance).status(instance));
+    const status = await runtimeFor(context, instance).status(instance);
+    statuses.push(judge(status, instance.id, conflictsOf(config, instance.id)));
   }
   return statuses;
+}
+
+/** Exit codes of `wb status`, for monitors and cron. */
+export const STATUS_EXIT = {
+  /** Every targeted instance is healthy. */
+  healthy: 0,
+  /** At least one is unhealthy or degraded (serving uncached). */
+  unhealthy: 1,
+  /** None is unhealthy, but at least one is stopped. */
+  stopped: 3,
+  /** None is unhealthy, but the state of at least one is unknown (Docker daemon unreachable). */
+  unknown: 4,
+} as const;
+
+/**
+ * The exit code of `wb status` for its statuses ({@linkcode STATUS_EXIT}).
+ *
+ * @param statuses From {@linkcode statusTargets}.
+ * @returns 0, 1, 3 or 4.
+ * @example
+ * ```ts
+ * import { statusExitCode } from "./instances.ts";
+ * statusExitCode([]); // 0
+ * ```
+ */
+export function statusExitCode(statuses: readonly InstanceStatus[]): number {
+  const has = (...verdicts: InstanceStatus["verdict"][]) =>
+    statuses.some((s) => verdicts.includes(s.verdict));
+  if (has("unhealthy", "degraded")) return STATUS_EXIT.unhealthy;
+  if (has("unknown")) return STATUS_EXIT.unknown;
+  if (has("stopped")) return STATUS_EXIT.stopped;
+  return STATUS_EXIT.healthy;
 }
 
 /** What `wb pull` did for one image. */

@@ -1,7 +1,8 @@
 /**
  * `wb`: the operator CLI. This entry only parses arguments, builds the context from the
- * environment and maps errors to exit codes (0 ok, 1 failure, 2 usage). The work is in
- * the functions of `cli/mod.ts`.
+ * environment, installs the SIGINT/SIGTERM handlers of lifecycle commands and maps errors
+ * to exit codes (0 ok, 1 failure, 2 usage, 130 interrupted; `wb status`: see
+ * {@linkcode STATUS_EXIT}). The work is in the functions of `cli/mod.ts`.
  *
  * @module
  */
@@ -22,6 +23,7 @@ import {
   targetCompletions,
   validateWorkers,
 } from "./config.ts";
+import { parseSince } from "./logs.ts";
 import {
   formatInstanceTable,
   listInstances,
@@ -36,21 +38,27 @@ import { defaultFacilitiesCsv, formatDemoReport, runDemo } from "./demo.ts";
 import { CliError, UsageError } from "./errors.ts";
 import {
   initInstance,
+  type LifecycleOptions,
   loadInstance,
   pullImages,
   restartTargets,
   runTargets,
+  STATUS_EXIT,
+  statusExitCode,
   statusTargets,
   stopTargets,
 } from "./instances.ts";
 import { flushCache, redisCli, showLogs } from "./ops.ts";
 import { consoleReporter, type Reporter, spinnerReporter } from "./reporter.ts";
 import { formatStatusTable } from "./status.ts";
-import { addUser } from "./users.ts";
+import { addUser, listUsers, removeUser, revokeUser } from "./users.ts";
+import { renderTable } from "./table.ts";
 import { formatProxyPlan, proxyInstance } from "./proxy.ts";
 
-/** Exit codes of `wb`. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+/** Exit codes of `wb` (`wb status` adds {@linkcode STATUS_EXIT}). */
+export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
+
+export { STATUS_EXIT };
 
 function positiveInt(value: string, what: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) {
@@ -74,6 +82,50 @@ export interface ProgramOptions {
   writeOut?: (text: string) => void;
   /** Receives usage errors and the help shown after them. @default {commander's: stderr} */
   writeErr?: (text: string) => void;
+  /**
+   * Lifecycle commands (`run`, `stop`, `restart`, `demo`) handle SIGINT and SIGTERM: the
+   * first finishes the step under way and rolls back (exit 130), a second exits at once.
+   * `main()` turns it on; tests pass their own `context.signal`. @default {false}
+   */
+  handleSignals?: boolean;
+}
+
+/**
+ * Runs `work` with SIGINT and SIGTERM turned into an abort of the signal it receives:
+ * the first asks the lifecycle code to finish the step under way and roll back, a second
+ * exits at once (130), saying the instance may be half-started.
+ */
+async function withSignals<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const handlers: [Deno.Signal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((
+    name,
+  ) => [name, () => {
+    if (controller.signal.aborted) {
+      console.error(
+        `\n${name} again: exiting now; the instance may be half-started or half-stopped (check \`wb status\`)`,
+      );
+      Deno.exit(EXIT.interrupted);
+    }
+    console.error(
+      `\n${name}: finishing the step under way, then rolling back a partial start (again to exit now)`,
+    );
+    controller.abort(name);
+  }]);
+  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
+  try {
+    return await work(controller.signal);
+  } finally {
+    for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+  }
+}
+
+/** `--wait <seconds>` as milliseconds. */
+function waitMs(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new UsageError(`Invalid --wait '${value}': seconds, 0 or more`);
+  }
+  return Number(value) * 1000;
 }
 
 /**
@@ -126,24 +178,37 @@ export function buildProgram(
     work: (
       context: WbContext,
       targets: string[],
-      options: BatchOptions,
+      options: LifecycleOptions,
     ) => Promise<InstanceResult[]>,
     targets: string[],
-    parallel: string | undefined,
+    o: { parallel?: string; wait?: string; startStopped?: boolean },
   ) => {
     let results: InstanceResult[] = [];
     const started = performance.now();
+    const run = (signal?: AbortSignal) =>
+      work(
+        {
+          ...context,
+          ...(signal ? { signal } : {}),
+          ...(o.wait === undefined ? {} : { lockWaitMs: waitMs(o.wait) }),
+        },
+        targets,
+        {
+          ...(o.parallel === undefined ? {} : { parallel: positiveInt(o.parallel, "--parallel") }),
+          ...(o.startStopped ? { startStopped: true } : {}),
+          onDone: (all: InstanceResult[]) => results = all,
+        } as BatchOptions,
+      );
     try {
-      await work(context, targets, {
-        ...(parallel === undefined ? {} : { parallel: positiveInt(parallel, "--parallel") }),
-        onDone: (all) => results = all,
-      });
+      await (options.handleSignals ? withSignals(run) : run());
     } finally {
       if (results.length > 0) {
         print("\n" + formatBatchSummary(results, performance.now() - started));
       }
     }
   };
+  const WAIT_HELP =
+    "seconds to wait for another wb command on the same instance (0: fail at once; default 300)";
 
   const addCommand = (parent: typeof program, name: string, description: string) =>
     parent.command(name)
@@ -169,6 +234,11 @@ export function buildProgram(
         "--workers <n>",
         "app worker processes sharing the instance's Redis (deno serve --parallel; default 1)",
       )
+      .option(
+        "--tcp",
+        "native: Postgres and Redis also on loopback TCP (password-protected); default: Unix sockets only",
+      )
+      .option("--public-url <url>", "the URL people open (reverse proxy), used in login links")
       .addHelpText(
         "after",
         examples(
@@ -196,6 +266,8 @@ export function buildProgram(
           redisMaxmemory: o.redisMaxmemory,
           redisMaxmemoryPolicy: o.redisPolicy,
           workers: o.workers === undefined ? undefined : validateWorkers(o.workers),
+          tcp: o.tcp === true,
+          publicUrl: o.publicUrl,
         });
       });
 
@@ -233,8 +305,8 @@ export function buildProgram(
   addCommand(c, "add", "create an instance: config entry, directories, secrets");
 
   c.command("update")
-    .description("change an instance's settings (applied by its next restart)")
-    .argument("<id>", "instance id")
+    .description("change instances' settings (applied by their next restart)")
+    .argument("<targets...>", TARGETS)
     .option("--label <label>", "human-readable label")
     .option("--port <n>", "app port")
     .option("--postgres-port <n>", "native Postgres port")
@@ -247,17 +319,22 @@ export function buildProgram(
       new Option("--redis-policy <policy>", "Redis eviction policy").choices(MAXMEMORY_POLICIES),
     )
     .option("--workers <n>", "app worker processes (deno serve --parallel above 1)")
+    .option("--tcp", "native: Postgres and Redis also on loopback TCP (password-protected)")
+    .option("--no-tcp", "native: Postgres and Redis on their Unix sockets only")
+    .option("--public-url <url>", "the URL people open ('none' clears it)")
     .addHelpText(
       "after",
       examples(
         "wb c update web1 --server-version 1.5.0 && wb restart web1",
+        "wb c update @prod --server-version 2.0.0 && wb restart @prod",
+        "wb c update web1 --public-url https://web1.example.org",
         "wb c update web1 --redis-maxmemory 1gb --redis-policy allkeys-lfu",
         "wb c update web1 --workers 4 && wb restart web1",
         "wb c update web1 --no-admin",
       ),
     )
-    .action(async (id, o) => {
-      await updateInstance(context, id, {
+    .action(async (targets, o) => {
+      await updateInstance(context, targets, {
         label: o.label,
         port: o.port === undefined ? undefined : parsePort(o.port),
         postgresPort: o.postgresPort === undefined
@@ -269,6 +346,8 @@ export function buildProgram(
         redisMaxmemory: o.redisMaxmemory,
         redisMaxmemoryPolicy: o.redisPolicy,
         workers: o.workers === undefined ? undefined : validateWorkers(o.workers),
+        tcp: o.tcp,
+        publicUrl: o.publicUrl === "none" ? null : o.publicUrl,
       });
     });
 
@@ -321,25 +400,27 @@ export function buildProgram(
     .description("start instances: network, Postgres, Redis, admin, app; waits for each")
     .argument("<targets...>", TARGETS)
     .option("--parallel <n>", "instances started at once (default 1)")
+    .option("--wait <seconds>", WAIT_HELP)
     .addHelpText(
       "after",
       examples(
         "wb run demo",
         "wb run @prod --parallel 4",
-        "# a failed start removes what it created (containers labelled dev.wb.instance=<id>)",
+        "# a failed or interrupted (Ctrl-C) start removes what it created",
       ),
     )
     .action(async (targets, o) => {
-      await batch(runTargets, targets, o.parallel);
+      await batch(runTargets, targets, o);
     });
 
   program.command("stop")
     .description("stop instances: app, admin, Redis (AOF flushed), Postgres, network")
     .argument("<targets...>", TARGETS)
     .option("--parallel <n>", "instances stopped at once (default 1)")
+    .option("--wait <seconds>", WAIT_HELP)
     .addHelpText("after", examples("wb stop demo", "wb stop @all --parallel 8"))
     .action(async (targets, o) => {
-      await batch(stopTargets, targets, o.parallel);
+      await batch(stopTargets, targets, o);
     });
 
   program.command("restart")
@@ -351,12 +432,20 @@ export function buildProgram(
       "--parallel <n>",
       "instances restarted at once (default 1); the first failure stops the roll",
     )
+    .option("--start-stopped", "also start the stopped instances of a group target", false)
+    .option("--wait <seconds>", WAIT_HELP)
     .addHelpText(
       "after",
-      examples("wb restart demo", "wb restart @all", "wb restart server=1.4.2 --parallel 2"),
+      examples(
+        "wb restart demo",
+        "wb restart @all                 # only the running ones",
+        "wb restart @all --start-stopped",
+        "wb restart server=1.4.2 --parallel 2",
+        "# refuses, leaving the instance running, when its start could not succeed",
+      ),
     )
     .action(async (targets, o) => {
-      await batch(restartTargets, targets, o.parallel);
+      await batch(restartTargets, targets, o);
     });
 
   program.command("status")
@@ -365,10 +454,16 @@ export function buildProgram(
     )
     .argument("[targets...]", `${TARGETS} (default @all)`)
     .option("--json", "print JSON")
-    .addHelpText("after", examples("wb status", "wb status @prod", "wb status demo --json"))
+    .addHelpText(
+      "after",
+      examples("wb status", "wb status @prod", "wb status demo --json") +
+        "\n\nExit codes: 0 every instance healthy; 1 one is unhealthy or degraded (Redis down);\n" +
+        "3 none unhealthy, one stopped; 4 none unhealthy, one unknown (Docker daemon unreachable).",
+    )
     .action(async (targets, o) => {
       const statuses = await statusTargets(context, targets.length ? targets : ["@all"]);
       print(o.json ? JSON.stringify(statuses, null, 2) : formatStatusTable(statuses));
+      setExit(statusExitCode(statuses));
     });
 
   program.command("pull")
@@ -425,15 +520,23 @@ export function buildProgram(
     .argument("[service]", "app, redis, postgres or admin", "app")
     .option("-f, --follow", "keep printing new lines", false)
     .option("-n, --tail <lines>", "only the last lines (default: the whole log)")
+    .option("--since <when>", "only lines since a time: 10m, 2h, 1d, or 2025-06-01T08:00:00Z")
     .addHelpText(
       "after",
-      examples("wb logs demo", "wb logs demo redis -n 50", "wb logs demo postgres -f"),
+      examples(
+        "wb logs demo",
+        "wb logs demo redis -n 50",
+        "wb logs demo postgres -f",
+        "wb logs demo --since 30m",
+        "wb logs demo redis --since 2025-06-01T08:00:00Z",
+      ),
     )
     .action(async (id, service, o) => {
       setExit(
         await showLogs(context, id, service, {
           follow: o.follow,
           ...(o.tail === undefined ? {} : { tailLines: positiveInt(o.tail, "--tail") }),
+          ...(o.since === undefined ? {} : { since: parseSince(o.since, new Date()) }),
         }),
       );
     });
@@ -486,31 +589,91 @@ export function buildProgram(
 
   // --- users of the web client ---------------------------------------------------------------
   const user = program.command("user")
-    .description("users of the web client: add one, with a one-time login link")
-    .addHelpText("after", examples("wb user add demo ada@example.org --admin"));
+    .description("users of the web client: add (one-time login link), list, revoke, remove")
+    .addHelpText(
+      "after",
+      examples(
+        "wb user add demo ada@example.org --admin",
+        "wb user list demo",
+        "wb user revoke demo ada@example.org",
+      ),
+    );
 
   user.command("add")
     .description(
-      "create a user of the web client (or set its admin flag) and print a one-time login link",
+      "create a user of the web client (an existing one keeps its role) and print a one-time login link",
     )
     .argument("<id>", "instance id")
     .argument("<email>", "the user's e-mail address")
-    .option("--admin", "an administrator: may flush the shared cache, run modules, edit", false)
+    .option("--admin", "make it an administrator: may flush the shared cache, run modules, edit")
+    .option("--viewer", "make it a viewer (reads only)")
     .addHelpText(
       "after",
       examples(
         "wb user add demo ada@example.org --admin",
         "wb user add demo viewer@example.org",
-        "# the link is valid 24 h and works once; run it again for a new one",
+        "# the link is valid 24 h and works once; run it again for a new one (the role stays)",
       ),
     )
     .action(async (id, email, o) => {
-      const added = await addUser(context, id, email, { admin: o.admin });
+      if (o.admin && o.viewer) throw new UsageError("Give --admin or --viewer, not both");
+      const added = await addUser(context, id, email, {
+        ...(o.admin ? { role: "admin" as const } : o.viewer ? { role: "viewer" as const } : {}),
+      });
       print(
         `${added.created ? "Created" : "Updated"} ${added.email} (${
           added.isAdmin ? "administrator" : "viewer"
         }). One-time login link, valid until ${added.expiresAt}:\n${added.loginUrl}`,
       );
+    });
+
+  user.command("list")
+    .alias("ls")
+    .description("list the users of an instance: role, live sessions, pending login links")
+    .argument("<id>", "instance id")
+    .option("--json", "print JSON")
+    .addHelpText("after", examples("wb user list demo", "wb user list demo --json"))
+    .action(async (id, o) => {
+      const users = await listUsers(context, id);
+      print(
+        o.json
+          ? JSON.stringify(users, null, 2)
+          : users.length === 0
+          ? `'${id}' has no users; add one with \`wb user add ${id} <email>\``
+          : renderTable(
+            ["EMAIL", "ROLE", "SESSIONS", "PENDING LINKS", "CREATED"],
+            users.map((u) => [
+              u.email,
+              u.isAdmin ? "administrator" : "viewer",
+              String(u.activeSessions),
+              String(u.pendingLinks),
+              u.createdAt.slice(0, 10),
+            ]),
+          ),
+      );
+    });
+
+  user.command("revoke")
+    .description("end a user's sessions and void its unused login links (the user stays)")
+    .argument("<id>", "instance id")
+    .argument("<email>", "the user's e-mail address")
+    .addHelpText("after", examples("wb user revoke demo ada@example.org"))
+    .action(async (id, email) => {
+      const revoked = await revokeUser(context, id, email);
+      print(
+        `Revoked ${email} on '${id}': ${revoked.sessions} session(s) ended, ${revoked.links} login link(s) voided`,
+      );
+    });
+
+  user.command("remove")
+    .alias("rm")
+    .description("delete a user: its sessions and login links stop working at once")
+    .argument("<id>", "instance id")
+    .argument("<email>", "the user's e-mail address")
+    .addHelpText("after", examples("wb user remove demo ada@example.org"))
+    .action(async (id, email) => {
+      await removeUser(context, id, email);
+      print(`Removed ${email} from '${id}'; its sessions and login links no longer work`);
     });
 
   program.command("demo")
@@ -524,12 +687,14 @@ export function buildProgram(
     .option("--reload", "reload the data even when the database has some", false)
     .addHelpText("after", examples("wb demo --once"))
     .action(async (o) => {
-      const report = await runDemo(context, { once: o.once, reload: o.reload });
+      const demo = (signal?: AbortSignal) =>
+        runDemo(signal ? { ...context, signal } : context, { once: o.once, reload: o.reload });
+      const report = await (options.handleSignals ? withSignals(demo) : demo());
       print(formatDemoReport(report));
       if (!o.once) {
         // Reads need a login: a one-time link for the demo's administrator.
         const admin = await addUser(context, report.instance.id, "admin@demo.local", {
-          admin: true,
+          role: "admin",
         });
         print(
           `\nThe server keeps running at ${report.url}\n` +
@@ -627,6 +792,8 @@ export interface MainOptions {
    * @default {false}
    */
   parseOnly?: boolean;
+  /** Context fields a test entry sets (a fake app command, short timeouts). */
+  context?: Partial<Omit<WbContext, "reporter">>;
 }
 
 /**
@@ -635,8 +802,9 @@ export interface MainOptions {
  * @param args Command-line arguments (without the program); a leading `--` from
  *   `deno task` is dropped ({@linkcode dropTaskSeparator}).
  * @param env Environment (`WB_HOME`, `HOME`, `NO_COLOR`, `CI`, `TERM`).
- * @param options Output destinations; `parseOnly`.
- * @returns 0 on success, 1 on failure, 2 on a usage error.
+ * @param options Output destinations; `parseOnly`; context fields a test entry sets.
+ * @returns 0 on success, 1 on failure, 2 on a usage error, 130 when interrupted (SIGINT,
+ *   SIGTERM); `wb status` 0, 1, 3 or 4 ({@linkcode STATUS_EXIT}).
  * @example
  * ```ts
  * import { main } from "./main.ts";
@@ -659,11 +827,14 @@ export async function main(
       home: resolveWbHome(env.WB_HOME, env.HOME),
       repoRoot: defaultRepoRoot(),
       reporter,
+      command: ["wb", ...args].join(" "),
+      ...options.context,
     };
     const program = buildProgram(context, (code) => exitCode = code, {
       stdinIsTty: Deno.stdin.isTerminal(),
       writeOut: options.writeOut,
       writeErr: options.writeErr,
+      handleSignals: !options.parseOnly,
     });
     if (options.parseOnly) forEachCommand(program, (command) => command.action(() => {}));
     await program.parseAsync(dropTaskSeparator(program, args), { from: "user" });
@@ -677,7 +848,11 @@ export async function main(
     }
     if (error instanceof CliError) {
       writeErr(`error: ${error.message}\n`);
-      return error.code === "usage" ? EXIT.usage : EXIT.failure;
+      return error.code === "usage"
+        ? EXIT.usage
+        : error.code === "interrupted"
+        ? EXIT.interrupted
+        : EXIT.failure;
     }
     writeErr(`${(error as Error)?.stack ?? error}\n`);
     return EXIT.failure;

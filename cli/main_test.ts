@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "./config.ts";
-import { buildProgram, dropTaskSeparator, EXIT, main } from "./main.ts";
+import { buildProgram, dropTaskSeparator, EXIT, main, STATUS_EXIT } from "./main.ts";
 import { memoryReporter } from "./reporter.ts";
 
 async function withHome(fn: (env: Record<string, string>, home: string) => Promise<void>) {
@@ -52,7 +52,7 @@ Deno.test("main() init stores the instance; an unknown target exits 1", async ()
     );
     assert.equal(await main(["init", "alpha"], env), EXIT.failure, "ids are unique");
     assert.equal(await main(["stop", "nope"], env), EXIT.failure);
-    assert.equal(await main(["status", "@blue"], env), EXIT.ok);
+    assert.equal(await main(["status", "@blue"], env), STATUS_EXIT.stopped);
     assert.equal(await main(["--help"], env), EXIT.ok);
   });
 });

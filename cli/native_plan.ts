@@ -2,37 +2,50 @@
  * What the native runtime runs, as plain data: paths and the argv of `initdb`, `pg_ctl`,
  * `redis-server`, `redis-cli`... Pure: no `Deno.*` calls.
  *
+ * A native instance is reachable only by its owner: Postgres and Redis listen on Unix
+ * sockets inside directories only their owner can enter (mode 0700), and on loopback TCP
+ * only when the instance has `tcp: true`; both require the instance's password (Postgres
+ * SCRAM, Redis `requirepass`) on every connection.
+ *
  * @module
  */
 
 import { join } from "node:path";
 import { type Instance, postgresPortOf, redisPortOf, workersOf } from "./config.ts";
 import { DATABASE_NAME, type Step } from "./plan.ts";
-import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
+import { REDIS_CONFIG_FILE, type RedisListen } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
 
 /** Files and directories of a native instance. */
 export interface NativePaths {
+  /** The instance directory (mode 0700). */
+  instanceDir: string;
   /** `<instanceDir>/logs`. */
   logsDir: string;
+  /** Directory holding Postgres' data directory (`<instanceDir>/databases`, or elsewhere). */
+  pgHome: string;
   /** Postgres data directory (`<instanceDir>/databases/pg`, or where that symlink points). */
   pgDataDir: string;
-  /** Directory of the Postgres Unix socket. */
+  /** Directory of the Postgres Unix socket (owned by the Postgres user, mode 0700). */
   pgSocketDir: string;
   /** Postgres server log. */
   pgLog: string;
-  /** Redis working directory (AOF lives here): `<instanceDir>/redis`. */
+  /** Redis working directory (AOF lives here): `<instanceDir>/redis` (mode 0700). */
   redisDir: string;
   /** `<instanceDir>/redis/redis.pid`. */
   redisPidFile: string;
   /** The generated Redis config (with `requirepass`, mode 0600): `<instanceDir>/redis/redis.conf`. */
   redisConf: string;
+  /** The Redis Unix socket: `<instanceDir>/redis/redis.sock`. */
+  redisSocket: string;
   /** `<instanceDir>/logs/redis.log`. */
   redisLog: string;
   /** `<instanceDir>/logs/app.log` (stdout and stderr of the app). */
   appLog: string;
   /** `<instanceDir>/app.pid`. */
   appPidFile: string;
+  /** Pid file of the log rotation loop: `<instanceDir>/logs/rotate.pid`. */
+  rotatePidFile: string;
 }
 
 /**
@@ -53,17 +66,51 @@ export function nativePaths(instanceDir: string, postgresHome?: string): NativeP
   const logsDir = join(instanceDir, "logs");
   const redisDir = join(instanceDir, "redis");
   return {
+    instanceDir,
     logsDir,
+    pgHome: postgresHome ?? join(instanceDir, "databases"),
     pgDataDir: postgresHome ? join(postgresHome, "pg") : join(instanceDir, "databases", "pg"),
     pgSocketDir: postgresHome ? join(postgresHome, "run") : join(instanceDir, "run"),
     pgLog: postgresHome ? join(postgresHome, "postgres.log") : join(logsDir, "postgres.log"),
     redisDir,
     redisPidFile: join(redisDir, "redis.pid"),
     redisConf: join(redisDir, REDIS_CONFIG_FILE),
+    redisSocket: join(redisDir, "redis.sock"),
     redisLog: join(logsDir, "redis.log"),
     appLog: join(logsDir, "app.log"),
     appPidFile: join(instanceDir, "app.pid"),
+    rotatePidFile: join(logsDir, "rotate.pid"),
   };
+}
+
+/** Longest Unix socket path the kernel accepts (`sun_path` is 108 bytes with its NUL). */
+export const MAX_SOCKET_PATH_BYTES = 107;
+
+/**
+ * The socket paths of a native instance that are too long for the kernel.
+ *
+ * @param instance The instance.
+ * @param paths Its paths.
+ * @returns Messages naming each path that is too long (empty when all fit).
+ * @example
+ * ```ts
+ * import { nativePaths, socketPathProblems } from "./native_plan.ts";
+ * socketPathProblems({ port: 8710 } as never, nativePaths("/wb/demo")); // []
+ * ```
+ */
+export function socketPathProblems(
+  instance: Pick<Instance, "port" | "postgresPort">,
+  paths: NativePaths,
+): string[] {
+  const sockets = [
+    paths.redisSocket,
+    join(paths.pgSocketDir, `.s.PGSQL.${postgresPortOf(instance)}`),
+  ];
+  return sockets
+    .filter((path) => new TextEncoder().encode(path).length > MAX_SOCKET_PATH_BYTES)
+    .map((path) =>
+      `the Unix socket path ${path} is longer than ${MAX_SOCKET_PATH_BYTES} bytes; move the instance directory (servers.json 'instanceDir') somewhere shorter`
+    );
 }
 
 /**
@@ -91,22 +138,53 @@ export function asPostgresUser(step: Step, isRoot: boolean): Step {
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** Connection arguments of psql/createdb/pg_isready for a native instance (TCP). */
-function pgConnection(instance: Instance): string[] {
-  return ["-h", "127.0.0.1", "-p", String(postgresPortOf(instance)), "-U", "postgres"];
+/** Connection arguments of psql/createdb/pg_isready: the Unix socket directory and port. */
+function pgConnection(instance: Instance, paths: NativePaths): string[] {
+  return ["-h", paths.pgSocketDir, "-p", String(postgresPortOf(instance)), "-U", "postgres"];
+}
+
+/** First line of the `pg_hba.conf` wb writes; its absence marks a cluster made before it. */
+export const PG_HBA_MARKER = "# wb: password (SCRAM) authentication only";
+
+/**
+ * The `pg_hba.conf` of a native instance: SCRAM passwords on the Unix socket and on
+ * loopback TCP; nothing else (no `trust`, no `peer`).
+ *
+ * @returns The file's text.
+ * @example
+ * ```ts
+ * import { pgHbaText } from "./native_plan.ts";
+ * pgHbaText().includes("trust"); // false
+ * ```
+ */
+export function pgHbaText(): string {
+  return [
+    PG_HBA_MARKER,
+    "# Generated by wb on every start; edits are lost. Every connection needs the instance's",
+    "# Postgres password (secrets.json): the Unix socket, and loopback TCP when `tcp` is on.",
+    "local all all scram-sha-256",
+    "host all all 127.0.0.1/32 scram-sha-256",
+    "host all all ::1/128 scram-sha-256",
+    "",
+  ].join("\n");
 }
 
 /** Native Postgres steps of an instance. */
 export interface NativePostgresSteps {
   /** `initdb` (run once, when the data directory has no `PG_VERSION`). */
   initdb: Step;
+  /**
+   * Single-user `postgres` that sets the `postgres` role's password (read from stdin, never
+   * argv); run on a stopped cluster made before password authentication.
+   */
+  setPassword: Step;
   /** `pg_ctl status` (exit 0 running, 3 stopped). */
   status: Step;
-  /** `pg_ctl ... -w start`. */
+  /** `pg_ctl ... -w start`: the Unix socket, loopback TCP only with `tcp`. */
   start: Step;
-  /** `pg_isready` over TCP, polled. */
+  /** `pg_isready` on the Unix socket, polled. */
   ready: Step;
-  /** Prints `1` when database `wb` exists. */
+  /** Prints `1` when database `wb` exists (password through `PGPASSWORD`). */
   databaseExists: Step;
   /** `createdb wb`. */
   createDatabase: Step;
@@ -117,34 +195,48 @@ export interface NativePostgresSteps {
 /**
  * Native Postgres steps.
  *
- * @param instance The instance.
+ * @param instance The instance (`tcp` adds a loopback TCP listener).
  * @param paths Its paths.
  * @param isRoot Whether we run as root (server commands then run as `postgres`).
+ * @param password The instance's Postgres password (in `env` or `stdin`, never argv).
  * @param readyForMs How long to poll `pg_isready`, in milliseconds. @default {30_000}
  * @returns The steps by role.
  * @example
  * ```ts
  * import { nativePaths, nativePostgresSteps } from "./native_plan.ts";
  * const instance = { id: "d", port: 8710, instanceDir: "/wb/d", runtime: "native", tags: [] } as never;
- * nativePostgresSteps(instance, nativePaths("/wb/d"), false).start.args;
+ * nativePostgresSteps(instance, nativePaths("/wb/d"), false, "pw").start.args;
  * ```
  */
 export function nativePostgresSteps(
   instance: Instance,
   paths: NativePaths,
   isRoot: boolean,
+  password: string,
   readyForMs = 30_000,
 ): NativePostgresSteps {
   const port = postgresPortOf(instance);
   const asPostgres = (step: Step) => asPostgresUser(step, isRoot);
-  const serverOptions = `-p ${port} -k ${
-    shellQuote(paths.pgSocketDir)
-  } -c listen_addresses=127.0.0.1`;
+  const serverOptions = [
+    `-p ${port}`,
+    `-k ${shellQuote(paths.pgSocketDir)}`,
+    `-c unix_socket_permissions=0700`,
+    `-c listen_addresses=${instance.tcp ? "127.0.0.1" : "''"}`,
+    `-c log_timezone=UTC`,
+  ].join(" ");
+  const withPassword = { PGPASSWORD: password };
   return {
     initdb: asPostgres({
       title: `Initialise Postgres data directory ${paths.pgDataDir}`,
       command: "initdb",
+      // Nothing listens until wb has set the password and written pg_hba.conf (SCRAM only).
       args: ["-D", paths.pgDataDir, "--auth=trust", "-U", "postgres", "-E", "UTF8", "--locale=C"],
+    }),
+    setPassword: asPostgres({
+      title: "Set the Postgres password (single-user mode)",
+      command: "postgres",
+      args: ["--single", "-D", paths.pgDataDir, "postgres"],
+      stdin: `ALTER ROLE postgres PASSWORD '${password.replaceAll("'", "''")}'\n`,
     }),
     status: asPostgres({
       title: "Postgres status",
@@ -152,7 +244,9 @@ export function nativePostgresSteps(
       args: ["-D", paths.pgDataDir, "status"],
     }),
     start: asPostgres({
-      title: `Start Postgres on 127.0.0.1:${port}`,
+      title: instance.tcp
+        ? `Start Postgres (socket ${paths.pgSocketDir}, 127.0.0.1:${port})`
+        : `Start Postgres (socket ${paths.pgSocketDir}, no TCP)`,
       command: "pg_ctl",
       args: [
         "-D",
@@ -168,9 +262,9 @@ export function nativePostgresSteps(
       ],
     }),
     ready: {
-      title: `Wait for Postgres on port ${port}`,
+      title: `Wait for Postgres on ${paths.pgSocketDir}`,
       command: "pg_isready",
-      args: pgConnection(instance),
+      args: pgConnection(instance, paths),
       retryForMs: readyForMs,
       notReadyMessage: `Postgres of '${instance.id}' did not accept connections`,
     },
@@ -178,17 +272,20 @@ export function nativePostgresSteps(
       title: `Check database ${DATABASE_NAME}`,
       command: "psql",
       args: [
-        ...pgConnection(instance),
+        ...pgConnection(instance, paths),
+        "-w",
         "-d",
         "postgres",
         "-tAc",
         `select 1 from pg_database where datname = '${DATABASE_NAME}'`,
       ],
+      env: withPassword,
     },
     createDatabase: {
       title: `Create database ${DATABASE_NAME}`,
       command: "createdb",
-      args: [...pgConnection(instance), DATABASE_NAME],
+      args: [...pgConnection(instance, paths), "-w", DATABASE_NAME],
+      env: withPassword,
       okIfStderr: "already exists",
     },
     stop: asPostgres({
@@ -203,25 +300,36 @@ export function nativePostgresSteps(
  * `psql` step counting loaded facilities in a native instance's database.
  *
  * @param instance The instance.
+ * @param paths Its paths.
+ * @param password Its Postgres password (through `PGPASSWORD`).
  * @param sql The counting query.
  * @returns The step; its stdout is the count.
  * @example
  * ```ts
- * import { nativeCountStep } from "./native_plan.ts";
- * nativeCountStep({ port: 8710 } as never, "select 1").args;
+ * import { nativeCountStep, nativePaths } from "./native_plan.ts";
+ * nativeCountStep({ port: 8710 } as never, nativePaths("/wb/d"), "pw", "select 1").args;
  * ```
  */
-export function nativeCountStep(instance: Instance, sql: string): Step {
+export function nativeCountStep(
+  instance: Instance,
+  paths: NativePaths,
+  password: string,
+  sql: string,
+): Step {
   return {
     title: "Count loaded rows",
     command: "psql",
-    args: [...pgConnection(instance), "-d", DATABASE_NAME, "-tAc", sql],
+    args: [...pgConnection(instance, paths), "-w", "-d", DATABASE_NAME, "-tAc", sql],
+    env: { PGPASSWORD: password },
   };
 }
 
 /** Native Redis steps of an instance. */
 export interface NativeRedisSteps {
-  /** `redis-server <redisConf>` (the generated config: AOF, loopback, password, daemon). */
+  /**
+   * `redis-server <redisConf>` in the foreground of a detached process, with umask 077 so
+   * its AOF and log are private (the runtime spawns it and watches it exit).
+   */
   start: Step;
   /** `redis-cli PING` until `PONG`, polled. */
   ping: Step;
@@ -236,7 +344,9 @@ export interface NativeRedisSteps {
 }
 
 /**
- * Where a native Redis listens: loopback only, its files in `<instanceDir>/redis`.
+ * Where a native Redis listens: its Unix socket in `<instanceDir>/redis` (mode 0700), and
+ * loopback TCP only with `tcp`; its files in `<instanceDir>/redis`. Not daemonized: the
+ * runtime spawns it detached and sees at once when it exits.
  *
  * @param instance The instance.
  * @param paths Its paths.
@@ -244,38 +354,39 @@ export interface NativeRedisSteps {
  * @example
  * ```ts
  * import { nativePaths, nativeRedisListen } from "./native_plan.ts";
- * nativeRedisListen({ port: 8710 } as never, nativePaths("/wb/d")).bind; // "127.0.0.1"
+ * nativeRedisListen({ port: 8710 } as never, nativePaths("/wb/d")).port; // 0: no TCP
  * ```
  */
 export function nativeRedisListen(instance: Instance, paths: NativePaths): RedisListen {
   return {
-    port: redisPortOf(instance),
+    port: instance.tcp ? redisPortOf(instance) : 0,
     bind: "127.0.0.1",
+    unixsocket: paths.redisSocket,
     dir: paths.redisDir,
-    daemonize: true,
+    daemonize: false,
     pidfile: paths.redisPidFile,
     logfile: paths.redisLog,
   };
 }
 
 /**
- * A `redis-cli` step against a native instance's Redis. The password goes in the
- * `REDISCLI_AUTH` environment variable, never in argv.
+ * A `redis-cli` step against a native instance's Redis, on its Unix socket. The password
+ * goes in the `REDISCLI_AUTH` environment variable, never in argv.
  *
- * @param instance The instance.
+ * @param paths The instance's paths.
  * @param password Its Redis password.
  * @param title What the step does.
  * @param args redis-cli arguments after the connection options.
  * @returns The step.
  * @example
  * ```ts
- * import { nativeRedisCliStep } from "./native_plan.ts";
- * nativeRedisCliStep({ port: 8710 } as never, "pw", "Count keys", ["DBSIZE"]).args;
- * // ["-h", "127.0.0.1", "-p", "28710", "DBSIZE"]
+ * import { nativePaths, nativeRedisCliStep } from "./native_plan.ts";
+ * nativeRedisCliStep(nativePaths("/wb/d"), "pw", "Count keys", ["DBSIZE"]).args;
+ * // ["-s", "/wb/d/redis/redis.sock", "DBSIZE"]
  * ```
  */
 export function nativeRedisCliStep(
-  instance: Instance,
+  paths: NativePaths,
   password: string,
   title: string,
   args: string[],
@@ -283,7 +394,7 @@ export function nativeRedisCliStep(
   return {
     title,
     command: "redis-cli",
-    args: ["-h", "127.0.0.1", "-p", String(redisPortOf(instance)), ...args],
+    args: ["-s", paths.redisSocket, ...args],
     env: { REDISCLI_AUTH: password },
   };
 }
@@ -302,7 +413,7 @@ export function nativeRedisCliStep(
  * ```ts
  * import { nativePaths, nativeRedisSteps } from "./native_plan.ts";
  * const instance = { id: "d", port: 8710, instanceDir: "/wb/d", runtime: "native", tags: [] } as never;
- * nativeRedisSteps(instance, nativePaths("/wb/d"), "pw").start.args; // ["/wb/d/redis/redis.conf"]
+ * nativeRedisSteps(instance, nativePaths("/wb/d"), "pw").start.args;
  * ```
  */
 export function nativeRedisSteps(
@@ -311,17 +422,18 @@ export function nativeRedisSteps(
   password: string,
   pingForMs = 10_000,
 ): NativeRedisSteps {
-  const port = redisPortOf(instance);
   const cli = (title: string, ...args: string[]) =>
-    nativeRedisCliStep(instance, password, title, args);
+    nativeRedisCliStep(paths, password, title, args);
   return {
     start: {
-      title: `Start Redis on 127.0.0.1:${port} (${paths.redisConf})`,
-      command: "redis-server",
-      args: [paths.redisConf],
+      title: instance.tcp
+        ? `Start Redis (socket ${paths.redisSocket}, 127.0.0.1:${redisPortOf(instance)})`
+        : `Start Redis (socket ${paths.redisSocket}, no TCP)`,
+      command: "sh",
+      args: ["-c", 'umask 077 && exec redis-server "$1"', "sh", paths.redisConf],
     },
     ping: {
-      ...cli(`Wait for Redis on port ${port} to answer PING`, "PING"),
+      ...cli(`Wait for Redis to answer PING`, "PING"),
       retryForMs: pingForMs,
       expectStdout: "^PONG",
       notReadyMessage: `Redis of '${instance.id}' did not answer PING`,
@@ -334,42 +446,159 @@ export function nativeRedisSteps(
 }
 
 /**
- * Environment of the native app process.
+ * The app's command wrapped so that it runs with umask 077 and appends its output to its
+ * log: `sh -c 'umask 077 && exec "$@" >>log 2>&1'`.
+ *
+ * @param paths The instance's paths.
+ * @param command The app's command line.
+ * @returns The argv for `sh`.
+ * @example
+ * ```ts
+ * import { nativeAppShellArgs, nativePaths } from "./native_plan.ts";
+ * nativeAppShellArgs(nativePaths("/wb/d"), ["deno", "run", "-A", "server/main.ts"])[0]; // "-c"
+ * ```
+ */
+export function nativeAppShellArgs(paths: NativePaths, command: string[]): string[] {
+  return [
+    "-c",
+    'umask 077 && log="$1" && shift && exec "$@" >>"$log" 2>&1',
+    "sh",
+    paths.appLog,
+    ...command,
+  ];
+}
+
+/**
+ * Environment of the native app process: it binds `127.0.0.1` (the address `wb` reports)
+ * and reaches Postgres and Redis on their Unix sockets.
  *
  * @param instance The instance.
+ * @param paths Its paths.
  * @param secrets Its secrets.
- * @returns PORT, DATABASE_URL, REDIS_URL, ADMIN_TOKEN, WB_INSTANCE; and DENO_JOBS (the
+ * @returns PORT, HOST, DATABASE_URL, REDIS_URL, ADMIN_TOKEN, WB_INSTANCE; and DENO_JOBS (the
  *   number of `deno serve --parallel` workers) when the instance runs more than one.
  * @example
  * ```ts
- * import { nativeAppEnv } from "./native_plan.ts";
+ * import { nativeAppEnv, nativePaths } from "./native_plan.ts";
  * const instance = { id: "d", port: 8710 } as never;
- * nativeAppEnv(instance, { adminToken: "t", postgresPassword: "p", redisPassword: "r" }).REDIS_URL;
- * // "redis://:r@127.0.0.1:28710"
+ * nativeAppEnv(instance, nativePaths("/wb/d"), { adminToken: "t", postgresPassword: "p", redisPassword: "r" }).REDIS_URL;
+ * // "unix://:r@/wb/d/redis/redis.sock"
  * ```
  */
-export function nativeAppEnv(instance: Instance, secrets: Secrets): Record<string, string> {
+export function nativeAppEnv(
+  instance: Instance,
+  paths: NativePaths,
+  secrets: Secrets,
+): Record<string, string> {
   return {
     PORT: String(instance.port),
-    DATABASE_URL: nativeDatabaseUrl(instance),
-    REDIS_URL: redisUrl("127.0.0.1", redisPortOf(instance), secrets.redisPassword),
+    HOST: NATIVE_APP_HOST,
+    DATABASE_URL: nativeDatabaseUrl(instance, paths, secrets.postgresPassword),
+    REDIS_URL: nativeRedisUrl(paths, secrets.redisPassword),
     ADMIN_TOKEN: secrets.adminToken,
     WB_INSTANCE: instance.id,
     ...(workersOf(instance) > 1 ? { DENO_JOBS: String(workersOf(instance)) } : {}),
   };
 }
 
+/** The address the native app binds: loopback, which is what `wb` reports. */
+export const NATIVE_APP_HOST = "127.0.0.1";
+
 /**
- * DATABASE_URL of a native instance (trust auth on loopback, no password).
+ * DATABASE_URL of a native instance: its Unix socket directory as the libpq `host`
+ * parameter, SCRAM password in the userinfo.
  *
  * @param instance The instance.
- * @returns `postgres://postgres@127.0.0.1:<postgresPort>/wb`.
+ * @param paths Its paths.
+ * @param password Its Postgres password.
+ * @returns `postgres://postgres:<pw>@localhost:<port>/wb?host=<socket dir>`.
  * @example
  * ```ts
- * import { nativeDatabaseUrl } from "./native_plan.ts";
- * nativeDatabaseUrl({ port: 8710 } as never); // "postgres://postgres@127.0.0.1:18710/wb"
+ * import { nativeDatabaseUrl, nativePaths } from "./native_plan.ts";
+ * nativeDatabaseUrl({ port: 8710 } as never, nativePaths("/wb/d"), "pw");
+ * // "postgres://postgres:pw@localhost:18710/wb?host=%2Fwb%2Fd%2Frun"
  * ```
  */
-export function nativeDatabaseUrl(instance: Pick<Instance, "port" | "postgresPort">): string {
-  return `postgres://postgres@127.0.0.1:${postgresPortOf(instance)}/${DATABASE_NAME}`;
+export function nativeDatabaseUrl(
+  instance: Pick<Instance, "port" | "postgresPort">,
+  paths: Pick<NativePaths, "pgSocketDir">,
+  password: string,
+): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@localhost:${
+    postgresPortOf(instance)
+  }/${DATABASE_NAME}?host=${encodeURIComponent(paths.pgSocketDir)}`;
+}
+
+/**
+ * REDIS_URL of a native instance: its Unix socket, the password in the userinfo.
+ *
+ * @param paths Its paths.
+ * @param password Its Redis password.
+ * @returns `unix://:<pw>@<socket path>`.
+ * @example
+ * ```ts
+ * import { nativePaths, nativeRedisUrl } from "./native_plan.ts";
+ * nativeRedisUrl(nativePaths("/wb/d"), "pw"); // "unix://:pw@/wb/d/redis/redis.sock"
+ * ```
+ */
+export function nativeRedisUrl(paths: Pick<NativePaths, "redisSocket">, password: string): string {
+  return `unix://:${encodeURIComponent(password)}@${paths.redisSocket}`;
+}
+
+/** Size above which a native log is rotated, in bytes: 10 MiB. */
+export const LOG_MAX_BYTES = 10 * 1024 * 1024;
+
+/** Rotated files kept per log (`app.log.1` ... `app.log.5`). */
+export const LOG_KEEP = 5;
+
+/** How often the rotation loop looks at the logs, in seconds. */
+export const LOG_CHECK_INTERVAL_S = 30;
+
+/**
+ * The log rotation loop of a native instance: a POSIX `sh` (about 1 MB of memory) that
+ * every {@linkcode LOG_CHECK_INTERVAL_S} seconds copies each log above
+ * {@linkcode LOG_MAX_BYTES} to `<log>.1` (shifting older ones up to `.5`, dropping the
+ * oldest) and truncates it in place. Copy-then-truncate keeps working with writers that
+ * hold the file open in append mode (the app's shell redirect, `pg_ctl -l`); Redis reopens
+ * its log for every line anyway.
+ *
+ * @param paths The instance's paths.
+ * @param options Size bound, kept files, check interval. @default {the constants}
+ * @returns The step (run detached by the runtime).
+ * @example
+ * ```ts
+ * import { logRotationStep, nativePaths } from "./native_plan.ts";
+ * logRotationStep(nativePaths("/wb/d")).args.slice(-3); // the three logs
+ * ```
+ */
+export function logRotationStep(
+  paths: NativePaths,
+  options: { maxBytes?: number; keep?: number; intervalS?: number } = {},
+): Step {
+  const script = [
+    'max="$1"; keep="$2"; every="$3"; shift 3',
+    "rotate() {",
+    '  size=$(wc -c < "$1" 2>/dev/null || echo 0)',
+    '  [ "$size" -gt "$max" ] || return 0',
+    '  i="$keep"',
+    '  while [ "$i" -gt 1 ]; do j=$((i - 1)); [ -f "$1.$j" ] && mv -f "$1.$j" "$1.$i"; i="$j"; done',
+    '  cp -p "$1" "$1.1" && : > "$1"',
+    "}",
+    'while :; do for f in "$@"; do [ -f "$f" ] && rotate "$f"; done; sleep "$every"; done',
+  ].join("\n");
+  return {
+    title: "Rotate the logs above their size bound",
+    command: "sh",
+    args: [
+      "-c",
+      `umask 077\n${script}`,
+      "sh",
+      String(options.maxBytes ?? LOG_MAX_BYTES),
+      String(options.keep ?? LOG_KEEP),
+      String(options.intervalS ?? LOG_CHECK_INTERVAL_S),
+      paths.appLog,
+      paths.redisLog,
+      paths.pgLog,
+    ],
+  };
 }

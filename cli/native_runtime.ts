@@ -1,96 +1,41 @@
 /**
- * The native runtime: Postgres (`initdb`/`pg_ctl`), Redis (`redis-server`, AOF on) and
- * the app as a detached process, all on loopback ports, with their files in the instance
- * directory. Executes the steps of `native_plan.ts` in the order of `plan.ts`.
+ * The native runtime: Postgres (`native_postgres.ts`), Redis (`native_redis.ts`) and the
+ * app (`native_app.ts`) as processes of this machine, with their files in the instance
+ * directory (private to its owner: 0700 directories, 0600 files) and Postgres and Redis on
+ * Unix sockets there. This module joins the three into the {@linkcode Runtime} contract;
+ * the order comes from `plan.ts`, the argv from `native_plan.ts`.
  *
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { dirname, join } from "node:path";
-import { type Instance, postgresPortOf, redisPortOf, workersOf } from "./config.ts";
+import { join } from "node:path";
+import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
 import { denoPathOf, isRoot, type WbContext } from "./context.ts";
 import { countWith } from "./docker_runtime.ts";
-import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
+import { CliError } from "./errors.ts";
+import { nativeApp } from "./native_app.ts";
+import type { NativeDeps } from "./native_deps.ts";
+import { type Ids, portHolder, securePrivateTree } from "./native_files.ts";
 import {
-  nativeAppEnv,
   nativeCountStep,
   nativeDatabaseUrl,
   type NativePaths,
   nativePaths,
-  nativePostgresSteps,
   nativeRedisCliStep,
-  nativeRedisListen,
   nativeRedisSteps,
+  nativeRedisUrl,
+  socketPathProblems,
 } from "./native_plan.ts";
-import {
-  COUNT_FACILITIES_SQL,
-  loaderArgs,
-  REDIS_DOWN_HINT,
-  servicesOf,
-  type Step,
-} from "./plan.ts";
-import { parseRedisInfo, redisUrl, writeRedisConfig } from "./redis_config.ts";
-import {
-  isPortFree,
-  livePid,
-  probeHttp,
-  readPidFile,
-  tailFile,
-  terminate,
-  waitForExit,
-} from "./process.ts";
-import { execStep, type RunOptions, runStep, sleep } from "./runner.ts";
-import {
-  appUrl,
-  instanceStatus,
-  parseCount,
-  redisPasswordOf,
-  type Runtime,
-  type ServiceState,
-} from "./runtime.ts";
-import type { Secrets } from "./secrets.ts";
+import { nativePostgres, noPostgresUser, POSTGRES_FALLBACK_ROOT } from "./native_postgres.ts";
+import { nativeRedis } from "./native_redis.ts";
+import { COUNT_FACILITIES_SQL, loaderArgs, servicesOf, type Step } from "./plan.ts";
+import { parseRedisInfo } from "./redis_config.ts";
+import { execStep, type RunOptions, runStep } from "./runner.ts";
+import { instanceStatus, parseCount, type Runtime, type ServiceState } from "./runtime.ts";
+import { readSecrets } from "./secrets.ts";
 
-/** Default of {@linkcode WbContext.postgresFallbackRoot}. */
-export const POSTGRES_FALLBACK_ROOT = "/var/lib/wb/postgres";
-
-/**
- * The app's command line of the native runtime: one process (`deno run server/main.ts`),
- * or with `workers` above 1, `deno serve --parallel server/serve.ts` on the instance's port
- * (the worker count goes in `DENO_JOBS`, see `nativeAppEnv`).
- *
- * @param context The context (`appCommand` overrides the default).
- * @param instance The instance (its port and worker count). @default {one worker}
- * @returns `[deno, "run", "-A", "<repo>/server/main.ts"]` unless overridden or parallel.
- * @example
- * ```ts
- * import { nativeAppCommand } from "./native_runtime.ts";
- * nativeAppCommand({ repoRoot: "/repo", denoPath: "deno" } as never);
- * nativeAppCommand({ repoRoot: "/repo", denoPath: "deno" } as never, { port: 8710, workers: 4 });
- * // ["deno", "serve", "-A", "--parallel", "--port", "8710", "--host", "0.0.0.0", "/repo/server/serve.ts"]
- * ```
- */
-export function nativeAppCommand(
-  context: Pick<WbContext, "appCommand" | "repoRoot" | "denoPath">,
-  instance?: Pick<Instance, "port" | "workers">,
-): string[] {
-  if (context.appCommand) return context.appCommand;
-  const deno = denoPathOf(context);
-  if (!instance || workersOf(instance) <= 1) {
-    return [deno, "run", "-A", join(context.repoRoot, "server", "main.ts")];
-  }
-  return [
-    deno,
-    "serve",
-    "-A",
-    "--parallel",
-    "--port",
-    String(instance.port),
-    "--host",
-    "0.0.0.0",
-    join(context.repoRoot, "server", "serve.ts"),
-  ];
-}
+export { nativeAppCommand } from "./native_app.ts";
+export { POSTGRES_FALLBACK_ROOT };
 
 /**
  * The loader's command line (without its options).
@@ -127,317 +72,71 @@ export function nativeRuntime(context: WbContext): Runtime {
   // Readiness polls (pg_isready, PING) are cheap; a short pause keeps restarts quick.
   const options: RunOptions = { env: context.env, reporter, retryIntervalMs: 100 };
   const root = isRoot(context);
-  const fallbackRoot = context.postgresFallbackRoot ?? POSTGRES_FALLBACK_ROOT;
-  let postgresIds: { uid: number; gid: number } | undefined;
-
-  const postgresUser = async () => {
-    if (!postgresIds) {
+  const uid = context.uid ?? Deno.uid() ?? 0;
+  let postgresIds: Ids | undefined;
+  const base = {
+    context,
+    reporter,
+    options,
+    root,
+    uid,
+    async postgresIds(): Promise<Ids> {
+      if (postgresIds) return postgresIds;
+      if (!root) return postgresIds = { uid, gid: Deno.gid() ?? uid };
       const id = async (flag: string) => {
         const out = await execStep({ title: "id", command: "id", args: [flag, "postgres"] });
-        if (out.code !== 0) {
-          throw new CliError(
-            "prerequisites",
-            "Running as root, but there is no 'postgres' user to run Postgres as",
-          );
-        }
+        if (out.code !== 0) throw noPostgresUser();
         return Number(out.stdout.trim());
       };
-      postgresIds = { uid: await id("-u"), gid: await id("-g") };
-    }
-    return postgresIds;
+      return postgresIds = { uid: await id("-u"), gid: await id("-g") };
+    },
   };
+  const postgres = nativePostgres(base);
+  const deps: NativeDeps = { ...base, paths: (i, create) => postgres.locate(i, create) };
+  const redis = nativeRedis(deps);
+  const app = nativeApp(deps);
 
-  const giveToPostgres = async (path: string) => {
-    if (!root) return;
-    const { uid, gid } = await postgresUser();
-    await Deno.chown(path, uid, gid);
-  };
-
-  /** Where Postgres' files are; with `create`, makes them (as `postgres` when root). */
-  const postgresPaths = async (instance: Instance, create: boolean): Promise<NativePaths> => {
-    const inPlace = join(instance.instanceDir, "databases", "pg");
-    const info = await Deno.lstat(inPlace).catch(() => undefined);
-    let paths: NativePaths;
-    if (info?.isSymlink) {
-      paths = nativePaths(instance.instanceDir, dirname(await Deno.readLink(inPlace)));
-    } else if (
-      info || !create || !root || await postgresCanReach(join(instance.instanceDir, "databases"))
-    ) {
-      paths = nativePaths(instance.instanceDir);
-    } else {
-      const hash = createHash("sha256").update(instance.instanceDir).digest("hex").slice(0, 8);
-      const home = join(fallbackRoot, `${instance.id}-${hash}`);
-      await Deno.mkdir(home, { recursive: true, mode: 0o755 });
-      paths = nativePaths(instance.instanceDir, home);
-      reporter.info(
-        `The postgres user cannot reach ${instance.instanceDir}, so Postgres keeps its files in ${home}; ${inPlace} links there.`,
-      );
-    }
-    if (!create) return paths;
-    await Deno.mkdir(paths.logsDir, { recursive: true });
-    for (const dir of [paths.pgDataDir, paths.pgSocketDir]) {
-      await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-      await giveToPostgres(dir);
-    }
-    if (paths.pgDataDir !== inPlace && !info) await Deno.symlink(paths.pgDataDir, inPlace);
-    await Deno.writeTextFile(paths.pgLog, "", { append: true });
-    await giveToPostgres(paths.pgLog);
-    const logLink = join(paths.logsDir, "postgres.log");
-    if (paths.pgLog !== logLink && !(await Deno.lstat(logLink).catch(() => undefined))) {
-      await Deno.symlink(paths.pgLog, logLink);
-    }
-    return paths;
-  };
-
-  const postgresCanReach = async (dir: string) => {
-    const out = await execStep({
-      title: "check access",
-      command: "runuser",
-      args: ["-u", "postgres", "--", "test", "-x", dir],
-      cwd: "/",
-    });
-    return out.code === 0;
-  };
-
-  const withLog = async (error: unknown, log: string): Promise<never> => {
-    if (error instanceof CommandFailedError) {
-      const tail = await tailFile(log);
-      throw new CommandFailedError(
-        error.command,
-        error.args,
-        error.exitCode,
-        tail ? `${error.stderr}\n--- ${log} ---\n${tail}` : error.stderr,
-        { cause: error },
-      );
-    }
-    throw error;
-  };
-
-  const redisSteps = (instance: Instance, password: string) =>
-    nativeRedisSteps(instance, nativePaths(instance.instanceDir), password, context.redisReadyMs);
-
-  /** Runs one authenticated redis-cli command; `undefined` when there is no password yet. */
-  const redisCli = async (instance: Instance, step: (p: string) => Step) => {
-    const password = await redisPasswordOf(instance);
-    return password === undefined ? undefined : await execStep(step(password), options);
-  };
-
-  const redisAnswers = async (instance: Instance, password?: string) => {
-    const out = await execStep(
-      password === undefined
+  /** Every file of the instance private to its owner (instances of older wb had 0644). */
+  const secure = async (instance: Instance, paths: NativePaths) => {
+    const inPlace = paths.pgHome === join(instance.instanceDir, "databases");
+    const pg = root && inPlace ? await base.postgresIds() : undefined;
+    await securePrivateTree(instance.instanceDir, {
+      skip: [paths.pgDataDir, paths.pgSocketDir, join(instance.instanceDir, "databases", "pg")],
+      ...(pg
         ? {
-          title: "PING",
-          command: "redis-cli",
-          args: ["-h", "127.0.0.1", "-p", String(redisPortOf(instance)), "PING"],
+          traversableBy: {
+            gid: pg.gid,
+            dirs: [instance.instanceDir, paths.pgHome, paths.logsDir],
+          },
         }
-        : redisSteps(instance, password).ping,
-      options,
-    );
-    return out.code === 0 && out.stdout.trim() === "PONG";
+        : {}),
+    });
   };
 
-  /** The app's pid, if the pid file names a live process of this instance. */
-  const appPid = async (instance: Instance, paths: NativePaths) => {
-    const pid = await livePid(paths.appPidFile);
-    if (pid === undefined) return undefined;
-    const environ = await Deno.readTextFile(`/proc/${pid}/environ`).catch(() => undefined);
-    // A reused pid (another program) is a stale pid file.
-    if (environ !== undefined && !environ.split("\0").includes(`WB_INSTANCE=${instance.id}`)) {
-      return undefined;
-    }
-    return pid;
-  };
-
-  const waitHealthy = async (
-    instance: Instance,
-    paths: NativePaths,
-    pid: number,
-    exited: () => Deno.CommandStatus | undefined,
-  ) => {
-    const url = `${appUrl(instance)}/healthz`;
-    const timeoutMs = context.healthTimeoutMs ?? 60_000;
-    const deadline = Date.now() + timeoutMs;
-    reporter.step(`Wait for ${url}`);
-    while (true) {
-      const status = exited();
-      if (status) {
-        await Deno.remove(paths.appPidFile).catch(() => {});
-        throw new ReadinessTimeoutError(
-          `The app of '${instance.id}' exited (code ${status.code}) before answering ${url}`,
-          await tailFile(paths.appLog),
-        );
-      }
-      if ((await probeHttp(url, 2_000)).ok) return;
-      if (Date.now() >= deadline) {
-        await terminate(pid, 5_000);
-        await Deno.remove(paths.appPidFile).catch(() => {});
-        throw new ReadinessTimeoutError(
-          `The app of '${instance.id}' did not answer ${url} with 200 within ${
-            timeoutMs / 1000
-          } s (stopped it; log: ${paths.appLog})`,
-          await tailFile(paths.appLog),
-        );
-      }
-      await sleep(100);
-    }
-  };
-
-  const startPostgres = async (instance: Instance) => {
-    const paths = await postgresPaths(instance, true);
-    const steps = nativePostgresSteps(instance, paths, root, context.postgresReadyMs);
-    const initialised = await Deno.stat(join(paths.pgDataDir, "PG_VERSION")).then(
-      () => true,
-      () => false,
-    );
-    if (!initialised) await runStep(steps.initdb, options);
-    if ((await execStep(steps.status, options)).code === 0) {
-      reporter.info(`Postgres of '${instance.id}' is already running`);
-    } else {
-      await runStep(steps.start, options).catch((error) => withLog(error, paths.pgLog));
-    }
-    await runStep(steps.ready, options).catch((error) => withLog(error, paths.pgLog));
-    const exists = await execStep(steps.databaseExists, options);
-    if (exists.stdout.trim() !== "1") await runStep(steps.createDatabase, options);
-  };
-
-  const stopPostgres = async (instance: Instance) => {
-    const paths = await postgresPaths(instance, false);
-    const steps = nativePostgresSteps(instance, paths, root);
-    const pid = await readPidFile(join(paths.pgDataDir, "postmaster.pid"));
-    if (pid === undefined || (await execStep(steps.status, options)).code !== 0) {
-      reporter.step(`Postgres of '${instance.id}' is not running`);
-      return;
-    }
-    await runStep(steps.stop, options).catch((error) => withLog(error, paths.pgLog));
-  };
-
-  const startRedis = async (instance: Instance, password: string) => {
-    const paths = nativePaths(instance.instanceDir);
-    const steps = redisSteps(instance, password);
-    const running = await livePid(paths.redisPidFile);
-    if (running !== undefined && await redisAnswers(instance, password)) {
-      reporter.info(`Redis of '${instance.id}' is already running (pid ${running})`);
-      if (await redisAnswers(instance)) {
-        reporter.warn(
-          `Redis of '${instance.id}' accepts connections without a password (started by an older wb); \`wb restart ${instance.id}\` applies the password and the profile.`,
-        );
-      }
-      return;
-    }
-    if (running === undefined && await redisAnswers(instance, password)) {
-      reporter.warn(
-        `Something not started by wb answers PING on Redis port ${
-          redisPortOf(instance)
-        }; the app will use it.`,
-      );
-      return;
-    }
-    await Deno.mkdir(paths.redisDir, { recursive: true });
-    await Deno.mkdir(paths.logsDir, { recursive: true });
-    await writeRedisConfig(paths.redisConf, instance, nativeRedisListen(instance, paths), password);
-    const started = await runStep(
-      { ...steps.start, optional: true, hint: REDIS_DOWN_HINT },
-      options,
-    );
-    if (started.status === "warned") return;
-    const ping = await runStep({ ...steps.ping, optional: true, hint: REDIS_DOWN_HINT }, options);
-    if (ping.status === "warned") {
-      const tail = await tailFile(paths.redisLog);
-      if (tail) reporter.warn(`Last lines of ${paths.redisLog}:\n${tail}`);
-    }
-  };
-
-  const stopRedis = async (instance: Instance) => {
-    const paths = nativePaths(instance.instanceDir);
-    const pid = await livePid(paths.redisPidFile);
-    const password = await redisPasswordOf(instance);
-    if (pid === undefined) {
-      if (await redisAnswers(instance, password)) {
-        reporter.warn(
-          `A Redis not started by wb answers on port ${redisPortOf(instance)}; leaving it alone.`,
-        );
-      } else {
-        reporter.step(`Redis of '${instance.id}' is not running`);
-      }
-      return;
-    }
-    const shutdown = password === undefined
-      ? nativeRedisCliStep(instance, "", "Stop Redis", ["shutdown"])
-      : redisSteps(instance, password).shutdown;
-    await runStep({ ...shutdown, optional: true }, options);
-    if (!await waitForExit(pid, 10_000)) await terminate(pid, 5_000);
-  };
-
-  const startApp = async (instance: Instance, secrets: Secrets) => {
-    const paths = nativePaths(instance.instanceDir);
-    await Deno.mkdir(paths.logsDir, { recursive: true });
-    const running = await appPid(instance, paths);
-    if (running !== undefined) {
-      reporter.info(`The app of '${instance.id}' is already running (pid ${running})`);
-      await waitHealthy(instance, paths, running, () => undefined);
-      return;
-    }
-    await Deno.remove(paths.appPidFile).catch(() => {});
-    if (!isPortFree(instance.port)) {
-      throw new CliError(
-        "config",
-        `Port ${instance.port} of '${instance.id}' is in use by another program; free it or change the port in servers.json`,
-      );
-    }
-    const command = nativeAppCommand(context, instance);
-    const workers = workersOf(instance);
-    reporter.step(
-      `Start the app of '${instance.id}' on port ${instance.port}${
-        workers > 1 ? ` (${workers} workers)` : ""
-      } (log: ${paths.appLog})`,
-    );
-    const child = new Deno.Command("sh", {
-      args: ["-c", 'log="$1"; shift; exec "$@" >>"$log" 2>&1', "sh", paths.appLog, ...command],
-      env: { ...context.env, ...nativeAppEnv(instance, secrets) },
-      cwd: context.repoRoot,
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-      detached: true,
-    }).spawn();
-    child.unref();
-    let exited: Deno.CommandStatus | undefined;
-    child.status.then((status) => exited = status);
-    await Deno.writeTextFile(paths.appPidFile, `${child.pid}\n`);
-    await waitHealthy(instance, paths, child.pid, () => exited);
-  };
-
-  const stopApp = async (instance: Instance) => {
-    const paths = nativePaths(instance.instanceDir);
-    const pid = await appPid(instance, paths);
-    if (pid === undefined) {
-      reporter.step(`The app of '${instance.id}' is not running`);
-    } else {
-      reporter.step(`Stop the app of '${instance.id}' (pid ${pid})`);
-      const how = await terminate(pid, 10_000);
-      if (how === "kill") {
-        reporter.warn(`The app of '${instance.id}' ignored SIGTERM for 10 s; killed it`);
-      }
-    }
-    await Deno.remove(paths.appPidFile).catch(() => {});
-  };
+  const ownPids = async (instance: Instance) =>
+    [await app.pid(instance), await redis.pid(instance), await postgres.pid(instance)]
+      .filter((p): p is number => p !== undefined);
 
   return {
     async start(instance, service, secrets) {
       switch (service) {
         case "network":
           return;
-        case "postgres":
-          return await startPostgres(instance);
+        case "postgres": {
+          const paths = await postgres.locate(instance, true);
+          await secure(instance, paths);
+          await app.startRotation(instance);
+          return await postgres.start(instance, secrets.postgresPassword);
+        }
         case "redis":
-          return await startRedis(instance, secrets.redisPassword);
+          return await redis.start(instance, secrets.redisPassword);
         case "admin":
           reporter.warn(
             `'${instance.id}' has adminVersion ${instance.adminVersion}, but the native runtime has no admin service; skipped.`,
           );
           return;
         case "app":
-          return await startApp(instance, secrets);
+          return await app.start(instance, secrets);
       }
     },
 
@@ -447,31 +146,39 @@ export function nativeRuntime(context: WbContext): Runtime {
         case "admin":
           return;
         case "postgres":
-          return await stopPostgres(instance);
+          await postgres.stop(instance);
+          return await app.stopRotation(instance);
         case "redis":
-          return await stopRedis(instance);
+          return await redis.stop(instance);
         case "app":
-          return await stopApp(instance);
+          return await app.stop(instance);
       }
     },
 
     async status(instance) {
-      const paths = await postgresPaths(instance, false);
-      const pgPid = await livePid(join(paths.pgDataDir, "postmaster.pid"));
-      const redisPid = await livePid(paths.redisPidFile);
-      const app = await appPid(instance, paths);
-      const state = (pid: number | undefined, port: number): Omit<ServiceState, "service"> =>
+      const paths = await postgres.locate(instance, false);
+      const [pgPid, redisPid, appPid] = [
+        await postgres.pid(instance),
+        await redis.pid(instance),
+        await app.pid(instance),
+      ];
+      const where = (socket: string, port: number) =>
+        instance.tcp ? `${socket}, 127.0.0.1:${port}` : socket;
+      const state = (pid: number | undefined, at: string): Omit<ServiceState, "service"> =>
         pid === undefined
-          ? { running: false, state: "stopped", detail: `port ${port}` }
-          : { running: true, state: "running", detail: `pid ${pid}, port ${port}` };
+          ? { running: false, state: "stopped", detail: at }
+          : { running: true, state: "running", detail: `pid ${pid}, ${at}` };
       const services = servicesOf(instance).map((service): ServiceState => {
         switch (service) {
           case "network":
             return { service, running: true, state: "present", detail: "loopback (native)" };
           case "postgres":
-            return { service, ...state(pgPid, postgresPortOf(instance)) };
+            return {
+              service,
+              ...state(pgPid, where(paths.pgSocketDir, postgresPortOf(instance))),
+            };
           case "redis":
-            return { service, ...state(redisPid, redisPortOf(instance)) };
+            return { service, ...state(redisPid, where(paths.redisSocket, redisPortOf(instance))) };
           case "admin":
             return {
               service,
@@ -480,30 +187,41 @@ export function nativeRuntime(context: WbContext): Runtime {
               detail: "not supported by the native runtime",
             };
           case "app":
-            return { service, ...state(app, instance.port) };
+            return { service, ...state(appPid, `127.0.0.1:${instance.port}`) };
         }
       });
       return await instanceStatus(this, instance, services);
     },
 
     async redisKeyCount(instance) {
-      const out = await redisCli(instance, (p) => redisSteps(instance, p).dbsize);
+      const out = await redis.cli(
+        instance,
+        (p) => nativeRedisCliStep(paths(instance), p, "DBSIZE", ["DBSIZE"]),
+      );
       return out?.code === 0 && /^\d+$/.test(out.stdout.trim())
         ? parseCount(out.stdout)
         : undefined;
     },
 
     async redisInfo(instance) {
-      const out = await redisCli(instance, (p) => redisSteps(instance, p).info);
+      const out = await redis.cli(
+        instance,
+        (p) => nativeRedisCliStep(paths(instance), p, "INFO", ["INFO"]),
+      );
       return out?.code === 0 ? parseRedisInfo(out.stdout) : undefined;
     },
 
     async flushRedis(instance) {
-      const password = await redisPasswordOf(instance);
-      if (password === undefined) {
-        throw new CliError("config", `'${instance.id}' has no secrets yet; run it once first`);
+      const out = await redis.cli(
+        instance,
+        (p) => nativeRedisSteps(instance, paths(instance), p).flush,
+      );
+      if (out === undefined) {
+        throw new CliError("not_running", `Redis of '${instance.id}' is not running`);
       }
-      await runStep(redisSteps(instance, password).flush, options);
+      if (out.code !== 0 || !out.stdout.startsWith("OK")) {
+        throw new CliError("command_failed", `FLUSHDB failed: ${out.stdout}${out.stderr}`);
+      }
     },
 
     async rollback(instance) {
@@ -514,24 +232,12 @@ export function nativeRuntime(context: WbContext): Runtime {
         await this.stop(instance, service);
         stopped.push(`stopped ${service}`);
       }
+      await app.stopRotation(instance);
       return stopped;
     },
 
     async logsStep(instance, service, logsOptions) {
-      const paths = await postgresPaths(instance, false);
-      const file = service === "app"
-        ? paths.appLog
-        : service === "redis"
-        ? paths.redisLog
-        : service === "postgres"
-        ? paths.pgLog
-        : undefined;
-      if (file === undefined) {
-        throw new CliError(
-          "usage",
-          `The native runtime has no ${service} log; use app, redis or postgres`,
-        );
-      }
+      const [file] = (await this.logFiles!(instance, service)).slice(-1);
       return {
         title: `Log ${file}`,
         command: "tail",
@@ -544,36 +250,111 @@ export function nativeRuntime(context: WbContext): Runtime {
       };
     },
 
-    async redisCliStep(instance, args) {
-      const password = await redisPasswordOf(instance);
-      if (password === undefined) {
-        throw new CliError("config", `'${instance.id}' has no secrets yet; run it once first`);
+    async logFiles(instance, service) {
+      const located = await postgres.locate(instance, false);
+      const file = service === "app"
+        ? located.appLog
+        : service === "redis"
+        ? located.redisLog
+        : service === "postgres"
+        ? located.pgLog
+        : undefined;
+      if (file === undefined) {
+        throw new CliError(
+          "usage",
+          `The native runtime has no ${service} log; use app, redis or postgres`,
+        );
       }
-      return nativeRedisCliStep(instance, password, "redis-cli", args);
+      const rotated: string[] = [];
+      for (let n = 9; n >= 1; n--) {
+        if (await Deno.stat(`${file}.${n}`).then(() => true, () => false)) {
+          rotated.push(`${file}.${n}`);
+        }
+      }
+      return [...rotated, file];
+    },
+
+    async redisCliStep(instance, args) {
+      const secrets = await readSecrets(instance.instanceDir);
+      return nativeRedisCliStep(paths(instance), secrets.redisPassword, "redis-cli", args);
     },
 
     async countFacilities(instance) {
+      const secrets = await readSecrets(instance.instanceDir);
+      const located = await postgres.locate(instance, false);
       return await countWith(
         instance,
-        nativeCountStep(instance, COUNT_FACILITIES_SQL),
+        nativeCountStep(instance, located, secrets.postgresPassword, COUNT_FACILITIES_SQL),
         context.env,
       );
     },
 
     async load(instance, secrets, loadOptions) {
+      const located = await postgres.locate(instance, false);
       const [command, ...args] = loaderCommand(context);
       const step: Step = {
         title: `Load data into '${instance.id}'`,
         command,
         args: [...args, ...loaderArgs(loadOptions)],
         env: {
-          DATABASE_URL: nativeDatabaseUrl(instance),
-          REDIS_URL: redisUrl("127.0.0.1", redisPortOf(instance), secrets.redisPassword),
+          DATABASE_URL: nativeDatabaseUrl(instance, located, secrets.postgresPassword),
+          REDIS_URL: nativeRedisUrl(located, secrets.redisPassword),
           WB_INSTANCE: instance.id,
         },
         cwd: context.repoRoot,
       };
       await runStep(step, { ...options, echo: context.echoLoader });
     },
+
+    async databaseUrl(instance, secrets) {
+      const located = await postgres.locate(instance, false);
+      return nativeDatabaseUrl(instance, located, secrets.postgresPassword);
+    },
+
+    async preflight(instance) {
+      const problems: string[] = [];
+      const located = await postgres.locate(instance, false);
+      problems.push(...socketPathProblems(instance, located));
+      const pids = await ownPids(instance);
+      const ports: [number, string][] = [[instance.port, "app"]];
+      if (instance.tcp) {
+        ports.push([postgresPortOf(instance), "Postgres"], [redisPortOf(instance), "Redis"]);
+      }
+      for (const [port, role] of ports) {
+        const held = await portHolder(port, pids);
+        if (held.holder === "foreign") {
+          problems.push(
+            `${role} port ${port} is held by another program (uid ${held.uid}), not by '${instance.id}'`,
+          );
+        }
+      }
+      for (
+        const program of [
+          "pg_ctl",
+          "initdb",
+          "postgres",
+          "pg_isready",
+          "psql",
+          "redis-server",
+          "redis-cli",
+        ]
+      ) {
+        const found = await execStep({
+          title: "which",
+          command: "sh",
+          args: ["-c", `command -v ${program}`],
+        });
+        if (found.code !== 0) problems.push(`'${program}' is not on PATH`);
+      }
+      if (root) {
+        await base.postgresIds().catch((error) => problems.push((error as Error).message));
+      }
+      return problems;
+    },
   };
+
+  /** Paths of Redis and the app, which are always inside the instance directory. */
+  function paths(instance: Instance): NativePaths {
+    return nativePaths(instance.instanceDir);
+  }
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
 import type { Instance } from "./config.ts";
 import { ReadinessTimeoutError, StartFailedError } from "./errors.ts";
@@ -22,17 +22,19 @@ const FAKE_APP = [
   "run",
   "--allow-net",
   "--allow-env",
+  "--allow-read",
+  "--allow-write",
   new URL("./testdata/fake_app.ts", import.meta.url).pathname,
 ];
 
-/** redis-cli against a native instance, logged in with its password (if any). */
+/** redis-cli against a native instance's Unix socket, logged in with its password (if any). */
 async function redisCli(
   instance: Instance,
   password: string | undefined,
   ...args: string[]
 ): Promise<string> {
   const out = await new Deno.Command("redis-cli", {
-    args: ["-h", "127.0.0.1", "-p", String(instance.redisPort), ...args],
+    args: ["-s", nativePaths(instance.instanceDir).redisSocket, ...args],
     env: password === undefined ? {} : { REDISCLI_AUTH: password },
     stdout: "piped",
     stderr: "piped",
@@ -40,9 +42,43 @@ async function redisCli(
   return new TextDecoder().decode(out.stdout).trim();
 }
 
+/** psql on a native instance's Postgres socket; the password through PGPASSWORD. */
+async function psql(instance: Instance, password: string | undefined, sql: string) {
+  const paths = await pgPaths(instance);
+  const out = await new Deno.Command("psql", {
+    args: [
+      "-h",
+      paths.pgSocketDir,
+      "-p",
+      String(instance.postgresPort),
+      "-U",
+      "postgres",
+      "-w",
+      "-d",
+      "wb",
+      "-tAc",
+      sql,
+    ],
+    env: password === undefined ? {} : { PGPASSWORD: password },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.code === 0 ? out.stdout : out.stderr).trim();
+  return out.code === 0 ? text : `error: ${text}`;
+}
+
+/** The paths of an instance, following `databases/pg` when it links elsewhere. */
+async function pgPaths(instance: Instance) {
+  const link = join(instance.instanceDir, "databases", "pg");
+  const info = await Deno.lstat(link).catch(() => undefined);
+  return info?.isSymlink
+    ? nativePaths(instance.instanceDir, dirname(await Deno.readLink(link)))
+    : nativePaths(instance.instanceDir);
+}
+
 /** Pids of Postgres, Redis and the app as recorded in their pid files. */
 async function pidsOf(instance: Instance): Promise<number[]> {
-  const paths = nativePaths(instance.instanceDir);
+  const paths = await pgPaths(instance);
   const files = [join(paths.pgDataDir, "postmaster.pid"), paths.redisPidFile, paths.appPidFile];
   const pids = await Promise.all(files.map(readPidFile));
   return pids.filter((p): p is number => p !== undefined);
@@ -79,24 +115,11 @@ Deno.test({
       });
       for (let i = 0; i < 50; i++) await cli("SET", `k${i}`, `v${i}`);
       assert.equal(await cli("DBSIZE"), "51");
+      const { postgresPassword } = await readSecrets(instance.instanceDir);
       assert.equal(
-        await new Deno.Command("psql", {
-          args: [
-            "-h",
-            "127.0.0.1",
-            "-p",
-            String(instance.postgresPort),
-            "-U",
-            "postgres",
-            "-d",
-            "wb",
-            "-tAc",
-            "select 42",
-          ],
-          stdout: "piped",
-        }).output().then((o) => new TextDecoder().decode(o.stdout).trim()),
+        await psql(instance, postgresPassword, "select 42"),
         "42",
-        "database wb exists and answers over TCP",
+        "database wb exists and answers on its Unix socket with the password",
       );
 
       const started = performance.now();
@@ -320,8 +343,11 @@ Deno.test({
     try {
       await runTargets(wb.context, ["k1"]);
       const { redisPassword } = await readSecrets(instance.instanceDir);
-      const url = `redis://:${redisPassword}@127.0.0.1:${instance.redisPort}`;
-      const client = createClient({ url, socket: { reconnectStrategy: false } });
+      const path = nativePaths(instance.instanceDir).redisSocket;
+      const client = createClient({
+        password: redisPassword,
+        socket: { path, tls: false, reconnectStrategy: false },
+      });
       client.on("error", () => {});
       await client.connect();
       const ackedAt = new Map<string, number>();
@@ -343,7 +369,7 @@ Deno.test({
       while (await isAlive(pid)) await new Promise((r) => setTimeout(r, 10));
 
       await runTargets(wb.context, ["k1"]);
-      const after = createClient({ url });
+      const after = createClient({ password: redisPassword, socket: { path, tls: false } });
       after.on("error", () => {});
       await after.connect();
       const older = [...ackedAt].filter(([, at]) => at < killedAt - 1_000).map(([k]) => k);
@@ -367,7 +393,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "native Redis of an instance refuses a connection without its password, listens on loopback only, keeps the password off argv; flush-cache via the app or FLUSHDB",
+    "native Redis of an instance refuses a connection without its password, listens on its Unix socket only, keeps the password off argv; flush-cache via the app or FLUSHDB",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -393,17 +419,15 @@ Deno.test({
       assert.equal(await redisCli(instance, undefined, "PING"), "NOAUTH Authentication required.");
       assert.match(await redisCli(instance, "wrong", "PING"), /NOAUTH|WRONGPASS/);
       assert.equal(await redisCli(instance, redisPassword, "PING"), "PONG");
+      assert.equal(await redisCli(instance, redisPassword, "CONFIG", "GET", "port"), "port\n0");
       assert.equal(
-        await redisCli(instance, redisPassword, "CONFIG", "GET", "bind"),
-        "bind\n127.0.0.1",
+        await redisCli(instance, redisPassword, "CONFIG", "GET", "unixsocketperm"),
+        "unixsocketperm\n700",
       );
-      const outside = Deno.networkInterfaces().find((n) =>
-        n.family === "IPv4" && !n.address.startsWith("127.")
-      );
-      if (outside) {
+      for (const port of [instance.redisPort!, instance.postgresPort!]) {
         await assert.rejects(
-          Deno.connect({ hostname: outside.address, port: instance.redisPort! }),
-          `not reachable on ${outside.address}`,
+          Deno.connect({ hostname: "127.0.0.1", port }),
+          `nothing listens on TCP ${port}`,
         );
       }
       const pid = (await readPidFile(paths.redisPidFile))!;

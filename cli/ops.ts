@@ -11,6 +11,7 @@ import { runtimeFor } from "./instances.ts";
 import { type LogsOptions, type Service, servicesOf } from "./plan.ts";
 import { probeHttp } from "./process.ts";
 import { runInteractive } from "./runner.ts";
+import { selectLines } from "./logs.ts";
 import { appUrl } from "./runtime.ts";
 import { readSecrets } from "./secrets.ts";
 
@@ -52,8 +53,32 @@ export async function showLogs(
       `'${id}' has no service '${service}'; use one of ${services.join(", ")}`,
     );
   }
-  const step = await runtimeFor(context, instance).logsStep(instance, service as Service, options);
+  const runtime = runtimeFor(context, instance);
+  if (runtime.logFiles) {
+    // Native: read the log (its rotated files first) here, so --since and -n see all of it.
+    const files = await runtime.logFiles(instance, service as Service);
+    const lines: string[] = [];
+    for (const file of files) {
+      const text = await Deno.readTextFile(file).catch(() => "");
+      lines.push(...text.split("\n").filter((line, i, all) => line !== "" || i < all.length - 1));
+    }
+    const out = selectLines(lines, options);
+    if (out.length > 0) await writeAll(out.join("\n") + "\n");
+    if (!options.follow) return 0;
+    const current = files[files.length - 1];
+    return await runInteractive(
+      { title: `Follow ${current}`, command: "tail", args: ["-n", "0", "-F", current] },
+      { env: context.env, reporter: context.reporter },
+    );
+  }
+  const step = await runtime.logsStep(instance, service as Service, options);
   return await runInteractive(step, { env: context.env, reporter: context.reporter });
+}
+
+async function writeAll(text: string): Promise<void> {
+  const data = new TextEncoder().encode(text);
+  let written = 0;
+  while (written < data.length) written += await Deno.stdout.write(data.subarray(written));
 }
 
 /**

@@ -48,6 +48,8 @@ export interface Step {
   cwd?: string;
   /** Kill the program (not its children) after this many milliseconds; counts as a failure. */
   timeoutMs?: number;
+  /** Text written to the program's standard input (secrets the program reads there). */
+  stdin?: string;
 }
 
 /** The services of an instance. */
@@ -799,6 +801,8 @@ export interface LogsOptions {
   follow?: boolean;
   /** Print only the last lines. @default {all of them} */
   tailLines?: number;
+  /** Print only lines logged at or after this time. @default {all of them} */
+  since?: Date;
 }
 
 /**
@@ -821,6 +825,7 @@ export function dockerLogsStep(id: string, service: Service, options: LogsOption
     args: [
       "logs",
       ...(options.follow ? ["--follow"] : []),
+      ...(options.since !== undefined ? ["--since", options.since.toISOString()] : []),
       ...(options.tailLines !== undefined ? ["--tail", String(options.tailLines)] : []),
       containerName(id, service),
     ],

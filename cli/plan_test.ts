@@ -7,6 +7,8 @@ import {
   nativePostgresSteps,
   nativeRedisListen,
   nativeRedisSteps,
+  pgHbaText,
+  socketPathProblems,
 } from "./native_plan.ts";
 import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
 import { dockerRedisListen } from "./plan.ts";
@@ -280,16 +282,16 @@ Deno.test("loaderArgs() and dockerLoadStep() mount the CSV and run server/load.t
   ]); // deno-fmt-ignore
 });
 
-Deno.test("native plan: pg_ctl, initdb and redis-server argv", () => {
+Deno.test("native plan: Postgres on its Unix socket only (SCRAM), Redis on its socket, the app on loopback; secrets never in argv", () => {
   const native: Instance = { ...instance, runtime: "native" };
   const paths = nativePaths(native.instanceDir);
-  const pg = nativePostgresSteps(native, paths, false);
+  const pg = nativePostgresSteps(native, paths, false, secrets.postgresPassword);
   assert.deepEqual([pg.start.command, ...pg.start.args], [
     "pg_ctl",
     "-D",
     "/wb/instances/demo/databases/pg",
     "-o",
-    "-p 18710 -k '/wb/instances/demo/run' -c listen_addresses=127.0.0.1",
+    "-p 18710 -k '/wb/instances/demo/run' -c unix_socket_permissions=0700 -c listen_addresses='' -c log_timezone=UTC",
     "-l",
     "/wb/instances/demo/logs/postgres.log",
     "-w",
@@ -297,37 +299,79 @@ Deno.test("native plan: pg_ctl, initdb and redis-server argv", () => {
     "60",
     "start",
   ]); // deno-fmt-ignore
-  assert.deepEqual(pg.stop.args, ["-D", "/wb/instances/demo/databases/pg", "-m", "fast", "-t", "30", "-w", "stop"]);
-  assert.deepEqual(pg.initdb.args.slice(0, 5), [
+  const tcp = nativePostgresSteps({ ...native, tcp: true }, paths, false, "pw");
+  assert.match(tcp.start.args[3], /-c listen_addresses=127\.0\.0\.1 /);
+  assert.deepEqual(pg.stop.args, [
     "-D",
     "/wb/instances/demo/databases/pg",
-    "--auth=trust",
+    "-m",
+    "fast",
+    "-t",
+    "30",
+    "-w",
+    "stop",
+  ]);
+  assert.deepEqual(pg.ready.args, [
+    "-h",
+    "/wb/instances/demo/run",
+    "-p",
+    "18710",
     "-U",
     "postgres",
   ]);
-  const asRoot = nativePostgresSteps(native, paths, true);
+  assert.equal(pg.databaseExists.env?.PGPASSWORD, secrets.postgresPassword);
+  assert.equal(pg.setPassword.command, "postgres");
+  assert.match(pg.setPassword.stdin!, /^ALTER ROLE postgres PASSWORD '/, "the password on stdin");
+  const hba = pgHbaText();
+  assert.match(hba, /^local all all scram-sha-256$/m);
+  assert.doesNotMatch(hba, /trust|peer|0\.0\.0\.0/);
+  const asRoot = nativePostgresSteps(native, paths, true, "pw");
   assert.deepEqual(asRoot.start.args.slice(0, 4), ["-u", "postgres", "--", "pg_ctl"]);
   assert.equal(asRoot.start.command, "runuser");
-  assert.equal(asRoot.ready.command, "pg_isready", "client tools run as us, over TCP");
+  assert.equal(asRoot.ready.command, "pg_isready", "client tools run as us, on the socket");
   const redis = nativeRedisSteps(native, paths, secrets.redisPassword);
   assert.deepEqual(
     [redis.start.command, ...redis.start.args],
-    ["redis-server", "/wb/instances/demo/redis/redis.conf"],
+    [
+      "sh",
+      "-c",
+      'umask 077 && exec redis-server "$1"',
+      "sh",
+      "/wb/instances/demo/redis/redis.conf",
+    ],
     "everything, the password included, comes from the generated config file",
   );
-  assert.deepEqual(redis.shutdown.args, ["-h", "127.0.0.1", "-p", "28710", "shutdown"]);
-  for (const step of Object.values(redis)) {
+  assert.deepEqual(redis.shutdown.args, ["-s", "/wb/instances/demo/redis/redis.sock", "shutdown"]);
+  assert.deepEqual(nativeRedisListen(native, paths), {
+    port: 0,
+    bind: "127.0.0.1",
+    unixsocket: "/wb/instances/demo/redis/redis.sock",
+    dir: "/wb/instances/demo/redis",
+    daemonize: false,
+    pidfile: "/wb/instances/demo/redis/redis.pid",
+    logfile: "/wb/instances/demo/logs/redis.log",
+  });
+  assert.equal(nativeRedisListen({ ...native, tcp: true }, paths).port, 28710);
+  for (const step of [...Object.values(redis), ...Object.values(pg)]) {
     assert.ok(!step.args.join(" ").includes("s3cr3t"), step.args.join(" "));
     if (step.command === "redis-cli") assert.deepEqual(step.env, { REDISCLI_AUTH: "redis-s3cr3t" });
   }
-  assert.deepEqual(nativeAppEnv(native, secrets), {
+  assert.deepEqual(nativeAppEnv(native, paths, secrets), {
     PORT: "8710",
-    DATABASE_URL: "postgres://postgres@127.0.0.1:18710/wb",
-    REDIS_URL: "redis://:redis-s3cr3t@127.0.0.1:28710",
+    HOST: "127.0.0.1",
+    DATABASE_URL: `postgres://postgres:${
+      encodeURIComponent(secrets.postgresPassword)
+    }@localhost:18710/wb?host=%2Fwb%2Finstances%2Fdemo%2Frun`,
+    REDIS_URL: "unix://:redis-s3cr3t@/wb/instances/demo/redis/redis.sock",
     ADMIN_TOKEN: "tok-s3cr3t",
     WB_INSTANCE: "demo",
   });
   assert.deepEqual(asPostgresUser(pg.status, false), pg.status);
+  assert.deepEqual(socketPathProblems(native, paths), []);
+  assert.match(
+    socketPathProblems(native, nativePaths(`/${"x".repeat(120)}`))[0],
+    /longer than 107 bytes/,
+  );
 });
 
 Deno.test("nativePaths() puts Postgres files in postgresHome when given", () => {
@@ -394,10 +438,11 @@ Deno.test("redisConfigText() is the shipped profile, then the instance's setting
   assert.ok(text.indexOf("appendonly yes") < text.indexOf("requirepass pw"));
   const tail = text.slice(text.indexOf("# --- instance 'demo' ---")).trim().split("\n").slice(1);
   assert.deepEqual(tail, [
-    "port 28710",
-    "bind 127.0.0.1",
+    "port 0",
+    "unixsocket /wb/instances/demo/redis/redis.sock",
+    "unixsocketperm 700",
     "dir /wb/instances/demo/redis",
-    "daemonize yes",
+    "daemonize no",
     "pidfile /wb/instances/demo/redis/redis.pid",
     "logfile /wb/instances/demo/logs/redis.log",
     "maxmemory 64mb",

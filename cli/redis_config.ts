@@ -22,10 +22,12 @@ export const REDIS_CONFIG_FILE = "redis.conf";
 
 /** Where and how one Redis listens and keeps its files. */
 export interface RedisListen {
-  /** TCP port. */
+  /** TCP port; 0: no TCP listener (a Unix socket only). */
   port: number;
-  /** Address to bind: `127.0.0.1` natively; every interface of the container in docker. */
+  /** Address to bind (with a TCP port): `127.0.0.1` natively; the container's interfaces in docker. */
   bind: string;
+  /** Unix socket path (native); its permissions are 0700, the owner's only. */
+  unixsocket?: string;
   /** Working directory (the AOF lives here). */
   dir: string;
   /** Fork into the background (native). @default {false} */
@@ -70,7 +72,10 @@ export function redisConfigText(
 ): string {
   const lines = [
     `port ${listen.port}`,
-    `bind ${listen.bind}`,
+    ...(listen.port > 0 ? [`bind ${listen.bind}`] : []),
+    ...(listen.unixsocket
+      ? [`unixsocket ${confValue(listen.unixsocket)}`, "unixsocketperm 700"]
+      : []),
     `dir ${confValue(listen.dir)}`,
     `daemonize ${listen.daemonize ? "yes" : "no"}`,
     ...(listen.pidfile ? [`pidfile ${confValue(listen.pidfile)}`] : []),

@@ -68,10 +68,25 @@ export async function execStep(step: Step, options: RunOptions = {}): Promise<St
       env: { ...options.env, ...step.env },
       cwd: step.cwd,
       signal: step.timeoutMs ? AbortSignal.timeout(step.timeoutMs) : undefined,
-      stdin: "null",
+      stdin: step.stdin === undefined ? "null" : "piped",
+      // Its own process group: a Ctrl-C meant for wb does not kill the step under way, which
+      // wb finishes before it rolls back (see `cli/main.ts`).
+      detached: true,
       stdout: "piped",
       stderr: "piped",
     });
+    if (step.stdin !== undefined) {
+      const child = command.spawn();
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(step.stdin)).catch(() => {});
+      await writer.close().catch(() => {});
+      const output = await child.output();
+      return {
+        code: output.code,
+        stdout: decoder.decode(output.stdout),
+        stderr: decoder.decode(output.stderr),
+      };
+    }
     if (options.echo || options.onStdoutLine) {
       return await streamOutput(command.spawn(), options.echo ?? false, options.onStdoutLine);
     }

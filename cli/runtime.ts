@@ -28,13 +28,29 @@ export interface ServiceState {
 
 /** What the app's `/healthz` said. */
 export interface AppHealth {
+  /** `instance`: the id of the instance that answered (it must be this one). */
+  instance?: string;
   /** `version` (the app version). */
   version?: string;
+  /** `postgres`: `up` or `down`. */
+  postgres?: string;
   /** `redis`: `up`, `down` or `disabled`. */
   redis?: string;
   /** `uptimeS`: seconds since the app process started. */
   uptimeS?: number;
 }
+
+/**
+ * How an instance is, as `wb status` judges it:
+ * - `healthy`: every service runs and `/healthz` of this instance says Postgres and Redis
+ *   are up;
+ * - `degraded`: it serves, but uncached (Redis down);
+ * - `unhealthy`: something it needs is down, another program answers its port, or its
+ *   config clashes with another instance;
+ * - `stopped`: nothing of it runs;
+ * - `unknown`: its state cannot be read (the Docker daemon is unreachable).
+ */
+export type Verdict = "healthy" | "degraded" | "unhealthy" | "stopped" | "unknown";
 
 /** What `wb status` reports for one instance. */
 export interface InstanceStatus {
@@ -58,6 +74,12 @@ export interface InstanceStatus {
   redis?: RedisInfo;
   /** The last successful `wb run` / `wb restart`. */
   lastStart?: StartRecord;
+  /** The judgement (see {@linkcode Verdict}). */
+  verdict: Verdict;
+  /** Why it is not healthy, one line each (empty when healthy or stopped). */
+  problems: string[];
+  /** The docker runtime could not reach its daemon: the states are unknown. */
+  daemonUnreachable?: string;
 }
 
 /** Starts, stops and inspects single services of an instance. */
@@ -91,6 +113,20 @@ export interface Runtime {
   /** The command that prints (or follows) one service's log. */
   logsStep(instance: Instance, service: Service, options: LogsOptions): Promise<Step>;
   /**
+   * Native: the files of one service's log, oldest first (rotated ones, then the current
+   * one); `wb logs` reads them itself to apply `--since`. Absent for docker.
+   */
+  logFiles?(instance: Instance, service: Service): Promise<string[]>;
+  /**
+   * What would make a start of this instance fail, checked without touching it (a port
+   * held by another program, a missing program, an unreachable Docker daemon): one message
+   * each, empty when a start can proceed. Ports held by the instance's own processes are
+   * fine.
+   */
+  preflight(instance: Instance): Promise<string[]>;
+  /** The DATABASE_URL tools of the host use for this instance (`wb user`). */
+  databaseUrl?(instance: Instance, secrets: Secrets): Promise<string>;
+  /**
    * The command that runs `redis-cli` against the instance's Redis, authenticated through
    * `REDISCLI_AUTH` in its environment.
    *
@@ -122,6 +158,21 @@ export interface Runtime {
  */
 export function appUrl(instance: Pick<Instance, "port">): string {
   return `http://127.0.0.1:${instance.port}`;
+}
+
+/**
+ * The URL people open: the instance's `publicUrl`, else {@linkcode appUrl}.
+ *
+ * @param instance The instance.
+ * @returns A base URL without a trailing slash.
+ * @example
+ * ```ts
+ * import { publicUrlOf } from "./runtime.ts";
+ * publicUrlOf({ port: 8710, publicUrl: "https://wb.example.org" }); // "https://wb.example.org"
+ * ```
+ */
+export function publicUrlOf(instance: Pick<Instance, "port" | "publicUrl">): string {
+  return instance.publicUrl ?? appUrl(instance);
 }
 
 /**
@@ -170,9 +221,11 @@ export async function redisPasswordOf(
  * ```
  */
 export function appHealthOf(probe: HealthProbe): AppHealth | undefined {
-  if (!probe.ok || typeof probe.body !== "object" || probe.body === null) return undefined;
+  if (typeof probe.body !== "object" || probe.body === null) return undefined;
   const body = probe.body as Record<string, unknown>;
   return {
+    ...(typeof body.instance === "string" ? { instance: body.instance } : {}),
+    ...(typeof body.postgres === "string" ? { postgres: body.postgres } : {}),
     ...(typeof body.version === "string" ? { version: body.version } : {}),
     ...(typeof body.redis === "string" ? { redis: body.redis } : {}),
     ...(typeof body.uptimeS === "number" ? { uptimeS: body.uptimeS } : {}),
@@ -193,20 +246,87 @@ export async function instanceStatus(
   runtime: Pick<Runtime, "redisInfo">,
   instance: Instance,
   services: ServiceState[],
+  daemonUnreachable?: string,
 ): Promise<InstanceStatus> {
   const health = await probeHttp(`${appUrl(instance)}/healthz`);
   const app = appHealthOf(health);
-  const redis = await runtime.redisInfo(instance);
+  const redis = daemonUnreachable ? undefined : await runtime.redisInfo(instance);
   const lastStart = await readStartRecord(instance.instanceDir);
-  return {
+  const status: InstanceStatus = {
     id: instance.id,
     label: instance.label,
     runtime: instance.runtime,
-    url: appUrl(instance),
+    url: publicUrlOf(instance),
     services,
     health,
     ...(app ? { app } : {}),
     ...(redis ? { redisKeys: redis.keys, redis } : {}),
     ...(lastStart ? { lastStart } : {}),
+    ...(daemonUnreachable ? { daemonUnreachable } : {}),
+    verdict: "healthy",
+    problems: [],
   };
+  return judge(status, instance.id);
+}
+
+/**
+ * Sets `verdict` and `problems` of a status from its services, its `/healthz` answer and
+ * any config clashes passed in `extra`.
+ *
+ * @param status The status (its `verdict` and `problems` are replaced).
+ * @param id The instance id `/healthz` must report.
+ * @param extra Problems found elsewhere (e.g. a port another instance also uses).
+ * @returns The same status.
+ * @example
+ * ```ts
+ * import { judge } from "./runtime.ts";
+ * const status = judge({ services: [], health: { ok: false, ms: 1 }, problems: [] } as never, "a");
+ * status.verdict; // "stopped"
+ * ```
+ */
+export function judge(status: InstanceStatus, id: string, extra: string[] = []): InstanceStatus {
+  const problems: string[] = [];
+  const counted = status.services.filter((s) =>
+    s.service !== "network" && !(s.service === "admin" && s.state === "absent" && !s.running)
+  );
+  const answeredBy = status.app?.instance;
+  const foreign = answeredBy !== undefined && answeredBy !== id;
+  if (status.daemonUnreachable) {
+    // Unknown, unless what is known already makes it unhealthy.
+    const known = [
+      ...(foreign ? [`its port answers as instance '${answeredBy}', not '${id}'`] : []),
+      ...extra,
+    ];
+    status.verdict = known.length > 0 ? "unhealthy" : "unknown";
+    status.problems = [status.daemonUnreachable, ...known];
+    return status;
+  }
+  if (counted.every((s) => !s.running) && !status.health.ok && !foreign && !status.health.status) {
+    status.verdict = extra.length > 0 ? "unhealthy" : "stopped";
+    status.problems = [...extra];
+    return status;
+  }
+  for (const s of counted) if (!s.running) problems.push(`${s.service} is ${s.state ?? "stopped"}`);
+  if (foreign) {
+    problems.push(`its port answers as instance '${answeredBy}', not '${id}'`);
+  } else if (!status.health.ok) {
+    problems.push(
+      `/healthz: ${
+        status.health.status ? `HTTP ${status.health.status}` : status.health.error ?? "no answer"
+      }`,
+    );
+  }
+  if (!foreign && status.app?.postgres === "down") problems.push("the app cannot reach Postgres");
+  if (!foreign && status.app?.redis === "down") {
+    problems.push("the app cannot reach Redis (serving uncached)");
+  }
+  problems.push(...extra);
+  status.problems = problems;
+  const aboutRedis = (p: string) => p.startsWith("redis is ") || p.includes("reach Redis");
+  status.verdict = problems.length === 0
+    ? "healthy"
+    : problems.every(aboutRedis)
+    ? "degraded"
+    : "unhealthy";
+  return status;
 }

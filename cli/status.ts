@@ -19,8 +19,14 @@ function serviceCell(status: InstanceStatus, service: Service): string {
 
 function healthCell(status: InstanceStatus): string {
   const { health, app } = status;
+  if (app?.instance !== undefined && app.instance !== status.id) {
+    return `answered by '${app.instance}'`;
+  }
   if (health.ok) return `ok ${health.ms} ms${app?.redis ? `, redis ${app.redis}` : ""}`;
-  return health.status ? `HTTP ${health.status}` : "down";
+  if (health.status) {
+    return `HTTP ${health.status}${app?.postgres === "down" ? ", postgres down" : ""}`;
+  }
+  return "down";
 }
 
 function memoryCell(redis: RedisInfo | undefined): string {
@@ -60,7 +66,8 @@ function lastStartCell(status: InstanceStatus, now: Date): string {
 }
 
 /**
- * Formats statuses as a table.
+ * Formats statuses as a table (a `STATE` column with each verdict), then every problem,
+ * one line each.
  *
  * @param statuses From `statusTargets`.
  * @param now The current time (for "5 min ago"). @default {new Date()}
@@ -85,6 +92,7 @@ export function formatStatusTable(
   ];
   const head = [
     "INSTANCE",
+    "STATE",
     "RUNTIME",
     ...services.map((s) => s.toUpperCase()),
     "HEALTH",
@@ -96,6 +104,7 @@ export function formatStatusTable(
   ];
   const rows = statuses.map((s) => [
     s.id,
+    s.verdict,
     s.runtime,
     ...services.map((service) => serviceCell(s, service)),
     healthCell(s),
@@ -105,5 +114,7 @@ export function formatStatusTable(
     aofCell(s.redis),
     lastStartCell(s, now),
   ]);
-  return renderTable(head, rows);
+  const problems = statuses.flatMap((s) => s.problems.map((p) => `  ${s.id}: ${p}`));
+  return [renderTable(head, rows), ...(problems.length ? ["", "Problems:", ...problems] : [])]
+    .join("\n");
 }

@@ -1,11 +1,13 @@
 /**
- * `wb user add <instance> <email> [--admin]`: creates a user of the web client in the
- * instance's database (or sets an existing user's admin flag) and prints a one-time login
- * link, `http://127.0.0.1:<port>/login?token=…` (valid 24 h, single use).
+ * `wb user add|list|revoke|remove`: the users of the web client of an instance, in its
+ * database. `add` creates a user (or changes its role when `--admin`/`--viewer` says so;
+ * otherwise an existing user keeps its role) and prints a one-time login link on the
+ * instance's public URL (`publicUrl`, else `http://127.0.0.1:<port>`; valid 24 h, single
+ * use).
  *
- * The work runs where `wb load` runs the loader: `server/user_add.ts` with the instance's
+ * The work runs where `wb load` runs the loader: `server/user_admin.ts` with the instance's
  * `DATABASE_URL`, natively or in a throw-away container of the app image on the instance's
- * network. The steps are data ({@linkcode userAddStep}); only Postgres has to be up.
+ * network. The steps are data ({@linkcode userStep}); only Postgres has to be up.
  *
  * @module
  */
@@ -13,24 +15,20 @@ import { join } from "node:path";
 import { type Instance, loadConfig, resolveTargets } from "./config.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, CommandFailedError, UsageError } from "./errors.ts";
-import { nativeDatabaseUrl } from "./native_plan.ts";
+import { runtimeFor } from "./instances.ts";
 import { appImage, dockerDatabaseUrl, INSTANCE_LABEL, type Step } from "./plan.ts";
 import { execStep } from "./runner.ts";
-import { appUrl } from "./runtime.ts";
+import { publicUrlOf } from "./runtime.ts";
 import { ensureSecrets, generateSecrets, type Secrets } from "./secrets.ts";
 
-/** Who to add. */
-export interface UserRequest {
-  email: string;
-  /** Administrators may flush the shared cache, run modules, edit, see cache statistics. */
-  admin: boolean;
-}
+/** The role `wb user add` gives: `admin`, `viewer`, or `undefined` to keep an existing one's. */
+export type UserRole = "admin" | "viewer";
 
 /** What `wb user add` did. */
 export interface UserAdded {
   email: string;
   isAdmin: boolean;
-  /** `false`: the user existed (its admin flag is now the one asked for). */
+  /** `false`: the user existed (its role is kept unless one was asked for). */
   created: boolean;
   /** The one-time login link. */
   loginUrl: string;
@@ -38,29 +36,47 @@ export interface UserAdded {
   expiresAt: string;
 }
 
+/** One user as `wb user list` shows it. */
+export interface UserListed {
+  email: string;
+  isAdmin: boolean;
+  /** When it was created (ISO-8601). */
+  createdAt: string;
+  /** Sessions that have not expired. */
+  activeSessions: number;
+  /** Login links neither used nor expired. */
+  pendingLinks: number;
+}
+
 /**
- * The step that creates the user: `deno run -A server/user_add.ts <email> [--admin]` with the
- * instance's `DATABASE_URL`, on the host (native) or in the app image (docker).
+ * The step that runs `server/user_admin.ts <args>` with the instance's `DATABASE_URL`, on
+ * the host (native) or in the app image (docker).
  *
+ * @param instance The instance.
+ * @param databaseUrl Its DATABASE_URL as the step sees it (secret: passed in `env`).
+ * @param args `add <email> [--admin|--viewer]`, `list`, `revoke <email>`, `remove <email>`.
+ * @param context Repository root and `deno`.
+ * @returns The step.
  * @example
  * ```ts
- * import { userAddStep } from "./users.ts";
+ * import { userStep } from "./users.ts";
  * const instance = { id: "demo", port: 8710, runtime: "native" } as never;
- * const step = userAddStep(instance, { adminToken: "a", postgresPassword: "p", redisPassword: "r" },
- *   { email: "ada@example.org", admin: true }, { repoRoot: "/repo", denoPath: "deno" });
- * step.args; // ["run", "-A", "/repo/server/user_add.ts", "ada@example.org", "--admin"]
+ * userStep(instance, "postgres://…", ["add", "ada@example.org", "--admin"], { repoRoot: "/repo", denoPath: "deno" }).args;
+ * // ["run", "-A", "/repo/server/user_admin.ts", "add", "ada@example.org", "--admin"]
  * ```
  */
-export function userAddStep(
+export function userStep(
   instance: Instance,
-  secrets: Secrets,
-  request: UserRequest,
+  databaseUrl: string,
+  args: string[],
   context: Pick<WbContext, "repoRoot" | "denoPath">,
 ): Step {
-  const args = [request.email, ...(request.admin ? ["--admin"] : [])];
+  const title = `${
+    args[0] === "list" ? "List users of" : `${args[0]} ${args[1]} on`
+  } ${instance.id}`;
   if (instance.runtime === "docker") {
     return {
-      title: `Add user ${request.email} to ${instance.id}`,
+      title,
       command: "docker",
       args: [
         "run",
@@ -75,23 +91,34 @@ export function userAddStep(
         "deno",
         "run",
         "-A",
-        "server/user_add.ts",
+        "server/user_admin.ts",
         ...args,
       ],
-      env: { DATABASE_URL: dockerDatabaseUrl(instance.id, secrets) },
+      env: { DATABASE_URL: databaseUrl },
     };
   }
   return {
-    title: `Add user ${request.email} to ${instance.id}`,
+    title,
     command: denoPathOf(context),
-    args: ["run", "-A", join(context.repoRoot, "server", "user_add.ts"), ...args],
-    env: { DATABASE_URL: nativeDatabaseUrl(instance), DENO_NO_UPDATE_CHECK: "1" },
+    args: ["run", "-A", join(context.repoRoot, "server", "user_admin.ts"), ...args],
+    env: { DATABASE_URL: databaseUrl, DENO_NO_UPDATE_CHECK: "1" },
     cwd: context.repoRoot,
   };
 }
 
+/** The last line of `server/user_admin.ts`'s output, parsed. */
+function lastJson(stdout: string): Record<string, unknown> {
+  const line = stdout.trim().split("\n").pop() ?? "";
+  try {
+    const parsed = JSON.parse(line);
+    if (typeof parsed === "object" && parsed !== null) return parsed;
+  } catch { /* below */ }
+  throw new CliError("command_failed", `server/user_admin.ts printed no JSON: ${line}`);
+}
+
 /**
- * Reads `server/user_add.ts`'s JSON line and makes the login link.
+ * Reads `server/user_admin.ts add`'s JSON line and makes the login link on the instance's
+ * public URL.
  *
  * @throws {CliError} Code `command_failed` when the output is not the expected JSON.
  * @example
@@ -101,29 +128,75 @@ export function userAddStep(
  * // { email: "a@b.c", ..., loginUrl: "http://127.0.0.1:8710/login?token=t" }
  * ```
  */
-export function parseUserAdded(stdout: string, instance: Pick<Instance, "port">): UserAdded {
-  const line = stdout.trim().split("\n").pop() ?? "";
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    throw new CliError("command_failed", `server/user_add.ts printed no JSON: ${line}`);
-  }
+export function parseUserAdded(
+  stdout: string,
+  instance: Pick<Instance, "port" | "publicUrl">,
+): UserAdded {
+  const parsed = lastJson(stdout);
   if (typeof parsed.token !== "string" || typeof parsed.email !== "string") {
-    throw new CliError("command_failed", `server/user_add.ts printed ${line}`);
+    throw new CliError("command_failed", `server/user_admin.ts printed ${JSON.stringify(parsed)}`);
   }
   return {
     email: parsed.email,
     isAdmin: parsed.isAdmin === true,
     created: parsed.created === true,
-    loginUrl: `${appUrl(instance)}/login?token=${encodeURIComponent(parsed.token)}`,
+    loginUrl: `${publicUrlOf(instance)}/login?token=${encodeURIComponent(parsed.token)}`,
     expiresAt: String(parsed.expiresAt),
   };
 }
 
+/** Runs `server/user_admin.ts` for one instance; maps a Postgres that does not answer. */
+async function runUserAdmin(
+  context: WbContext,
+  id: string,
+  args: string[],
+): Promise<{ instance: Instance; output: Record<string, unknown> }> {
+  if (id.startsWith("@") || id.startsWith("server=")) {
+    throw new UsageError(`'${id}' names a group; wb user takes one instance id`);
+  }
+  const [instance] = resolveTargets(await loadConfig(context.home), [id]);
+  const secrets: Secrets = await ensureSecrets(instance.instanceDir, generateSecrets());
+  const runtime = runtimeFor(context, instance);
+  const databaseUrl = instance.runtime === "docker" || !runtime.databaseUrl
+    ? dockerDatabaseUrl(instance.id, secrets)
+    : await runtime.databaseUrl(instance, secrets);
+  const step = userStep(instance, databaseUrl, args, context);
+  context.reporter.step(step.title);
+  const output = await execStep(step, { env: context.env });
+  if (output.code === 3) {
+    throw new CliError("usage", `'${id}' has no user '${args[1]}'; see \`wb user list ${id}\``);
+  }
+  if (output.code !== 0) {
+    const cause = new CommandFailedError(step.command, step.args, output.code, output.stderr);
+    const down = /ECONNREFUSED|ENOENT|connect|unavailable|does not answer|No such file/i.test(
+      output.stderr,
+    );
+    throw new CliError(
+      down ? "not_running" : output.code === 2 ? "usage" : "command_failed",
+      down
+        ? `Postgres of '${id}' does not answer; start it with \`wb run ${id}\`.\n${cause.message}`
+        : cause.message,
+      { cause },
+    );
+  }
+  return { instance, output: lastJson(output.stdout) };
+}
+
+function checkEmail(email: string): string {
+  if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
+    throw new UsageError(`'${email}' is not an e-mail address`);
+  }
+  return email.trim();
+}
+
 /**
- * `wb user add <id> <email> [--admin]`.
+ * `wb user add <id> <email> [--admin|--viewer]`.
  *
+ * @param context The context.
+ * @param id Instance id.
+ * @param email The user's address.
+ * @param options `role`: `admin` or `viewer`; unset keeps an existing user's role (a new
+ *   user is a viewer).
  * @returns The user and the one-time login link.
  * @throws {UsageError} For a group target or a malformed address.
  * @throws {CliError} Code `not_running` when the instance's Postgres does not answer,
@@ -133,36 +206,64 @@ export function parseUserAdded(stdout: string, instance: Pick<Instance, "port">)
  * import { addUser } from "./users.ts";
  * import { consoleReporter } from "./reporter.ts";
  * const context = { home: "/root/.wb", repoRoot: ".", reporter: consoleReporter() };
- * const { loginUrl } = await addUser(context, "demo", "ada@example.org", { admin: true });
+ * const { loginUrl } = await addUser(context, "demo", "ada@example.org", { role: "admin" });
  * ```
  */
 export async function addUser(
   context: WbContext,
   id: string,
   email: string,
-  options: { admin?: boolean } = {},
+  options: { role?: UserRole } = {},
 ): Promise<UserAdded> {
-  if (id.startsWith("@") || id.startsWith("server=")) {
-    throw new UsageError(`'${id}' names a group; wb user add takes one instance id`);
+  const args = ["add", checkEmail(email), ...(options.role ? [`--${options.role}`] : [])];
+  const { instance, output } = await runUserAdmin(context, id, args);
+  return parseUserAdded(JSON.stringify(output), instance);
+}
+
+/**
+ * `wb user list <id>`: every user with its live sessions and pending login links.
+ *
+ * @param context The context.
+ * @param id Instance id.
+ * @returns The users, by e-mail.
+ * @throws {CliError} As {@linkcode addUser}.
+ */
+export async function listUsers(context: WbContext, id: string): Promise<UserListed[]> {
+  const { output } = await runUserAdmin(context, id, ["list"]);
+  if (!Array.isArray(output.users)) {
+    throw new CliError("command_failed", `server/user_admin.ts printed ${JSON.stringify(output)}`);
   }
-  if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) {
-    throw new UsageError(`'${email}' is not an e-mail address`);
-  }
-  const [instance] = resolveTargets(await loadConfig(context.home), [id]);
-  const secrets = await ensureSecrets(instance.instanceDir, generateSecrets());
-  const step = userAddStep(instance, secrets, { email, admin: options.admin ?? false }, context);
-  context.reporter.step(step.title);
-  const output = await execStep(step, { env: context.env });
-  if (output.code !== 0) {
-    const cause = new CommandFailedError(step.command, step.args, output.code, output.stderr);
-    const down = /ECONNREFUSED|connect|unavailable|does not answer/i.test(output.stderr);
-    throw new CliError(
-      down ? "not_running" : "command_failed",
-      down
-        ? `Postgres of '${id}' does not answer; start it with \`wb run ${id}\`.\n${cause.message}`
-        : cause.message,
-      { cause },
-    );
-  }
-  return parseUserAdded(output.stdout, instance);
+  return output.users as UserListed[];
+}
+
+/**
+ * `wb user revoke <id> <email>`: ends the user's sessions and voids its unused login links;
+ * the user stays (a new `wb user add` gives it a new link).
+ *
+ * @param context The context.
+ * @param id Instance id.
+ * @param email The user's address.
+ * @returns How many sessions and links were removed.
+ * @throws {CliError} Code `usage` for an unknown user; otherwise as {@linkcode addUser}.
+ */
+export async function revokeUser(
+  context: WbContext,
+  id: string,
+  email: string,
+): Promise<{ sessions: number; links: number }> {
+  const { output } = await runUserAdmin(context, id, ["revoke", checkEmail(email)]);
+  return { sessions: Number(output.sessions ?? 0), links: Number(output.links ?? 0) };
+}
+
+/**
+ * `wb user remove <id> <email>`: deletes the user, its sessions and its login links; its
+ * open browser sessions and unused links fail from the next request on.
+ *
+ * @param context The context.
+ * @param id Instance id.
+ * @param email The user's address.
+ * @throws {CliError} Code `usage` for an unknown user; otherwise as {@linkcode addUser}.
+ */
+export async function removeUser(context: WbContext, id: string, email: string): Promise<void> {
+  await runUserAdmin(context, id, ["remove", checkEmail(email)]);
 }

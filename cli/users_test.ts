@@ -8,15 +8,14 @@ import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
 import type { Instance } from "./config.ts";
 import { CliError } from "./errors.ts";
-import { initInstance } from "./instances.ts";
+import { initInstance, runTargets, stopTargets } from "./instances.ts";
 import { buildProgram } from "./main.ts";
 import { freePort } from "./process.ts";
-import { addUser, parseUserAdded, userAddStep } from "./users.ts";
+import { addUser, listUsers, parseUserAdded, removeUser, revokeUser, userStep } from "./users.ts";
 
-const SECRETS = { adminToken: "a", postgresPassword: "pw", redisPassword: "r" };
 const FAKE_DENO = new URL("./testdata/fake_deno_user_add.sh", import.meta.url).pathname;
 
-Deno.test("userAddStep(): server/user_add.ts with the instance's DATABASE_URL, on the host or in the app image", () => {
+Deno.test("userStep(): server/user_admin.ts with the instance's DATABASE_URL, on the host or in the app image", () => {
   const native = {
     id: "demo",
     label: "demo",
@@ -26,19 +25,27 @@ Deno.test("userAddStep(): server/user_add.ts with the instance's DATABASE_URL, o
     tags: [],
   } as Instance;
   const context = { repoRoot: "/repo", denoPath: "/bin/deno" };
-  const step = userAddStep(native, SECRETS, { email: "ada@example.org", admin: true }, context);
+  const url = "postgres://postgres:pw@localhost:18710/wb?host=%2Fwb%2Fdemo%2Frun";
+  const step = userStep(native, url, ["add", "ada@example.org", "--admin"], context);
   assert.equal(step.command, "/bin/deno");
   assert.deepEqual(step.args, [
     "run",
     "-A",
-    "/repo/server/user_add.ts",
+    "/repo/server/user_admin.ts",
+    "add",
     "ada@example.org",
     "--admin",
   ]);
-  assert.equal(step.env?.DATABASE_URL, "postgres://postgres@127.0.0.1:18710/wb");
+  assert.equal(step.env?.DATABASE_URL, url, "the password travels in the environment");
+  assert.ok(!step.args.join(" ").includes("pw"));
 
   const docker = { ...native, runtime: "docker", serverVersion: "1.2.0" } as Instance;
-  const inImage = userAddStep(docker, SECRETS, { email: "v@example.org", admin: false }, context);
+  const inImage = userStep(
+    docker,
+    "postgres://postgres:pw@demo-postgres:5432/wb",
+    ["add", "v@example.org"],
+    context,
+  );
   assert.equal(inImage.command, "docker");
   assert.deepEqual(inImage.args, [
     "run",
@@ -53,7 +60,8 @@ Deno.test("userAddStep(): server/user_add.ts with the instance's DATABASE_URL, o
     "deno",
     "run",
     "-A",
-    "server/user_add.ts",
+    "server/user_admin.ts",
+    "add",
     "v@example.org",
   ]);
   assert.match(inImage.env!.DATABASE_URL, /^postgres:\/\/postgres:pw@demo-postgres:5432\//);
@@ -93,8 +101,8 @@ Deno.test("wb user add <id> <email> --admin: runs the step and prints the one-ti
   assert.match(printed, /Created ada@example.org \(administrator\)/);
   assert.match(printed, new RegExp(`http://127\\.0\\.0\\.1:${port}/login\\?token=tok%2F%2B1`));
   const recorded = (await Deno.readTextFile(log)).trim().split("\n");
-  assert.match(recorded[0], /^run -A .*\/server\/user_add\.ts ada@example\.org --admin$/);
-  assert.equal(recorded[1], "DATABASE_URL=postgres://postgres@127.0.0.1:15432/wb");
+  assert.match(recorded[0], /^run -A .*\/server\/user_admin\.ts add ada@example\.org --admin$/);
+  assert.match(recorded[1], /^DATABASE_URL=postgres:\/\/postgres:[^@]+@localhost:15432\/wb\?host=/);
 
   const viewer = await addUser(wb.context, "demo", "viewer@example.org");
   assert.equal(viewer.isAdmin, false);
@@ -111,4 +119,86 @@ Deno.test("wb user add <id> <email> --admin: runs the step and prints the one-ti
     addUser(wb.context, "@all", "a@b.c"),
     (e: Error) => e instanceof CliError && e.code === "usage",
   );
+});
+
+Deno.test({
+  name:
+    "wb user add twice keeps an administrator; revoke and remove make its sessions and login links fail (real app and Postgres)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using wb = await tempWb({ healthTimeoutMs: 60_000, buildClient: false });
+    const port = freePort();
+    await initInstance(wb.context, "users", {
+      port,
+      postgresPort: freePort(),
+      redisPort: freePort(),
+      publicUrl: "https://users.example.org",
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const login = async (loginUrl: string) => {
+      const token = new URL(loginUrl).searchParams.get("token")!;
+      const response = await fetch(`${base}/api/auth/login`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          origin: base,
+          "sec-fetch-site": "same-origin",
+        },
+        body: JSON.stringify({ token }),
+      });
+      await response.body?.cancel();
+      const cookie = response.headers.get("set-cookie")?.split(";")[0];
+      return { status: response.status, cookie };
+    };
+    const me = async (cookie: string) =>
+      await (await fetch(`${base}/api/auth/me`, { headers: { cookie } })).json();
+    try {
+      await runTargets(wb.context, ["users"]);
+      const first = await addUser(wb.context, "users", "Ada@example.org", { role: "admin" });
+      assert.deepEqual([first.created, first.isAdmin], [true, true]);
+      assert.match(
+        first.loginUrl,
+        /^https:\/\/users\.example\.org\/login\?token=/,
+        "the public URL",
+      );
+      const session = await login(first.loginUrl);
+      assert.equal(session.status, 200);
+      assert.equal((await me(session.cookie!)).isAdmin, true);
+
+      // A fresh link, as the help suggests: the administrator stays one.
+      const again = await addUser(wb.context, "users", "ada@example.org");
+      assert.deepEqual([again.created, again.isAdmin], [false, true]);
+      await addUser(wb.context, "users", "viewer@example.org");
+      const listed = await listUsers(wb.context, "users");
+      assert.deepEqual(
+        listed.map((u) => [u.email, u.isAdmin, u.activeSessions, u.pendingLinks]),
+        [["ada@example.org", true, 1, 1], ["viewer@example.org", false, 0, 1]],
+      );
+
+      // revoke: the session ends, the unused link is void, the user stays.
+      const revoked = await revokeUser(wb.context, "users", "ada@example.org");
+      assert.deepEqual(revoked, { sessions: 1, links: 1 });
+      assert.equal((await me(session.cookie!)).isAdmin, false, "the session no longer works");
+      assert.equal((await login(again.loginUrl)).status, 401, "the unused link no longer works");
+
+      // remove: a new session and link, then the user goes and both fail.
+      const third = await addUser(wb.context, "users", "ada@example.org");
+      const fourth = await addUser(wb.context, "users", "ada@example.org");
+      const live = await login(third.loginUrl);
+      assert.equal((await me(live.cookie!)).isAdmin, true);
+      await removeUser(wb.context, "users", "ada@example.org");
+      assert.equal((await me(live.cookie!)).isAdmin, false, "its session fails");
+      assert.equal((await login(fourth.loginUrl)).status, 401, "its link fails");
+      await assert.rejects(
+        removeUser(wb.context, "users", "ada@example.org"),
+        (e: Error) => e instanceof CliError && e.code === "usage" && /no user/.test(e.message),
+      );
+      assert.deepEqual((await listUsers(wb.context, "users")).map((u) => u.email), [
+        "viewer@example.org",
+      ]);
+    } finally {
+      await stopTargets(wb.context, ["users"]);
+    }
+  },
 });

@@ -8,7 +8,7 @@ import { type Instance, loadConfig, validateInstance, validateWorkers } from "./
 import { showInstance, updateInstance } from "./config_commands.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { initInstance } from "./instances.ts";
-import { nativeAppEnv } from "./native_plan.ts";
+import { nativeAppEnv, nativePaths } from "./native_plan.ts";
 import { nativeAppCommand } from "./native_runtime.ts";
 import { appWorkerArgs, planDockerStart } from "./plan.ts";
 
@@ -55,11 +55,14 @@ Deno.test("nativeAppCommand() runs one process, or deno serve --parallel with DE
     "--port",
     "8710",
     "--host",
-    "0.0.0.0",
+    "127.0.0.1",
     "/repo/server/serve.ts",
   ]);
-  assert.equal(nativeAppEnv(native, secrets).DENO_JOBS, undefined);
-  assert.equal(nativeAppEnv({ ...native, workers: 4 }, secrets).DENO_JOBS, "4");
+  assert.equal(nativeAppEnv(native, nativePaths("/wb/d"), secrets).DENO_JOBS, undefined);
+  assert.equal(
+    nativeAppEnv({ ...native, workers: 4 }, nativePaths("/wb/d"), secrets).DENO_JOBS,
+    "4",
+  );
   // A test's own app command wins (the worker count still reaches it as DENO_JOBS).
   assert.deepEqual(
     nativeAppCommand({ ...context, appCommand: ["fake"] }, { ...native, workers: 4 }),

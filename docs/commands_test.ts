@@ -116,6 +116,9 @@ const WB_PARSE_ONLY: Record<string, string> = {
   "redis-cli": "connects to a started instance's Redis",
   "flush-cache": "empties a started instance's caches",
   "user add": "writes to a started instance's database (cli/users_test.ts)",
+  "user list": "reads a started instance's database (cli/users_test.ts)",
+  "user revoke": "writes to a started instance's database (cli/users_test.ts)",
+  "user remove": "writes to a started instance's database (cli/users_test.ts)",
   load: "loads a started instance's database (its loader runs for real as `deno task load`)",
   demo: "starts a whole instance for about a minute (cli/demo_test.ts runs it)",
 };

@@ -28,7 +28,8 @@ export type RedisClusterClient = RedisClusterType;
 export type RedisClient = RedisNodeClient | RedisClusterClient;
 
 /**
- * Where Redis is: a `redis://[[user]:password@]host:port[/db]` URL (one node), or the seed
+ * Where Redis is: a `redis://[[user]:password@]host:port[/db]` URL or a Unix socket
+ * `unix://[[user]:password@]/path/to/redis.sock[?db=N]` (one node), or the seed
  * nodes of a Redis Cluster (any few of its nodes; the client discovers the others). The
  * first seed URL that carries credentials or `rediss:` sets them for every node.
  */
@@ -91,6 +92,8 @@ export function redactRedisUrl(target: RedisTarget): string {
   if (typeof target !== "string") {
     return `cluster ${target.clusterNodes.map(redactRedisUrl).join(",")}`;
   }
+  const unix = parseUnixUrl(target);
+  if (unix) return `unix://${unix.password ? ":***@" : ""}${unix.path}`;
   try {
     const parsed = new URL(target);
     if (parsed.password) parsed.password = "***";
@@ -127,6 +130,7 @@ export async function connectRedis(
     throw new TypeError("Cannot connect to a Redis Cluster: 'clusterNodes' is empty");
   }
   for (const url of urls) {
+    if (typeof target === "string" && parseUnixUrl(url)) continue;
     if (!/^rediss?:\/\/[^\s,]+$/.test(url)) {
       throw new TypeError(
         `Cannot connect to Redis: '${redactRedisUrl(url)}' is not a redis:// URL`,
@@ -167,15 +171,24 @@ export async function connectRedis(
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   if (typeof target === "string") {
+    const unix = parseUnixUrl(target);
     const node = createClient({
-      url: target,
+      // A Unix socket as options (node-redis' own unix: parsing goes through WHATWG URL in
+      // places, which refuses `unix://:pw@/path`); a TCP URL as is.
+      ...(unix
+        ? {
+          ...(unix.username ? { username: unix.username } : {}),
+          ...(unix.password ? { password: unix.password } : {}),
+          ...(unix.database !== undefined ? { database: unix.database } : {}),
+        }
+        : { url: target }),
       RESP: 3,
       // CLIENT TRACKING ON: Redis pushes an invalidation for every key we read once it changes.
       emitInvalidate: l1 !== undefined,
       disableOfflineQueue: true,
       // Bounds the wait before a command is written; the reply deadline is in _guard.ts.
       commandOptions: { timeout: timeoutMs },
-      socket,
+      socket: unix ? { ...socket, path: unix.path } : socket,
     }) as unknown as RedisNodeClient;
     l1?.bind(node as unknown as Parameters<L1Cache["bind"]>[0]);
     node.on("ready", () => report("node", true));
@@ -294,6 +307,26 @@ export async function initRedis(
   commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   connection = await connectRedis(resolved, { ...options, log });
   return connection.client;
+}
+
+/**
+ * Parses `unix://[[user]:password@]/path[?db=N]`.
+ *
+ * @returns The socket path and credentials, or `undefined` when `url` is not such a URL.
+ */
+export function parseUnixUrl(
+  url: string,
+): { path: string; username?: string; password?: string; database?: number } | undefined {
+  const match = url.match(/^unix:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?(\/[^?#\s]*)(?:\?([^#\s]*))?$/);
+  if (!match || match[3] === "/") return undefined;
+  const db = match[4] ? new URLSearchParams(match[4]).get("db") : null;
+  if (db !== null && !/^\d+$/.test(db)) return undefined;
+  return {
+    path: decodeURIComponent(match[3]),
+    ...(match[1] ? { username: decodeURIComponent(match[1]) } : {}),
+    ...(match[2] ? { password: decodeURIComponent(match[2]) } : {}),
+    ...(db !== null ? { database: Number(db) } : {}),
+  };
 }
 
 function readEnvTarget(): RedisTarget | undefined {

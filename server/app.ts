@@ -52,6 +52,7 @@ import { getRedis, StaleWhileRevalidate } from "../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
+import type { PostgresState } from "./postgres_health.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
 export interface AppDeps {
@@ -112,6 +113,8 @@ export interface AppDeps {
   trustedProxies?: readonly string[];
   /** `LOGIN_MAX_FAILURES`: failed logins per address per 10 minutes; 0: no limit. @default {20} */
   loginMaxFailures?: number;
+  /** Whether Postgres answers, for `/healthz` (`PostgresHealth.state`). @default {unknown} */
+  postgresHealth?: () => PostgresState;
 }
 
 /** Event stream settings of {@linkcode AppDeps}. */
@@ -180,6 +183,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     "/",
     adminRoutes({
       instance,
+      postgres: deps.postgresHealth,
       startedAtMs: Date.now(),
       log,
       metrics: deps.metrics,

@@ -259,7 +259,9 @@ function postgresDb(sql: PgSql | PgTx, root: PgSql | undefined): Db {
  * unreachable server surfaces as {@linkcode DatabaseUnavailableError} on the first query.
  * Notices are discarded (never printed to stdout).
  *
- * @param url `postgres://user:pass@host:port/db`.
+ * @param url `postgres://user:pass@host:port/db`; a libpq `host` parameter naming a directory
+ *   (`postgres://user:pass@localhost:5432/db?host=/path/to/socket-dir`) connects over the
+ *   Unix socket `<dir>/.s.PGSQL.<port>` in it (as `wb` runs native instances).
  * @param options Pool size and connect timeout.
  * @returns A {@linkcode Db}; `close()` ends the pool (waiting up to 5 s for running queries).
  * @example Query a local server
@@ -270,7 +272,9 @@ function postgresDb(sql: PgSql | PgTx, root: PgSql | undefined): Db {
  * ```
  */
 export function connectPostgres(url: string, options: ConnectPostgresOptions = {}): Db {
-  const sql = postgres(url, {
+  const { url: target, socketDir } = socketDirOf(url);
+  const sql = postgres(target, {
+    ...(socketDir ? { host: socketDir } : {}),
     max: options.max ?? 10,
     connect_timeout: options.connectTimeoutS ?? 10,
     onnotice: () => {},
@@ -290,6 +294,29 @@ export function connectPostgres(url: string, options: ConnectPostgresOptions = {
     },
   }) as unknown as PgSql;
   return postgresDb(sql, sql);
+}
+
+/**
+ * Splits a libpq-style `host=<directory>` query parameter off a Postgres URL (postgres.js
+ * reads the socket directory from its `host` option, not from the URL).
+ *
+ * @param url A Postgres URL.
+ * @returns The URL without that parameter, and the directory when there was one.
+ * @example
+ * ```ts
+ * socketDirOf("postgres://u:p@localhost:5432/wb?host=%2Frun%2Fpg");
+ * // { url: "postgres://u:p@localhost:5432/wb", socketDir: "/run/pg" }
+ * ```
+ */
+export function socketDirOf(url: string): { url: string; socketDir?: string } {
+  const query = url.indexOf("?");
+  if (query < 0) return { url };
+  const params = new URLSearchParams(url.slice(query + 1));
+  const host = params.get("host");
+  if (!host?.startsWith("/")) return { url };
+  params.delete("host");
+  const rest = params.toString();
+  return { url: url.slice(0, query) + (rest ? `?${rest}` : ""), socketDir: host };
 }
 
 // ---------------------------------------------------------------------------------------------

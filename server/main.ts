@@ -33,6 +33,11 @@ import { trackInFlight } from "./in_flight.ts";
 import { OverviewWindows } from "./routes/overview.ts";
 import { installObservability, tracedDb } from "./observability.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "./version.ts";
+import { installLogFormat } from "./log_format.ts";
+import { PostgresHealth } from "./postgres_health.ts";
+
+// Every line this process logs is JSON with an ISO `time` and a `level` (log_format.ts).
+if (Deno.env.get("LOG_FORMAT") !== "raw") installLogFormat();
 
 const HARD_EXIT_MS = 8000;
 const log = (event: Record<string, unknown>) => console.error(JSON.stringify(event));
@@ -66,6 +71,10 @@ async function openDatabase(): Promise<Db> {
 }
 
 const db = tracedDb(await openDatabase());
+// /healthz reports Postgres from a background check (one `SELECT 1` every 2 s, never per request).
+const postgresHealth = new PostgresHealth(db);
+await postgresHealth.check();
+postgresHealth.start();
 const observability = installObservability({ logLevel: config.redisLogLevel });
 const redisUrl = config.redisEnabled ? redisTargetOf(config) : undefined; // a URL or a cluster
 if (!config.redisEnabled) log({ event: "redis_disabled", reason: "REDIS_ENABLED=false" });
@@ -122,6 +131,7 @@ const app = await createApp({
   trustedProxies: config.trustedProxies,
   loginMaxFailures: config.loginMaxFailures,
   sse: { maxStreamsPerUser: config.sseMaxStreamsPerUser, maxStreams: config.sseMaxStreams },
+  postgresHealth: () => postgresHealth.state(),
 });
 
 const inFlight = trackInFlight(app.fetch);
@@ -162,6 +172,7 @@ async function shutdown(signal: string): Promise<void> {
   await events.close({ drainMs: 2000 });
   await stopped;
   await closeRedis();
+  postgresHealth.close();
   await db.close().catch(() => {});
   clearTimeout(hardExit);
   // Under `deno serve`, exiting here would cut the other workers' shutdown short: the

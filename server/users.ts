@@ -61,7 +61,9 @@ export function normalizeEmail(email: string): string {
 }
 
 /**
- * Creates a user, or sets the admin flag of an existing one.
+ * Creates a user, or changes the role of an existing one. Without `isAdmin` an existing
+ * user keeps its role (asking for a fresh login link never demotes an administrator) and a
+ * new one is a viewer.
  *
  * @returns The user, and whether it was created now.
  * @throws {ValidationError} For a malformed address.
@@ -74,16 +76,82 @@ export function normalizeEmail(email: string): string {
 export async function upsertUser(
   db: Db,
   email: string,
-  options: { isAdmin: boolean },
+  options: { isAdmin?: boolean } = {},
 ): Promise<{ user: User; created: boolean }> {
   const [row] = await db.query<User & { created: boolean }>(
-    `INSERT INTO users (email, is_admin) VALUES ($1, $2)
-     ON CONFLICT (email) DO UPDATE SET is_admin = EXCLUDED.is_admin
+    `INSERT INTO users (email, is_admin) VALUES ($1, coalesce($2::boolean, false))
+     ON CONFLICT (email) DO UPDATE SET is_admin = coalesce($2::boolean, users.is_admin)
      RETURNING user_id AS "userId", email, is_admin AS "isAdmin", (xmax = 0) AS created`,
-    [normalizeEmail(email), options.isAdmin],
+    [normalizeEmail(email), options.isAdmin ?? null],
   );
   const { created, ...user } = row;
   return { user, created };
+}
+
+/** A user with what `wb user list` shows. */
+export interface UserDetails extends User {
+  /** When the user was created (ISO-8601). */
+  createdAt: string;
+  /** Sessions that have not expired. */
+  activeSessions: number;
+  /** Login links neither used nor expired. */
+  pendingLinks: number;
+}
+
+/** Every user with its live sessions and pending links, by e-mail. */
+export function listUserDetails(db: Db): Promise<UserDetails[]> {
+  return db.query<UserDetails>(
+    `SELECT u.user_id AS "userId", u.email, u.is_admin AS "isAdmin",
+            iso_ts(u.created_at) AS "createdAt",
+            (SELECT count(*)::int FROM sessions s
+              WHERE s.user_id = u.user_id AND s.expires_at > now()) AS "activeSessions",
+            (SELECT count(*)::int FROM login_tokens t
+              WHERE t.user_id = u.user_id AND t.used_at IS NULL AND t.expires_at > now())
+              AS "pendingLinks"
+       FROM users u ORDER BY u.email`,
+  );
+}
+
+/**
+ * Ends every session of a user and voids its unused login links; the user stays.
+ *
+ * @returns How many sessions and links were removed, or `undefined` for an unknown user.
+ * @throws {ValidationError} For a malformed address.
+ */
+export async function revokeUser(
+  db: Db,
+  email: string,
+): Promise<{ sessions: number; links: number } | undefined> {
+  return await db.transaction(async (tx) => {
+    const [user] = await tx.query<{ userId: number }>(
+      `SELECT user_id AS "userId" FROM users WHERE email = $1`,
+      [normalizeEmail(email)],
+    );
+    if (!user) return undefined;
+    const sessions = await tx.query(
+      "DELETE FROM sessions WHERE user_id = $1 RETURNING 1",
+      [user.userId],
+    );
+    const links = await tx.query(
+      "DELETE FROM login_tokens WHERE user_id = $1 AND used_at IS NULL RETURNING 1",
+      [user.userId],
+    );
+    return { sessions: sessions.length, links: links.length };
+  });
+}
+
+/**
+ * Removes a user: its sessions and login links go with it (`ON DELETE CASCADE`), so its
+ * open browser sessions and unused links stop working at once.
+ *
+ * @returns Whether a user was removed.
+ * @throws {ValidationError} For a malformed address.
+ */
+export async function removeUser(db: Db, email: string): Promise<boolean> {
+  const rows = await db.query("DELETE FROM users WHERE email = $1 RETURNING 1", [
+    normalizeEmail(email),
+  ]);
+  return rows.length > 0;
 }
 
 /** Every user, by e-mail. */

@@ -1,18 +1,38 @@
 /**
- * A stand-in for `server/main.ts` in CLI tests: answers `/healthz` (with `version` and
- * `redis`), stores and reads Redis keys over raw RESP (logging in with the password of
- * REDIS_URL, as node-redis does), serves the demo's API shape with an `X-Cache` header,
- * and `POST /caches/flush-all` behind ADMIN_TOKEN. Reads PORT, REDIS_URL, ADMIN_TOKEN and
- * WB_INSTANCE like the real app.
+ * A stand-in for `server/main.ts` in CLI tests: answers `/healthz` (with `instance`,
+ * `version`, `postgres` and `redis`; `ok: false` when Postgres' socket does not accept a
+ * connection), stores and reads Redis keys over raw RESP (logging in with the password of
+ * REDIS_URL, as node-redis does; `redis://` or `unix://`), serves the demo's API shape with
+ * an `X-Cache` header, and `POST /caches/flush-all` behind ADMIN_TOKEN. Reads PORT, HOST,
+ * DATABASE_URL, REDIS_URL, ADMIN_TOKEN and WB_INSTANCE like the real app.
  *
  * @module
  */
 
 const port = Number(Deno.env.get("PORT") ?? "8000");
-const redis = new URL(Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379");
-const password = decodeURIComponent(redis.password);
+const host = Deno.env.get("HOST") ?? "127.0.0.1";
+const redisUrl = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
+const unix = redisUrl.match(/^unix:\/\/(?::([^@/]*)@)?(\/.*)$/);
+const redis = unix ? undefined : new URL(redisUrl);
+const password = decodeURIComponent(unix ? unix[1] ?? "" : redis!.password);
 const adminToken = Deno.env.get("ADMIN_TOKEN");
 const encoder = new TextEncoder();
+
+/** Whether Postgres' Unix socket (DATABASE_URL `?host=<dir>`, its port) accepts a connection. */
+async function postgresUp(): Promise<boolean> {
+  const url = Deno.env.get("DATABASE_URL");
+  if (!url) return true;
+  const dir = new URLSearchParams(url.split("?")[1] ?? "").get("host");
+  const pgPort = url.match(/@[^:/]+:(\d+)\//)?.[1] ?? "5432";
+  if (!dir) return true;
+  try {
+    const conn = await Deno.connect({ transport: "unix", path: `${dir}/.s.PGSQL.${pgPort}` });
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function encode(args: string[]): string {
   let request = `*${args.length}\r\n`;
@@ -22,7 +42,9 @@ function encode(args: string[]): string {
 
 /** Sends one command over RESP and returns the reply (strings, numbers, null). */
 async function command(...args: string[]): Promise<string | number | null> {
-  const conn = await Deno.connect({ hostname: redis.hostname, port: Number(redis.port) });
+  const conn = unix
+    ? await Deno.connect({ transport: "unix", path: unix[2] })
+    : await Deno.connect({ hostname: redis!.hostname, port: Number(redis!.port) });
   try {
     const read = async () => {
       let text = "";
@@ -74,16 +96,18 @@ const presentationObjects = [
   { poId: "po-b", label: "Table B" },
 ];
 
-Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (request) => {
+Deno.serve({ hostname: host, port, onListen: () => {} }, async (request) => {
   const url = new URL(request.url);
   const json = (body: unknown, headers: Record<string, string> = {}) =>
     Response.json(body, { headers });
   if (url.pathname === "/healthz") {
     const up = await command("PING").then((r) => r === "PONG", () => false);
-    return json({
-      ok: true,
+    const pg = await postgresUp();
+    return Response.json({
+      ok: pg,
       version: "fake-1.0",
       instance: Deno.env.get("WB_INSTANCE"),
+      postgres: pg ? "up" : "down",
       redis: up ? "up" : "down",
     });
   }

@@ -10,6 +10,7 @@ import type { Registry } from "prom-client";
 import { bearerToken, requireAdmin, tokenMatches } from "../auth.ts";
 import { isForwarded, isLoopbackAddress, peerAddress } from "../peer.ts";
 import type { FlushLog } from "../cache_flush.ts";
+import type { PostgresState } from "../postgres_health.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
 
 /** What the admin routes need. */
@@ -25,6 +26,8 @@ export interface AdminRoutesDeps {
   /** When the process started (epoch ms). */
   startedAtMs: number;
   log: (line: string) => void;
+  /** Whether Postgres answers (`PostgresHealth.state`); absent: reported as `unknown`. */
+  postgres?: () => PostgresState;
 }
 
 /** `up` when Redis answers, `down` when configured but unreachable, `disabled` otherwise. */
@@ -35,7 +38,7 @@ export function redisStatus(): "up" | "down" | "disabled" {
 
 /** `GET /healthz`, `GET /api/instance_meta`, `POST /caches/flush-all`. */
 export function adminRoutes(
-  { instance, startedAtMs, log, metrics, metricsToken, flushLog }: AdminRoutesDeps,
+  { instance, startedAtMs, log, metrics, metricsToken, flushLog, postgres }: AdminRoutesDeps,
 ): Hono {
   const app = new Hono();
 
@@ -62,15 +65,23 @@ export function adminRoutes(
     });
   }
 
-  // Cheap on purpose: no database query, answers while Redis is down.
-  app.get("/healthz", (c) =>
-    c.json({
-      ok: true,
+  // Which instance answers, and whether it can serve: Postgres (checked in the background,
+  // never by this request) and Redis (the client's state). Always 200 while the process
+  // serves (a liveness answer, as before); `ok` and `status` say whether it can serve data:
+  // `down` without Postgres, `degraded` without Redis (served uncached).
+  app.get("/healthz", (c) => {
+    const pg = postgres?.() ?? "unknown";
+    const redis = redisStatus();
+    return c.json({
+      ok: pg !== "down",
+      status: pg === "down" ? "down" : redis === "down" ? "degraded" : "ok",
       version: SERVER_VERSION,
       instance,
-      redis: redisStatus(),
+      postgres: pg,
+      redis,
       uptimeS: Math.round((Date.now() - startedAtMs) / 1000),
-    }));
+    });
+  });
 
   app.get("/api/instance_meta", (c) =>
     c.json({
