@@ -6,7 +6,13 @@
 # DATABASE_URL, REDIS_URL (redis://:<password>@<id>-redis:6379), ADMIN_TOKEN and
 # WB_INSTANCE (secrets passed by name: `docker run -e NAME`), and waits for GET /healthz on
 # the published port. `wb load` runs `deno run -A server/load.ts` in a throw-away container.
-FROM denoland/deno:2.9.6
+#
+# The base image is a build argument: the official Deno image by default; on a machine
+# without a registry, the stand-in of `deno task docker:images` (docs/docker.md):
+#
+#   docker build --build-arg DENO_IMAGE=wb-local/deno:2.9.6 -t wb-server:0.1.0 .
+ARG DENO_IMAGE=denoland/deno:2.9.6
+FROM ${DENO_IMAGE}
 
 ENV DENO_NO_UPDATE_CHECK=1
 WORKDIR /app

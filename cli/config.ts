@@ -4,8 +4,10 @@
  * @module
  */
 
+import { isIP } from "node:net";
 import { join } from "node:path";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
+import { type ImageSettings, validateImageSettings } from "./images.ts";
 import { acquireLock, type LockOptions } from "./lock.ts";
 
 /** How an instance's services are run. */
@@ -57,6 +59,40 @@ export interface Instance {
    * and shown by `wb status`. @default {`http://127.0.0.1:<port>`}
    */
   publicUrl?: string;
+  /**
+   * Docker: the images of this instance's services (see `cli/images.ts`); unset roles come
+   * from `servers.json`'s top-level `images`, the environment, then the upstream images.
+   */
+  images?: ImageSettings;
+  /**
+   * Docker: the host address the app port is published on; `0.0.0.0` publishes it on every
+   * interface. Postgres and Redis are never published. @default {"127.0.0.1"}
+   */
+  publishAddress?: string;
+}
+
+/** Default {@linkcode Instance.publishAddress}: the app is reachable from this machine only. */
+export const DEFAULT_PUBLISH_ADDRESS = "127.0.0.1";
+
+/**
+ * Checks a publish address (docker `-p <address>:<port>:8000`).
+ *
+ * @param value Candidate address.
+ * @returns The address.
+ * @throws {UsageError} If it is not an IPv4 or IPv6 address.
+ * @example
+ * ```ts
+ * import { validatePublishAddress } from "./config.ts";
+ * validatePublishAddress("0.0.0.0"); // "0.0.0.0"
+ * ```
+ */
+export function validatePublishAddress(value: string): string {
+  if (isIP(value) === 0) {
+    throw new UsageError(
+      `Invalid publish address '${value}': use an IP address such as 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`,
+    );
+  }
+  return value;
 }
 
 /**
@@ -79,10 +115,12 @@ export const INSTANCE_KEYS: readonly (keyof Instance)[] = Object.freeze([
   "workers",
   "tcp",
   "publicUrl",
+  "images",
+  "publishAddress",
 ]);
 
 /** Every top-level key `servers.json` may have. */
-export const CONFIG_KEYS: readonly string[] = Object.freeze(["instances"]);
+export const CONFIG_KEYS: readonly string[] = Object.freeze(["instances", "images"]);
 
 /** Most app workers an instance may run. */
 export const MAX_WORKERS = 64;
@@ -126,6 +164,8 @@ export const DEFAULT_REDIS_MAXMEMORY_POLICY: MaxmemoryPolicy = "allkeys-lru";
 export interface Config {
   /** All instances, in creation order. */
   instances: Instance[];
+  /** Images of every docker instance that does not set its own (see `cli/images.ts`). */
+  images?: ImageSettings;
 }
 
 /** Name of the config file inside `WB_HOME`. */
@@ -556,6 +596,12 @@ export function validateInstance(raw: unknown, home: string, entry?: number): In
   }
   const publicUrl = optionalString("publicUrl");
   if (publicUrl) instance.publicUrl = wrap("publicUrl", () => validatePublicUrl(publicUrl));
+  const images = validateImageSettings(r.images, `servers.json: ${name}`);
+  if (images) instance.images = images;
+  const publishAddress = optionalString("publishAddress");
+  if (publishAddress) {
+    instance.publishAddress = wrap("publishAddress", () => validatePublishAddress(publishAddress));
+  }
   if (instance.runtime === "native") {
     wrap("postgresPort", () => parsePort(postgresPortOf(instance), "Postgres port"));
     wrap("redisPort", () => parsePort(redisPortOf(instance), "Redis port"));
@@ -628,7 +674,8 @@ export async function loadConfig(home: string): Promise<Config> {
     if (seen.has(id)) throw new CliError("config", `${path}: duplicate instance id '${id}'`);
     seen.add(id);
   }
-  return { instances };
+  const images = validateImageSettings((parsed as { images?: unknown }).images, path);
+  return { instances, ...(images ? { images } : {}) };
 }
 
 /**

@@ -27,6 +27,7 @@ import {
   validateMaxmemory,
   validateMaxmemoryPolicy,
   validatePublicUrl,
+  validatePublishAddress,
   validateTag,
   validateVersion,
   validateWorkers,
@@ -35,7 +36,16 @@ import {
 import type { WbContext } from "./context.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { portsInUse, runtimeFor } from "./instances.ts";
-import { adminImage, appImage } from "./plan.ts";
+import {
+  type ImageRole,
+  type ImageSettings,
+  resolveImages,
+  type ServiceImages,
+  validateImage,
+  validateImageSettings,
+} from "./images.ts";
+import { imagesOf } from "./instance_images.ts";
+import { publishAddressOf } from "./plan.ts";
 import { REDIS_CONFIG_FILE } from "./redis_config.ts";
 import { appUrl, publicUrlOf } from "./runtime.ts";
 import { SECRETS_FILE } from "./secrets.ts";
@@ -111,8 +121,13 @@ export interface InstanceDetails extends Instance {
   url: string;
   /** Where `wb` reaches the app on this machine. */
   localUrl: string;
-  /** Images (docker). */
-  images?: { app: string; admin?: string };
+  /**
+   * Docker: the image each service runs under the whole configuration (instance,
+   * `servers.json`, environment, defaults) and where each setting came from.
+   */
+  dockerImages?: ServiceImages;
+  /** Docker: the host address and port the app is published on. */
+  publishedOn?: string;
   /** Native Postgres and Redis ports. */
   nativePorts?: { postgres: number; redis: number };
   /** Redis memory bound and eviction policy in effect. */
@@ -138,13 +153,15 @@ export interface InstanceDetails extends Instance {
  */
 export async function showInstance(context: WbContext, id: string): Promise<InstanceDetails> {
   const [instance] = resolveTargets(await loadConfig(context.home), [id]);
-  const admin = adminImage(instance);
   return {
     ...instance,
     url: publicUrlOf(instance),
     localUrl: appUrl(instance),
     ...(instance.runtime === "docker"
-      ? { images: { app: appImage(instance), ...(admin ? { admin } : {}) } }
+      ? {
+        dockerImages: await imagesOf(context, instance),
+        publishedOn: `${publishAddressOf(instance)}:${instance.port}`,
+      }
       : { nativePorts: { postgres: postgresPortOf(instance), redis: redisPortOf(instance) } }),
     workers: workersOf(instance),
     redis: {
@@ -180,6 +197,10 @@ export interface InstanceUpdate {
   tcp?: boolean;
   /** New public URL; `null`: none (links use the local URL). */
   publicUrl?: string | null;
+  /** Docker: new images of its services; a `null` role goes back to the global setting. */
+  images?: { [R in ImageRole]?: string | null };
+  /** Docker: new publish address of the app port; `null`: the default, 127.0.0.1. */
+  publishAddress?: string | null;
 }
 
 /**
@@ -258,7 +279,10 @@ export async function updateInstance(
 }
 
 function replace(config: Config, instance: Instance): Config {
-  return { instances: config.instances.map((i) => (i.id === instance.id ? instance : i)) };
+  return {
+    ...config,
+    instances: config.instances.map((i) => (i.id === instance.id ? instance : i)),
+  };
 }
 
 /** The host ports an instance binds (app; Postgres and Redis with `tcp`). */
@@ -305,10 +329,101 @@ function applyUpdate(current: Instance, update: InstanceUpdate, home: string): I
   set("redisMaxmemoryPolicy", update.redisMaxmemoryPolicy, validateMaxmemoryPolicy);
   set("workers", update.workers, validateWorkers);
   set("publicUrl", update.publicUrl, validatePublicUrl);
+  if (
+    current.runtime !== "docker" && (update.images !== undefined || update.publishAddress != null)
+  ) {
+    throw new UsageError(
+      `'${current.id}' runs natively: images and the publish address are docker settings`,
+    );
+  }
+  set("publishAddress", update.publishAddress, validatePublishAddress);
+  if (update.images) {
+    const images = applyImageUpdate(next.images, update.images);
+    if (images) next.images = images;
+    else delete next.images;
+  }
   if (update.tcp === true) next.tcp = true;
   if (update.tcp === false) delete next.tcp;
   validateInstance(next, home);
   return next;
+}
+
+/**
+ * Applies an image update: a string sets a role (checked), `null` clears it.
+ *
+ * @returns The settings, or `undefined` when none is left.
+ * @throws {UsageError} On an invalid reference.
+ */
+function applyImageUpdate(
+  current: ImageSettings | undefined,
+  update: { [R in ImageRole]?: string | null },
+): ImageSettings | undefined {
+  const next: ImageSettings = { ...current };
+  for (const [role, value] of Object.entries(update) as [ImageRole, string | null][]) {
+    if (value === null) delete next[role];
+    else if (value !== undefined) next[role] = validateImage(value, role);
+  }
+  return Object.keys(next).length > 0 ? next : undefined;
+}
+
+/** The global image settings and what they make of each role. */
+export interface GlobalImages {
+  /** `servers.json`'s top-level `images`. */
+  settings: ImageSettings;
+  /** Each role's image for an instance that sets none, and where it comes from. */
+  effective: ServiceImages;
+}
+
+/**
+ * `wb c images [--postgres-image ...]`: shows, and with an update changes (under the lock
+ * of `servers.json`), the images of every docker instance that does not set its own
+ * (`servers.json`'s top-level `images`). Running instances pick a change up on their next
+ * restart.
+ *
+ * @param context The context (`imageDefaults`: the environment's layer).
+ * @param update Roles to set (checked) or clear (`null`). @default {none: just show}
+ * @returns The stored settings and their effect.
+ * @throws {UsageError} On an invalid reference.
+ * @example
+ * ```ts
+ * import { globalImages } from "./config_commands.ts";
+ * import { memoryReporter } from "./reporter.ts";
+ * const context = { home: await Deno.makeTempDir(), repoRoot: ".", reporter: memoryReporter() };
+ * (await globalImages(context, { redis: "wb-local/redis:7" })).effective.redis; // "wb-local/redis:7"
+ * ```
+ */
+export async function globalImages(
+  context: WbContext,
+  update: { [R in ImageRole]?: string | null } = {},
+): Promise<GlobalImages> {
+  let settings: ImageSettings | undefined;
+  if (Object.values(update).some((v) => v !== undefined)) {
+    settings = await editConfig<ImageSettings | undefined>(
+      context.home,
+      {
+        command: context.command ?? "wb c images",
+        waitMs: context.lockWaitMs,
+        reporter: context.reporter,
+      },
+      (config) => {
+        const images = applyImageUpdate(config.images, update);
+        const { images: _, ...rest } = config;
+        return { config: { ...rest, ...(images ? { images } : {}) }, result: images };
+      },
+    );
+    context.reporter.info(
+      "Updated the global images; `wb restart <targets>` applies them to running instances",
+    );
+  } else {
+    settings = (await loadConfig(context.home)).images;
+  }
+  return {
+    settings: settings ?? {},
+    effective: resolveImages({}, {
+      ...(settings ? { config: settings } : {}),
+      ...(context.imageDefaults ? { env: context.imageDefaults } : {}),
+    }),
+  };
 }
 
 /** Options of {@linkcode removeInstance}. */
@@ -364,7 +479,7 @@ export async function removeInstance(
         }
       }
       return {
-        config: { instances: config.instances.filter((i) => i.id !== id) },
+        config: { ...config, instances: config.instances.filter((i) => i.id !== id) },
         result: instance,
       };
     },
@@ -417,7 +532,10 @@ export async function tagInstances(
           : [...new Set([...i.tags, ...tags])];
         return { ...i, tags: next };
       });
-      return { config: { instances }, result: instances.filter((i) => chosen.has(i.id)) };
+      return {
+        config: { ...config, instances },
+        result: instances.filter((i) => chosen.has(i.id)),
+      };
     },
   ))!;
   for (const i of changed) {
@@ -469,6 +587,11 @@ export async function validateConfigFile(home: string): Promise<ValidationReport
   if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
     for (const key of Object.keys(raw)) {
       if (!CONFIG_KEYS.includes(key)) report.errors.push(unknownKeyMessage(key, CONFIG_KEYS));
+    }
+    try {
+      validateImageSettings((raw as { images?: unknown }).images, "top level");
+    } catch (error) {
+      report.errors.push((error as Error).message);
     }
   }
   const list = (raw as { instances?: unknown })?.instances;

@@ -130,7 +130,7 @@ Deno.test("c validate reports every problem at once: bad fields, duplicate ids a
   const report = await validateConfigFile(wb.home);
   assert.equal(report.instances, 7);
   assert.deepEqual(report.errors, [
-    "unknown key 'defaults'; known keys: instances",
+    "unknown key 'defaults'; known keys: instances, images",
     "duplicate instance id 'ok'",
     "instance 'bad' (entry 4), field 'serverVersion': Invalid server version 'not a tag': use a docker tag (up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-')",
     "instance 'mem' (entry 5), field 'redisMaxmemory': Invalid Redis maxmemory 'lots': use a positive size such as 256mb or 1gb",

@@ -6,6 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import type { ImageSettings } from "./images.ts";
 import type { Reporter } from "./reporter.ts";
 
 /** Dependencies of the CLI functions. Only `cli/main.ts` builds one from `Deno.env`. */
@@ -57,6 +58,11 @@ export interface WbContext {
    * its sources. @default {true unless `appCommand` is set}
    */
   buildClient?: boolean;
+  /**
+   * Docker: the machine-wide image defaults (`WB_POSTGRES_IMAGE`, ...: see `cli/images.ts`),
+   * below `servers.json`'s settings. @default {none: the upstream images}
+   */
+  imageDefaults?: ImageSettings;
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The docker runtime: executes the docker plans of `plan.ts`, waits for the app's
- * `/healthz`, and removes an instance's labelled resources when a start fails.
+ * The docker runtime: executes the docker plans of `plan.ts` with the instance's
+ * configured images, waits for the app's `/healthz`, and when a start fails removes
+ * exactly what that start created (containers it ran, the network if it made it).
  *
  * @module
  */
@@ -9,6 +10,8 @@ import { join } from "node:path";
 import type { Instance } from "./config.ts";
 import type { WbContext } from "./context.ts";
 import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
+import { imageLayersOf } from "./instance_images.ts";
+import { type ImageLayers, resolveImages, type ServiceImages } from "./images.ts";
 import {
   containerName,
   dockerCountFacilitiesStep,
@@ -20,12 +23,14 @@ import {
   dockerStartSteps,
   dockerStopSteps,
   INSPECT_FORMAT,
+  REDIS_DOWN_HINT,
+  type Service,
   servicesOf,
   type Step,
 } from "./plan.ts";
 import { probeHttp } from "./process.ts";
 import { parseRedisInfo, REDIS_CONFIG_FILE, writeRedisConfig } from "./redis_config.ts";
-import { execStep, runStep, runSteps, sleep } from "./runner.ts";
+import { execStep, runStep, runSteps, sleep, type StepResult } from "./runner.ts";
 import {
   appUrl,
   instanceStatus,
@@ -50,6 +55,30 @@ import {
 export function dockerRuntime(context: WbContext): Runtime {
   const { reporter } = context;
   const options = { env: context.env, reporter };
+  let layers: Promise<ImageLayers> | undefined;
+  const imagesFor = async (instance: Instance): Promise<ServiceImages> =>
+    resolveImages(instance, await (layers ??= imageLayersOf(context)));
+  /**
+   * What each instance's starts in this runtime created, for the rollback: containers
+   * `docker run` was asked to create (a failed run may leave one behind, `created`) and the
+   * network when `network create` made it. Not what was already there.
+   */
+  const created = new Map<string, { containers: string[]; networks: string[] }>();
+  const record = (instance: Instance, step: Step, result?: StepResult) => {
+    const mine = created.get(instance.id) ?? { containers: [], networks: [] };
+    created.set(instance.id, mine);
+    if (result?.status === "already") return; // running (or existing) before this start
+    if (step.args[0] === "run" && step.args.includes("-d")) {
+      mine.containers.push(step.args[step.args.indexOf("--name") + 1]);
+    } else if (step.args[0] === "network" && step.args[1] === "create" && result) {
+      mine.networks.push(step.args.at(-1)!);
+    }
+  };
+  /** The last lines of a container's log, for an error message. */
+  const logTail = async (instance: Instance, service: Service) => {
+    const logs = await execStep(dockerLogsStep(instance.id, service, { tailLines: 20 }), options);
+    return `${logs.stdout}${logs.stderr}`.trim();
+  };
   const probe = (title: string, args: string[]) =>
     execStep({ title, command: "docker", args }, options);
   const redisCli = async (instance: Instance, title: string, args: string[]) => {
@@ -84,22 +113,52 @@ export function dockerRuntime(context: WbContext): Runtime {
 
   return {
     async start(instance, service, secrets) {
+      if (!created.has(instance.id)) created.set(instance.id, { containers: [], networks: [] });
       if (service === "redis") {
-        await writeRedisConfig(
-          join(instance.instanceDir, "redis", REDIS_CONFIG_FILE),
-          instance,
-          dockerRedisListen(),
-          secrets.redisPassword,
-        );
+        const path = join(instance.instanceDir, "redis", REDIS_CONFIG_FILE);
+        try {
+          await writeRedisConfig(path, instance, dockerRedisListen(), secrets.redisPassword);
+        } catch (error) {
+          // The Redis directory is unusable (a file, not writable): Redis cannot start,
+          // which is a warning like any other Redis failure.
+          reporter.warn(
+            `Cannot write ${path}: ${
+              (error as Error).message
+            }; Redis of '${instance.id}' is not started. ${REDIS_DOWN_HINT}`,
+          );
+          return;
+        }
       }
       const steps = dockerStartSteps(instance, service, {
         secrets,
         postgresReadyMs: context.postgresReadyMs,
         redisReadyMs: context.redisReadyMs,
+        images: await imagesFor(instance),
       });
       for (const step of steps) {
+        let result: StepResult;
+        try {
+          result = await runStep(step, options);
+        } catch (error) {
+          record(instance, step);
+          // A container that stopped (or never became ready): its log says why.
+          if (error instanceof ReadinessTimeoutError && service !== "app") {
+            const tail = await logTail(instance, service);
+            if (tail) throw new ReadinessTimeoutError(error.message, tail, { cause: error.cause });
+          }
+          throw error;
+        }
+        record(instance, step, result);
         // An optional service that failed (Redis) has warned; its later steps are moot.
-        if ((await runStep(step, options)).status === "warned") return;
+        if (result.status === "warned") {
+          if (step.retryForMs !== undefined) {
+            const tail = await logTail(instance, service);
+            if (tail) {
+              reporter.warn(`Last log lines of ${containerName(instance.id, service)}:\n${tail}`);
+            }
+          }
+          return;
+        }
       }
       if (service === "app") await waitForApp(instance);
     },
@@ -146,7 +205,7 @@ export function dockerRuntime(context: WbContext): Runtime {
         const unreachable = await unknown(inspected);
         if (unreachable) return unreachable;
         const { code, stdout } = inspected;
-        const [state = "absent", startedAt] = code === 0 && stdout.trim()
+        const [state = "absent", startedAt, image] = code === 0 && stdout.trim()
           ? stdout.trim().split(" ")
           : ["absent"];
         services.push({
@@ -154,10 +213,23 @@ export function dockerRuntime(context: WbContext): Runtime {
           running: state === "running",
           state,
           ...(startedAt && !startedAt.startsWith("0001") ? { startedAt } : {}),
+          ...(image ? { image } : {}),
           detail: `container ${name} (${state})`,
         });
       }
-      return await instanceStatus(this, instance, services);
+      const status = await instanceStatus(this, instance, services);
+      const images = await imagesFor(instance);
+      const configured: Partial<Record<Service, string>> = {
+        postgres: images.postgres,
+        redis: images.redis,
+        app: images.app,
+        ...(images.admin ? { admin: images.admin } : {}),
+      };
+      for (const state of status.services) {
+        const image = configured[state.service];
+        if (image) state.configuredImage = image;
+      }
+      return status;
     },
 
     async redisKeyCount(instance) {
@@ -183,6 +255,26 @@ export function dockerRuntime(context: WbContext): Runtime {
 
     async rollback(instance) {
       const plan = dockerRollbackPlan(instance.id);
+      const mine = created.get(instance.id);
+      if (mine) {
+        // Exactly what the start created: what was there before it stays.
+        created.delete(instance.id);
+        const removed: string[] = [];
+        const containers = [...new Set(mine.containers)];
+        if (containers.length > 0) {
+          // `docker rm` prints each container it removed; a name it did not know (a `run`
+          // that failed before creating its container) is not reported as removed.
+          const result = await runStep(plan.removeContainers(containers), options);
+          const printed = new Set(result.output.stdout.split("\n").map((l) => l.trim()));
+          const gone = containers.filter((c) => printed.has(c));
+          removed.push(...gone.map((c) => `removed container ${c}`));
+        }
+        if (mine.networks.length > 0) {
+          await runStep(plan.removeNetworks(mine.networks), options);
+          removed.push(...mine.networks.map((n) => `removed network ${n}`));
+        }
+        return removed;
+      }
       const names = (step: Step) =>
         runStep(step, options).then((r) => r.output.stdout.split("\n").map((l) => l.trim()))
           .then((lines) => lines.filter(Boolean));
@@ -231,7 +323,8 @@ export function dockerRuntime(context: WbContext): Runtime {
     },
 
     async load(instance, secrets, loadOptions) {
-      await runSteps([dockerLoadStep(instance, secrets, loadOptions)], options);
+      const images = await imagesFor(instance);
+      await runSteps([dockerLoadStep(instance, secrets, loadOptions, images.app)], options);
     },
   };
 }

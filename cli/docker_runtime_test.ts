@@ -16,6 +16,7 @@ import {
   StartFailedError,
 } from "./errors.ts";
 import {
+  formatPullTable,
   initInstance,
   pullImages,
   restartTargets,
@@ -133,7 +134,7 @@ Deno.test("wb restart @all (docker) rolls: each instance stopped, started and he
   }
 });
 
-Deno.test("a failed Postgres start (docker) removes every resource labelled with the instance, and only those", async () => {
+Deno.test("a failed Postgres start (docker) removes exactly what the start created, nothing of other instances", async () => {
   const { wb, docker, instances: [api, web] } = await dockerWb(
     ["api", "web"],
     "run -d --name web-postgres",
@@ -157,7 +158,6 @@ Deno.test("a failed Postgres start (docker) removes every resource labelled with
     );
     return true;
   });
-  const label = "label=dev.wb.instance=web";
   assert.deepEqual(await docker.calls(), [
     ["network", "create", "--label", "dev.wb.instance=web", "web"],
     ["rm", "web-postgres"],
@@ -178,9 +178,7 @@ Deno.test("a failed Postgres start (docker) removes every resource labelled with
       `${web.instanceDir}/databases:/var/lib/postgresql/data`,
       "postgres:17.4",
     ],
-    ["ps", "-a", "--filter", label, "--format", "{{.Names}}"],
     ["rm", "-f", "web-postgres"],
-    ["network", "ls", "--filter", label, "--format", "{{.Name}}"],
     ["network", "rm", "web"],
   ]); // deno-fmt-ignore
   const state = await Deno.readTextFile(`${docker.env.FAKE_DOCKER_LOG}.state`);
@@ -190,6 +188,28 @@ Deno.test("a failed Postgres start (docker) removes every resource labelled with
     ["api", "api", "api-postgres", "api-redis"],
     "the other instance's containers and network are untouched",
   );
+});
+
+Deno.test("a failed start (docker) leaves what was there before it: a network that existed stays", async () => {
+  const { wb, docker } = await dockerWb(["web"], "run -d --name web-postgres");
+  await using _ = wb;
+  const env = { ...Deno.env.toObject(), ...docker.env, FAKE_DOCKER_FAIL: "" };
+  const made = await new Deno.Command("docker", {
+    args: ["network", "create", "--label", "dev.wb.instance=web", "web"],
+    env,
+  }).output();
+  assert.equal(made.code, 0);
+  await docker.clear();
+  await assert.rejects(runTargets(wb.context, ["web"]), (error) => {
+    assert.ok(error instanceof StartFailedError);
+    assert.match(error.message, /Rolled back 'web': removed container web-postgres\.$/);
+    return true;
+  });
+  const calls = await docker.calls();
+  assert.deepEqual(calls.at(-1), ["rm", "-f", "web-postgres"]);
+  assert.ok(!calls.some((c) => c[0] === "network" && c[1] === "rm"), "the network stays");
+  const state = await Deno.readTextFile(`${docker.env.FAKE_DOCKER_LOG}.state`);
+  assert.match(state, /^network web /m);
 });
 
 Deno.test("a failed Redis start (docker) is a warning: no PING wait, and the app still starts and is awaited", async () => {
@@ -233,13 +253,10 @@ Deno.test("an app that never answers /healthz (docker) fails with its log tail a
     );
     return true;
   });
-  const label = "label=dev.wb.instance=web";
   assert.deepEqual(await docker.calls(), [
     ...start(web),
     ["logs", "--tail", "20", "web"],
-    ["ps", "-a", "--filter", label, "--format", "{{.Names}}"],
     ["rm", "-f", "web-postgres", "web-redis", "web"],
-    ["network", "ls", "--filter", label, "--format", "{{.Name}}"],
     ["network", "rm", "web"],
   ]);
 });
@@ -266,18 +283,18 @@ Deno.test("pullImages() pulls base and app images, reporting layer progress", as
   const { wb, docker } = await dockerWb(["web"]);
   await using _ = wb;
   const results = await pullImages(wb.context);
-  assert.deepEqual(results.map((r) => [r.image, r.status, r.progress]), [
-    ["postgres:17.4", "ok", {
+  assert.deepEqual(results.map((r) => [r.image, r.usedBy, r.status, r.progress]), [
+    ["postgres:17.4", ["web postgres"], "pulled", {
       layers: 3,
       done: 3,
       status: "Downloaded newer image for postgres:17.4",
     }],
-    ["redis:7-alpine", "ok", {
+    ["redis:7-alpine", ["web redis"], "pulled", {
       layers: 3,
       done: 3,
       status: "Downloaded newer image for redis:7-alpine",
     }],
-    ["wb-server:latest", "ok", {
+    ["wb-server:latest", ["web app"], "pulled", {
       layers: 3,
       done: 3,
       status: "Downloaded newer image for wb-server:latest",
@@ -296,6 +313,37 @@ Deno.test("pullImages() pulls base and app images, reporting layer progress", as
   assert.ok(wb.context.reporter.lines.some((l) => l.message === "Pull redis:7-alpine (2/3)"));
 });
 
+Deno.test("pullImages(): an image no registry gives is fine when the engine has it, missing otherwise", async () => {
+  const { wb, docker } = await dockerWb(["web"], "pull wb-");
+  await using _ = wb;
+  wb.context.imageDefaults = { redis: "wb-local/redis:7" };
+  wb.context.env = { ...docker.env, FAKE_DOCKER_IMAGES: "wb-local/redis:7" };
+  let results = await pullImages(wb.context);
+  assert.deepEqual(results.map((r) => [r.image, r.status]), [
+    ["postgres:17.4", "pulled"],
+    ["wb-local/redis:7", "local"],
+    ["wb-server:latest", "missing"],
+  ]);
+  assert.match(results[1].error!, /fake docker: failing on purpose/);
+  const warning = wb.context.reporter.lines.find((l) => l.level === "warn")!.message;
+  assert.match(
+    warning,
+    /wb-server:latest is neither pullable nor in the engine .* build it with `wb build web`\. Needed by: web app/,
+  );
+  assert.deepEqual(
+    formatPullTable(results).split("\n").map((l) => l.trim().split(/\s+/)),
+    [
+      ["INSTANCE", "SERVICE", "IMAGE", "PULL"],
+      ["web", "postgres", "postgres:17.4", "pulled"],
+      ["web", "redis", "wb-local/redis:7", "local"],
+      ["web", "app", "wb-server:latest", "missing"],
+    ],
+  );
+  wb.context.env = { ...docker.env, FAKE_DOCKER_IMAGES: "wb-local/redis:7 wb-server:latest" };
+  results = await pullImages(wb.context);
+  assert.deepEqual(results.map((r) => r.status), ["pulled", "local", "local"]);
+});
+
 Deno.test("statusTargets() (docker) inspects every container, reads Redis INFO with the password and the app version", async () => {
   const { wb, docker, instances: [web] } = await dockerWb(["web"]);
   await using _ = wb;
@@ -303,7 +351,7 @@ Deno.test("statusTargets() (docker) inspects every container, reads Redis INFO w
   const [status] = await statusTargets(wb.context, ["web"]);
   assert.deepEqual(status.services.map((s) => s.service), ["network", "postgres", "redis", "app"]);
   assert.equal(status.app?.version, "9.9.9", "the version /healthz reports");
-  const format = "{{.State.Status}} {{.State.StartedAt}}";
+  const format = "{{.State.Status}} {{.State.StartedAt}} {{.Config.Image}}";
   assert.deepEqual(await docker.calls(), [
     ["network", "inspect", "web"],
     ["inspect", "--format", format, "web-postgres"],

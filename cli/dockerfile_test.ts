@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultRepoRoot } from "./context.ts";
+import { DEFAULT_IMAGES } from "./images.ts";
 import { CONTAINER_APP_PORT, dockerLoadStep } from "./plan.ts";
 
 const root = defaultRepoRoot();
@@ -49,7 +50,11 @@ Deno.test("Dockerfile copies every repository module the server and the loader i
 Deno.test("Dockerfile pins the project's Deno, installs from the lock and runs what wb expects", async () => {
   const ci = await Deno.readTextFile(join(root, ".ci", "run"));
   const pinned = ci.match(/deno@(\d+\.\d+\.\d+)/)![1];
-  assert.equal(instructions[0], `FROM denoland/deno:${pinned}`);
+  // The base image is a build argument (wb build, the stand-in of docker:images), by default
+  // the official image of the pinned Deno, which is also wb's default base image.
+  assert.equal(instructions[0], `ARG DENO_IMAGE=denoland/deno:${pinned}`);
+  assert.equal(instructions[1], "FROM ${DENO_IMAGE}");
+  assert.equal(DEFAULT_IMAGES.deno, `denoland/deno:${pinned}`);
   assert.ok(copied.includes("deno.lock"));
   assert.match(dockerfile, /^RUN deno cache --frozen server\/main\.ts server\/load\.ts$/m);
   // The web client the server serves from client/dist/, built in the image as the app's user.

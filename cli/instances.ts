@@ -25,20 +25,38 @@ import {
   validateMaxmemory,
   validateMaxmemoryPolicy,
   validatePublicUrl,
+  validatePublishAddress,
   validateTag,
   validateVersion,
   validateWorkers,
 } from "./config.ts";
 import type { WbContext } from "./context.ts";
 import { dockerRuntime } from "./docker_runtime.ts";
-import { CliError, InterruptedError, StartFailedError, UsageError } from "./errors.ts";
+import {
+  CliError,
+  CommandFailedError,
+  InterruptedError,
+  StartFailedError,
+  UsageError,
+} from "./errors.ts";
+import { type ImageSettings, resolveImages, validateImageSettings } from "./images.ts";
+import { imageLayersOf } from "./instance_images.ts";
 import { nativeRuntime } from "./native_runtime.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { ensureClientBuilt } from "./client_build.ts";
 import { judge } from "./runtime.ts";
-import { type LoadOptions, planPull, servicesOf, stopOrderOf, SUBDIRECTORIES } from "./plan.ts";
+import {
+  imagePresentStep,
+  imagesToPull,
+  type LoadOptions,
+  pullStep,
+  servicesOf,
+  stopOrderOf,
+  SUBDIRECTORIES,
+} from "./plan.ts";
 import { isPortFree } from "./process.ts";
-import { runStep } from "./runner.ts";
+import { execStep, runStep } from "./runner.ts";
+import { renderTable } from "./table.ts";
 import { formatPullProgress, type PullProgress, pullTracker } from "./pull_progress.ts";
 import type { InstanceStatus, Runtime } from "./runtime.ts";
 import { ensureSecrets, generateSecrets, type Secrets } from "./secrets.ts";
@@ -127,6 +145,10 @@ export interface InitOptions {
   tcp?: boolean;
   /** The URL people open, used in login links. */
   publicUrl?: string;
+  /** Docker: images of its services (unset roles: the global settings). */
+  images?: ImageSettings;
+  /** Docker: host address the app port is published on. @default {"127.0.0.1"} */
+  publishAddress?: string;
 }
 
 /** Ports taken by instances other than `exceptId`. */
@@ -203,6 +225,15 @@ export async function initInstance(
   if (options.serverVersion) validateVersion(options.serverVersion);
   if (options.adminVersion) validateVersion(options.adminVersion, "admin version");
   const publicUrl = options.publicUrl ? validatePublicUrl(options.publicUrl) : undefined;
+  if ((options.images || options.publishAddress) && runtime !== "docker") {
+    throw new UsageError(
+      `Images and the publish address are docker settings; '${id}' would be ${runtime}`,
+    );
+  }
+  const images = validateImageSettings(options.images, `instance '${id}'`);
+  const publishAddress = options.publishAddress
+    ? validatePublishAddress(options.publishAddress)
+    : undefined;
   // Under the lock of servers.json: concurrent adds each see the others (distinct ports).
   const instance = await editConfig<Instance>(
     context.home,
@@ -241,6 +272,8 @@ export async function initInstance(
       }
       if (options.workers !== undefined) instance.workers = validateWorkers(options.workers);
       if (publicUrl) instance.publicUrl = publicUrl;
+      if (images) instance.images = images;
+      if (publishAddress) instance.publishAddress = publishAddress;
       if (runtime === "native") {
         instance.postgresPort = parsePort(
           options.postgresPort ?? port + POSTGRES_PORT_OFFSET,
@@ -273,7 +306,10 @@ export async function initInstance(
           } of '${id}' is in use on this machine right now; \`wb run ${id}\` needs it free`,
         );
       }
-      return { config: { instances: [...config.instances, instance] }, result: instance };
+      return {
+        config: { ...config, instances: [...config.instances, instance] },
+        result: instance,
+      };
     },
   );
   await makeInstanceDir(instance!.instanceDir);
@@ -390,8 +426,8 @@ const interrupted = (context: WbContext) =>
 /**
  * Starts an instance: every service in start order (network, Postgres and its
  * readiness, Redis and its PING, admin, app and its `/healthz`). Running services are left
- * as they are. When a required service fails, everything of the instance is removed
- * again (docker: every resource labelled `dev.wb.instance=<id>`; native: every process)
+ * as they are. When a required service fails, what the start made is removed again
+ * (docker: exactly the containers it ran and the network if it made it; native: every process)
  * and a {@linkcode StartFailedError} says what failed and what was removed. When
  * `context.signal` aborts, the service under way finishes starting, then the partial start
  * is rolled back the same way ({@linkcode InterruptedError}); a start that had completed
@@ -741,23 +777,32 @@ export function statusExitCode(statuses: readonly InstanceStatus[]): number {
 export interface PullResult {
   /** Image reference. */
   image: string;
-  /** `ok`, or `warned` when pulling an optional image (our own) failed. */
-  status: "ok" | "warned";
+  /** `<id> <service>` of every targeted service that runs it. */
+  usedBy: string[];
+  /**
+   * `pulled` from its registry; `local`: not pulled (no registry has it, or none is
+   * reachable) but present in the engine, which runs it; `missing`: neither.
+   */
+  status: "pulled" | "local" | "missing";
   /** Layers and Docker's closing status. */
   progress: PullProgress;
   /** How long the pull took, in milliseconds. */
   ms: number;
+  /** Why the pull failed (docker's stderr), when it did. */
+  error?: string;
 }
 
 /**
- * `wb pull [targets]`: pulls the images of the targeted docker instances
- * ({@linkcode IMAGES_TO_PULL} plus their app and admin images), one after the other,
- * reporting each image's layers as they arrive.
+ * `wb pull [targets]`: pulls every image the targeted docker instances run (each
+ * instance's Postgres, Redis, admin and app image under the configuration, see
+ * `cli/images.ts`), one after the other, reporting each image's layers as they arrive. An
+ * image no registry gives (a stand-in of `deno task docker:images`, an app image made by
+ * `wb build`) is fine when the engine has it: the instance runs the local one.
  *
  * @param context The context.
  * @param targets Ids, `@all`, `@<tag>` or `server=<version>`. @default {["@all"]}
- * @returns One result per image.
- * @throws {CommandFailedError} When pulling a base image fails.
+ * @returns One result per image; a `missing` one means an instance cannot start.
+ * @throws {UnknownTargetError} On an unknown target.
  * @example
  * ```ts
  * import { pullImages } from "./instances.ts";
@@ -770,34 +815,75 @@ export async function pullImages(
   targets: readonly string[] = ["@all"],
 ): Promise<PullResult[]> {
   const config = await loadConfig(context.home);
-  const instances = resolveTargets(config, targets.length ? targets : ["@all"]);
-  const steps = planPull(instances);
+  const instances = resolveTargets(config, targets.length ? targets : ["@all"])
+    .filter((i) => i.runtime === "docker");
+  const layers = await imageLayersOf(context);
+  const uses = imagesToPull(instances.map((i) => ({ id: i.id, images: resolveImages(i, layers) })));
+  const options = { env: context.env, reporter: context.reporter };
   const results: PullResult[] = [];
-  for (const [index, step] of steps.entries()) {
+  for (const [index, use] of uses.entries()) {
     const track = pullTracker();
     let progress: PullProgress = { layers: 0, done: 0 };
     const started = performance.now();
-    const result = await runStep(
-      { ...step, title: `${step.title} (${index + 1}/${steps.length})` },
-      {
-        env: context.env,
-        reporter: context.reporter,
+    const step = pullStep(use);
+    let error: string | undefined;
+    try {
+      await runStep({ ...step, title: `${step.title} (${index + 1}/${uses.length})` }, {
+        ...options,
         onStdoutLine: (line) => {
           progress = track(line);
           context.reporter.progress?.(formatPullProgress(progress));
         },
-      },
-    );
+      });
+    } catch (e) {
+      if (!(e instanceof CommandFailedError)) throw e;
+      error = e.stderr.split("\n").find((l) => l.trim()) ?? e.message;
+    }
     const ms = performance.now() - started;
-    const image = step.args[1];
-    results.push({ image, status: result.status === "warned" ? "warned" : "ok", progress, ms });
-    if (result.status !== "warned") {
+    const { image, usedBy } = use;
+    if (error === undefined) {
+      results.push({ image, usedBy, status: "pulled", progress, ms });
       context.reporter.info(
         `Pulled ${image}: ${formatPullProgress(progress)} in ${(ms / 1000).toFixed(1)} s`,
+      );
+      continue;
+    }
+    const present = (await execStep(imagePresentStep(image), options)).code === 0;
+    results.push({ image, usedBy, status: present ? "local" : "missing", progress, ms, error });
+    if (present) {
+      context.reporter.info(`Kept the local ${image} (not pulled: ${error})`);
+    } else {
+      const ids = [...new Set(usedBy.map((u) => u.split(" ")[0]))];
+      context.reporter.warn(
+        `${image} is neither pullable nor in the engine (${error}); ${
+          use.own
+            ? `build it with \`wb build ${ids.join(" ")}\``
+            : "set another image with `wb c update <id> --<service>-image` or `wb c images`"
+        }. Needed by: ${usedBy.join(", ")}`,
       );
     }
   }
   return results;
+}
+
+/**
+ * Formats `wb pull`'s results: one row per service, with the image it runs and what the
+ * pull did.
+ *
+ * @param results From {@linkcode pullImages}.
+ * @returns A table.
+ * @example
+ * ```ts
+ * import { formatPullTable } from "./instances.ts";
+ * formatPullTable([]); // "No docker instance among the targets"
+ * ```
+ */
+export function formatPullTable(results: readonly PullResult[]): string {
+  if (results.length === 0) return "No docker instance among the targets";
+  const rows = results.flatMap((r) =>
+    r.usedBy.map((use) => [...use.split(" "), r.image, r.status] as string[])
+  ).sort((a, b) => a[0].localeCompare(b[0]));
+  return renderTable(["INSTANCE", "SERVICE", "IMAGE", "PULL"], rows);
 }
 
 /** Options of {@linkcode loadInstance}. */

@@ -24,8 +24,10 @@ import {
   validateWorkers,
 } from "./config.ts";
 import { parseSince } from "./logs.ts";
+import { buildAppImages } from "./app_build.ts";
 import {
   formatInstanceTable,
+  globalImages,
   listInstances,
   removeInstance,
   showInstance,
@@ -37,6 +39,14 @@ import { defaultRepoRoot, type WbContext } from "./context.ts";
 import { defaultFacilitiesCsv, formatDemoReport, runDemo } from "./demo.ts";
 import { CliError, UsageError } from "./errors.ts";
 import {
+  IMAGE_ENV,
+  IMAGE_ROLES,
+  type ImageRole,
+  type ImageSettings,
+  imageSettingsFromEnv,
+} from "./images.ts";
+import {
+  formatPullTable,
   initInstance,
   type LifecycleOptions,
   loadInstance,
@@ -50,7 +60,7 @@ import {
 } from "./instances.ts";
 import { flushCache, redisCli, showLogs } from "./ops.ts";
 import { consoleReporter, type Reporter, spinnerReporter } from "./reporter.ts";
-import { formatStatusTable } from "./status.ts";
+import { formatImageLines, formatStatusTable } from "./status.ts";
 import { addUser, listUsers, removeUser, revokeUser } from "./users.ts";
 import { renderTable } from "./table.ts";
 import { formatProxyPlan, proxyInstance } from "./proxy.ts";
@@ -68,6 +78,28 @@ function positiveInt(value: string, what: string): number {
 }
 
 /** `Examples:` help text, one `$ wb ...` line per example. */
+/**
+ * The image options of `wb c add|update|images` as an image update: `clearable` turns the
+ * word `default` into `null` (back to the next layer).
+ */
+function imageOptions(
+  o: { postgresImage?: string; redisImage?: string; appImage?: string; denoImage?: string },
+  clearable = false,
+): { [R in ImageRole]?: string | null } | undefined {
+  const values: Record<ImageRole, string | undefined> = {
+    postgres: o.postgresImage,
+    redis: o.redisImage,
+    app: o.appImage,
+    deno: o.denoImage,
+  };
+  const update: { [R in ImageRole]?: string | null } = {};
+  for (const role of IMAGE_ROLES) {
+    const value = values[role];
+    if (value !== undefined) update[role] = clearable && value === "default" ? null : value;
+  }
+  return Object.keys(update).length > 0 ? update : undefined;
+}
+
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => (l.startsWith("#") ? `  ${l}` : `  $ ${l}`)).join("\n")}`;
 }
@@ -239,6 +271,14 @@ export function buildProgram(
         "native: Postgres and Redis also on loopback TCP (password-protected); default: Unix sockets only",
       )
       .option("--public-url <url>", "the URL people open (reverse proxy), used in login links")
+      .option("--postgres-image <ref>", "docker: Postgres image (default: wb c images)")
+      .option("--redis-image <ref>", "docker: Redis image (default: wb c images)")
+      .option("--app-image <repository>", "docker: app image repository; its tag is the version")
+      .option("--deno-image <ref>", "docker: base image wb build builds the app on")
+      .option(
+        "--publish-address <ip>",
+        "docker: host address of the app port (default 127.0.0.1; 0.0.0.0: every interface)",
+      )
       .addHelpText(
         "after",
         examples(
@@ -268,6 +308,8 @@ export function buildProgram(
           workers: o.workers === undefined ? undefined : validateWorkers(o.workers),
           tcp: o.tcp === true,
           publicUrl: o.publicUrl,
+          images: imageOptions(o) as ImageSettings | undefined,
+          publishAddress: o.publishAddress,
         });
       });
 
@@ -322,10 +364,16 @@ export function buildProgram(
     .option("--tcp", "native: Postgres and Redis also on loopback TCP (password-protected)")
     .option("--no-tcp", "native: Postgres and Redis on their Unix sockets only")
     .option("--public-url <url>", "the URL people open ('none' clears it)")
+    .option("--postgres-image <ref>", "docker: Postgres image ('default' clears it)")
+    .option("--redis-image <ref>", "docker: Redis image ('default' clears it)")
+    .option("--app-image <repository>", "docker: app image repository ('default' clears it)")
+    .option("--deno-image <ref>", "docker: base image of wb build ('default' clears it)")
+    .option("--publish-address <ip>", "docker: host address of the app port ('default': 127.0.0.1)")
     .addHelpText(
       "after",
       examples(
         "wb c update web1 --server-version 1.5.0 && wb restart web1",
+        "wb c update web1 --redis-image registry.example.org/redis:7.4 && wb restart web1",
         "wb c update @prod --server-version 2.0.0 && wb restart @prod",
         "wb c update web1 --public-url https://web1.example.org",
         "wb c update web1 --redis-maxmemory 1gb --redis-policy allkeys-lfu",
@@ -348,7 +396,41 @@ export function buildProgram(
         workers: o.workers === undefined ? undefined : validateWorkers(o.workers),
         tcp: o.tcp,
         publicUrl: o.publicUrl === "none" ? null : o.publicUrl,
+        images: imageOptions(o, true),
+        publishAddress: o.publishAddress === "default" ? null : o.publishAddress,
       });
+    });
+
+  c.command("images")
+    .description(
+      "show or set the images of docker instances that set none of their own (servers.json)",
+    )
+    .option("--postgres-image <ref>", "Postgres image ('default' clears it)")
+    .option("--redis-image <ref>", "Redis image ('default' clears it)")
+    .option("--app-image <repository>", "app image repository ('default' clears it)")
+    .option("--deno-image <ref>", "base image of wb build ('default' clears it)")
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      examples(
+        "wb c images",
+        "wb c images --postgres-image wb-local/postgres:15 --redis-image wb-local/redis:7",
+        "wb c images --redis-image default",
+        `# below servers.json: ${IMAGE_ROLES.map((r) => IMAGE_ENV[r]).join(", ")}`,
+      ),
+    )
+    .action(async (o) => {
+      const { settings, effective } = await globalImages(context, imageOptions(o, true));
+      if (o.json) {
+        print(JSON.stringify({ settings, effective }, null, 2));
+        return;
+      }
+      for (const role of IMAGE_ROLES) {
+        const image = role === "app"
+          ? `${effective.app.replace(/:latest$/, "")}:<version>`
+          : effective[role];
+        print(`${role.padEnd(8)} ${image}  (${effective.sources[role]})`);
+      }
     });
 
   c.command("remove")
@@ -462,21 +544,53 @@ export function buildProgram(
     )
     .action(async (targets, o) => {
       const statuses = await statusTargets(context, targets.length ? targets : ["@all"]);
-      print(o.json ? JSON.stringify(statuses, null, 2) : formatStatusTable(statuses));
+      print(
+        o.json
+          ? JSON.stringify(statuses, null, 2)
+          : [formatStatusTable(statuses), ...formatImageLines(statuses)].join("\n"),
+      );
       setExit(statusExitCode(statuses));
     });
 
   program.command("pull")
-    .description("pull the docker images of docker instances, with progress")
+    .description(
+      "pull the images docker instances run, with progress; shows each service's image",
+    )
     .argument("[targets...]", `${TARGETS} (default @all)`)
     .addHelpText("after", examples("wb pull", "wb pull @prod"))
     .action(async (targets) => {
       const results = await pullImages(context, targets.length ? targets : ["@all"]);
-      const pulled = results.filter((r) => r.status === "ok").map((r) => r.image);
+      print(formatPullTable(results));
+      const missing = results.filter((r) => r.status === "missing");
       print(
-        `Pulled ${pulled.length} of ${results.length} images${
-          pulled.length ? `: ${pulled.join(", ")}` : ""
-        }`,
+        `${results.length} image(s): ${
+          results.filter((r) => r.status === "pulled").length
+        } pulled, ${
+          results.filter((r) => r.status === "local").length
+        } local only, ${missing.length} missing`,
+      );
+      if (missing.length > 0) setExit(EXIT.failure);
+    });
+
+  program.command("build")
+    .description(
+      "build the app image of docker instances from this checkout (offline: npm packages from this machine's Deno cache)",
+    )
+    .argument("[targets...]", `${TARGETS} (default @all)`)
+    .addHelpText(
+      "after",
+      examples(
+        "wb build demo",
+        "wb c update web1 --server-version 1.5.0 && wb build web1 && wb restart web1",
+        "wb c images --deno-image wb-local/deno:2.9.6 && wb build @all",
+      ),
+    )
+    .action(async (targets) => {
+      const results = await buildAppImages(context, targets.length ? targets : ["@all"]);
+      print(
+        results.length === 0
+          ? "No docker instance among the targets"
+          : results.map((r) => `${r.image} (on ${r.base}): ${r.ids.join(", ")}`).join("\n"),
       );
     });
 
@@ -823,11 +937,13 @@ export async function main(
   const writeErr = options.writeErr ?? ((text: string) => console.error(text.trimEnd()));
   let exitCode: number = EXIT.ok;
   try {
+    const imageDefaults = imageSettingsFromEnv(env);
     const context: WbContext = {
       home: resolveWbHome(env.WB_HOME, env.HOME),
       repoRoot: defaultRepoRoot(),
       reporter,
       command: ["wb", ...args].join(" "),
+      ...(Object.keys(imageDefaults).length > 0 ? { imageDefaults } : {}),
       ...options.context,
     };
     const program = buildProgram(context, (code) => exitCode = code, {

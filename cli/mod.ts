@@ -14,12 +14,15 @@
  * @module
  */
 
+export * from "./app_build.ts";
 export * from "./batch.ts";
 export * from "./config.ts";
 export * from "./config_commands.ts";
 export * from "./context.ts";
 export * from "./demo.ts";
 export * from "./errors.ts";
+export * from "./images.ts";
+export * from "./instance_images.ts";
 export * from "./instance_state.ts";
 export * from "./instances.ts";
 export * from "./native_plan.ts";

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { type Instance, workersOf } from "./config.ts";
+import { DEFAULT_PUBLISH_ADDRESS, type Instance, workersOf } from "./config.ts";
+import { resolveImages, type ServiceImages } from "./images.ts";
 import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
 
@@ -33,6 +34,11 @@ export interface Step {
   okIfStderr?: string;
   /** Re-run until it succeeds, for at most this many milliseconds (readiness polls). */
   retryForMs?: number;
+  /**
+   * Regular expression (source) matched against stderr of a failed attempt of a retried
+   * step: a match ends the retries at once (e.g. the container waited for has exited).
+   */
+  giveUpIfStderr?: string;
   /**
    * What did not become ready when a retried step runs out of `retryForMs`, e.g.
    * "Postgres of 'web' did not accept connections"; the failure is then a
@@ -110,15 +116,6 @@ export const SUBDIRECTORIES: readonly string[] = Object.freeze([
   "redis",
 ]);
 
-/** Postgres image of the docker runtime. */
-export const POSTGRES_IMAGE = "postgres:17.4";
-
-/** Redis image of the docker runtime. */
-export const REDIS_IMAGE = "redis:7-alpine";
-
-/** Images every docker instance needs; see {@linkcode imagesToPull} for the full list. */
-export const IMAGES_TO_PULL: readonly string[] = Object.freeze([POSTGRES_IMAGE, REDIS_IMAGE]);
-
 /** Docker label put on every container and network: `dev.wb.instance=<id>`. */
 export const INSTANCE_LABEL = "dev.wb.instance";
 
@@ -130,6 +127,21 @@ export const DATABASE_NAME = "wb";
 
 /** Port the app listens on inside its container. */
 export const CONTAINER_APP_PORT = 8000;
+
+/**
+ * The host address a docker instance's app port is published on.
+ *
+ * @param instance The instance.
+ * @returns `publishAddress`, else `127.0.0.1` (this machine only).
+ * @example
+ * ```ts
+ * import { publishAddressOf } from "./plan.ts";
+ * publishAddressOf({}); // "127.0.0.1"
+ * ```
+ */
+export function publishAddressOf(instance: Pick<Instance, "publishAddress">): string {
+  return instance.publishAddress ?? DEFAULT_PUBLISH_ADDRESS;
+}
 
 /**
  * Services an instance actually has, in start order (admin only with `adminVersion`).
@@ -164,9 +176,11 @@ export function stopOrderOf(instance: Pick<Instance, "adminVersion">): Service[]
 }
 
 /**
- * The app image of an instance: `wb-server:<serverVersion|latest>`.
+ * The app image of an instance: its app repository (`wb-server` unless configured) tagged
+ * with its server version (`latest` unless set).
  *
  * @param instance The instance.
+ * @param images Its resolved images. @default {the instance's own settings and the defaults}
  * @returns Image reference.
  * @example
  * ```ts
@@ -174,8 +188,11 @@ export function stopOrderOf(instance: Pick<Instance, "adminVersion">): Service[]
  * appImage({}); // "wb-server:latest"
  * ```
  */
-export function appImage(instance: Pick<Instance, "serverVersion">): string {
-  return `wb-server:${instance.serverVersion ?? "latest"}`;
+export function appImage(
+  instance: Pick<Instance, "images" | "serverVersion" | "adminVersion">,
+  images: ServiceImages = resolveImages(instance),
+): string {
+  return images.app;
 }
 
 /**
@@ -190,7 +207,7 @@ export function appImage(instance: Pick<Instance, "serverVersion">): string {
  * ```
  */
 export function adminImage(instance: Pick<Instance, "adminVersion">): string | undefined {
-  return instance.adminVersion ? `wb-admin:${instance.adminVersion}` : undefined;
+  return resolveImages(instance).admin;
 }
 
 /**
@@ -209,52 +226,84 @@ export function containerName(id: string, service: Service): string {
   return service === "app" || service === "network" ? id : `${id}-${service}`;
 }
 
-/**
- * Every image the given docker instances need: {@linkcode IMAGES_TO_PULL} plus each app
- * image and admin image, without duplicates.
- *
- * @param instances Docker instances (others are ignored).
- * @returns Image references.
- * @example
- * ```ts
- * import { imagesToPull } from "./plan.ts";
- * imagesToPull([]); // ["postgres:17.4", "redis:7-alpine"]
- * ```
- */
-export function imagesToPull(
-  instances: readonly Pick<Instance, "runtime" | "serverVersion" | "adminVersion">[],
-): string[] {
-  const images = new Set<string>(IMAGES_TO_PULL);
-  for (const instance of instances.filter((i) => i.runtime === "docker")) {
-    images.add(appImage(instance));
-    const admin = adminImage(instance);
-    if (admin) images.add(admin);
-  }
-  return [...images];
+/** One image a set of docker instances needs, and who needs it. */
+export interface ImageUse {
+  /** Image reference. */
+  image: string;
+  /** `<id> <service>` of every service that runs it, e.g. `web postgres`. */
+  usedBy: string[];
+  /** Our own image (app, admin): often built locally and absent from every registry. */
+  own: boolean;
 }
 
 /**
- * The `docker pull` steps for {@linkcode imagesToPull}. Our own images (`wb-server`,
- * `wb-admin`) may be built locally and absent from any registry, so pulling them is
- * optional.
+ * Every image the given docker instances run, each once, in first-use order (services in
+ * start order).
  *
- * @param instances Docker instances.
- * @returns One step per image.
+ * @param instances Each docker instance's id and resolved images.
+ * @returns The images with the services using them.
  * @example
  * ```ts
- * import { planPull } from "./plan.ts";
- * planPull([]).map((s) => s.args); // [["pull", "postgres:17.4"], ["pull", "redis:7-alpine"]]
+ * import { imagesToPull } from "./plan.ts";
+ * import { resolveImages } from "./images.ts";
+ * imagesToPull([{ id: "a", images: resolveImages({}) }]).map((u) => u.image);
+ * // ["postgres:17.4", "redis:7-alpine", "wb-server:latest"]
  * ```
  */
-export function planPull(
-  instances: readonly Pick<Instance, "runtime" | "serverVersion" | "adminVersion">[],
-): Step[] {
-  return imagesToPull(instances).map((image) => ({
-    title: `Pull ${image}`,
+export function imagesToPull(
+  instances: readonly { id: string; images: ServiceImages }[],
+): ImageUse[] {
+  const uses = new Map<string, ImageUse>();
+  for (const { id, images } of instances) {
+    const services: [Service, string | undefined][] = [
+      ["postgres", images.postgres],
+      ["redis", images.redis],
+      ["admin", images.admin],
+      ["app", images.app],
+    ];
+    for (const [service, image] of services) {
+      if (!image) continue;
+      const use = uses.get(image) ??
+        { image, usedBy: [], own: service === "app" || service === "admin" };
+      use.usedBy.push(`${id} ${service}`);
+      uses.set(image, use);
+    }
+  }
+  return [...uses.values()];
+}
+
+/**
+ * The `docker pull` step of one image. Whether a failure matters is `wb pull`'s call: an
+ * image the engine already has (our own, built by `wb build`; a local stand-in) still runs.
+ *
+ * @param use The image and who uses it.
+ * @returns The step.
+ * @example
+ * ```ts
+ * import { pullStep } from "./plan.ts";
+ * pullStep({ image: "redis:7-alpine", usedBy: ["a redis"], own: false }).args; // ["pull", "redis:7-alpine"]
+ * ```
+ */
+export function pullStep(use: ImageUse): Step {
+  return {
+    title: `Pull ${use.image}`,
     command: "docker",
-    args: ["pull", image],
-    ...(IMAGES_TO_PULL.includes(image) ? {} : { optional: true }),
-  }));
+    args: ["pull", use.image],
+  };
+}
+
+/**
+ * The step that tells whether an image is present in the engine (`docker image inspect`).
+ *
+ * @param image Image reference.
+ * @returns The step; exit code 0 when present, its stdout the image id.
+ */
+export function imagePresentStep(image: string): Step {
+  return {
+    title: `Look for ${image} in the engine`,
+    command: "docker",
+    args: ["image", "inspect", "--format", "{{.Id}}", image],
+  };
 }
 
 /** Things a docker start step needs besides the instance. */
@@ -265,7 +314,15 @@ export interface DockerStartContext {
   postgresReadyMs?: number;
   /** How long to poll Redis' PING before giving up, in milliseconds. @default {10_000} */
   redisReadyMs?: number;
+  /** The instance's images. @default {its own settings and the upstream defaults} */
+  images?: ServiceImages;
 }
+
+/**
+ * stderr of `docker exec` into a container that is not running (it exited, or was never
+ * created): a readiness poll gives up at once instead of waiting out its time.
+ */
+export const CONTAINER_GONE = "is not running|No such container";
 
 /** Port of Redis inside its container (not published on the host). */
 export const CONTAINER_REDIS_PORT = 6379;
@@ -378,6 +435,7 @@ export function dockerStartSteps(
 ): Step[] {
   const { id, instanceDir } = instance;
   const { secrets } = context;
+  const images = context.images ?? resolveImages(instance);
   const name = containerName(id, service);
   const runArgs = ["run", "-d", "--name", name, "--network", id, ...label(id)];
   switch (service) {
@@ -402,7 +460,7 @@ export function dockerStartSteps(
             `POSTGRES_DB=${DATABASE_NAME}`,
             "-v",
             `${instanceDir}/databases:/var/lib/postgresql/data`,
-            POSTGRES_IMAGE,
+            images.postgres,
           ],
           env: { POSTGRES_PASSWORD: secrets.postgresPassword },
           okIfStderr: "is already in use",
@@ -424,6 +482,7 @@ export function dockerStartSteps(
             DATABASE_NAME,
           ],
           retryForMs: context.postgresReadyMs ?? 60_000,
+          giveUpIfStderr: CONTAINER_GONE,
           notReadyMessage: `Postgres of '${id}' did not accept connections`,
         },
       ];
@@ -437,7 +496,7 @@ export function dockerStartSteps(
             ...runArgs,
             "-v",
             `${instanceDir}/redis:${CONTAINER_REDIS_DIR}`,
-            REDIS_IMAGE,
+            images.redis,
             "redis-server",
             `${CONTAINER_REDIS_DIR}/${REDIS_CONFIG_FILE}`,
           ],
@@ -455,6 +514,7 @@ export function dockerStartSteps(
             ],
           ),
           retryForMs: context.redisReadyMs ?? 10_000,
+          giveUpIfStderr: CONTAINER_GONE,
           expectStdout: "^PONG",
           notReadyMessage: `Redis of '${id}' did not answer PING`,
           optional: true,
@@ -462,7 +522,7 @@ export function dockerStartSteps(
         },
       ];
     case "admin": {
-      const image = adminImage(instance);
+      const image = images.admin;
       if (!image) return [];
       return [
         removeLeftover(id, service, false),
@@ -488,12 +548,12 @@ export function dockerStartSteps(
       return [
         removeLeftover(id, service, false),
         {
-          title: `Start app (${name}) on port ${instance.port}`,
+          title: `Start app (${name}) on ${publishAddressOf(instance)}:${instance.port}`,
           command: "docker",
           args: [
             ...runArgs,
             "-p",
-            `${instance.port}:${CONTAINER_APP_PORT}`,
+            `${publishAddressOf(instance)}:${instance.port}:${CONTAINER_APP_PORT}`,
             "-e",
             `PORT=${CONTAINER_APP_PORT}`,
             "-e",
@@ -504,7 +564,7 @@ export function dockerStartSteps(
             "ADMIN_TOKEN",
             "-e",
             `WB_INSTANCE=${id}`,
-            ...appWorkerArgs(instance),
+            ...appWorkerArgs(instance, images.app),
           ],
           env: {
             DATABASE_URL: dockerDatabaseUrl(id, secrets),
@@ -523,6 +583,7 @@ export function dockerStartSteps(
  * `server/serve.ts` (the image's entrypoint prefixes `deno` to a deno subcommand).
  *
  * @param instance The instance.
+ * @param image The app image. @default {the instance's, without global settings}
  * @returns Arguments, ending with the image (and its command).
  * @example
  * ```ts
@@ -531,13 +592,16 @@ export function dockerStartSteps(
  * // ["-e", "DENO_JOBS=4", "wb-server:latest", "serve", "-A", "--parallel", "--port", "8000", "server/serve.ts"]
  * ```
  */
-export function appWorkerArgs(instance: Pick<Instance, "serverVersion" | "workers">): string[] {
+export function appWorkerArgs(
+  instance: Pick<Instance, "images" | "serverVersion" | "workers">,
+  image: string = appImage(instance),
+): string[] {
   const workers = workersOf(instance);
-  if (workers <= 1) return [appImage(instance)];
+  if (workers <= 1) return [image];
   return [
     "-e",
     `DENO_JOBS=${workers}`,
-    appImage(instance),
+    image,
     "serve",
     "-A",
     "--parallel",
@@ -668,6 +732,7 @@ export const CONTAINER_FACILITIES_PATH = "/input/facilities.csv";
  * @param instance The instance.
  * @param secrets Its secrets (for DATABASE_URL).
  * @param options What to load; a host CSV is mounted read-only.
+ * @param image The app image. @default {the instance's, without global settings}
  * @returns The step.
  * @example
  * ```ts
@@ -676,7 +741,12 @@ export const CONTAINER_FACILITIES_PATH = "/input/facilities.csv";
  * dockerLoadStep(instance, { adminToken: "t", postgresPassword: "p", redisPassword: "r" }, { scale: 1 });
  * ```
  */
-export function dockerLoadStep(instance: Instance, secrets: Secrets, options: LoadOptions): Step {
+export function dockerLoadStep(
+  instance: Instance,
+  secrets: Secrets,
+  options: LoadOptions,
+  image: string = appImage(instance),
+): Step {
   const { id } = instance;
   const mount = options.facilitiesCsv
     ? ["-v", `${options.facilitiesCsv}:${CONTAINER_FACILITIES_PATH}:ro`]
@@ -699,7 +769,7 @@ export function dockerLoadStep(instance: Instance, secrets: Secrets, options: Lo
       "-e",
       "REDIS_URL",
       ...mount,
-      appImage(instance),
+      image,
       "deno",
       "run",
       "-A",
@@ -832,5 +902,5 @@ export function dockerLogsStep(id: string, service: Service, options: LogsOption
   };
 }
 
-/** Format of `docker inspect` in `wb status`: state and start time. */
-export const INSPECT_FORMAT = "{{.State.Status}} {{.State.StartedAt}}";
+/** Format of `docker inspect` in `wb status`: state, start time and the image it runs. */
+export const INSPECT_FORMAT = "{{.State.Status}} {{.State.StartedAt}} {{.Config.Image}}";

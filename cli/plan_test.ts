@@ -12,17 +12,17 @@ import {
 } from "./native_plan.ts";
 import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
 import { dockerRedisListen } from "./plan.ts";
+import { resolveImages } from "./images.ts";
 import {
   dockerLoadStep,
   dockerLogsStep,
   dockerRollbackPlan,
-  IMAGES_TO_PULL,
   imagesToPull,
   loaderArgs,
   planDockerRestart,
   planDockerStart,
   planDockerStop,
-  planPull,
+  pullStep,
   SERVICE_DEPENDENCIES,
   START_ORDER,
   startOrderOf,
@@ -109,7 +109,7 @@ const EXPECTED_START = [
     "demo",
     ...LABEL,
     "-p",
-    "8710:8000",
+    "127.0.0.1:8710:8000",
     "-e",
     "PORT=8000",
     "-e",
@@ -207,6 +207,52 @@ Deno.test("planDockerStart() adds the admin container before the app when adminV
   ]);
 });
 
+Deno.test("planDockerStart() runs the configured images and publishes the app on the configured address", () => {
+  const configured: Instance = {
+    ...instance,
+    serverVersion: "1.4",
+    images: { postgres: "registry.example.org/postgres:17.4", app: "registry.example.org/wb" },
+    publishAddress: "0.0.0.0",
+  };
+  const images = resolveImages(configured, {
+    config: { redis: "wb-local/redis:7", postgres: "ignored/postgres:1" },
+    env: { redis: "ignored/redis:1", deno: "wb-local/deno:2.9.6" },
+  });
+  assert.deepEqual(images.sources, {
+    postgres: "instance",
+    redis: "servers.json",
+    app: "instance",
+    deno: "environment",
+  });
+  const runs = planDockerStart(configured, { secrets, images }).filter((s) => s.args[0] === "run");
+  const run = (name: string) => runs.find((s) => s.args.includes(name))!.args;
+  assert.equal(run("demo-postgres").at(-1), "registry.example.org/postgres:17.4");
+  assert.deepEqual(run("demo-redis").slice(-3), [
+    "wb-local/redis:7",
+    "redis-server",
+    "/data/redis.conf",
+  ]);
+  const app = runs.find((s) => s.args.includes("demo") && s.args.includes("-p"))!.args;
+  assert.equal(app[app.indexOf("-p") + 1], "0.0.0.0:8710:8000");
+  assert.equal(app.at(-1), "registry.example.org/wb:1.4");
+  // Without settings: the upstream images, the app on loopback only.
+  assert.equal(resolveImages(instance).postgres, "postgres:17.4");
+  const plain = planDockerStart(instance, { secrets }).at(-1)!.args;
+  assert.equal(plain[plain.indexOf("-p") + 1], "127.0.0.1:8710:8000");
+});
+
+Deno.test("planDockerStart() readiness polls give up at once when the container is gone", () => {
+  const steps = planDockerStart(instance, { secrets });
+  for (const poll of steps.filter((s) => s.retryForMs !== undefined)) {
+    assert.ok(
+      new RegExp(poll.giveUpIfStderr!).test(
+        "Error response from daemon: Container 0a1b is not running",
+      ),
+    );
+    assert.ok(new RegExp(poll.giveUpIfStderr!).test("Error: No such container: demo-redis"));
+  }
+});
+
 Deno.test("planDockerStop() is the exact argv list, Postgres with a 30 s grace", () => {
   assert.deepEqual(argv(planDockerStop(instance)), EXPECTED_STOP);
 });
@@ -223,27 +269,32 @@ Deno.test("planDockerRestart() is the stop plan, then the start plan", () => {
   );
 });
 
-Deno.test("SUBDIRECTORIES and IMAGES_TO_PULL", () => {
+Deno.test("SUBDIRECTORIES; imagesToPull() lists each image once with the services that run it", () => {
   assert.deepEqual(SUBDIRECTORIES, ["databases", "sandbox", "exports", "assets", "redis"]);
-  assert.deepEqual(IMAGES_TO_PULL, ["postgres:17.4", "redis:7-alpine"]);
-  assert.deepEqual(
-    imagesToPull([instance, { ...instance, serverVersion: "2", adminVersion: "3" }]),
-    [
-      "postgres:17.4",
-      "redis:7-alpine",
-      "wb-server:latest",
-      "wb-server:2",
-      "wb-admin:3",
-    ],
-  );
-  assert.deepEqual(imagesToPull([{ ...instance, runtime: "native" }]), [...IMAGES_TO_PULL]);
-  const pull = planPull([instance]);
-  assert.deepEqual(argv(pull), [
+  const uses = imagesToPull([
+    { id: "a", images: resolveImages(instance) },
+    { id: "b", images: resolveImages({ ...instance, serverVersion: "2", adminVersion: "3" }) },
+    {
+      id: "c",
+      images: resolveImages({ ...instance, images: { redis: "wb-local/redis:7" } }, {
+        env: { postgres: "wb-local/postgres:15" },
+      }),
+    },
+  ]);
+  assert.deepEqual(uses.map((u) => [u.image, u.usedBy, u.own]), [
+    ["postgres:17.4", ["a postgres", "b postgres"], false],
+    ["redis:7-alpine", ["a redis", "b redis"], false],
+    ["wb-server:latest", ["a app", "c app"], true],
+    ["wb-admin:3", ["b admin"], true],
+    ["wb-server:2", ["b app"], true],
+    ["wb-local/postgres:15", ["c postgres"], false],
+    ["wb-local/redis:7", ["c redis"], false],
+  ]); // deno-fmt-ignore
+  assert.deepEqual(argv(uses.slice(0, 3).map(pullStep)), [
     ["docker", "pull", "postgres:17.4"],
     ["docker", "pull", "redis:7-alpine"],
     ["docker", "pull", "wb-server:latest"],
   ]);
-  assert.deepEqual(pull.map((s) => Boolean(s.optional)), [false, false, true]);
 });
 
 Deno.test("loaderArgs() and dockerLoadStep() mount the CSV and run server/load.ts on the network", () => {

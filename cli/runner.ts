@@ -154,8 +154,9 @@ function concat(chunks: Uint8Array[]): Uint8Array {
 }
 
 /**
- * Runs one step with its policies: polls while `retryForMs` allows, accepts failures
- * whose stderr matches `okIfStderr`, and reports optional failures as warnings.
+ * Runs one step with its policies: polls while `retryForMs` allows (unless a failure's
+ * stderr matches `giveUpIfStderr`), accepts failures whose stderr matches `okIfStderr`, and
+ * reports optional failures as warnings.
  *
  * @param step The step.
  * @param options Environment, reporter, retry interval.
@@ -174,8 +175,10 @@ export async function runStep(step: Step, options: RunOptions = {}): Promise<Ste
   const deadline = Date.now() + (step.retryForMs ?? 0);
   const succeeded = (out: StepOutput) =>
     out.code === 0 && (!step.expectStdout || new RegExp(step.expectStdout).test(out.stdout));
+  const givesUp = (out: StepOutput) =>
+    step.giveUpIfStderr !== undefined && new RegExp(step.giveUpIfStderr, "i").test(out.stderr);
   let output = await execStep(step, options);
-  while (!succeeded(output) && Date.now() < deadline) {
+  while (!succeeded(output) && !givesUp(output) && Date.now() < deadline) {
     await sleep(options.retryIntervalMs ?? 250);
     output = await execStep(step, options);
   }
@@ -191,7 +194,11 @@ export async function runStep(step: Step, options: RunOptions = {}): Promise<Ste
   );
   const error = step.retryForMs !== undefined && step.notReadyMessage
     ? new ReadinessTimeoutError(
-      `${step.notReadyMessage} within ${step.retryForMs / 1000} s. Last attempt: ${failed.message}`,
+      givesUp(output)
+        ? `${step.notReadyMessage}: it stopped. Last attempt: ${failed.message}`
+        : `${step.notReadyMessage} within ${
+          step.retryForMs / 1000
+        } s. Last attempt: ${failed.message}`,
       "",
       { cause: failed },
     )

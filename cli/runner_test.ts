@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CommandFailedError, formatCommand } from "./errors.ts";
+import { CommandFailedError, formatCommand, ReadinessTimeoutError } from "./errors.ts";
 import { memoryReporter } from "./reporter.ts";
 import { execStep, runStep, runSteps } from "./runner.ts";
 
@@ -77,4 +77,29 @@ Deno.test("formatCommand() quotes what the shell would split", () => {
     formatCommand("docker", ["run", "-e", "A=b c", "it's"]),
     `docker run -e 'A=b c' 'it'\\''s'`,
   );
+});
+
+Deno.test("runStep() ends a readiness poll at once when stderr says the awaited thing is gone", async () => {
+  const dir = await Deno.makeTempDir();
+  const count = `${dir}/attempts`;
+  await assert.rejects(
+    runStep({
+      ...sh(
+        `echo x >> ${count}; echo 'Error response from daemon: Container 0a is not running' >&2; exit 1`,
+      ),
+      retryForMs: 30_000,
+      giveUpIfStderr: "is not running",
+      notReadyMessage: "Postgres of 'web' did not accept connections",
+    }),
+    (error) => {
+      assert.ok(error instanceof ReadinessTimeoutError);
+      assert.match(
+        error.message,
+        /^Postgres of 'web' did not accept connections: it stopped\. Last attempt: Command failed/,
+      );
+      return true;
+    },
+  );
+  assert.equal((await Deno.readTextFile(count)).trim().split("\n").length, 1, "one attempt");
+  await Deno.remove(dir, { recursive: true });
 });

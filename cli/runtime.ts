@@ -24,6 +24,13 @@ export interface ServiceState {
   state?: string;
   /** When the container started (docker, ISO 8601). */
   startedAt?: string;
+  /** The image the container runs (docker; what it was created from). */
+  image?: string;
+  /**
+   * The image the configuration names for this service now (docker); differs from `image`
+   * until the next restart after `wb c update ... --*-image` or a new server version.
+   */
+  configuredImage?: string;
 }
 
 /** What the app's `/healthz` said. */

@@ -118,3 +118,31 @@ export function formatStatusTable(
   return [renderTable(head, rows), ...(problems.length ? ["", "Problems:", ...problems] : [])]
     .join("\n");
 }
+
+/**
+ * One line per docker instance naming the image each service runs (what its container was
+ * created from), and the configured one where a restart has not applied it yet.
+ *
+ * @param statuses From `statusTargets`.
+ * @returns Lines such as `web images: postgres postgres:17.4, redis redis:7-alpine, app
+ *   wb-server:1.4`; none for native instances.
+ * @example
+ * ```ts
+ * import { formatImageLines } from "./status.ts";
+ * formatImageLines([]); // []
+ * ```
+ */
+export function formatImageLines(statuses: readonly InstanceStatus[]): string[] {
+  const lines: string[] = [];
+  for (const status of statuses.filter((s) => s.runtime === "docker")) {
+    const parts = status.services.filter((s) => s.image || s.configuredImage).map((s) => {
+      const image = s.image ?? "-";
+      const pending = s.configuredImage && s.configuredImage !== image
+        ? ` (configured: ${s.configuredImage}; applied by \`wb restart ${status.id}\`)`
+        : "";
+      return `${s.service} ${image}${pending}`;
+    });
+    if (parts.length > 0) lines.push(`${status.id} images: ${parts.join(", ")}`);
+  }
+  return lines;
+}

@@ -80,6 +80,8 @@ const PLACEHOLDERS: Placeholders = {
   command: "--help", // `deno task wb <command>`: the command list
   csv: (await findDefaultGrid3Csv()) ??
     join(REPO, "server", "load", "testdata", "grid3_quoted_names.csv"),
+  ref: "wb-local/redis:7",
+  repository: "registry.example.org/wb-server",
   N: "2",
   M: "2",
   S: "2",
@@ -100,6 +102,7 @@ const WB_RUN = new Set([
   "c tag",
   "c untag",
   "c validate",
+  "c images",
   "complete",
   "user",
   "proxy", // prints an nginx block for an instance of WB_HOME
@@ -112,6 +115,7 @@ const WB_PARSE_ONLY: Record<string, string> = {
   restart: "restarts instances (cli/native_runtime_test.ts, cli/demo_test.ts)",
   status: "probes the services of instances (cli/main_test.ts runs it)",
   pull: "pulls docker images from a registry",
+  build: "builds a docker image (docker/wb_e2e.ts builds one on a real engine)",
   logs: "reads the logs of a started instance",
   "redis-cli": "connects to a started instance's Redis",
   "flush-cache": "empties a started instance's caches",
@@ -180,10 +184,16 @@ async function seededHome(path: string, args: string[]): Promise<string> {
   const positional = args.slice(path.split(" ").length).filter((a) => !a.startsWith("-"));
   const tags = positional.filter((a) => a.startsWith("@") && a !== "@all").map((a) => a.slice(1));
   const ids = positional.filter((a) => /^[a-z][a-z0-9-]{0,30}$/.test(a));
+  // Docker-only settings (images, the publish address) need a docker instance.
+  const docker = args.some((a) => /^--((postgres|redis|app|deno)-image|publish-address)$/.test(a));
   for (const id of ids.length ? ids : ["demo"]) {
-    const added = await runWb(["c", "add", id, ...(tags.length ? ["--tag", ...tags] : [])], {
-      WB_HOME: home,
-    });
+    const added = await runWb([
+      "c",
+      "add",
+      id,
+      ...(tags.length ? ["--tag", ...tags] : []),
+      ...(docker ? ["--runtime", "docker"] : []),
+    ], { WB_HOME: home });
     assert.equal(added.code, 0, `seeding ${home} with '${id}' failed:\n${added.output}`);
   }
   return home;
@@ -404,6 +414,23 @@ const RULES: Rule[] = [
     check: notRun("about a minute of fmt, lint and type checks; run before each commit"),
   },
   { name: "deno task build", match: isTask("build"), check: runTask() },
+  {
+    name: "deno task docker:images",
+    match: isTask("docker:images"),
+    check: notRun(
+      "needs root, a Docker engine and mmdebstrap, and minutes; .ci/run runs it",
+      (args) =>
+        assert.ok(
+          args.every((a) => ["--force", "--help", "postgres", "redis", "deno"].includes(a)),
+          `docker/images.ts takes --force and image names, not: ${args.join(" ")}`,
+        ),
+    ),
+  },
+  {
+    name: "deno task test:docker",
+    match: isTask("test:docker"),
+    check: notRun("the docker suite: a real engine for minutes; .ci/run runs it"),
+  },
   { name: "deno task registry:check", match: isTask("registry:check"), check: runTask() },
   {
     name: "deno run -A chaos/repro/<file>.ts: the file exists; not run",

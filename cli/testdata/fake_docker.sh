@@ -6,11 +6,12 @@
 # Like docker it remembers the containers (with their state) and networks it created, with
 # their label, in $FAKE_DOCKER_LOG.state: `ps -a --filter label=...` and `network ls
 # --filter label=...` list them, `inspect` shows a container's state, `stop` exits it,
-# `rm` / `network rm` forget them; `run` of a name in use, `rm` of a running container
+# `rm` / `network rm` forget them (`rm` prints each name it removed); `run` of a name in use, `rm` of a running container
 # without -f and `network create` of an existing network fail with docker's messages. A
 # failing `run` still creates its container (docker creates before it starts). `exec ... redis-cli PING` answers PONG
 # (FLUSHDB: OK);
-# `pull` prints a transcript like docker's when its output is not a terminal.
+# `pull` prints a transcript like docker's when its output is not a terminal; `image inspect`
+# finds the images named in $FAKE_DOCKER_IMAGES.
 line="["
 sep=""
 for arg in "$@"; do
@@ -90,6 +91,7 @@ case "$1" in
             exit 1
           fi
           forget container "$a"
+          echo "$a"
           ;;
       esac
     done
@@ -148,6 +150,14 @@ case "$1" in
     case " $* " in
       *" redis-cli PING "*) echo PONG ;;
       *" redis-cli FLUSHDB "*) echo OK ;;
+    esac
+    ;;
+  image)
+    # `image inspect <ref>`: present when $FAKE_DOCKER_IMAGES (space-separated) names it.
+    for a in "$@"; do ref="$a"; done
+    case " $FAKE_DOCKER_IMAGES " in
+      *" $ref "*) echo "sha256:0000" ;;
+      *) echo "Error response from daemon: No such image: $ref" >&2; exit 1 ;;
     esac
     ;;
   pull)
