@@ -424,8 +424,13 @@ Deno.test({
     assert.equal(redis.running, false);
     assert.equal(status.app.redis, "down");
     assert.equal(status.redis, undefined, "no INFO from a Redis that is down");
-    const table = (await wb("status", "alpha")).stdout;
-    assert.match(table, /^alpha\s+docker\s+running\s+exited\s+running\s+ok \d+ ms, redis down/m);
+    const human = await wb("status", "alpha");
+    assert.equal(human.code, 1, "wb status exits 1 for a degraded instance (Redis down)");
+    assert.match(
+      human.stdout,
+      /^alpha\s+degraded\s+docker\s+running\s+exited\s+running\s+ok \d+ ms, redis down/m,
+    );
+    assert.match(human.stdout, /alpha: redis is exited/);
 
     await timed("wb restart alpha", () => wbOk("restart", "alpha"));
     const back = new Set(await redisKeys("alpha"));
