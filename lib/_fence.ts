@@ -24,7 +24,9 @@ import { sameSlotKey } from "./fill_lock.ts";
 
 /** A fill's fence stamp: the node's time at its start (µs, as text) and the cache's generation. */
 export interface Fence {
+  /** Redis server time at the fence (`TIME`), in µs since the epoch, as a decimal string. */
   timeUs: string;
+  /** The cache's generation (`{cache:<prefix>}:gen`) when the fence was taken. */
   generation: string;
 }
 

@@ -90,7 +90,9 @@ export interface VersionedCacheOptions {
 
 /** A `getOrSet` miss, as handed to {@linkcode VersionedCache.fillMiss}. */
 export interface MissContext<T> {
+  /** The entry's uniqueness hash (the key without the cache's prefix). */
   uniquenessHash: string;
+  /** The version being filled. */
   versionHash: string;
   /** The store read failed (unavailable), as opposed to finding nothing. */
   unavailable: boolean;
@@ -112,7 +114,9 @@ export interface MissContext<T> {
 
 /** What {@linkcode VersionedCache.fillMiss} returns. */
 export interface FillResult<T> {
+  /** The value for the caller. */
   value: T;
+  /** Where the value came from (`miss`, `bypass`, `stale`, ...). */
   outcome: CacheOutcome;
 }
 
@@ -125,6 +129,8 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   readonly #flights = new FlightTable<T>();
 
   /**
+   * Checks the options and builds the in-process flight and clear bookkeeping.
+   *
    * @throws {RangeError} If a duration is not a positive finite number, or `softTimeoutMs`
    *   is not below `producerTimeoutMs`.
    */

@@ -9,6 +9,8 @@ export class CacheError extends Error {
   /** Stable machine-readable code: `FILL_FAILED` or `PRODUCER_TIMEOUT`. */
   readonly code: string;
   /**
+   * A cache error with a stable `code`.
+   *
    * @param code Stable machine-readable code.
    * @param message What happened, for people.
    */
@@ -30,6 +32,8 @@ export class CacheFillError extends CacheError {
   /** The leader's error, as `<name>: <message>`. */
   readonly leaderError: string;
   /**
+   * The error a follower gets when the fleet leader's producer failed.
+   *
    * @param cache The cache's name.
    * @param leaderError The leader's error, as `<name>: <message>`.
    */
@@ -53,6 +57,8 @@ export class CacheTimeoutError extends CacheError {
   /** The timeout that passed, in ms. */
   readonly timeoutMs: number;
   /**
+   * The error of a fill whose producer outran its timeout.
+   *
    * @param cache The cache's name.
    * @param timeoutMs The timeout that passed, in ms.
    */

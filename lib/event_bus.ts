@@ -115,6 +115,8 @@ export class EventBus<T> {
   #closed = false;
 
   /**
+   * An event bus on one Redis channel (sharded pub/sub on a cluster).
+   *
    * @param channel The Redis channel; the sequence counter is the key `<channel>:seq`.
    * @throws {TypeError} If `channel` is empty.
    */

@@ -134,9 +134,12 @@ export function parseLockValue(value: string | null): LockState {
 export class FillLock {
   /** This handle's token (random, 128 bits). */
   readonly token: string = crypto.randomUUID();
+  /** The lock's key: `<dataKey>:lock`, in the data key's hash slot. */
   readonly lockKey: string;
 
   /**
+   * A handle on the fleet-wide fill lock of one data key and version (not acquired yet).
+   *
    * @param call Wraps every command (the cache's reply deadline and circuit breaker).
    * @param dataKey The data key being filled.
    * @param versionHash The version being filled.

@@ -34,7 +34,11 @@ export class ImmutableCache<T> {
   readonly #records: TimCacheC<string, "immutable", Found<T>>;
   readonly #exists: TimCacheC<string, "immutable", { id: string; exists: boolean }>;
 
-  /** @throws {TypeError} If `prefix` is empty or contains `:`. */
+  /**
+   * An immutable cache under the Redis key prefix `prefix`.
+   *
+   * @throws {TypeError} If `prefix` is empty or contains `:`.
+   */
   constructor(readonly prefix: string, options: ImmutableCacheOptions = {}) {
     this.#records = new TimCacheC(prefix, {
       uniquenessHashFromParams: (id) => `r:${id}`,

@@ -33,28 +33,39 @@ export interface L1Options {
 
 /** Hit and miss counts of the L1 (for metrics and benchmarks). */
 export interface L1Stats {
+  /** Reads answered from the L1. */
   hits: number;
+  /** Reads the L1 could not answer. */
   misses: number;
+  /** Invalidation pushes applied (a key, a list of keys, or a flush each). */
   invalidations: number;
+  /** Entries held now. */
   entries: number;
+  /** Approximate size of the held entries, in bytes (UTF-16 length × 2). */
   bytes: number;
 }
 
 /** The events the L1 listens to on a node-redis client created with `emitInvalidate`. */
 export interface InvalidatingClient {
+  /** Redis's invalidation push: a key, a list of keys, or `null` for a flush. */
   on(event: "invalidate", listener: (key: unknown) => void): unknown;
+  /** The connection became ready again, or failed. */
   on(event: "ready" | "error", listener: (...args: unknown[]) => void): unknown;
 }
 
 /** A node of node-redis's cluster client, as far as the L1 needs it. */
-interface ClusterNodeLike {
+export interface ClusterNodeLike {
+  /** The node's connection, once node-redis created it. */
   client?: InvalidatingClient;
 }
 
 /** The parts of node-redis's cluster client the L1 listens to. */
 export interface InvalidatingCluster {
+  /** The cluster's master node connections. */
   readonly masters: readonly ClusterNodeLike[];
+  /** The cluster's replica node connections. */
   readonly replicas: readonly ClusterNodeLike[];
+  /** A node connection became ready or failed, or the topology was read. */
   on(
     event: "node-ready" | "node-error" | "connect",
     listener: (...args: unknown[]) => void,
@@ -69,7 +80,11 @@ export class L1Cache {
   #misses = 0;
   #invalidations = 0;
 
-  /** @throws {RangeError} If a bound is not a positive number. */
+  /**
+   * An empty L1 bounded by entries, bytes and TTL.
+   *
+   * @throws {RangeError} If a bound is not a positive number.
+   */
   constructor(options: L1Options = {}) {
     const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     const maxEntries = options.maxEntries ?? 10_000;

@@ -59,3 +59,15 @@ export {
 } from "./types.ts";
 export { addCacheObserver, type CacheObserver, type CacheOperation } from "./observe.ts";
 export { ImmutableCache, type ImmutableCacheOptions } from "./immutable_cache.ts";
+// The store-adapter contract (what `TimCacheC` and `TimCacheB` implement), for reading the
+// protected members of their docs; not meant to be subclassed outside this library.
+export type {
+  FillResult,
+  MissContext,
+  StoreRead,
+  VersionedCache,
+  VersionedCacheOptions,
+  WriteResult,
+} from "./_versioned_cache.ts";
+export type { Fence } from "./_fence.ts";
+export type { ClusterNodeLike, InvalidatingClient, InvalidatingCluster } from "./l1.ts";

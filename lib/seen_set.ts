@@ -48,6 +48,8 @@ export class SeenSet {
   readonly #breakerMs: number;
 
   /**
+   * A seen set under the Redis key prefix `prefix`.
+   *
    * @throws {TypeError} If `prefix` is empty.
    * @throws {RangeError} If `ttlS` is not a positive integer.
    */

@@ -51,7 +51,9 @@ export type SwrState =
 
 /** The result of {@linkcode StaleWhileRevalidate.memo}. */
 export interface SwrResult<T> {
+  /** The value: fresh, stale (a refresh runs in the background) or just computed. */
   value: T;
+  /** Whether the value is fresh, stale or just computed. */
   state: SwrState;
   /** When the value was computed (epoch ms). */
   computedAt: number;
@@ -99,6 +101,7 @@ return 0`;
  * ```
  */
 export class StaleWhileRevalidate {
+  /** The tenant: the first segment of every memo key. */
   readonly tenant: string;
   readonly #redis: () => RedisClient | undefined;
   readonly #l1: () => L1Cache | undefined;
@@ -118,6 +121,8 @@ export class StaleWhileRevalidate {
   #retryDelayMs = 250;
 
   /**
+   * A memo for one tenant.
+   *
    * @throws {TypeError} If `tenant` is empty or contains `:`.
    * @throws {RangeError} If the fill policy breaks an invariant.
    */

@@ -50,7 +50,11 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
   /** The cache's name in reports. */
   readonly name: string;
 
-  /** @throws {RangeError} If `maxEntries` is not a positive integer or `ttlMs` is not positive. */
+  /**
+   * An in-memory cache of at most `maxEntries` entries, each kept `ttlMs`.
+   *
+   * @throws {RangeError} If `maxEntries` is not a positive integer or `ttlMs` is not positive.
+   */
   constructor(
     hashFuncs: HashFuncs<UniquenessParams, VersionParams, T>,
     options: TimCacheBOptions = {},
@@ -79,6 +83,7 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
     this.#entries.clear();
   }
 
+  /** The entry of the wanted version, from the map without awaiting. */
   protected override peekLocal(uniquenessHash: string, version: string): T | undefined {
     const entry = this.#entries.get(uniquenessHash);
     return entry && (version === ANY_VERSION || entry.versionHash === version)
@@ -86,6 +91,7 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
       : undefined;
   }
 
+  /** Reads one entry from the map. */
   protected readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
     const entry = this.#entries.get(uniquenessHash);
     return Promise.resolve(
@@ -93,18 +99,22 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
     );
   }
 
+  /** Nothing to refresh: the map's TTL counts from the write. */
   protected touchEntry(): void {}
 
+  /** Stores one entry in the map. */
   protected writeEntry(uniquenessHash: string, versionHash: string, data: T): Promise<WriteResult> {
     this.#entries.set(uniquenessHash, { versionHash, data });
     return Promise.resolve("stored");
   }
 
+  /** Deletes one entry from the map. */
   protected deleteEntry(uniquenessHash: string): Promise<ClearResult> {
     this.#entries.delete(uniquenessHash);
     return Promise.resolve({ status: "cleared" });
   }
 
+  /** Deletes every entry of the map. */
   protected deleteAll(): Promise<ClearResult> {
     const deleted = this.#entries.size;
     this.#entries.clear();

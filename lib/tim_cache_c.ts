@@ -158,6 +158,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   #lastErrorLogMs = 0;
 
   /**
+   * A Redis-backed versioned cache named `prefix`.
+   *
    * @param prefix The cache's name: non-empty, without `:` (so no prefix can be a prefix of
    *   another's keys). Glob characters are allowed; `clearAll` escapes them.
    * @throws {TypeError} If `prefix` is empty or contains `:`, or a persistent cache is
@@ -226,6 +228,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return this.#keyPrefix + uniquenessHash;
   }
 
+  /** The Redis key of an entry (see {@linkcode TimCacheC.keyFor}). */
   protected override keyOf(uniquenessHash: string): string {
     return this.keyFor(uniquenessHash);
   }
@@ -282,6 +285,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       : undefined;
   }
 
+  /** Reads one entry from the L1 or Redis; a broken entry is a miss. */
   protected async readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
     if (this.#pending.covers(uniquenessHash)) return { kind: "unavailable" };
     const key = this.keyFor(uniquenessHash);
@@ -354,6 +358,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
   }
 
+  /** Writes one entry to Redis (fenced against clears that started later), with the jittered write TTL. */
   protected async writeEntry(
     uniquenessHash: string,
     versionHash: string,
@@ -424,6 +429,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     });
   }
 
+  /** Deletes one entry in Redis and in this process's L1 (pending, retried, while Redis is unusable). */
   protected async deleteEntry(uniquenessHash: string): Promise<ClearResult> {
     this.#l1()?.delete(this.keyFor(uniquenessHash));
     lastRefresh?.delete(this.keyFor(uniquenessHash));
@@ -433,6 +439,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return result;
   }
 
+  /** Deletes every entry of this cache (SCAN + UNLINK in small batches; bumps the generation). */
   protected async deleteAll(): Promise<ClearResult> {
     this.#l1()?.deletePrefix(this.#keyPrefix);
     const started = performance.now();

@@ -53,7 +53,9 @@ export type CacheOutcome =
 
 /** The result of {@linkcode TimCache.getOrSet}. */
 export interface CacheResult<T> {
+  /** The value for the caller. */
   value: T;
+  /** Where the value came from (`hit`, `miss`, `bypass`, `stale`, ...). */
   outcome: CacheOutcome;
   /** Time spent reading the cache (and waiting for another caller's computation), in ms. */
   lookupMs: number;
