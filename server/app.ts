@@ -27,7 +27,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ServerCaches } from "./caches.ts";
 import { DatabaseUnavailableError, type Db } from "./db.ts";
 import { NotFoundError, ValidationError } from "./model/mod.ts";
-import { authentication, requireRole } from "./auth.ts";
+import { authentication, authorize } from "./auth.ts";
 import { FlushLog } from "./cache_flush.ts";
 import { CacheCounters } from "./cache_stats.ts";
 import { adminRoutes } from "./routes/admin.ts";
@@ -175,7 +175,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.use("/api/*", async (c, next) => {
     if ((c.req.method === "GET" || c.req.method === "HEAD") && !PUBLIC_API.has(c.req.path)) {
       // EventSource cannot send headers: the two event streams also take `?access_token=`.
-      await requireRole(c, "viewer", { allowQueryToken: EVENT_STREAM_PATH.test(c.req.path) });
+      await authorize(c, "viewer", { allowQueryToken: EVENT_STREAM_PATH.test(c.req.path) });
     }
     await next();
   });

@@ -86,6 +86,8 @@ interface AuthState {
 declare module "hono" {
   interface ContextVariableMap {
     wbAuth: AuthState;
+    /** The caller, once {@linkcode requireRole} (or {@linkcode requireAdmin}) admitted it. */
+    caller: Caller;
   }
 }
 
@@ -214,21 +216,15 @@ async function resolveCaller(c: Context, config: AuthConfig, allowQuery: boolean
 }
 
 /**
- * Checks that the caller has at least `minimum`.
+ * Checks that the caller has at least `minimum`: the check behind {@linkcode requireRole},
+ * for a handler that decides the role it needs while it runs.
  *
  * @returns The caller.
  * @throws {HTTPException} 401 without credentials (or anonymous under open access asking
  *   for admin); 403 with a token that grants nothing, a role too low, or a bearer token
  *   when no token that could grant `minimum` is configured.
- * @example
- * ```ts
- * app.get("/api/events", async (c) => {
- *   const caller = await requireRole(c, "viewer", { allowQueryToken: true });
- *   // ...
- * });
- * ```
  */
-export async function requireRole(
+export async function authorize(
   c: Context,
   minimum: Role,
   options: RequireRoleOptions = {},
@@ -263,12 +259,33 @@ export async function requireRole(
 }
 
 /**
- * Checks that the caller is an administrator (admin token, or an admin's session).
+ * Middleware: the request goes on only if its caller has at least `minimum`; the handler
+ * reads the caller with `c.get("caller")`. Declared with the route, so the rule is visible
+ * where the route is, not inside its body.
  *
- * @throws {HTTPException} As {@linkcode requireRole}.
+ * Answers 401 or 403 as {@linkcode authorize} throws them.
+ *
+ * @example
+ * ```ts
+ * app.get("/api/events", requireRole("viewer", { allowQueryToken: true }), (c) => {
+ *   const caller = c.get("caller");
+ *   // ...
+ * });
+ * ```
  */
-export function requireAdmin(c: Context): Promise<Caller> {
-  return requireRole(c, "admin");
+export function requireRole(minimum: Role, options: RequireRoleOptions = {}): MiddlewareHandler {
+  return async (c, next) => {
+    c.set("caller", await authorize(c, minimum, options));
+    await next();
+  };
+}
+
+/**
+ * Middleware: administrators only (admin token, or an admin's session); see
+ * {@linkcode requireRole}.
+ */
+export function requireAdmin(): MiddlewareHandler {
+  return requireRole("admin");
 }
 
 /** Options of {@linkcode setSessionCookie}. */

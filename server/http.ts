@@ -94,4 +94,3 @@ export async function jsonObjectBody(c: Context): Promise<Record<string, unknown
 }
 
 // Credentials are checked in one place (server/auth.ts); re-exported for the routes.
-export { requireAdmin } from "./auth.ts";

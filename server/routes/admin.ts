@@ -92,8 +92,8 @@ export function adminRoutes(
       startedAt: new Date(startedAtMs).toISOString(),
     }));
 
-  app.post("/caches/flush-all", async (c) => {
-    const caller = await requireAdmin(c);
+  app.post("/caches/flush-all", requireAdmin(), async (c) => {
+    const caller = c.get("caller");
     const result = await flushAllServerCaches();
     const by = caller.user?.email ?? "admin token";
     await flushLog.record({

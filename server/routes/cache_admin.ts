@@ -24,8 +24,7 @@ export interface CacheAdminRoutesDeps {
 /** Routes under `/api/admin`. */
 export function cacheAdminRoutes({ counters, flushLog, caches }: CacheAdminRoutesDeps): Hono {
   const app = new Hono();
-  app.get("/caches", async (c) => {
-    await requireAdmin(c);
+  app.get("/caches", requireAdmin(), async (c) => {
     c.header("Cache-Control", "no-store");
     const stats = await collectCacheStats({
       redis: getRedis(),

@@ -154,7 +154,7 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
   };
 
   const stream = async (c: Context, projectId: string | undefined) => {
-    const caller = await requireRole(c, "viewer", { allowQueryToken: true });
+    const caller = c.get("caller");
     if (events.closed) {
       c.header("Retry-After", "2");
       throw new HTTPException(503, { message: "The server is shutting down" });
@@ -272,8 +272,10 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
   };
 
   const app = new Hono();
-  app.get("/events", (c) => stream(c, undefined));
-  app.get("/projects/:projectId/events", (c) => stream(c, idParam(c, "projectId")));
+  // EventSource cannot send headers: the streams also take `?access_token=`.
+  const viewer = requireRole("viewer", { allowQueryToken: true });
+  app.get("/events", viewer, (c) => stream(c, undefined));
+  app.get("/projects/:projectId/events", viewer, (c) => stream(c, idParam(c, "projectId")));
   return app;
 }
 

@@ -11,7 +11,8 @@ import type { EntityAllowlists } from "../allowlists.ts";
 import { envelope, runIdOf, type ServerCaches } from "../caches.ts";
 import { DatabaseUnavailableError, type Db } from "../db.ts";
 import type { VersionedWrites } from "../events/mod.ts";
-import { idParam, jsonObjectBody, requireAdmin, serveCached, since } from "../http.ts";
+import { requireAdmin } from "../auth.ts";
+import { idParam, jsonObjectBody, serveCached, since } from "../http.ts";
 import {
   fetchPoItems,
   getMetricInfo,
@@ -93,8 +94,7 @@ export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesD
     );
   });
 
-  app.patch("/:projectId/presentation_objects/:poId", async (c) => {
-    await requireAdmin(c);
+  app.patch("/:projectId/presentation_objects/:poId", requireAdmin(), async (c) => {
     const projectId = idParam(c, "projectId");
     const poId = idParam(c, "poId");
     const body = await jsonObjectBody(c);
@@ -111,8 +111,7 @@ export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesD
    * step (`{ "progress": { step, done, total, elapsedMs } }`), then `{ "run": {...} }` or
    * `{ "error", "message" }`: the web client shows an administrator how far a run is.
    */
-  app.post("/:projectId/modules/:moduleId/run", async (c) => {
-    await requireAdmin(c);
+  app.post("/:projectId/modules/:moduleId/run", requireAdmin(), async (c) => {
     const projectId = idParam(c, "projectId");
     const moduleId = idParam(c, "moduleId");
     const finish = async (run: ModuleRun) => {
