@@ -2,13 +2,14 @@
  * The Hono app: routes joined with `app.route()`, and one place (`onError`) that turns
  * errors into JSON responses.
  *
- * | error                          | status                      |
- * | ------------------------------ | --------------------------- |
- * | `HTTPException`                | its own (400, 401, 403 ...) |
- * | `ValidationError` (model)      | 400                         |
- * | `NotFoundError` (model)        | 404                         |
- * | `DatabaseUnavailableError`     | 503 with `Retry-After`      |
- * | anything else                  | 500, logged                 |
+ * | error                                   | status                      |
+ * | --------------------------------------- | --------------------------- |
+ * | `HTTPException`                         | its own (400, 401, 403 ...) |
+ * | `ServerError` (`errors.ts`): its own    | `status`, body, headers     |
+ * |   `ValidationError` (model)             | 400, naming the field       |
+ * |   `NotFoundError` (model)               | 404                         |
+ * |   `DatabaseUnavailableError`            | 503 with `Retry-After`      |
+ * | anything else                           | 500, logged                 |
  *
  * Before any route, in this order: the `Host` allowlist (421, `peer.ts`), body limits (413,
  * and 400 for nesting, `request_limits.ts`), then the caller. Every JSON answer carries
@@ -25,8 +26,8 @@
 import { type Context, Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ServerCaches } from "./caches.ts";
-import { DatabaseUnavailableError, type Db } from "./db.ts";
-import { NotFoundError, ValidationError } from "./model/mod.ts";
+import type { Db } from "./db.ts";
+import { ServerError } from "./errors.ts";
 import { authentication, authorize } from "./auth.ts";
 import { FlushLog } from "./cache_flush.ts";
 import { CacheCounters } from "./cache_stats.ts";
@@ -130,9 +131,6 @@ export interface SseSettings
 
 /** Default {@linkcode AppDeps.trustedProxies}: a reverse proxy on this host. */
 export const DEFAULT_TRUSTED_PROXIES: readonly string[] = Object.freeze(["127.0.0.1", "::1"]);
-
-/** Seconds a client should wait before retrying while the database is unavailable. */
-export const DB_RETRY_AFTER_S = 5;
 
 /** `GET /api/…` paths anyone may read. */
 const PUBLIC_API = new Set(["/api/instance_meta", "/api/auth/me"]);
@@ -272,18 +270,9 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
         headers,
       );
     }
-    if (error instanceof ValidationError) {
-      return c.json({ error: "bad_request", message: error.message, field: error.field }, 400);
-    }
-    if (error instanceof NotFoundError) {
-      return c.json({ error: "not_found", message: error.message }, 404);
-    }
-    if (error instanceof DatabaseUnavailableError) {
-      c.header("Retry-After", String(DB_RETRY_AFTER_S));
-      return c.json({
-        error: "database_unavailable",
-        message: `The database is unavailable; retry in ${DB_RETRY_AFTER_S} s`,
-      }, 503);
+    if (error instanceof ServerError) {
+      const { status, body, headers } = error.answer();
+      return c.json(body, status, headers);
     }
     log(JSON.stringify({
       event: "request_error",

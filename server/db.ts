@@ -20,6 +20,8 @@
  * @module
  */
 
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type ErrorAnswer, ServerError } from "./errors.ts";
 import postgres from "postgres";
 import { PGlite } from "@electric-sql/pglite";
 import { Readable } from "node:stream";
@@ -72,9 +74,13 @@ export interface ConnectPostgresOptions {
  * timeout, server shutting down or out of connections). The server answers 503 with
  * `Retry-After: retryAfterS`.
  */
-export class DatabaseUnavailableError extends Error {
+export class DatabaseUnavailableError extends ServerError {
   /** Stable error code. */
   readonly code = "DB_UNAVAILABLE" as const;
+  /** Answered with 503. */
+  readonly status: ContentfulStatusCode = 503;
+  /** The answer's `error` field. */
+  readonly wireCode = "database_unavailable";
   /** Suggested `Retry-After` in seconds. */
   readonly retryAfterS: number;
 
@@ -86,6 +92,18 @@ export class DatabaseUnavailableError extends Error {
     super(message, { cause: options.cause });
     this.name = "DatabaseUnavailableError";
     this.retryAfterS = options.retryAfterS ?? 5;
+  }
+
+  /** The 503 answer: what failed stays in the logs; the caller is told when to retry. */
+  override answer(): ErrorAnswer {
+    return {
+      status: this.status,
+      body: {
+        error: this.wireCode,
+        message: `The database is unavailable; retry in ${this.retryAfterS} s`,
+      },
+      headers: { "Retry-After": String(this.retryAfterS) },
+    };
   }
 }
 
