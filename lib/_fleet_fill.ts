@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { jitteredBackoffMs } from "./backoff.ts";
 import { CacheFillError } from "./errors.ts";
 import type { Entry } from "./_codec.ts";
 import type { Fence } from "./_fence.ts";
@@ -268,8 +269,7 @@ async function tryRedis<R>(call: () => Promise<R>): Promise<R | undefined> {
 
 /** The pause before poll `attempt` (0-based): full jitter over a doubling backoff. */
 function pollDelayMs(policy: FillPolicy, attempt: number): number {
-  const cap = Math.min(policy.pollMaxMs, policy.pollMinMs * 2 ** attempt);
-  return policy.pollMinMs + Math.random() * (cap - policy.pollMinMs);
+  return jitteredBackoffMs(attempt, { minMs: policy.pollMinMs, maxMs: policy.pollMaxMs });
 }
 
 function sleep(ms: number): Promise<void> {

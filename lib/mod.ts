@@ -22,6 +22,7 @@ export {
   type RedisTarget,
 } from "./redis.ts";
 export { CLUSTER_SLOTS, keySlot } from "./key_slot.ts";
+export { type BackoffOptions, jitteredBackoffMs } from "./backoff.ts";
 export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
 export {
   checkFillPolicy,

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { jitteredBackoffMs } from "./backoff.ts";
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from "redis";
 import { L1Cache, type L1Options } from "./l1.ts";
 
@@ -145,7 +146,13 @@ export async function connectRedis(
   const where = redactRedisUrl(target);
   const socket = {
     connectTimeout: connectTimeoutMs,
-    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, maxReconnectDelayMs),
+    // Equal jitter: the apps of a host that lost their Redis do not reconnect in step.
+    reconnectStrategy: (retries: number) =>
+      Math.round(jitteredBackoffMs(retries, {
+        minMs: Math.min(50, maxReconnectDelayMs),
+        maxMs: maxReconnectDelayMs,
+        jitter: "equal",
+      })),
   };
   const states = new Map<string, boolean>();
   const report = (node: string, up: boolean, error?: unknown) => {

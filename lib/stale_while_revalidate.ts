@@ -31,6 +31,7 @@
  *
  * @module
  */
+import { jitteredBackoffMs } from "./backoff.ts";
 import type { FillPolicy } from "./fill_policy.ts";
 import { checkFillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
@@ -459,10 +460,11 @@ export class StaleWhileRevalidate {
         const waitMs = this.#fill.waitMs ?? this.#fill.maxWaitMs ?? DEFAULT_FILL.waitMs!;
         const deadline = performance.now() + waitMs;
         for (let attempt = 0; performance.now() < deadline && !release; attempt++) {
-          const cap = Math.min(this.#fill.pollMaxMs, this.#fill.pollMinMs * 2 ** attempt);
-          await new Promise((r) =>
-            setTimeout(r, this.#fill.pollMinMs + Math.random() * (cap - this.#fill.pollMinMs))
-          );
+          const pauseMs = jitteredBackoffMs(attempt, {
+            minMs: this.#fill.pollMinMs,
+            maxMs: this.#fill.pollMaxMs,
+          });
+          await new Promise((r) => setTimeout(r, pauseMs));
           const stored = await this.#read(key);
           if (stored) return stored;
           release = await this.#lockOnce(key, lockWhat);

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { jitteredBackoffMs } from "../../lib/mod.ts";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { createHash } from "node:crypto";
 import type { SeenSet } from "../../lib/mod.ts";
@@ -431,8 +432,11 @@ export class MirrorSender {
   }
 
   #delayMs(attempt: number): number {
-    const ceiling = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
+    return Math.round(jitteredBackoffMs(attempt - 1, {
+      minMs: Math.min(this.#retry.baseDelayMs, this.#retry.maxDelayMs),
+      maxMs: this.#retry.maxDelayMs,
+      jitter: "equal",
+    }));
   }
 
   /** Sleeps `ms`; resolves false at once when the delivery is cancelled. */
