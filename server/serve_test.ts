@@ -96,6 +96,20 @@ Deno.test({
       }
     } finally {
       child.kill("SIGTERM");
+      // On a loaded machine `deno serve --parallel` (Deno 2.9.6) has once let a SIGTERM pass
+      // with no worker seeing it (no shutdown line; a second SIGTERM shut down cleanly). Say
+      // so and send it again, rather than hang the suite for minutes; a clean shutdown is
+      // still required below.
+      let timer: number | undefined;
+      const exited = await Promise.race([
+        child.status.then(() => true),
+        new Promise<false>((r) => (timer = setTimeout(() => r(false), 20_000))),
+      ]);
+      clearTimeout(timer);
+      if (!exited) {
+        console.warn("warning: deno serve did not react to SIGTERM within 20 s; sending it again");
+        child.kill("SIGTERM");
+      }
       const status = await child.status;
       await reading;
       await cluster?.stop();
