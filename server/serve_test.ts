@@ -100,7 +100,7 @@ Deno.test({
       // with no worker seeing it (no shutdown line; a second SIGTERM shut down cleanly). Say
       // so and send it again, rather than hang the suite for minutes; a clean shutdown is
       // still required below.
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const exited = await Promise.race([
         child.status.then(() => true),
         new Promise<false>((r) => (timer = setTimeout(() => r(false), 20_000))),
