@@ -80,10 +80,28 @@ export async function depsImage(base: string, lockText: string): Promise<string>
   return `${DEPS_REPOSITORY}:${hex.slice(0, 16)}`;
 }
 
+/** The platform an image runs on, in npm's terms (`os` and `cpu` of a package.json). */
+export interface NpmPlatform {
+  /** e.g. `linux`. */
+  os: string;
+  /** e.g. `x64`, `arm64`. */
+  cpu: string;
+}
+
+/** The platform of this machine's containers: Linux on the host's CPU (npm's names). */
+export function containerPlatform(): NpmPlatform {
+  const cpu = ({ x86_64: "x64", aarch64: "arm64" } as Record<string, string>)[Deno.build.arch];
+  return { os: "linux", cpu: cpu ?? Deno.build.arch };
+}
+
 /**
- * The npm package names a lock file pins (`name@version` keys of its `npm` section).
+ * The npm package names a lock file pins (`name@version` keys of its `npm` section) that
+ * can run on `platform`: a package whose lock entry lists `os` or `cpu` without the
+ * platform's (esbuild's 25 per-platform binaries, of which one is ever installed) is left
+ * out, as npm and Deno leave it out of an install.
  *
  * @param lockText The text of `deno.lock`.
+ * @param platform The platform the packages are for. @default {containerPlatform()}
  * @returns Package names, sorted, each once.
  * @throws {CliError} Code `config` when the lock is not JSON.
  * @example
@@ -92,14 +110,22 @@ export async function depsImage(base: string, lockText: string): Promise<string>
  * lockedPackages('{"npm":{"@types/node@22.0.0":{},"hono@4.0.0":{}}}'); // ["@types/node", "hono"]
  * ```
  */
-export function lockedPackages(lockText: string): string[] {
-  let lock: { npm?: Record<string, unknown> };
+export function lockedPackages(
+  lockText: string,
+  platform: NpmPlatform = containerPlatform(),
+): string[] {
+  let lock: { npm?: Record<string, { os?: string[]; cpu?: string[] }> };
   try {
     lock = JSON.parse(lockText);
   } catch (error) {
     throw new CliError("config", `deno.lock is not JSON: ${(error as Error).message}`);
   }
-  const names = Object.keys(lock.npm ?? {}).map((key) => key.slice(0, key.indexOf("@", 1)));
+  const runsOn = (list: string[] | undefined, value: string) =>
+    !list || list.length === 0 || list.includes(value) ||
+    (list.every((item) => item.startsWith("!")) && !list.includes(`!${value}`));
+  const names = Object.entries(lock.npm ?? {})
+    .filter(([, entry]) => runsOn(entry?.os, platform.os) && runsOn(entry?.cpu, platform.cpu))
+    .map(([key]) => key.slice(0, key.indexOf("@", 1)));
   return [...new Set(names)].sort();
 }
 

@@ -11,6 +11,28 @@ Deno.test("lockedPackages() lists every npm package of deno.lock once (scoped na
     ["@types/node", "a", "hono"],
   );
   assert.throws(() => lockedPackages("{"), /deno\.lock is not JSON/);
+  // A package for another platform is not installed, so not copied (CI's fresh cache has
+  // only this platform's esbuild binary).
+  const platforms = JSON.stringify({
+    npm: {
+      "esbuild@0.28.2": {},
+      "@esbuild/linux-x64@0.28.2": { os: ["linux"], cpu: ["x64"] },
+      "@esbuild/linux-arm64@0.28.2": { os: ["linux"], cpu: ["arm64"] },
+      "@esbuild/darwin-x64@0.28.2": { os: ["darwin"], cpu: ["x64"] },
+      "fsevents@2.3.3": { os: ["!linux", "!win32"] },
+      "anywhere@1.0.0": { os: ["!win32"] },
+    },
+  });
+  assert.deepEqual(lockedPackages(platforms, { os: "linux", cpu: "x64" }), [
+    "@esbuild/linux-x64",
+    "anywhere",
+    "esbuild",
+  ]);
+  assert.deepEqual(lockedPackages(platforms, { os: "linux", cpu: "arm64" }), [
+    "@esbuild/linux-arm64",
+    "anywhere",
+    "esbuild",
+  ]);
   const lock = await Deno.readTextFile(join(defaultRepoRoot(), "deno.lock"));
   for (const name of ["hono", "redis", "postgres", "esbuild", "@electric-sql/pglite"]) {
     assert.ok(lockedPackages(lock).includes(name), name);
