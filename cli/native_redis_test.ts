@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { nativePaths, nativeRedisSteps } from "./native_plan.ts";
 import { redisStarted } from "./plan.ts";
+import { parseRedisInfo, redisWarnings } from "./redis_config.ts";
 import { execStep, runStep } from "./runner.ts";
 
 Deno.test("redisStarted() accepts PONG and LOADING, refuses error replies and silence", () => {
@@ -43,6 +44,9 @@ Deno.test("nativeRedisSteps().ping counts a Redis loading its AOF as started", a
       "Redis finished loading before the check: the AOF is too small for this machine",
     );
     assert.match(out.stdout, /^LOADING/);
+    // `wb status` reads INFO (answered while loading) and says so.
+    const info = parseRedisInfo(await redis.cli("INFO"))!;
+    if (info.loading) assert.match(redisWarnings(info, "loading")[0], /loading its AOF/);
     assert.equal(result.status, "ok");
     assert.match(result.output.stdout, /^LOADING/);
   } finally {
