@@ -17,9 +17,11 @@
  *   Otherwise it drops both and scans; once the scan has deleted every key that was there,
  *   the index (which every write since has gone through) is marked complete
  *   ({@linkcode markComplete}).
- *   It then pops members from the draining set a batch at a time and unlinks their keys
+ *   It then reads the draining set a batch at a time (SSCAN) and unlinks those keys
  *   ({@linkcode drainBatch}): each call holds Redis for about as long as an UNLINK of one
- *   batch (100 keys by default), and no SCAN runs at all.
+ *   batch (100 keys by default), and the keyspace is never scanned. (SPOP was measured
+ *   first: popping random members of a 300k-member set cost about 4 µs each, more than
+ *   the UNLINK.)
  * - A draining set left by a clear that did not finish (its process died, Redis went away)
  *   makes the next clear scan, and that scan deletes everything the leftover named.
  *
@@ -80,14 +82,18 @@ end
 return 0`;
 
 /**
- * KEYS: draining. ARGV: batch size, key prefix. Pops up to a batch of members and unlinks
- * their keys. Returns { members popped, keys unlinked }.
+ * KEYS: draining. ARGV: cursor, batch size, key prefix. Reads the next batch of members
+ * with SSCAN (a draining set is read by its own clear only, so nothing is missed) and
+ * unlinks their keys; at the end of the scan, unlinks the set itself (freed in the
+ * background). Returns { next cursor, keys unlinked }.
  */
-const DRAIN = `local members = redis.call('SPOP', KEYS[1], ARGV[1])
-if #members == 0 then return {0, 0} end
+const DRAIN = `local reply = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
 local keys = {}
-for i, member in ipairs(members) do keys[i] = ARGV[2] .. member end
-return {#members, redis.call('UNLINK', unpack(keys))}`;
+for i, member in ipairs(reply[2]) do keys[i] = ARGV[3] .. member end
+local unlinked = 0
+if #keys > 0 then unlinked = redis.call('UNLINK', unpack(keys)) end
+if reply[1] == '0' then redis.call('UNLINK', KEYS[1]) end
+return {reply[1], unlinked}`;
 
 /** How a clear goes on after {@linkcode startClear}. */
 export type ClearStart =
@@ -140,19 +146,22 @@ export async function markComplete(
 }
 
 /**
- * Pops up to `batchSize` members of the draining index and unlinks their keys.
+ * Deletes the keys of the next batch of the draining index (SSCAN `COUNT batchSize`), and
+ * the index itself once it has been read to the end.
  *
- * @returns The members popped (0: the drain is over) and the keys unlinked.
+ * @param cursor `"0"` for the first batch, then the cursor the previous call returned.
+ * @returns The next cursor (`"0"`: the drain is over) and the keys unlinked.
  */
 export async function drainBatch(
   client: IndexClient,
   call: IndexCall,
   keys: { indexKey: string; keyPrefix: string },
+  cursor: string,
   batchSize: number,
-): Promise<{ popped: number; unlinked: number }> {
+): Promise<{ cursor: string; unlinked: number }> {
   const reply = await call(client.eval(DRAIN, {
     keys: [drainingKeyFor(keys.indexKey)],
-    arguments: [String(batchSize), keys.keyPrefix],
-  })) as [number, number];
-  return { popped: Number(reply[0]), unlinked: Number(reply[1]) };
+    arguments: [cursor, String(batchSize), keys.keyPrefix],
+  })) as [string, number];
+  return { cursor: String(reply[0]), unlinked: Number(reply[1]) };
 }

@@ -94,8 +94,8 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    */
   maxValueBytes?: number;
   /**
-   * Keys deleted per command during `clearAll`: members popped from the cache's key index
-   * and unlinked per script call (one node, `_key_index.ts`), or keys asked per `SCAN` and
+   * Keys deleted per command during `clearAll`: members read from the cache's key index
+   * (SSCAN COUNT) and unlinked per script call (one node, `_key_index.ts`), or keys asked per `SCAN` and
    * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
    * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
    * @default {100}
@@ -488,8 +488,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /**
    * Moves the cache's generation (fencing every fill in flight), then deletes its keys.
-   * On one node with a complete key index (`_key_index.ts`), it pops the index a batch at
-   * a time and unlinks those keys, without scanning. Otherwise (no trusted index, or a
+   * On one node with a complete key index (`_key_index.ts`), it reads the index a batch at
+   * a time and unlinks those keys, without scanning the keyspace. Otherwise (no trusted index, or a
    * cluster): SCAN with MATCH on this cache's own prefix (never KEYS), UNLINK per batch; on
    * a cluster every master is scanned, in parallel, and each batch is deleted with one
    * UNLINK per slot. Resolves the number of keys deleted, or `undefined` when some master
@@ -523,7 +523,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /**
-   * Pops the draining index `clearBatchSize` members at a time and unlinks their keys, one
+   * Reads the draining index `clearBatchSize` members at a time and unlinks their keys, one
    * batch in flight: each call holds Redis for about one batch's UNLINK, and the round
    * trip between batches leaves it to other clients.
    */
@@ -531,12 +531,14 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const call = <R>(command: Promise<R>) => this.#guard(client, command);
     const keys = { indexKey: this.#indexKey, keyPrefix: this.#keyPrefix };
     let deleted = 0;
+    let cursor = "0";
     try {
-      for (;;) {
-        const { popped, unlinked } = await drainBatch(client, call, keys, this.#clearBatchSize);
-        deleted += unlinked;
-        if (popped < this.#clearBatchSize) return deleted;
-      }
+      do {
+        const batch = await drainBatch(client, call, keys, cursor, this.#clearBatchSize);
+        deleted += batch.unlinked;
+        cursor = batch.cursor;
+      } while (cursor !== "0");
+      return deleted;
     } catch (error) {
       // The rest stays in the draining set: the retry (PendingClears) scans.
       this.#report("clear_all", error);
