@@ -18,8 +18,8 @@
  *   the index (which every write since has gone through) is marked complete
  *   ({@linkcode markComplete}).
  *   It then reads the draining set a batch at a time (SSCAN) and unlinks those keys
- *   ({@linkcode drainBatch}): each call holds Redis for about as long as an UNLINK of one
- *   batch (100 keys by default), and the keyspace is never scanned. (SPOP was measured
+ *   ({@linkcode drainIndex}): each command holds Redis for about as long as an UNLINK of
+ *   one batch (100 keys by default), and the keyspace is never scanned. (SPOP was measured
  *   first: popping random members of a 300k-member set cost about 4 µs each, more than
  *   the UNLINK.)
  * - A draining set left by a clear that did not finish (its process died, Redis went away)
@@ -40,6 +40,12 @@ export type IndexCall = <R>(command: Promise<R>) => Promise<R>;
 /** The minimal client surface (node-redis, one node). */
 export interface IndexClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  sScan(
+    key: string,
+    cursor: string,
+    options: { COUNT: number },
+  ): Promise<{ cursor: string | number; members: string[] }>;
+  unlink(keys: string[]): Promise<unknown>;
 }
 
 /** The member that marks an index as complete (no uniqueness hash contains a NUL). */
@@ -80,20 +86,6 @@ const MARK_COMPLETE = `if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
   return 1
 end
 return 0`;
-
-/**
- * KEYS: draining. ARGV: cursor, batch size, key prefix. Reads the next batch of members
- * with SSCAN (a draining set is read by its own clear only, so nothing is missed) and
- * unlinks their keys; at the end of the scan, unlinks the set itself (freed in the
- * background). Returns { next cursor, keys unlinked }.
- */
-const DRAIN = `local reply = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local keys = {}
-for i, member in ipairs(reply[2]) do keys[i] = ARGV[3] .. member end
-local unlinked = 0
-if #keys > 0 then unlinked = redis.call('UNLINK', unpack(keys)) end
-if reply[1] == '0' then redis.call('UNLINK', KEYS[1]) end
-return {reply[1], unlinked}`;
 
 /** How a clear goes on after {@linkcode startClear}. */
 export type ClearStart =
@@ -146,22 +138,39 @@ export async function markComplete(
 }
 
 /**
- * Deletes the keys of the next batch of the draining index (SSCAN `COUNT batchSize`), and
- * the index itself once it has been read to the end.
+ * Deletes every key the draining index names: SSCAN of the set `batchSize` members at a
+ * time (a draining set is read by its own clear only, so nothing is missed), an UNLINK of
+ * each batch's keys while the next batch is read, then an UNLINK of the set itself (freed
+ * in the background). At most one SSCAN and one UNLINK are in flight: another client's
+ * command waits behind one small command at most.
  *
- * @param cursor `"0"` for the first batch, then the cursor the previous call returned.
- * @returns The next cursor (`"0"`: the drain is over) and the keys unlinked.
+ * @returns The keys unlinked.
+ * @throws Whatever a call throws (the rest of the set stays for the next clear, which
+ *   then scans).
  */
-export async function drainBatch(
+export async function drainIndex(
   client: IndexClient,
   call: IndexCall,
   keys: { indexKey: string; keyPrefix: string },
-  cursor: string,
   batchSize: number,
-): Promise<{ cursor: string; unlinked: number }> {
-  const reply = await call(client.eval(DRAIN, {
-    keys: [drainingKeyFor(keys.indexKey)],
-    arguments: [cursor, String(batchSize), keys.keyPrefix],
-  })) as [string, number];
-  return { cursor: String(reply[0]), unlinked: Number(reply[1]) };
+): Promise<number> {
+  const draining = drainingKeyFor(keys.indexKey);
+  let deleted = 0;
+  let cursor = "0";
+  let unlinking = Promise.resolve(0);
+  do {
+    const [reply, count] = await Promise.all([
+      call(client.sScan(draining, cursor, { COUNT: batchSize })),
+      unlinking,
+    ]);
+    deleted += count;
+    cursor = String(reply.cursor);
+    const members = reply.members.filter((m) => m !== COMPLETE);
+    unlinking = members.length > 0
+      ? call(client.unlink(members.map((m) => keys.keyPrefix + m))).then(Number)
+      : Promise.resolve(0);
+  } while (cursor !== "0");
+  deleted += await unlinking;
+  await call(client.unlink([draining]));
+  return deleted;
 }

@@ -38,7 +38,8 @@ import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
 import {
   type ClearStart,
-  drainBatch,
+  drainIndex,
+  type IndexClient,
   indexKeyFor,
   markComplete,
   startClear,
@@ -95,7 +96,7 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   maxValueBytes?: number;
   /**
    * Keys deleted per command during `clearAll`: members read from the cache's key index
-   * (SSCAN COUNT) and unlinked per script call (one node, `_key_index.ts`), or keys asked per `SCAN` and
+   * (SSCAN COUNT) and unlinked per UNLINK (one node, `_key_index.ts`), or keys asked per `SCAN` and
    * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
    * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
    * @default {100}
@@ -523,22 +524,14 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /**
-   * Reads the draining index `clearBatchSize` members at a time and unlinks their keys, one
-   * batch in flight: each call holds Redis for about one batch's UNLINK, and the round
-   * trip between batches leaves it to other clients.
+   * Reads the draining index `clearBatchSize` members at a time and unlinks their keys
+   * (`drainIndex` in `_key_index.ts`).
    */
   async #drainIndex(client: RedisClient): Promise<number | undefined> {
     const call = <R>(command: Promise<R>) => this.#guard(client, command);
     const keys = { indexKey: this.#indexKey, keyPrefix: this.#keyPrefix };
-    let deleted = 0;
-    let cursor = "0";
     try {
-      do {
-        const batch = await drainBatch(client, call, keys, cursor, this.#clearBatchSize);
-        deleted += batch.unlinked;
-        cursor = batch.cursor;
-      } while (cursor !== "0");
-      return deleted;
+      return await drainIndex(client as unknown as IndexClient, call, keys, this.#clearBatchSize);
     } catch (error) {
       // The rest stays in the draining set: the retry (PendingClears) scans.
       this.#report("clear_all", error);
