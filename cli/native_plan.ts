@@ -433,7 +433,7 @@ export function nativeRedisSteps(
       args: ["-c", 'umask 077 && exec redis-server "$1"', "sh", paths.redisConf],
     },
     ping: {
-      ...cli(`Wait for Redis to answer PING (PONG, or LOADING while it reads its AOF)`, "PING"),
+      ...cli(`Wait for Redis to answer PING`, "PING"),
       retryForMs: pingForMs,
       expectStdout: REDIS_STARTED_STDOUT,
       notReadyMessage: `Redis of '${instance.id}' did not answer PING`,

@@ -535,7 +535,7 @@ export function dockerStartSteps(
           ...dockerRedisCliStep(
             id,
             secrets.redisPassword,
-            `Wait for Redis (${name}) to answer PING (PONG, or LOADING while it reads its AOF)`,
+            `Wait for Redis (${name}) to answer PING`,
             [
               "PING",
             ],
