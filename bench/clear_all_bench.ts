@@ -1,28 +1,43 @@
 /**
- * `clearAll` over 1M keys: 1M `cache:bench_clear:*` keys and 1M `cache:other:*` keys on one
+ * `clearAll` at national size: `otherKeys` keys of other caches (`cache:other:*`, 1.5M by
+ * default) and `cacheKeys` keys of the cleared cache (`cache:bench_clear:*`, 300k) on one
  * redis-server (filled with `redis-cli --pipe`), then `TimCacheC("bench_clear").clearAll()`
- * (SCAN MATCH on its own prefix, UNLINK per batch) while another process GETs an
- * `other` key back to back. Reports keys deleted per second, the other client's GET
- * latency before (baseline) and during the clear, and checks that the 1M other keys are
- * all still there. Run once per `clearBatchSize`, refilling the cleared prefix each time.
+ * while another process GETs an `other` key back to back. Each run is one of:
+ *
+ * - `index`: the cache's keys were written with their key-index members (as the cache's
+ *   fenced write does, `lib/_key_index.ts`) and the index is complete: the clear reads (SSCAN) and
+ *   unlinks `clearBatchSize` keys per call, no SCAN;
+ * - `scan`: no index (keys written by an older release, or the index evicted): the clear
+ *   SCANs the whole keyspace with COUNT `clearBatchSize` and UNLINKs what matches.
+ *
+ * Reports keys deleted per second, the other client's GET latency before (baseline) and
+ * during the clear, and checks that the other keys are all still there. The cleared
+ * prefix is refilled before each run.
  *
  * On a 2-core machine the clear's own process, redis-server and the probe compete for
- * CPU, so the probe's latency during the clear mixes Redis blocking (each SCAN and UNLINK
- * runs alone on the server; their server-side time per call is reported from `INFO
+ * CPU, so the probe's latency during the clear mixes Redis blocking (each command runs
+ * alone on the server; their server-side time per call is reported from `INFO
  * commandstats`) with plain CPU contention. A control phase before each clear measures the
  * probe while this process only burns CPU, without touching Redis.
  *
- * Targets (issue 7): at least 150k keys/s; the other client's p99 at most 2x its baseline.
+ * Targets (issues 7 and 16): at least 150k keys/s; the other client's p99 at most 2x its
+ * baseline.
+ *
+ * Usage: `deno run -A bench/clear_all_bench.ts [cacheKeys] [otherKeys]`.
  *
  * @module
  */
 import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
+import { COMPLETE, indexKeyFor } from "../lib/_key_index.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
 
 /** One clear. */
 export interface ClearAllRow {
+  mode: "index" | "scan";
   clearBatchSize: number;
+  /** Keys in Redis when the clear started (the cache's and the others'). */
+  totalKeys: number;
   keys: number;
   seconds: number;
   keysPerS: number;
@@ -38,6 +53,9 @@ export interface ClearAllRow {
   scanUsPerCall: number;
   unlinkUsPerCall: number;
   scanCalls: number;
+  /** Server-side time per SSCAN of the draining index, in µs. */
+  sscanUsPerCall: number;
+  sscanCalls: number;
   otherKeysLeft: number;
 }
 
@@ -51,11 +69,17 @@ function resp(args: string[]): string {
 
 /**
  * Writes `count` keys `<prefix><n>` with a small entry-shaped value through
- * `redis-cli --pipe`.
+ * `redis-cli --pipe`; with `indexKey`, also each key's member `<n>` in that key index and,
+ * at the end, its completeness mark (what the cache's writes and first clear leave).
  *
  * @throws {Error} If redis-cli reports errors or a different reply count.
  */
-export async function fillKeys(port: number, prefix: string, count: number): Promise<void> {
+export async function fillKeys(
+  port: number,
+  prefix: string,
+  count: number,
+  indexKey?: string,
+): Promise<void> {
   const child = new Deno.Command("redis-cli", {
     args: ["-h", "127.0.0.1", "-p", String(port), "--pipe"],
     stdin: "piped",
@@ -69,13 +93,16 @@ export async function fillKeys(port: number, prefix: string, count: number): Pro
     for (let n = start; n < Math.min(count, start + chunk); n++) {
       const value = `{"versionHash":"v1","data":{"n":${n},"items":[${n % 97},${n % 89}]}}`;
       text += resp(["SET", `${prefix}${n}`, value, "EX", "86400"]);
+      if (indexKey) text += resp(["SADD", indexKey, String(n)]);
     }
     await writer.write(encoder.encode(text));
   }
+  if (indexKey) await writer.write(encoder.encode(resp(["SADD", indexKey, COMPLETE])));
+  const replies = indexKey ? 2 * count + 1 : count;
   await writer.close();
   const out = await child.output();
   const report = new TextDecoder().decode(out.stdout);
-  if (!out.success || !report.includes(`errors: 0, replies: ${count}`)) {
+  if (!out.success || !report.includes(`errors: 0, replies: ${replies}`)) {
     throw new Error(`redis-cli --pipe failed:\n${report}${new TextDecoder().decode(out.stderr)}`);
   }
 }
@@ -99,28 +126,53 @@ async function countKeys(client: RedisClientType, pattern: string): Promise<numb
   return n;
 }
 
+/** One clear to measure: how the cache finds its keys, and its batch size. */
+export interface ClearRun {
+  mode: "index" | "scan";
+  clearBatchSize: number;
+}
+
 /**
- * Runs one clear per batch size.
+ * Runs one clear per entry of `runs`.
  *
- * @param port The redis-server's port (for `redis-cli --pipe`).
- * @param keys Keys per prefix. @default {1_000_000}
- * @param batchSizes `clearBatchSize` values (SCAN COUNT). @default {[1000, 10000]}
+ * @param redisUrl The redis-server.
+ * @param port Its port (for `redis-cli --pipe`).
+ * @param options `cacheKeys` (300k), `otherKeys` (1.5M), `runs`, `baselineMs`, `spinMs`.
  */
 export async function benchClearAll(
   redisUrl: string,
   port: number,
-  { keys = 1_000_000, batchSizes = [1000, 10_000], baselineMs = 2000, spinMs = 3000 } = {},
+  {
+    cacheKeys = 300_000,
+    otherKeys = 1_500_000,
+    runs = [
+      { mode: "scan", clearBatchSize: 100 },
+      { mode: "index", clearBatchSize: 50 },
+      { mode: "index", clearBatchSize: 100 },
+      { mode: "index", clearBatchSize: 200 },
+    ] as ClearRun[],
+    baselineMs = 2000,
+    spinMs = 3000,
+  } = {},
 ): Promise<ClearAllRow[]> {
   const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await client.connect();
   const rows: ClearAllRow[] = [];
+  const indexKey = indexKeyFor("cache:bench_clear:");
   try {
     await client.flushDb();
-    await fillKeys(port, "cache:other:", keys);
-    for (const clearBatchSize of batchSizes) {
-      await fillKeys(port, "cache:bench_clear:", keys);
+    await fillKeys(port, "cache:other:", otherKeys);
+    for (const { mode, clearBatchSize } of runs) {
+      await client.del([indexKey, `${indexKey}:draining`, "{cache:bench_clear}:gen"]);
+      await fillKeys(
+        port,
+        "cache:bench_clear:",
+        cacheKeys,
+        mode === "index" ? indexKey : undefined,
+      );
       const before = await client.dbSize();
-      if (before !== 2 * keys) throw new Error(`expected ${2 * keys} keys, found ${before}`);
+      const expected = cacheKeys + otherKeys + (mode === "index" ? 1 : 0);
+      if (before !== expected) throw new Error(`expected ${expected} keys, found ${before}`);
       const cache = new TimCacheC<string, string, unknown>("bench_clear", {
         uniquenessHashFromParams: (k) => k,
         versionHashFromParams: (v) => v,
@@ -137,7 +189,7 @@ export async function benchClearAll(
           "-A",
           new URL("./get_probe_worker.ts", import.meta.url).pathname,
           redisUrl,
-          `cache:other:${keys >> 1}`,
+          `cache:other:${otherKeys >> 1}`,
         ],
         stdin: "piped",
         stdout: "piped",
@@ -171,16 +223,20 @@ export async function benchClearAll(
         .map(([, l]) => l);
       const cpuOnly = samples.filter(([t]) => t >= spinStart && t < spinEnd).map(([, l]) => l);
       const during = samples.filter(([t]) => t >= clearStart && t <= clearEnd).map(([, l]) => l);
-      const left = await client.dbSize();
+      const cacheKeysLeft = await countKeys(client, "cache:bench_clear:*");
       const otherKeysLeft = await countKeys(client, "cache:other:*");
-      if (left !== keys || otherKeysLeft !== keys) {
-        throw new Error(`after clearAll: ${left} keys, ${otherKeysLeft} other keys (want ${keys})`);
+      if (cacheKeysLeft !== 0 || otherKeysLeft !== otherKeys) {
+        throw new Error(
+          `after clearAll: ${cacheKeysLeft} cache keys (want 0), ${otherKeysLeft} other keys (want ${otherKeys})`,
+        );
       }
       rows.push({
+        mode,
         clearBatchSize,
-        keys,
+        totalKeys: before,
+        keys: cacheKeys,
         seconds,
-        keysPerS: keys / seconds,
+        keysPerS: cacheKeys / seconds,
         baselineP50Ms: quantile(baseline, 0.5),
         baselineP99Ms: quantile(baseline, 0.99),
         duringP50Ms: quantile(during, 0.5),
@@ -189,7 +245,9 @@ export async function benchClearAll(
         cpuOnlyP99Ms: quantile(cpuOnly, 0.99),
         scanUsPerCall: commandStat(stats, "scan", "usec_per_call"),
         unlinkUsPerCall: commandStat(stats, "unlink", "usec_per_call"),
-        scanCalls: commandStat(stats, "scan", "calls"),
+        scanCalls: commandStat(stats, "scan", "calls") || 0,
+        sscanUsPerCall: commandStat(stats, "sscan", "usec_per_call"),
+        sscanCalls: commandStat(stats, "sscan", "calls") || 0,
         otherKeysLeft,
       });
     }
@@ -204,7 +262,9 @@ export async function benchClearAll(
 export function formatClearAll(rows: ClearAllRow[]): string {
   return markdownTable([
     [
+      "finds its keys by",
       "clearBatchSize",
+      "keys in Redis",
       "keys cleared",
       "time",
       "keys/s",
@@ -212,11 +272,13 @@ export function formatClearAll(rows: ClearAllRow[]): string {
       "other GET p50 / p99 during",
       "p99 during / before",
       "control: p99 under CPU load only",
-      "SCAN calls, µs/call; UNLINK µs/call (server)",
+      "server µs/call: SCAN (calls); SSCAN of the index (calls); UNLINK",
       "other keys left",
     ],
     ...rows.map((r) => [
+      r.mode === "index" ? "key index" : "SCAN",
       r.clearBatchSize.toLocaleString("en-US"),
+      r.totalKeys.toLocaleString("en-US"),
       r.keys.toLocaleString("en-US"),
       `${r.seconds.toFixed(2)} s`,
       Math.round(r.keysPerS).toLocaleString("en-US"),
@@ -224,7 +286,11 @@ export function formatClearAll(rows: ClearAllRow[]): string {
       `${ms(r.duringP50Ms)} / ${ms(r.duringP99Ms)}`,
       `${(r.duringP99Ms / r.baselineP99Ms).toFixed(2)}x`,
       ms(r.cpuOnlyP99Ms),
-      `${r.scanCalls}, ${r.scanUsPerCall.toFixed(0)}; ${r.unlinkUsPerCall.toFixed(0)}`,
+      [
+        r.scanCalls ? `${r.scanUsPerCall.toFixed(0)} (${r.scanCalls})` : "-",
+        r.sscanCalls ? `${r.sscanUsPerCall.toFixed(0)} (${r.sscanCalls})` : "-",
+        Number.isNaN(r.unlinkUsPerCall) ? "-" : r.unlinkUsPerCall.toFixed(0),
+      ].join("; "),
       r.otherKeysLeft.toLocaleString("en-US"),
     ]),
   ]);
@@ -233,5 +299,11 @@ export function formatClearAll(rows: ClearAllRow[]): string {
 if (import.meta.main) {
   const { startRedis } = await import("../lib/testing/redis_server.ts");
   await using redis = await startRedis();
-  console.log(formatClearAll(await benchClearAll(redis.url, redis.port)));
+  const [cacheKeys, otherKeys] = Deno.args.map(Number);
+  console.log(formatClearAll(
+    await benchClearAll(redis.url, redis.port, {
+      ...(cacheKeys ? { cacheKeys } : {}),
+      ...(otherKeys ? { otherKeys } : {}),
+    }),
+  ));
 }

@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { type Instance, postgresPortOf, redisPortOf, workersOf } from "./config.ts";
-import { DATABASE_NAME, type Step } from "./plan.ts";
+import { DATABASE_NAME, REDIS_STARTED_STDOUT, type Step } from "./plan.ts";
 import { REDIS_CONFIG_FILE, type RedisListen } from "./redis_config.ts";
 import type { Secrets } from "./secrets.ts";
 
@@ -331,7 +331,7 @@ export interface NativeRedisSteps {
    * its AOF and log are private (the runtime spawns it and watches it exit).
    */
   start: Step;
-  /** `redis-cli PING` until `PONG`, polled. */
+  /** `redis-cli PING` until `PONG` or `LOADING` (see `REDIS_STARTED_STDOUT`), polled. */
   ping: Step;
   /** `redis-cli DBSIZE`. */
   dbsize: Step;
@@ -435,7 +435,7 @@ export function nativeRedisSteps(
     ping: {
       ...cli(`Wait for Redis to answer PING`, "PING"),
       retryForMs: pingForMs,
-      expectStdout: "^PONG",
+      expectStdout: REDIS_STARTED_STDOUT,
       notReadyMessage: `Redis of '${instance.id}' did not answer PING`,
     },
     dbsize: cli("Count Redis keys", "DBSIZE"),

@@ -16,7 +16,7 @@ import {
   nativeRedisListen,
   nativeRedisSteps,
 } from "./native_plan.ts";
-import { REDIS_DOWN_HINT, type Step } from "./plan.ts";
+import { REDIS_DOWN_HINT, redisStarted, type Step } from "./plan.ts";
 import { livePid, tailFile, terminate, waitForExit } from "./process.ts";
 import { writeRedisConfig } from "./redis_config.ts";
 import { execStep, runStep, sleep, type StepOutput } from "./runner.ts";
@@ -82,7 +82,8 @@ export function nativeRedis(deps: NativeDeps): NativeRedis {
       nativeRedisSteps(instance, paths, password).ping,
       options,
     );
-    return out.code === 0 && out.stdout.trim() === "PONG";
+    // LOADING (reading the AOF back) counts as started: the app bypasses the cache meanwhile.
+    return out.code === 0 && redisStarted(out.stdout);
   };
 
   return {

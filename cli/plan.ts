@@ -122,6 +122,33 @@ export const INSTANCE_LABEL = "dev.wb.instance";
 /** What a failed Redis start means for the instance. */
 export const REDIS_DOWN_HINT = "The app starts anyway and runs uncached until Redis is back.";
 
+/**
+ * What `redis-cli PING` prints once Redis counts as started (a regular expression source):
+ * `PONG`, or `LOADING …` while it reads its append-only file back after a restart. A large
+ * AOF takes seconds to minutes to load (docs/operations.md, "Sizing"); during that time the
+ * app answers every cached request from Postgres (a `LOADING` reply is a cache bypass,
+ * `lib/tim_cache_c.ts`) and uses Redis again the moment the load ends, so `wb` does not
+ * wait for it (issue 16).
+ */
+export const REDIS_STARTED_STDOUT = "^(PONG|LOADING)";
+
+/**
+ * Whether a `redis-cli PING` reply means Redis is started: `PONG`, or `LOADING` while it
+ * reads its AOF (see {@linkcode REDIS_STARTED_STDOUT}).
+ *
+ * @param stdout What `redis-cli PING` printed (it exits 0 on an error reply).
+ * @returns `true` for `PONG` and `LOADING Redis is loading the dataset in memory`.
+ * @example
+ * ```ts
+ * import { redisStarted } from "./plan.ts";
+ * redisStarted("LOADING Redis is loading the dataset in memory\n"); // true
+ * redisStarted("NOAUTH Authentication required.\n"); // false
+ * ```
+ */
+export function redisStarted(stdout: string): boolean {
+  return new RegExp(REDIS_STARTED_STDOUT).test(stdout.trim());
+}
+
 /** Name of the application database. */
 export const DATABASE_NAME = "wb";
 
@@ -515,7 +542,7 @@ export function dockerStartSteps(
           ),
           retryForMs: context.redisReadyMs ?? 10_000,
           giveUpIfStderr: CONTAINER_GONE,
-          expectStdout: "^PONG",
+          expectStdout: REDIS_STARTED_STDOUT,
           notReadyMessage: `Redis of '${id}' did not answer PING`,
           optional: true,
           hint: REDIS_DOWN_HINT,

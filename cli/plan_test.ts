@@ -180,7 +180,7 @@ Deno.test("planDockerStart() polls pg_isready and Redis PING with timeouts; make
   assert.equal(pg.notReadyMessage, "Postgres of 'demo' did not accept connections");
   const ping = steps.find((s) => s.args.includes("PING"))!;
   assert.equal(ping.retryForMs, 700);
-  assert.equal(ping.expectStdout, "^PONG");
+  assert.equal(ping.expectStdout, "^(PONG|LOADING)");
   assert.deepEqual(
     steps.filter((s) => s.optional).map((s) => s.args.slice(0, 2)),
     [["rm", "demo-redis"], ["run", "-d"], ["exec", "-e"]],
@@ -524,6 +524,9 @@ Deno.test("parseRedisInfo() reads keys, memory and AOF state; refuses an error r
       "aof_rewrite_in_progress:0",
       "aof_last_bgrewrite_status:ok",
       "aof_last_write_status:ok",
+      "loading:0",
+      "# Stats",
+      "evicted_keys:7",
       "# Keyspace",
       "db0:keys=42,expires=40,avg_ttl=100",
     ].join("\r\n"),
@@ -539,6 +542,9 @@ Deno.test("parseRedisInfo() reads keys, memory and AOF state; refuses an error r
     aofLastWriteStatus: "ok",
     aofLastRewriteStatus: "ok",
     aofRewriteInProgress: false,
+    evictedKeys: 7,
+    loading: false,
+    loadingPercent: undefined,
     uptimeS: 12,
     version: "7.0.15",
   });

@@ -159,6 +159,12 @@ export interface RedisInfo {
   aofLastRewriteStatus?: string;
   /** `aof_rewrite_in_progress` is 1. */
   aofRewriteInProgress?: boolean;
+  /** `evicted_keys` (INFO stats): keys removed by the `maxmemory` policy since Redis started. */
+  evictedKeys?: number;
+  /** `loading` is 1: Redis is reading its AOF back (commands on data answer `LOADING`). */
+  loading?: boolean;
+  /** `loading_loaded_perc` while loading, 0 to 100. */
+  loadingPercent?: number;
   /** `uptime_in_seconds`. */
   uptimeS?: number;
   /** `redis_version`. */
@@ -204,7 +210,78 @@ export function parseRedisInfo(text: string): RedisInfo | undefined {
     aofRewriteInProgress: fields.has("aof_rewrite_in_progress")
       ? fields.get("aof_rewrite_in_progress") === "1"
       : undefined,
+    evictedKeys: num("evicted_keys"),
+    loading: fields.has("loading") ? fields.get("loading") === "1" : undefined,
+    loadingPercent: fields.get("loading") === "1" ? num("loading_loaded_perc") : undefined,
     uptimeS: num("uptime_in_seconds"),
     version: fields.get("redis_version"),
   };
+}
+
+/** Share of `maxmemory` above which `wb status` warns (evictions start at 100%). */
+export const REDIS_MEMORY_WARN_RATIO = 0.9;
+
+/**
+ * What `wb status` warns about in a Redis's `INFO` (warnings, not problems: they do not
+ * change the verdict or the exit code):
+ *
+ * - keys evicted since Redis started (`evicted_keys` > 0): the cache no longer fits in
+ *   `maxmemory`, so entries that took seconds to minutes of Postgres to compute are being
+ *   dropped (and their AOF records with them) long before their 15 to 30-day TTL;
+ * - used memory at or above {@linkcode REDIS_MEMORY_WARN_RATIO} of `maxmemory`: the next
+ *   warm-up or module run starts evicting;
+ * - loading (`loading:1`): Redis is reading its AOF back; the app answers from Postgres
+ *   (`X-Cache: BYPASS`) until it ends.
+ *
+ * Where the numbers come from and how to size `maxmemory`: docs/operations.md, "Sizing".
+ *
+ * @param info Parsed `INFO` ({@linkcode parseRedisInfo}).
+ * @param id The instance id, for the command in the advice.
+ * @returns One line per warning; empty when there is nothing to say.
+ * @example
+ * ```ts
+ * import { redisWarnings } from "./redis_config.ts";
+ * redisWarnings({ keys: 9, evictedKeys: 120, maxmemoryHuman: "256.00M" }, "web")[0];
+ * // "Redis evicted 120 keys since it started (maxmemory 256.00M): ..."
+ * ```
+ */
+export function redisWarnings(info: RedisInfo, id: string): string[] {
+  const warnings: string[] = [];
+  const raise = `raise it: wb c update ${id} --redis-maxmemory <size> ` +
+    `(docs/operations.md, "Sizing")`;
+  const max = info.maxmemoryHuman ?? String(info.maxmemoryBytes);
+  if (info.loading) {
+    warnings.push(
+      `Redis is loading its AOF${
+        info.loadingPercent === undefined ? "" : ` (${info.loadingPercent.toFixed(0)}%)`
+      }: the app answers from Postgres (BYPASS) until it ends`,
+    );
+  }
+  if (info.evictedKeys !== undefined && info.evictedKeys > 0) {
+    warnings.push(
+      `Redis evicted ${info.evictedKeys.toLocaleString("en-US")} keys since it started ` +
+        `(maxmemory ${max}): the warm cache does not fit; ${raise}`,
+    );
+  }
+  const ratio = memoryRatio(info);
+  if (ratio !== undefined && ratio >= REDIS_MEMORY_WARN_RATIO) {
+    warnings.push(
+      `Redis uses ${(ratio * 100).toFixed(0)}% of maxmemory (${
+        info.usedMemoryHuman ?? info.usedMemoryBytes
+      } of ${max}): evictions start at 100%; ${raise}`,
+    );
+  }
+  return warnings;
+}
+
+/**
+ * `used_memory` as a share of `maxmemory`.
+ *
+ * @returns A ratio (1 = full), or `undefined` when either is unknown or `maxmemory` is 0
+ *   (unbounded).
+ */
+export function memoryRatio(info: RedisInfo): number | undefined {
+  return info.usedMemoryBytes !== undefined && info.maxmemoryBytes
+    ? info.usedMemoryBytes / info.maxmemoryBytes
+    : undefined;
 }

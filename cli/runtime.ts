@@ -9,7 +9,7 @@ import type { Instance } from "./config.ts";
 import { readStartRecord, type StartRecord } from "./instance_state.ts";
 import type { LoadOptions, LogsOptions, Service, Step } from "./plan.ts";
 import { type HealthProbe, probeHttp } from "./process.ts";
-import type { RedisInfo } from "./redis_config.ts";
+import { type RedisInfo, redisWarnings } from "./redis_config.ts";
 import { readSecrets, type Secrets } from "./secrets.ts";
 
 /** State of one service. */
@@ -85,6 +85,11 @@ export interface InstanceStatus {
   verdict: Verdict;
   /** Why it is not healthy, one line each (empty when healthy or stopped). */
   problems: string[];
+  /**
+   * What may soon hurt without being a fault yet (Redis evicting, nearly full, loading its
+   * AOF; see `redisWarnings`), one line each. They do not change the verdict.
+   */
+  warnings?: string[];
   /** The docker runtime could not reach its daemon: the states are unknown. */
   daemonUnreachable?: string;
 }
@@ -267,7 +272,7 @@ export async function instanceStatus(
     services,
     health,
     ...(app ? { app } : {}),
-    ...(redis ? { redisKeys: redis.keys, redis } : {}),
+    ...(redis ? { redisKeys: redis.keys, redis, warnings: redisWarnings(redis, instance.id) } : {}),
     ...(lastStart ? { lastStart } : {}),
     ...(daemonUnreachable ? { daemonUnreachable } : {}),
     verdict: "healthy",

@@ -6,7 +6,7 @@
  */
 
 import type { Service } from "./plan.ts";
-import type { RedisInfo } from "./redis_config.ts";
+import { memoryRatio, type RedisInfo } from "./redis_config.ts";
 import type { InstanceStatus } from "./runtime.ts";
 import { renderTable } from "./table.ts";
 
@@ -29,14 +29,20 @@ function healthCell(status: InstanceStatus): string {
   return "down";
 }
 
+/** `used / maxmemory (share) policy, N evicted`, e.g. `231.2M / 256.00M (90%) allkeys-lru, 1,204 evicted`. */
 function memoryCell(redis: RedisInfo | undefined): string {
   if (!redis) return "-";
   const max = redis.maxmemoryBytes
     ? redis.maxmemoryHuman ?? String(redis.maxmemoryBytes)
     : "unbounded";
-  return `${redis.usedMemoryHuman ?? "?"} / ${max}${
+  const ratio = memoryRatio(redis);
+  const share = ratio === undefined ? "" : ` (${(ratio * 100).toFixed(0)}%)`;
+  const evicted = redis.evictedKeys === undefined
+    ? ""
+    : `, ${redis.evictedKeys.toLocaleString("en-US")} evicted`;
+  return `${redis.usedMemoryHuman ?? "?"} / ${max}${share}${
     redis.maxmemoryPolicy ? ` ${redis.maxmemoryPolicy}` : ""
-  }`;
+  }${evicted}`;
 }
 
 function aofCell(redis: RedisInfo | undefined): string {
@@ -66,8 +72,9 @@ function lastStartCell(status: InstanceStatus, now: Date): string {
 }
 
 /**
- * Formats statuses as a table (a `STATE` column with each verdict), then every problem,
- * one line each.
+ * Formats statuses as a table (a `STATE` column with each verdict; `MEMORY`: Redis's used
+ * memory against `maxmemory`, its share, the policy and the keys evicted since it started),
+ * then every problem, then every warning (`redisWarnings`), one line each.
  *
  * @param statuses From `statusTargets`.
  * @param now The current time (for "5 min ago"). @default {new Date()}
@@ -115,8 +122,12 @@ export function formatStatusTable(
     lastStartCell(s, now),
   ]);
   const problems = statuses.flatMap((s) => s.problems.map((p) => `  ${s.id}: ${p}`));
-  return [renderTable(head, rows), ...(problems.length ? ["", "Problems:", ...problems] : [])]
-    .join("\n");
+  const warnings = statuses.flatMap((s) => (s.warnings ?? []).map((w) => `  ${s.id}: ${w}`));
+  return [
+    renderTable(head, rows),
+    ...(problems.length ? ["", "Problems:", ...problems] : []),
+    ...(warnings.length ? ["", "Warnings:", ...warnings] : []),
+  ].join("\n");
 }
 
 /**

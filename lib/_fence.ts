@@ -59,9 +59,11 @@ redis.call('SET', KEYS[2], now, 'PX', ARGV[1])
 return redis.call('DEL', KEYS[1])`;
 
 /**
- * The fenced write. KEYS: data, fence, lock, [generation] (the generation only on one node).
- * ARGV: fill time µs, lock token ('' for none), generation, value, TTL s ('0' for none).
- * Returns 1 written, 0 fenced by a clear, -1 the lock is not ours, -2 the generation moved.
+ * The fenced write. KEYS: data, fence, lock, [generation, [key index]] (the generation and
+ * the index only on one node). ARGV: fill time µs, lock token ('' for none), generation,
+ * value, TTL s ('0' for none), [index member]. Returns 1 written, 0 fenced by a clear, -1
+ * the lock is not ours, -2 the generation moved. The data key and its index member are
+ * written together (`_key_index.ts`).
  */
 const WRITE = `local f = redis.call('GET', KEYS[2])
 if f and tonumber(f) >= tonumber(ARGV[1]) then return 0 end
@@ -69,6 +71,7 @@ if ARGV[2] ~= '' and redis.call('GET', KEYS[3]) ~= ARGV[2] then return -1 end
 if KEYS[4] and redis.call('GET', KEYS[4]) ~= ARGV[3] then return -2 end
 if ARGV[5] == '0' then redis.call('SET', KEYS[1], ARGV[4])
 else redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5]) end
+if KEYS[5] then redis.call('SADD', KEYS[5], ARGV[6]) end
 return 1`;
 
 /**
@@ -117,6 +120,11 @@ export interface FencedWrite {
   ttlS: number;
   /** The fill lock that must still hold `token` (a fleet leader's write). */
   lock?: { key: string; token: string };
+  /**
+   * One node only: the cache's key index and this entry's member in it, added in the same
+   * script as the value (`_key_index.ts`).
+   */
+  index?: { key: string; member: string };
 }
 
 /**
@@ -135,6 +143,8 @@ export async function fencedWrite(
   const fenceKey = fenceKeyFor(dataKey, write.cluster);
   const keys = [dataKey, fenceKey, write.lock?.key ?? fenceKey];
   if (!write.cluster) keys.push(generationKey);
+  const index = write.cluster ? undefined : write.index;
+  if (index) keys.push(index.key);
   const reply = Number(
     await call(
       dataKey,
@@ -146,6 +156,7 @@ export async function fencedWrite(
           fence.generation,
           write.value,
           String(write.ttlS),
+          ...(index ? [index.member] : []),
         ],
       }),
     ),

@@ -36,6 +36,14 @@ import {
 import { type FillLogFields, fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { breakerClosed, withDeadline } from "./_guard.ts";
+import {
+  type ClearStart,
+  drainIndex,
+  type IndexClient,
+  indexKeyFor,
+  markComplete,
+  startClear,
+} from "./_key_index.ts";
 import { byMaster, groupBySlot, isCluster, mastersOf, shardOf } from "./_cluster.ts";
 import { deepFreeze } from "./_freeze.ts";
 import type { L1Cache } from "./l1.ts";
@@ -87,9 +95,10 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    */
   maxValueBytes?: number;
   /**
-   * Keys asked per `SCAN` (and deleted per `UNLINK` on one node) during `clearAll`: small,
-   * so that each command holds Redis for about 100 µs and other clients barely wait
-   * (docs/performance.md, "clearAll").
+   * Keys deleted per command during `clearAll`: members read from the cache's key index
+   * (SSCAN COUNT) and unlinked per UNLINK (one node, `_key_index.ts`), or keys asked per `SCAN` and
+   * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
+   * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
    * @default {100}
    */
   clearBatchSize?: number;
@@ -141,6 +150,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly name: string;
   readonly #keyPrefix: string;
   readonly #generationKey: string;
+  readonly #indexKey: string;
   readonly #redis: () => RedisClient | undefined;
   readonly #minWriteTtlS: number;
   readonly #maxWriteTtlS: number;
@@ -192,6 +202,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     this.#keyPrefix = `cache:${prefix}:`;
     this.#generationKey = generationKeyFor(this.#keyPrefix);
+    this.#indexKey = indexKeyFor(this.#keyPrefix);
     this.#redis = options.redis ?? getRedis;
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
@@ -400,6 +411,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
         value: encoded.stored,
         ttlS: this.#persistent ? 0 : this.writeTtlS(),
         lock,
+        index: { key: this.#indexKey, member: uniquenessHash },
       });
       this.#l1()?.delete(key);
       lastRefresh?.delete(key); // a rewritten entry gets its read refresh on the next hit
@@ -483,21 +495,59 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /**
-   * Moves the cache's generation (fencing every fill in flight), then deletes its keys:
-   * SCAN with MATCH on this cache's own prefix (never KEYS), UNLINK per batch. On a
-   * cluster, every master is scanned, in parallel, and each batch is deleted with one
+   * Moves the cache's generation (fencing every fill in flight), then deletes its keys.
+   * On one node with a complete key index (`_key_index.ts`), it reads the index a batch at
+   * a time and unlinks those keys, without scanning the keyspace. Otherwise (no trusted index, or a
+   * cluster): SCAN with MATCH on this cache's own prefix (never KEYS), UNLINK per batch; on
+   * a cluster every master is scanned, in parallel, and each batch is deleted with one
    * UNLINK per slot. Resolves the number of keys deleted, or `undefined` when some master
    * could not be reached (the clear is then pending).
    */
   async #deleteAllInRedis(): Promise<number | undefined> {
     const client = this.#redis();
     if (!client) return undefined;
+    const cluster = isCluster(client);
+    let start: ClearStart | undefined;
     try {
-      await bumpGeneration(client, this.#call, this.#generationKey);
+      if (cluster) await bumpGeneration(client, this.#call, this.#generationKey);
+      else if (!breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
+      else {
+        const call = <R>(command: Promise<R>) => this.#guard(client, command);
+        const keys = { generationKey: this.#generationKey, indexKey: this.#indexKey };
+        start = await startClear(client, call, keys);
+        if (start.mode === "index") return await this.#drainIndex(client);
+      }
     } catch (error) {
       this.#report("clear_all", error);
       return undefined;
     }
+    const deleted = await this.#scanAndUnlink(client);
+    if (deleted !== undefined && start?.mode === "scan") {
+      const call = <R>(command: Promise<R>) => this.#guard(client, command);
+      await markComplete(client, call, this.#indexKey, start.token)
+        .catch((error: unknown) => this.#report("clear_all", error));
+    }
+    return deleted;
+  }
+
+  /**
+   * Reads the draining index `clearBatchSize` members at a time and unlinks their keys
+   * (`drainIndex` in `_key_index.ts`).
+   */
+  async #drainIndex(client: RedisClient): Promise<number | undefined> {
+    const call = <R>(command: Promise<R>) => this.#guard(client, command);
+    const keys = { indexKey: this.#indexKey, keyPrefix: this.#keyPrefix };
+    try {
+      return await drainIndex(client as unknown as IndexClient, call, keys, this.#clearBatchSize);
+    } catch (error) {
+      // The rest stays in the draining set: the retry (PendingClears) scans.
+      this.#report("clear_all", error);
+      return undefined;
+    }
+  }
+
+  /** SCAN + UNLINK of this cache's keys on every master (see `#deleteAllInRedis`). */
+  async #scanAndUnlink(client: RedisClient): Promise<number | undefined> {
     const match = escapeGlob(this.#keyPrefix) + "*";
     const cluster = isCluster(client);
     let deleted = 0;

@@ -10,7 +10,7 @@ import { closeRedis, connectRedis, getRedis, initRedis, type RedisClient } from 
 import { TimCacheC } from "./tim_cache_c.ts";
 import { ANY_VERSION, type HashFuncs } from "./types.ts";
 import { deferred } from "./testing/deferred.ts";
-import { startRedis } from "./testing/redis_server.ts";
+import { startRedis, type TestRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
 
 const DAY_S = 86_400;
@@ -108,6 +108,90 @@ Deno.test("clearAll() deletes only its own prefix, even with glob characters in 
   const client = await connect(redis.url);
   try {
     await clearAllDeletesOwnPrefix(client, () => client.dbSize());
+  } finally {
+    client.destroy();
+  }
+});
+
+/** SCAN calls since the last `CONFIG RESETSTAT` (INFO commandstats). */
+async function scanCalls(redis: TestRedis): Promise<number> {
+  const stats = await redis.cli("INFO", "commandstats");
+  return Number(stats.match(/cmdstat_scan:calls=(\d+)/)?.[1] ?? 0);
+}
+
+Deno.test("clearAll() on one node drains its key index without SCAN once the index is complete", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("idx", funcs, { redis: () => client, clearBatchSize: 7, ...quiet });
+    const other = new TimCacheC("idx2", funcs, { redis: () => client, ...quiet });
+    const fill = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
+      }
+    };
+    // Entries written before the index existed (an older release, or a flushed index).
+    for (let i = 0; i < 20; i++) await client.set(cache.keyFor(`old${i}`), "{}");
+    await fill(30);
+    await other.setPromise(Promise.resolve({ id: "o", rev: 1 }), "o", 1);
+    await redis.cli("CONFIG", "RESETSTAT");
+    // The index lacks its completeness mark: this clear scans, and finds the old keys too.
+    assert.deepEqual(await cache.clearAll(), { status: "cleared", deleted: 50 });
+    assert.ok(await scanCalls(redis) > 0, "the first clear scans");
+    assert.deepEqual(await client.keys("cache:idx:*"), []);
+
+    await fill(30);
+    await redis.cli("CONFIG", "RESETSTAT");
+    assert.deepEqual(await cache.clearAll(), { status: "cleared", deleted: 30 });
+    assert.equal(await scanCalls(redis), 0, "a clear with a complete index does not scan");
+    assert.deepEqual(await client.keys("cache:idx:*"), []);
+    assert.equal(await client.exists(other.keyFor("o")), 1, "another cache's key was touched");
+    assert.equal(await client.exists("{cache:idx}:idx:draining"), 0, "the drained index is gone");
+
+    // An index dropped and re-created by later writes (eviction, FLUSHDB of it) is not
+    // trusted: the next clear scans and still deletes every key.
+    await fill(10);
+    await client.del("{cache:idx}:idx");
+    await fill(5);
+    await redis.cli("CONFIG", "RESETSTAT");
+    assert.deepEqual(await cache.clearAll(), { status: "cleared", deleted: 10 });
+    assert.ok(await scanCalls(redis) > 0);
+    assert.deepEqual(await client.keys("cache:idx:*"), []);
+
+    // A drain left unfinished (its process died) makes the next clear scan.
+    await fill(10);
+    await client.sAdd("{cache:idx}:idx:draining", "k0");
+    await redis.cli("CONFIG", "RESETSTAT");
+    assert.deepEqual(await cache.clearAll(), { status: "cleared", deleted: 10 });
+    assert.ok(await scanCalls(redis) > 0);
+    assert.deepEqual(await client.keys("cache:idx:*"), []);
+    assert.equal(await client.exists("{cache:idx}:idx:draining"), 0);
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("clearAll() through the index fences a fill that started before it", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    const cache = new TimCacheC("idxfence", funcs, { redis: () => client, ...quiet });
+    await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
+    await cache.clearAll(); // the first clear scans and makes the index complete
+    await cache.setPromise(Promise.resolve({ id: "b", rev: 1 }), "b", 1);
+    const release = deferred<void>();
+    const filling = cache.getOrSet("c", 1, async () => {
+      await release.promise;
+      return { id: "c", rev: 1 };
+    });
+    await new Promise((r) => setTimeout(r, 50)); // the fill has taken its fence stamp
+    await redis.cli("CONFIG", "RESETSTAT");
+    assert.deepEqual(await cache.clearAll(), { status: "cleared", deleted: 1 });
+    assert.equal(await scanCalls(redis), 0);
+    release.resolve();
+    await filling;
+    assert.equal(await client.exists(cache.keyFor("c")), 0, "a fill from before the clear wrote");
+    assert.equal(await client.exists(cache.keyFor("b")), 0);
   } finally {
     client.destroy();
   }

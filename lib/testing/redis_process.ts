@@ -25,10 +25,11 @@ export interface RedisProcess {
   /** Process id while running, else `undefined`. */
   pid(): number | undefined;
   /**
-   * Spawns the server and waits until it answers PING.
+   * Spawns the server and waits until it answers PING with `PONG` (or, with
+   * `{ loading: true }`, with `LOADING` too: it is reading its AOF back).
    * @throws {Error} If it does not within `readyTimeoutMs` (its log is in the message).
    */
-  start(): Promise<void>;
+  start(options?: { loading?: boolean }): Promise<void>;
   /** SIGKILLs it (no flush beyond what already reached the kernel) and waits for the exit. */
   kill(): Promise<void>;
   /** Waits for an exit the server was asked for (e.g. after `SHUTDOWN`). */
@@ -45,12 +46,14 @@ export function redisProcess(options: RedisProcessOptions): RedisProcess {
   };
   return {
     pid: () => child?.pid,
-    async start() {
+    async start(startOptions = {}) {
       child = options.command().spawn();
       const timeoutMs = options.readyTimeoutMs ?? 5000;
       const deadline = Date.now() + timeoutMs;
+      const answered = (reply: string) =>
+        reply === "PONG" || (startOptions.loading === true && reply.startsWith("LOADING"));
       while (Date.now() < deadline) {
-        if ((await options.ping().catch(() => "")) === "PONG") return;
+        if (answered(await options.ping().catch(() => ""))) return;
         await new Promise((r) => setTimeout(r, 20));
       }
       const log = await Deno.readTextFile(options.logFile).catch(() => "");

@@ -18,8 +18,23 @@ export interface TestRedis extends AsyncDisposable {
   pid(): number | undefined;
   /** SIGKILLs the server (no AOF flush beyond what `appendfsync` already did). */
   kill(): Promise<void>;
-  /** Starts the server again on the same port and directory (reloading its AOF). */
-  restart(): Promise<void>;
+  /**
+   * Starts the server again on the same port and directory (reloading its AOF). Resolves
+   * once it answers `PONG`, or with `{ loading: true }` as soon as it answers at all
+   * (`LOADING` while it reads the AOF back).
+   */
+  restart(options?: { loading?: boolean }): Promise<void>;
+  /**
+   * Adds `keys` filler keys `filler:<n>` of `valueBytes` bytes each with `DEBUG POPULATE`
+   * (needs `args: ["--enable-debug-command", "yes"]`), then rewrites the AOF
+   * (`BGREWRITEAOF`, waited for), so that a restart spends a while loading it: on this
+   * 2-core machine about 1.5 s per million keys (docs/operations.md, "Sizing").
+   *
+   * @throws {Error} If the rewrite does not finish within 60 s.
+   */
+  populateAof(keys: number, valueBytes?: number): Promise<void>;
+  /** Whether the server says it is loading its dataset (`INFO persistence`, `loading:1`). */
+  loading(): Promise<boolean>;
   /** Runs `redis-cli` against this server and returns its stdout, trimmed. */
   cli(...args: string[]): Promise<string>;
   /** Stops the server and removes its directory. */
@@ -99,6 +114,20 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
 
+  const populateAof = async (keys: number, valueBytes = 100) => {
+    const populated = await cli("DEBUG", "POPULATE", String(keys), "filler:", String(valueBytes));
+    if (populated !== "OK") throw new Error(`DEBUG POPULATE failed: ${populated}`);
+    await cli("BGREWRITEAOF");
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const info = await cli("INFO", "persistence");
+      if (/aof_rewrite_in_progress:0/.test(info) && !/aof_rewrite_scheduled:1/.test(info)) return;
+      if (Date.now() > deadline) throw new Error("BGREWRITEAOF did not finish within 60 s");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const loading = async () => /^loading:1/m.test(await cli("INFO", "persistence"));
+
   await server.start();
   const password = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
@@ -108,6 +137,8 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     pid: server.pid,
     kill,
     restart: server.start,
+    populateAof,
+    loading,
     cli,
     stop,
     [Symbol.asyncDispose]: stop,
