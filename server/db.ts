@@ -69,6 +69,9 @@ export interface ConnectPostgresOptions {
   connectTimeoutS?: number;
 }
 
+/** Seconds a client is told to wait (`Retry-After`) while the database is unavailable. */
+export const DB_RETRY_AFTER_S = 5;
+
 /**
  * The database cannot be used right now (connection refused or terminated, connect or statement
  * timeout, server shutting down or out of connections). The server answers 503 with
@@ -86,12 +89,12 @@ export class DatabaseUnavailableError extends ServerError {
 
   /**
    * @param message What failed, for logs (the cause's message is appended).
-   * @param options `cause` is the driver error; `retryAfterS` defaults to 5.
+   * @param options `cause` is the driver error; `retryAfterS` defaults to {@linkcode DB_RETRY_AFTER_S}.
    */
   constructor(message: string, options: { cause?: unknown; retryAfterS?: number } = {}) {
     super(message, { cause: options.cause });
     this.name = "DatabaseUnavailableError";
-    this.retryAfterS = options.retryAfterS ?? 5;
+    this.retryAfterS = options.retryAfterS ?? DB_RETRY_AFTER_S;
   }
 
   /** The 503 answer: what failed stays in the logs; the caller is told when to retry. */

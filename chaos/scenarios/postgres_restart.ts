@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DB_RETRY_AFTER_S } from "../../server/app.ts";
+import { DB_RETRY_AFTER_S } from "../../server/db.ts";
 import { entryProblem, withClient } from "../entries.ts";
 import type { Harness } from "../harness.ts";
 import type { Sample } from "../load.ts";
