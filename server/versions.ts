@@ -76,6 +76,11 @@ export async function structureVersion(db: Db): Promise<string> {
  * `undefined` or absent id: no such entity, a 404).
  */
 export interface VersionSource {
+  /**
+   * Where versions come from now, for `/healthz`: `query` (every call queries), or the
+   * version table's state (`trusted`: from the table; `connecting`, `loading`: queried).
+   */
+  readonly state: string;
   /** Versions of one presentation object, or `undefined` when it does not exist. */
   poVersions(projectId: string, poId: string): Promise<PoVersions | undefined>;
   /** Versions of several presentation objects of a project, by id (absent ids are missing). */
@@ -103,6 +108,7 @@ export interface VersionSource {
  */
 export function queryVersions(db: Db): VersionSource {
   return {
+    state: "query",
     poVersions: (projectId, poId) => poVersions(db, projectId, poId),
     poVersionsMany: (projectId, poIds) => poVersionsMany(db, projectId, poIds),
     metricVersion: (projectId, metricId) => metricVersion(db, projectId, metricId),
