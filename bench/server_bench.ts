@@ -47,6 +47,8 @@ export interface ServerCase {
   bodyBytes: number;
   rows: ServerRow[];
   /** Server-Timing under load: cache and db p50/p99 in ms, and the share of HITs. */
+  /** Hits with the pool occupied by cold computations (first presentation object only). */
+  occupied?: OccupiedHits;
   timing?: {
     responses: number;
     hits: number;
@@ -55,6 +57,21 @@ export interface ServerCase {
     dbP50: number;
     dbP99: number;
   };
+}
+
+/**
+ * Hit latency while cold computations hold every connection of the server's pool (issue 16):
+ * the same wrk load on a warm presentation object's items, idle and with `cold` distinct
+ * cold HMIS summaries in flight, each holding a pool connection while it waits on a lock
+ * another session holds on `dataset_hmis` (as a long module run or a national-size cold
+ * query would).
+ */
+export interface OccupiedHits {
+  cold: number;
+  /** Server backends seen waiting on the lock when the measurement started. */
+  coldWaiting: number;
+  idle: WrkResult;
+  occupied: WrkResult;
 }
 
 /** Options of {@linkcode benchServer}. */
@@ -67,6 +84,8 @@ export interface ServerBenchOptions {
   durationS?: number;
   /** Interleaved rounds. @default {2} */
   rounds?: number;
+  /** Cold computations occupying the pool in the occupied-hits row (0: no such row). @default {10} */
+  cold?: number;
 }
 
 /**
@@ -75,9 +94,15 @@ export interface ServerBenchOptions {
  * @returns `undefined` when it is available, else what to do.
  */
 export async function ensureWrk(): Promise<string | undefined> {
-  const runs = async () =>
-    await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output().then(() => true, () => false);
+  const runs = async () => {
+    try {
+      await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
+        .output();
+      return true;
+    } catch { // spawning a missing program throws (NotFound)
+      return false;
+    }
+  };
   if (await runs()) return undefined;
   if (Deno.uid?.() === 0) {
     for (const args of [["update", "-qq"], ["install", "-y", "-qq", "wrk"]]) {
@@ -184,6 +209,81 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
 }
 
 /**
+ * Measures hits on `hitUrl`, idle and while `cold` cold HMIS summaries hold the server's
+ * pool (each waits on a lock this function holds on `dataset_hmis`, so all of them are in
+ * flight for the whole measurement; released afterwards, when they complete).
+ *
+ * @throws {Error} If the cold requests do not reach Postgres within 30 s.
+ */
+async function occupiedHits(
+  base: string,
+  hitUrl: string,
+  databaseUrl: string,
+  cold: number,
+  connections: number,
+  durationS: number,
+): Promise<OccupiedHits> {
+  const { connectPostgres } = await import("../server/db.ts");
+  const db = connectPostgres(databaseUrl, { max: 2 });
+  try {
+    const indicators = (await db.query<{ id: string }>(
+      "SELECT indicator_id AS id FROM indicators ORDER BY 1",
+    )).map((r) => r.id);
+    // Distinct cold keys: indicator x level (never requested before, so each one computes).
+    const urls = indicators.flatMap((id) =>
+      ["2", "3", "4"].map((level) =>
+        `${base}/api/datasets/hmis/summary?indicatorId=${encodeURIComponent(id)}&level=${level}`
+      )
+    ).slice(1, cold + 1);
+    if (urls.length < cold) throw new Error(`only ${urls.length} cold summaries available`);
+    // The indicator allowlist is loaded by one other request, so the cold ones only compute.
+    await (await fetch(`${base}/api/datasets/hmis/summary?indicatorId=${indicators[0]}&level=2`))
+      .arrayBuffer();
+    await wrk(hitUrl, connections, 1); // warm-up
+    const idle = await wrk(hitUrl, connections, durationS);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => release = resolve);
+    let locked = () => {};
+    const lockHeld = new Promise<void>((resolve) => locked = resolve);
+    const holder = db.transaction(async (tx) => {
+      await tx.exec("LOCK TABLE dataset_hmis IN ACCESS EXCLUSIVE MODE");
+      locked();
+      await released;
+    });
+    await lockHeld;
+    const colds = urls.map((url) =>
+      fetch(url).then(async (r) => {
+        await r.arrayBuffer();
+        return r.headers.get("x-cache");
+      })
+    );
+    try {
+      let coldWaiting = 0;
+      const deadline = Date.now() + 30_000;
+      while (coldWaiting < cold && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        [{ n: coldWaiting }] = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND application_name = 'wb-server'
+              AND wait_event_type = 'Lock'`,
+        );
+      }
+      if (coldWaiting < cold) {
+        throw new Error(`only ${coldWaiting} of ${cold} cold computations reached Postgres`);
+      }
+      const occupied = await wrk(hitUrl, connections, durationS);
+      return { cold, coldWaiting, idle, occupied };
+    } finally {
+      release();
+      await holder;
+      await Promise.all(colds);
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+/**
  * Runs the comparison for each presentation object.
  *
  * @param redisUrl The benchmark's redis-server.
@@ -199,6 +299,7 @@ export async function benchServer(
   const connections = options.connections ?? 64;
   const durationS = options.durationS ?? 5;
   const rounds = options.rounds ?? 2;
+  const cold = options.cold ?? 10;
   const serverPort = freePort();
   const server = spawnDrained(
     ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
@@ -251,7 +352,7 @@ export async function benchServer(
       const bareBase = `http://127.0.0.1:${barePort}`;
       await waitForOk(`${bareBase}/bare`, 30_000, bare.tail);
       const targets = [
-        { target: "server (cached route, HIT)", url: itemsUrl, path: "version query + L1 hits" },
+        { target: "server (cached route, HIT)", url: itemsUrl, path: "version table + L1 hits" },
         { target: "bare Hono: Redis GET", url: `${bareBase}/bare`, path: "one Redis GET" },
         {
           target: "bare Hono: version query + Redis GET",
@@ -289,6 +390,9 @@ export async function benchServer(
         Math.min(3, durationS),
         new URL("./server_timing.lua", import.meta.url).pathname,
       );
+      const occupied = cold > 0 && cases.length === 0
+        ? await occupiedHits(base, itemsUrl, databaseUrl, cold, connections, durationS)
+        : undefined;
       const [, responses, hits, cacheP50, cacheP99, dbP50, dbP99] = (timingRun.timing ?? "")
         .split(" ").map(Number);
       cases.push({
@@ -310,6 +414,7 @@ export async function benchServer(
         timing: timingRun.timing
           ? { responses, hits, cacheP50, cacheP99, dbP50, dbP99 }
           : undefined,
+        occupied,
       });
       await stop(bare.child);
       bares.pop();
@@ -352,6 +457,29 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
           `cache p50 ${d(t.cacheP50)}, p99 ${d(t.cacheP99)}; ` +
           `db (the version query, pool wait included) p50 ${d(t.dbP50)}, p99 ${d(t.dbP99)}.`,
       );
+    }
+    if (c.occupied) {
+      const o = c.occupied;
+      out.push(
+        `\nHits while ${o.cold} cold computations hold the server's pool (${o.coldWaiting} ` +
+          `backends waiting on a lock on \`dataset_hmis\`), same wrk load:\n`,
+      );
+      out.push(markdownTable([
+        ["hits on the warm items", "requests/s", "p50", "p99", "p99 vs idle", "errors"],
+        ...[["idle", o.idle], [`${o.cold} cold computations in flight`, o.occupied]].map((
+          [label, r],
+        ) => {
+          const w = r as WrkResult;
+          return [
+            label as string,
+            Math.round(w.requestsPerS).toLocaleString("en-US"),
+            ms(w.p50Ms),
+            ms(w.p99Ms),
+            `${(w.p99Ms / o.idle.p99Ms).toFixed(2)}x`,
+            w.errors,
+          ];
+        }),
+      ]));
     }
     out.push("");
   }
