@@ -11,6 +11,12 @@
  *
  * Target (issue 7): the server at least 0.8x the bare route's requests/s.
  *
+ * Then (issue 16) hits on the first object while 10 cold computations hold every connection
+ * of the server's pool (distinct cold HMIS summaries, each waiting on a lock the benchmark
+ * holds on `dataset_hmis`), against the same load idle, in interleaved rounds; and once more
+ * on a server started with `VERSION_TABLE=false`, whose hits query their version through
+ * the pool as every hit did before the version table. Target: occupied p99 at most 2x idle.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -68,10 +74,14 @@ export interface ServerCase {
  */
 export interface OccupiedHits {
   cold: number;
-  /** Server backends seen waiting on the lock when the measurement started. */
+  /** Server backends seen waiting on the lock when a measurement started (the least). */
   coldWaiting: number;
+  /** Interleaved rounds (idle, then occupied); the runs shown are those with the median p99. */
+  rounds: number;
   idle: WrkResult;
   occupied: WrkResult;
+  /** The same with `VERSION_TABLE=false` (a version query per request, as before issue 16). */
+  queryPath?: OccupiedHits;
 }
 
 /** Options of {@linkcode benchServer}. */
@@ -208,6 +218,25 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Runs `fn` with another server process (`env` plus a free `PORT`) up, then stops it. */
+async function withServer<R>(
+  env: Record<string, string>,
+  fn: (base: string) => Promise<R>,
+): Promise<R> {
+  const port = freePort();
+  const server = spawnDrained(
+    ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
+    { ...env, PORT: String(port) },
+  );
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitForOk(`${base}/healthz`, 60_000, server.tail);
+    return await fn(base);
+  } finally {
+    await stop(server.child);
+  }
+}
+
 /**
  * Measures hits on `hitUrl`, idle and while `cold` cold HMIS summaries hold the server's
  * pool (each waits on a lock this function holds on `dataset_hmis`, so all of them are in
@@ -222,6 +251,8 @@ async function occupiedHits(
   cold: number,
   connections: number,
   durationS: number,
+  rounds: number,
+  skip = 0,
 ): Promise<OccupiedHits> {
   const { connectPostgres } = await import("../server/db.ts");
   const db = connectPostgres(databaseUrl, { max: 2 });
@@ -229,57 +260,84 @@ async function occupiedHits(
     const indicators = (await db.query<{ id: string }>(
       "SELECT indicator_id AS id FROM indicators ORDER BY 1",
     )).map((r) => r.id);
-    // Distinct cold keys: indicator x level (never requested before, so each one computes).
+    // Distinct cold keys: indicator x level, each requested once (so each one computes).
     const urls = indicators.flatMap((id) =>
-      ["2", "3", "4"].map((level) =>
-        `${base}/api/datasets/hmis/summary?indicatorId=${encodeURIComponent(id)}&level=${level}`
+      ["", "&level=2", "&level=3", "&level=4"].map((level) =>
+        `${base}/api/datasets/hmis/summary?indicatorId=${encodeURIComponent(id)}${level}`
       )
-    ).slice(1, cold + 1);
-    if (urls.length < cold) throw new Error(`only ${urls.length} cold summaries available`);
-    // The indicator allowlist is loaded by one other request, so the cold ones only compute.
-    await (await fetch(`${base}/api/datasets/hmis/summary?indicatorId=${indicators[0]}&level=2`))
-      .arrayBuffer();
-    await wrk(hitUrl, connections, 1); // warm-up
-    const idle = await wrk(hitUrl, connections, durationS);
-    let release = () => {};
-    const released = new Promise<void>((resolve) => release = resolve);
-    let locked = () => {};
-    const lockHeld = new Promise<void>((resolve) => locked = resolve);
-    const holder = db.transaction(async (tx) => {
-      await tx.exec("LOCK TABLE dataset_hmis IN ACCESS EXCLUSIVE MODE");
-      locked();
-      await released;
-    });
-    await lockHeld;
-    const colds = urls.map((url) =>
-      fetch(url).then(async (r) => {
-        await r.arrayBuffer();
-        return r.headers.get("x-cache");
-      })
-    );
-    try {
-      let coldWaiting = 0;
-      const deadline = Date.now() + 30_000;
-      while (coldWaiting < cold && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-        [{ n: coldWaiting }] = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND application_name = 'wb-server'
-              AND wait_event_type = 'Lock'`,
-        );
-      }
-      if (coldWaiting < cold) {
-        throw new Error(`only ${coldWaiting} of ${cold} cold computations reached Postgres`);
-      }
-      const occupied = await wrk(hitUrl, connections, durationS);
-      return { cold, coldWaiting, idle, occupied };
-    } finally {
-      release();
-      await holder;
-      await Promise.all(colds);
+    ).slice(skip);
+    // The indicator allowlist is loaded by one request first, so the cold ones only compute.
+    await (await fetch(urls.shift()!)).arrayBuffer();
+    if (urls.length < cold * rounds) {
+      throw new Error(`only ${urls.length} cold summaries for ${rounds} rounds of ${cold}`);
     }
+    await wrk(hitUrl, connections, 1); // warm-up
+    const idle: WrkResult[] = [];
+    const occupied: WrkResult[] = [];
+    let coldWaiting = cold;
+    for (let round = 0; round < rounds; round++) {
+      idle.push(await wrk(hitUrl, connections, durationS));
+      const run = await whileOccupied(
+        db,
+        urls.splice(0, cold),
+        () => wrk(hitUrl, connections, durationS),
+      );
+      occupied.push(run.result);
+      coldWaiting = Math.min(coldWaiting, run.coldWaiting);
+    }
+    return { cold, coldWaiting, rounds, idle: median(idle), occupied: median(occupied) };
   } finally {
     await db.close();
+  }
+}
+
+/** The run with the median p99 (of an odd or even count: the upper middle). */
+function median(runs: WrkResult[]): WrkResult {
+  return [...runs].sort((a, b) => a.p99Ms - b.p99Ms)[Math.floor(runs.length / 2)];
+}
+
+/**
+ * Runs `measure` while the requests `coldUrls` are in flight, each holding a server pool
+ * connection while it waits on a lock held here on `dataset_hmis`; then releases the lock and
+ * waits for them.
+ */
+async function whileOccupied<R>(
+  db: import("../server/db.ts").Db,
+  coldUrls: string[],
+  measure: () => Promise<R>,
+): Promise<{ result: R; coldWaiting: number }> {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => release = resolve);
+  let locked = () => {};
+  const lockHeld = new Promise<void>((resolve) => locked = resolve);
+  const holder = db.transaction(async (tx) => {
+    await tx.exec("LOCK TABLE dataset_hmis IN ACCESS EXCLUSIVE MODE");
+    locked();
+    await released;
+  });
+  await lockHeld;
+  const colds = coldUrls.map((url) => fetch(url).then((r) => r.arrayBuffer()));
+  try {
+    let coldWaiting = 0;
+    const deadline = Date.now() + 30_000;
+    while (coldWaiting < coldUrls.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      [{ n: coldWaiting }] = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'wb-server'
+            AND wait_event_type = 'Lock'`,
+      );
+    }
+    if (coldWaiting < coldUrls.length) {
+      throw new Error(
+        `only ${coldWaiting} of ${coldUrls.length} cold computations reached Postgres`,
+      );
+    }
+    return { result: await measure(), coldWaiting };
+  } finally {
+    release();
+    await holder;
+    await Promise.all(colds);
   }
 }
 
@@ -301,18 +359,18 @@ export async function benchServer(
   const rounds = options.rounds ?? 2;
   const cold = options.cold ?? 10;
   const serverPort = freePort();
+  const serverEnv = {
+    HOST: "127.0.0.1",
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    ADMIN_TOKEN: crypto.randomUUID(),
+    OPEN_ACCESS: "true", // wrk reads anonymously
+    REDIS_LOG_LEVEL: "warn",
+    WB_INSTANCE: "bench",
+  };
   const server = spawnDrained(
     ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
-    {
-      PORT: String(serverPort),
-      HOST: "127.0.0.1",
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      ADMIN_TOKEN: crypto.randomUUID(),
-      OPEN_ACCESS: "true", // wrk reads anonymously
-      REDIS_LOG_LEVEL: "warn",
-      WB_INSTANCE: "bench",
-    },
+    { ...serverEnv, PORT: String(serverPort) },
   );
   const redis = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await redis.connect();
@@ -391,8 +449,18 @@ export async function benchServer(
         new URL("./server_timing.lua", import.meta.url).pathname,
       );
       const occupied = cold > 0 && cases.length === 0
-        ? await occupiedHits(base, itemsUrl, databaseUrl, cold, connections, durationS)
+        ? await occupiedHits(base, itemsUrl, databaseUrl, cold, 16, durationS, 3)
         : undefined;
+      if (occupied) {
+        occupied.queryPath = await withServer(
+          { ...serverEnv, VERSION_TABLE: "false" },
+          async (queryBase) => {
+            const url = itemsUrl.replace(base, queryBase);
+            for (let i = 0; i < 2; i++) await (await fetch(url)).arrayBuffer();
+            return await occupiedHits(queryBase, url, databaseUrl, cold, 16, durationS, 1, 31);
+          },
+        );
+      }
       const [, responses, hits, cacheP50, cacheP99, dbP50, dbP99] = (timingRun.timing ?? "")
         .split(" ").map(Number);
       cases.push({
@@ -462,7 +530,8 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
       const o = c.occupied;
       out.push(
         `\nHits while ${o.cold} cold computations hold the server's pool (${o.coldWaiting} ` +
-          `backends waiting on a lock on \`dataset_hmis\`), same wrk load:\n`,
+          `backends waiting on a lock on \`dataset_hmis\`), wrk -t1 -c16 -d${durationS}s, ` +
+          `${o.rounds} interleaved rounds, the run with the median p99 of each:\n`,
       );
       out.push(markdownTable([
         ["hits on the warm items", "requests/s", "p50", "p99", "p99 vs idle", "errors"],
@@ -479,6 +548,25 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
             w.errors,
           ];
         }),
+        ...(o.queryPath
+          ? [["idle", o.queryPath.idle], [
+            `${o.cold} cold computations in flight`,
+            o.queryPath.occupied,
+          ]]
+            .map(([label, r]) => {
+              const w = r as WrkResult;
+              return [
+                `VERSION_TABLE=false (query per request), ${label as string}`,
+                Math.round(w.requestsPerS).toLocaleString("en-US"),
+                Number.isFinite(w.p50Ms) ? ms(w.p50Ms) : "none answered",
+                Number.isFinite(w.p99Ms) ? ms(w.p99Ms) : "none answered",
+                Number.isFinite(w.p99Ms)
+                  ? `${(w.p99Ms / o.queryPath!.idle.p99Ms).toFixed(2)}x`
+                  : "-",
+                w.errors,
+              ];
+            })
+          : []),
       ]));
     }
     out.push("");

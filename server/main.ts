@@ -84,7 +84,7 @@ postgresHealth.start();
 // Versions pushed by Postgres (LISTEN/NOTIFY): a cache hit needs no pool connection. Started
 // in the background: until it is listening and loaded, and whenever its connection is lost,
 // the routes query per request. The embedded database has no second connection to listen on.
-const versions = config.databaseUrl
+const versions = config.databaseUrl && config.versionTable
   ? new VersionTable({ db, url: config.databaseUrl, log: (line) => console.error(line) })
   : queryVersions(db);
 if (versions instanceof VersionTable) versions.start();
