@@ -555,14 +555,13 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
           ]]
             .map(([label, r]) => {
               const w = r as WrkResult;
+              const none = `none answered in ${durationS} s`;
               return [
                 `VERSION_TABLE=false (query per request), ${label as string}`,
                 Math.round(w.requestsPerS).toLocaleString("en-US"),
-                Number.isFinite(w.p50Ms) ? ms(w.p50Ms) : "none answered",
-                Number.isFinite(w.p99Ms) ? ms(w.p99Ms) : "none answered",
-                Number.isFinite(w.p99Ms)
-                  ? `${(w.p99Ms / o.queryPath!.idle.p99Ms).toFixed(2)}x`
-                  : "-",
+                w.requests > 0 ? ms(w.p50Ms) : none,
+                w.requests > 0 ? ms(w.p99Ms) : none,
+                w.requests > 0 ? `${(w.p99Ms / o.queryPath!.idle.p99Ms).toFixed(2)}x` : "-",
                 w.errors,
               ];
             })
