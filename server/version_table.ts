@@ -133,6 +133,8 @@ export class VersionTable implements VersionSource {
   /** Wakes the run loop: the connection was lost, a reload is needed, or close(). */
   #wake: (() => void) | undefined;
   #reloadRequested = false;
+  /** An attempt failed since the table was last trusted (its error is logged once). */
+  #failing = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #settles = new Map<string, () => void>();
 
@@ -212,6 +214,7 @@ export class VersionTable implements VersionSource {
     await this.#running;
   }
 
+  /** Versions of one presentation object (`undefined`: no such object, said by the query). */
   poVersions(projectId: string, poId: string): Promise<PoVersions | undefined> {
     if (this.#is("trusted")) {
       const versions = this.#poLookup(projectId, poId);
@@ -224,6 +227,7 @@ export class VersionTable implements VersionSource {
     return this.#query.poVersions(projectId, poId);
   }
 
+  /** Versions of several presentation objects; ids the table lacks are asked of the query. */
   async poVersionsMany(
     projectId: string,
     poIds: readonly string[],
@@ -248,6 +252,7 @@ export class VersionTable implements VersionSource {
     return found;
   }
 
+  /** A metric's module's `last_run` (`undefined`: no such metric, said by the query). */
   metricVersion(
     projectId: string,
     metricId: string,
@@ -266,6 +271,7 @@ export class VersionTable implements VersionSource {
     return this.#query.metricVersion(projectId, metricId);
   }
 
+  /** A dataset's import version as text (`"0"` before the first import). */
   datasetVersion(datasetId: DatasetId): Promise<string> {
     if (this.#is("trusted") && (datasetId === "hmis" || datasetId === "hfa")) {
       this.stats.tableReads++;
@@ -275,6 +281,7 @@ export class VersionTable implements VersionSource {
     return this.#query.datasetVersion(datasetId);
   }
 
+  /** The structure's import version as text (`"0"` before the first import). */
   structureVersion(): Promise<string> {
     if (this.#is("trusted")) {
       this.stats.tableReads++;
@@ -345,10 +352,13 @@ export class VersionTable implements VersionSource {
           }
         }
       } catch (error) {
-        if (!this.#is("closed")) {
+        // One line per outage, not one per retry while Postgres is down.
+        if (!this.#is("closed") && !this.#failing) {
+          this.#failing = true;
           this.#log(JSON.stringify({
             event: "version_table_error",
             error: String((error as Error)?.message ?? error),
+            retryMs: this.#retryMs,
           }));
         }
       }
@@ -410,6 +420,7 @@ export class VersionTable implements VersionSource {
       applied += pending.length;
     } while (this.#reloadRequested);
     this.#state = "trusted";
+    this.#failing = false;
     this.stats.loads++;
     this.#log(JSON.stringify({
       event: "version_table_trusted",

@@ -151,6 +151,38 @@ Deno.test("VersionTable answers what the per-request queries answer, and flips o
   }
 });
 
+Deno.test("VersionTable reloads after a TRUNCATE of a versioned table, and answers from the query meanwhile", async () => {
+  await using database = await createTestDatabase();
+  await loadSmallFixture(database.db);
+  const other = connectPostgres(database.url, { max: 1 });
+  const lines: string[] = [];
+  const table = new VersionTable({
+    db: database.db,
+    url: database.url,
+    log: (line) => lines.push(line),
+  });
+  try {
+    table.start();
+    await waitTrusted(table);
+    const [po] = (await everyEntity(database)).pos;
+    assert.ok(await table.poVersions(po.projectId, po.poId));
+    // TRUNCATE fires no row trigger: its statement trigger asks for a full reload.
+    await other.exec("TRUNCATE presentation_objects");
+    assert.ok(
+      await until(() => table.stats.loads === 2 && table.trusted),
+      `no reload after TRUNCATE: ${lines.join("\n")}`,
+    );
+    const reads = table.stats.queryReads;
+    assert.equal(await table.poVersions(po.projectId, po.poId), undefined);
+    assert.equal(table.stats.queryReads, reads + 1, "an id the table lacks is asked of the query");
+    assert.ok(lines.some((line) => line.includes('"version_table_reload"')));
+    assert.equal(table.stats.lost, 0);
+  } finally {
+    await table.close();
+    await other.close();
+  }
+});
+
 Deno.test("VersionTable with Postgres unreachable: never blocks, the routes' versions come from the query", async () => {
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
