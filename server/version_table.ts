@@ -133,6 +133,8 @@ export class VersionTable implements VersionSource {
   /** Wakes the run loop: the connection was lost, a reload is needed, or close(). */
   #wake: (() => void) | undefined;
   #reloadRequested = false;
+  /** Bumped whenever the listener's connection closes: a LISTEN or load of an older one is void. */
+  #generation = 0;
   /** An attempt failed since the table was last trusted (its error is logged once). */
   #failing = false;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -341,11 +343,14 @@ export class VersionTable implements VersionSource {
   async #run(): Promise<void> {
     while (!this.#is("closed")) {
       try {
+        const generation = this.#generation;
+        // postgres.js reconnects by itself on the next query, but a new session listens to
+        // nothing: every connection is LISTENed on, and loaded, by this loop.
         await this.#sql.unsafe(`LISTEN ${VERSION_CHANNEL}`);
-        await this.#load();
+        await this.#load(generation);
         // Trusted: wait for a loss (onclose), a reload request (TRUNCATE) or close().
         while (this.#is("trusted") || this.#reloadRequested) {
-          if (this.#reloadRequested) await this.#load();
+          if (this.#reloadRequested) await this.#load(generation);
           else {
             await new Promise<void>((resolve) => this.#wake = resolve);
             this.#wake = undefined;
@@ -376,11 +381,13 @@ export class VersionTable implements VersionSource {
    * Loads every row in one snapshot (on the listener's connection, which is LISTENing
    * already), then applies the notifications received meanwhile, and trusts the table.
    */
-  async #load(): Promise<void> {
+  async #load(generation: number): Promise<void> {
     const started = performance.now();
     let applied = 0;
+    const lost = () => this.#is("closed") || generation !== this.#generation;
     do {
-      if (this.#is("closed")) return;
+      // Lost (onclose) or closed since the LISTEN: the caller retries on a new connection.
+      if (lost()) throw new Error("the listener's connection was lost");
       this.#state = "loading";
       this.#reloadRequested = false;
       this.#pending = [];
@@ -399,8 +406,7 @@ export class VersionTable implements VersionSource {
             tx.unsafe("SELECT coalesce(max(version), 0)::text AS version FROM structure_meta"),
           ]),
       );
-      // Lost (onclose) or closed while the snapshot ran: the caller retries.
-      if (!this.#is("loading")) throw new Error("the listener's connection was lost");
+      if (lost()) throw new Error("the listener's connection was lost");
       const [pos, metrics, ros, modules, datasets, structure] = rows as unknown as Record<
         string,
         string | null
@@ -437,6 +443,7 @@ export class VersionTable implements VersionSource {
   }
 
   #onClose(): void {
+    this.#generation++;
     if (this.#is("closed")) return;
     if (this.#is("trusted") || this.#is("loading")) {
       this.stats.lost++;
@@ -450,6 +457,7 @@ export class VersionTable implements VersionSource {
     if (this.#is("closed")) return;
     this.#state = "connecting";
     this.#pending = undefined;
+    this.#reloadRequested = false;
     this.#releaseSettles();
   }
 
