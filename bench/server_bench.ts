@@ -11,6 +11,12 @@
  *
  * Target (issue 7): the server at least 0.8x the bare route's requests/s.
  *
+ * Then (issue 16) hits on the first object while 10 cold computations hold every connection
+ * of the server's pool (distinct cold HMIS summaries, each waiting on a lock the benchmark
+ * holds on `dataset_hmis`), against the same load idle, in interleaved rounds; and once more
+ * on a server started with `VERSION_TABLE=false`, whose hits query their version through
+ * the pool as every hit did before the version table. Target: occupied p99 at most 2x idle.
+ *
  * @module
  */
 import { Buffer } from "node:buffer";
@@ -47,6 +53,8 @@ export interface ServerCase {
   bodyBytes: number;
   rows: ServerRow[];
   /** Server-Timing under load: cache and db p50/p99 in ms, and the share of HITs. */
+  /** Hits with the pool occupied by cold computations (first presentation object only). */
+  occupied?: OccupiedHits;
   timing?: {
     responses: number;
     hits: number;
@@ -55,6 +63,25 @@ export interface ServerCase {
     dbP50: number;
     dbP99: number;
   };
+}
+
+/**
+ * Hit latency while cold computations hold every connection of the server's pool (issue 16):
+ * the same wrk load on a warm presentation object's items, idle and with `cold` distinct
+ * cold HMIS summaries in flight, each holding a pool connection while it waits on a lock
+ * another session holds on `dataset_hmis` (as a long module run or a national-size cold
+ * query would).
+ */
+export interface OccupiedHits {
+  cold: number;
+  /** Server backends seen waiting on the lock when a measurement started (the least). */
+  coldWaiting: number;
+  /** Interleaved rounds (idle, then occupied); the runs shown are those with the median p99. */
+  rounds: number;
+  idle: WrkResult;
+  occupied: WrkResult;
+  /** The same with `VERSION_TABLE=false` (a version query per request, as before issue 16). */
+  queryPath?: OccupiedHits;
 }
 
 /** Options of {@linkcode benchServer}. */
@@ -67,6 +94,8 @@ export interface ServerBenchOptions {
   durationS?: number;
   /** Interleaved rounds. @default {2} */
   rounds?: number;
+  /** Cold computations occupying the pool in the occupied-hits row (0: no such row). @default {10} */
+  cold?: number;
 }
 
 /**
@@ -75,9 +104,15 @@ export interface ServerBenchOptions {
  * @returns `undefined` when it is available, else what to do.
  */
 export async function ensureWrk(): Promise<string | undefined> {
-  const runs = async () =>
-    await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
-      .output().then(() => true, () => false);
+  const runs = async () => {
+    try {
+      await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" })
+        .output();
+      return true;
+    } catch { // spawning a missing program throws (NotFound)
+      return false;
+    }
+  };
   if (await runs()) return undefined;
   if (Deno.uid?.() === 0) {
     for (const args of [["update", "-qq"], ["install", "-y", "-qq", "wrk"]]) {
@@ -183,6 +218,129 @@ async function stop(child: Deno.ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Runs `fn` with another server process (`env` plus a free `PORT`) up, then stops it. */
+async function withServer<R>(
+  env: Record<string, string>,
+  fn: (base: string) => Promise<R>,
+): Promise<R> {
+  const port = freePort();
+  const server = spawnDrained(
+    ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
+    { ...env, PORT: String(port) },
+  );
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await waitForOk(`${base}/healthz`, 60_000, server.tail);
+    return await fn(base);
+  } finally {
+    await stop(server.child);
+  }
+}
+
+/**
+ * Measures hits on `hitUrl`, idle and while `cold` cold HMIS summaries hold the server's
+ * pool (each waits on a lock this function holds on `dataset_hmis`, so all of them are in
+ * flight for the whole measurement; released afterwards, when they complete).
+ *
+ * @throws {Error} If the cold requests do not reach Postgres within 30 s.
+ */
+async function occupiedHits(
+  base: string,
+  hitUrl: string,
+  databaseUrl: string,
+  cold: number,
+  connections: number,
+  durationS: number,
+  rounds: number,
+  skip = 0,
+): Promise<OccupiedHits> {
+  const { connectPostgres } = await import("../server/db.ts");
+  const db = connectPostgres(databaseUrl, { max: 2 });
+  try {
+    const indicators = (await db.query<{ id: string }>(
+      "SELECT indicator_id AS id FROM indicators ORDER BY 1",
+    )).map((r) => r.id);
+    // Distinct cold keys: indicator x level, each requested once (so each one computes).
+    const urls = indicators.flatMap((id) =>
+      ["", "&level=2", "&level=3", "&level=4"].map((level) =>
+        `${base}/api/datasets/hmis/summary?indicatorId=${encodeURIComponent(id)}${level}`
+      )
+    ).slice(skip);
+    // The indicator allowlist is loaded by one request first, so the cold ones only compute.
+    await (await fetch(urls.shift()!)).arrayBuffer();
+    if (urls.length < cold * rounds) {
+      throw new Error(`only ${urls.length} cold summaries for ${rounds} rounds of ${cold}`);
+    }
+    await wrk(hitUrl, connections, 1); // warm-up
+    const idle: WrkResult[] = [];
+    const occupied: WrkResult[] = [];
+    let coldWaiting = cold;
+    for (let round = 0; round < rounds; round++) {
+      idle.push(await wrk(hitUrl, connections, durationS));
+      const run = await whileOccupied(
+        db,
+        urls.splice(0, cold),
+        () => wrk(hitUrl, connections, durationS),
+      );
+      occupied.push(run.result);
+      coldWaiting = Math.min(coldWaiting, run.coldWaiting);
+    }
+    return { cold, coldWaiting, rounds, idle: median(idle), occupied: median(occupied) };
+  } finally {
+    await db.close();
+  }
+}
+
+/** The run with the median p99 (of an odd or even count: the upper middle). */
+function median(runs: WrkResult[]): WrkResult {
+  return [...runs].sort((a, b) => a.p99Ms - b.p99Ms)[Math.floor(runs.length / 2)];
+}
+
+/**
+ * Runs `measure` while the requests `coldUrls` are in flight, each holding a server pool
+ * connection while it waits on a lock held here on `dataset_hmis`; then releases the lock and
+ * waits for them.
+ */
+async function whileOccupied<R>(
+  db: import("../server/db.ts").Db,
+  coldUrls: string[],
+  measure: () => Promise<R>,
+): Promise<{ result: R; coldWaiting: number }> {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => release = resolve);
+  let locked = () => {};
+  const lockHeld = new Promise<void>((resolve) => locked = resolve);
+  const holder = db.transaction(async (tx) => {
+    await tx.exec("LOCK TABLE dataset_hmis IN ACCESS EXCLUSIVE MODE");
+    locked();
+    await released;
+  });
+  await lockHeld;
+  const colds = coldUrls.map((url) => fetch(url).then((r) => r.arrayBuffer()));
+  try {
+    let coldWaiting = 0;
+    const deadline = Date.now() + 30_000;
+    while (coldWaiting < coldUrls.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      [{ n: coldWaiting }] = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name = 'wb-server'
+            AND wait_event_type = 'Lock'`,
+      );
+    }
+    if (coldWaiting < coldUrls.length) {
+      throw new Error(
+        `only ${coldWaiting} of ${coldUrls.length} cold computations reached Postgres`,
+      );
+    }
+    return { result: await measure(), coldWaiting };
+  } finally {
+    release();
+    await holder;
+    await Promise.all(colds);
+  }
+}
+
 /**
  * Runs the comparison for each presentation object.
  *
@@ -199,19 +357,20 @@ export async function benchServer(
   const connections = options.connections ?? 64;
   const durationS = options.durationS ?? 5;
   const rounds = options.rounds ?? 2;
+  const cold = options.cold ?? 10;
   const serverPort = freePort();
+  const serverEnv = {
+    HOST: "127.0.0.1",
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    ADMIN_TOKEN: crypto.randomUUID(),
+    OPEN_ACCESS: "true", // wrk reads anonymously
+    REDIS_LOG_LEVEL: "warn",
+    WB_INSTANCE: "bench",
+  };
   const server = spawnDrained(
     ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
-    {
-      PORT: String(serverPort),
-      HOST: "127.0.0.1",
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      ADMIN_TOKEN: crypto.randomUUID(),
-      OPEN_ACCESS: "true", // wrk reads anonymously
-      REDIS_LOG_LEVEL: "warn",
-      WB_INSTANCE: "bench",
-    },
+    { ...serverEnv, PORT: String(serverPort) },
   );
   const redis = createClient({ url: redisUrl }) as unknown as RedisClientType;
   await redis.connect();
@@ -251,7 +410,7 @@ export async function benchServer(
       const bareBase = `http://127.0.0.1:${barePort}`;
       await waitForOk(`${bareBase}/bare`, 30_000, bare.tail);
       const targets = [
-        { target: "server (cached route, HIT)", url: itemsUrl, path: "version query + L1 hits" },
+        { target: "server (cached route, HIT)", url: itemsUrl, path: "version table + L1 hits" },
         { target: "bare Hono: Redis GET", url: `${bareBase}/bare`, path: "one Redis GET" },
         {
           target: "bare Hono: version query + Redis GET",
@@ -289,6 +448,19 @@ export async function benchServer(
         Math.min(3, durationS),
         new URL("./server_timing.lua", import.meta.url).pathname,
       );
+      const occupied = cold > 0 && cases.length === 0
+        ? await occupiedHits(base, itemsUrl, databaseUrl, cold, 16, durationS, 3)
+        : undefined;
+      if (occupied) {
+        occupied.queryPath = await withServer(
+          { ...serverEnv, VERSION_TABLE: "false" },
+          async (queryBase) => {
+            const url = itemsUrl.replace(base, queryBase);
+            for (let i = 0; i < 2; i++) await (await fetch(url)).arrayBuffer();
+            return await occupiedHits(queryBase, url, databaseUrl, cold, 16, durationS, 1, 31);
+          },
+        );
+      }
       const [, responses, hits, cacheP50, cacheP99, dbP50, dbP99] = (timingRun.timing ?? "")
         .split(" ").map(Number);
       cases.push({
@@ -310,6 +482,7 @@ export async function benchServer(
         timing: timingRun.timing
           ? { responses, hits, cacheP50, cacheP99, dbP50, dbP99 }
           : undefined,
+        occupied,
       });
       await stop(bare.child);
       bares.pop();
@@ -352,6 +525,48 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
           `cache p50 ${d(t.cacheP50)}, p99 ${d(t.cacheP99)}; ` +
           `db (the version query, pool wait included) p50 ${d(t.dbP50)}, p99 ${d(t.dbP99)}.`,
       );
+    }
+    if (c.occupied) {
+      const o = c.occupied;
+      out.push(
+        `\nHits while ${o.cold} cold computations hold the server's pool (${o.coldWaiting} ` +
+          `backends waiting on a lock on \`dataset_hmis\`), wrk -t1 -c16 -d${durationS}s, ` +
+          `${o.rounds} interleaved rounds, the run with the median p99 of each:\n`,
+      );
+      out.push(markdownTable([
+        ["hits on the warm items", "requests/s", "p50", "p99", "p99 vs idle", "errors"],
+        ...[["idle", o.idle], [`${o.cold} cold computations in flight`, o.occupied]].map((
+          [label, r],
+        ) => {
+          const w = r as WrkResult;
+          return [
+            label as string,
+            Math.round(w.requestsPerS).toLocaleString("en-US"),
+            ms(w.p50Ms),
+            ms(w.p99Ms),
+            `${(w.p99Ms / o.idle.p99Ms).toFixed(2)}x`,
+            w.errors,
+          ];
+        }),
+        ...(o.queryPath
+          ? [["idle", o.queryPath.idle], [
+            `${o.cold} cold computations in flight`,
+            o.queryPath.occupied,
+          ]]
+            .map(([label, r]) => {
+              const w = r as WrkResult;
+              const none = `none answered in ${durationS} s`;
+              return [
+                `VERSION_TABLE=false (query per request), ${label as string}`,
+                Math.round(w.requestsPerS).toLocaleString("en-US"),
+                w.requests > 0 ? ms(w.p50Ms) : none,
+                w.requests > 0 ? ms(w.p99Ms) : none,
+                w.requests > 0 ? `${(w.p99Ms / o.queryPath!.idle.p99Ms).toFixed(2)}x` : "-",
+                w.errors,
+              ];
+            })
+          : []),
+      ]));
     }
     out.push("");
   }

@@ -54,6 +54,7 @@ import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
 import type { PostgresState } from "./postgres_health.ts";
+import { queryVersions, type VersionSource } from "./versions.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
 export interface AppDeps {
@@ -116,6 +117,11 @@ export interface AppDeps {
   loginMaxFailures?: number;
   /** Whether Postgres answers, for `/healthz` (`PostgresHealth.state`). @default {unknown} */
   postgresHealth?: () => PostgresState;
+  /**
+   * Where the cached routes get versions: the version table (`version_table.ts`, pushed by
+   * Postgres) or a query per request. @default {queryVersions(db)}
+   */
+  versions?: VersionSource;
 }
 
 /** Event stream settings of {@linkcode AppDeps}. */
@@ -143,6 +149,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     new FlushLog({ redis: getRedis, formatVersion: CACHE_FORMAT_VERSION });
   const trustedProxies = deps.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
   const addressOf = (c: Context) => clientAddress(c, trustedProxies);
+  const versions = deps.versions ?? queryVersions(deps.db);
   const app = new Hono();
   app.use("*", async (c, next) => {
     await next();
@@ -182,6 +189,8 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     adminRoutes({
       instance,
       postgres: deps.postgresHealth,
+      versions: () =>
+        deps.versions && "state" in deps.versions ? String(deps.versions.state) : "query",
       startedAtMs: Date.now(),
       log,
       metrics: deps.metrics,
@@ -223,7 +232,12 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   const allowlists = new EntityAllowlists(deps.db);
   app.route(
     "/api/projects",
-    projectRoutes({ ...deps, writes: versionedWrites(deps.db, events), allowlists }),
+    projectRoutes({
+      ...deps,
+      writes: versionedWrites(deps.db, events, versions),
+      allowlists,
+      versions,
+    }),
   );
   app.route(
     "/api",
@@ -240,10 +254,10 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     "/api",
     mirrorRoutes({ events, adminToken: deps.adminToken, mirrorSecret: deps.mirrorSecret }),
   );
-  app.route("/api/projects", batchRoutes(deps));
+  app.route("/api/projects", batchRoutes({ ...deps, versions }));
   app.route("/api/projects", runRoutes(deps));
-  app.route("/api", datasetRoutes({ ...deps, allowlists }));
-  app.route("/api", labelRoutes(deps));
+  app.route("/api", datasetRoutes({ ...deps, allowlists, versions }));
+  app.route("/api", labelRoutes({ ...deps, versions }));
   const overview = deps.overview ?? new OverviewWindows({
     db: deps.db,
     memo,

@@ -10,6 +10,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import {
   type HashFuncs,
   ImmutableCache,
@@ -47,14 +48,35 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-/** The uniqueness hash of an envelope cache's params. */
+/** How many params/version hashes are remembered. */
+export const MAX_HASHES_REMEMBERED = 10_000;
+
+/**
+ * Hashes already computed, by the plain `JSON.stringify` of the value (cheaper than the
+ * canonical form and SHA-256, which every cache hit would otherwise pay twice per cache).
+ * Two spellings of one value (keys in another order) are two entries with the same hash.
+ * Bounded: at most {@linkcode MAX_HASHES_REMEMBERED} entries, least recently used dropped.
+ */
+const hashes = new LRUCache<string, string>({ max: MAX_HASHES_REMEMBERED });
+
+function rememberedHash(kind: "u" | "v", value: unknown): string {
+  const plain = kind + JSON.stringify(value);
+  let hash = hashes.get(plain);
+  if (hash === undefined) {
+    hash = kind === "u" ? stableHash(value) : `f${CACHE_FORMAT_VERSION}:${stableHash(value)}`;
+    hashes.set(plain, hash);
+  }
+  return hash;
+}
+
+/** The uniqueness hash of an envelope cache's params: {@linkcode stableHash} (remembered). */
 export function uniquenessHashOf(params: unknown): string {
-  return stableHash(params);
+  return rememberedHash("u", params);
 }
 
 /** The version hash of an envelope cache's version params (includes the cache format). */
 export function versionHashOf(version: unknown): string {
-  return `f${CACHE_FORMAT_VERSION}:${stableHash(version)}`;
+  return rememberedHash("v", version);
 }
 
 /** Wraps a body in the envelope for `params` at `version`. */

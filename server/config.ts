@@ -27,6 +27,12 @@ export interface ServerConfig {
   redisClusterNodes: string[];
   /** `REDIS_ENABLED`: `false` turns the Redis cache off entirely, even with a URL. @default {true} */
   redisEnabled: boolean;
+  /**
+   * `VERSION_TABLE`: `false` makes the cached routes query their versions per request instead
+   * of reading the version table Postgres pushes (`version_table.ts`); for diagnosis and the
+   * benchmark's comparison. @default {true}
+   */
+  versionTable: boolean;
   /** `REDIS_LOG_LEVEL`: cache log lines (`debug` adds keys, `info` one per operation). @default {"info"} */
   redisLogLevel: CacheLogLevel;
   /** `METRICS_TOKEN`: bearer token `GET /metrics` requires; unset: loopback peers only. */
@@ -148,6 +154,7 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     redisUrl: text("REDIS_URL"),
     redisClusterNodes,
     redisEnabled: bool("REDIS_ENABLED", true),
+    versionTable: bool("VERSION_TABLE", true),
     redisLogLevel: parseLogLevel(text("REDIS_LOG_LEVEL")),
     metricsToken: text("METRICS_TOKEN"),
     redisCommandTimeoutMs: int("REDIS_COMMAND_TIMEOUT_MS", 1000, 10, 60_000),

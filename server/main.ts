@@ -4,6 +4,10 @@
  * streams, finish in-flight requests and mirror deliveries (2 s at most), close Redis and
  * Postgres; a hard exit after 8 s).
  *
+ * The cached routes take versions from the version table (`version_table.ts`), started in
+ * the background and closed at shutdown; Postgres down at boot only means they query per
+ * request until it is back.
+ *
  * Redis never holds up the boot: an unreachable `REDIS_URL` costs at most the connect
  * timeout, after which the server answers uncached and reconnects in the background.
  *
@@ -35,6 +39,8 @@ import { installObservability, tracedDb } from "./observability.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "./version.ts";
 import { installLogFormat } from "./log_format.ts";
 import { PostgresHealth } from "./postgres_health.ts";
+import { VersionTable } from "./version_table.ts";
+import { queryVersions } from "./versions.ts";
 
 // Every line this process logs is JSON with an ISO `time` and a `level` (log_format.ts).
 if (Deno.env.get("LOG_FORMAT") !== "raw") installLogFormat();
@@ -75,6 +81,13 @@ const db = tracedDb(await openDatabase());
 const postgresHealth = new PostgresHealth(db);
 await postgresHealth.check();
 postgresHealth.start();
+// Versions pushed by Postgres (LISTEN/NOTIFY): a cache hit needs no pool connection. Started
+// in the background: until it is listening and loaded, and whenever its connection is lost,
+// the routes query per request. The embedded database has no second connection to listen on.
+const versions = config.databaseUrl && config.versionTable
+  ? new VersionTable({ db, url: config.databaseUrl, log: (line) => console.error(line) })
+  : queryVersions(db);
+if (versions instanceof VersionTable) versions.start();
 const observability = installObservability({ logLevel: config.redisLogLevel });
 const redisUrl = config.redisEnabled ? redisTargetOf(config) : undefined; // a URL or a cluster
 if (!config.redisEnabled) log({ event: "redis_disabled", reason: "REDIS_ENABLED=false" });
@@ -132,6 +145,7 @@ const app = await createApp({
   loginMaxFailures: config.loginMaxFailures,
   sse: { maxStreamsPerUser: config.sseMaxStreamsPerUser, maxStreams: config.sseMaxStreams },
   postgresHealth: () => postgresHealth.state(),
+  versions,
 });
 
 const inFlight = trackInFlight(app.fetch);
@@ -173,6 +187,7 @@ async function shutdown(signal: string): Promise<void> {
   await stopped;
   await closeRedis();
   postgresHealth.close();
+  if (versions instanceof VersionTable) await versions.close();
   await db.close().catch(() => {});
   clearTimeout(hardExit);
   // Under `deno serve`, exiting here would cut the other workers' shutdown short: the

@@ -8,7 +8,13 @@
  *
  * @module
  */
-import { type Span, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
+  type Span,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   addCacheObserver,
@@ -200,6 +206,19 @@ export function installObservability(
 }
 
 const tracer = trace.getTracer("wb-server");
+/** The span `inSpan` hands out while nothing traces (records nothing). */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Whether spans go anywhere: a tracer provider is registered with the OpenTelemetry API
+ * (Deno's built-in one under `OTEL_DENO=true`, or an SDK). Checked per call, so a provider
+ * registered after this module loaded is used from then on.
+ */
+function tracing(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) ||
+    provider.getDelegateTracer("wb-server") !== undefined;
+}
 
 /**
  * Runs `fn` in an OpenTelemetry span (exported by Deno's built-in OpenTelemetry when
@@ -210,6 +229,9 @@ export function inSpan<R>(
   attributes: Record<string, string | number>,
   fn: (span: Span) => Promise<R>,
 ): Promise<R> {
+  // Without a tracer provider the span would be a no-op that still costs a context switch
+  // (about 7% of a cache hit's CPU): run `fn` directly then.
+  if (!tracing()) return fn(NO_SPAN);
   return tracer.startActiveSpan(name, { attributes }, async (span) => {
     try {
       return await fn(span);

@@ -6,6 +6,7 @@
  * @module
  */
 import type { Db } from "./db.ts";
+import { type DatasetId, getDatasetVersion } from "./model/mod.ts";
 
 /** The versions a presentation object's routes depend on. */
 export interface PoVersions {
@@ -57,4 +58,62 @@ export async function poVersionsMany(
     [projectId, poIds],
   );
   return new Map(rows.map(({ poId, ...versions }) => [poId, versions]));
+}
+
+/** The structure's version: `structure_meta.version` as text, `"0"` before the first import. */
+export async function structureVersion(db: Db): Promise<string> {
+  const rows = await db.query<{ version: string }>(
+    "SELECT coalesce(max(version), 0)::text AS version FROM structure_meta",
+  );
+  return rows[0]?.version ?? "0";
+}
+
+/**
+ * Where the cached routes get their versions: the per-request queries above
+ * ({@linkcode queryVersions}) or the in-process table pushed by Postgres
+ * (`version_table.ts`), which answers the same thing without a query while its listener is
+ * connected and loaded. Every method answers what its query would at that moment (an
+ * `undefined` or absent id: no such entity, a 404).
+ */
+export interface VersionSource {
+  /**
+   * Where versions come from now, for `/healthz`: `query` (every call queries), or the
+   * version table's state (`trusted`: from the table; `connecting`, `loading`: queried).
+   */
+  readonly state: string;
+  /** Versions of one presentation object, or `undefined` when it does not exist. */
+  poVersions(projectId: string, poId: string): Promise<PoVersions | undefined>;
+  /** Versions of several presentation objects of a project, by id (absent ids are missing). */
+  poVersionsMany(projectId: string, poIds: readonly string[]): Promise<Map<string, PoVersions>>;
+  /** A metric's module's `last_run`, or `undefined` when the metric does not exist. */
+  metricVersion(
+    projectId: string,
+    metricId: string,
+  ): Promise<{ lastRun: string | null } | undefined>;
+  /** A dataset's import version as text (`"0"` before the first import). */
+  datasetVersion(datasetId: DatasetId): Promise<string>;
+  /** The structure's import version as text (`"0"` before the first import). */
+  structureVersion(): Promise<string>;
+  /**
+   * Resolves once every write this process committed before the call is visible to this
+   * source (read-your-writes after a versioned write). Never throws.
+   */
+  settle(): Promise<void>;
+}
+
+/**
+ * A {@linkcode VersionSource} that queries `db` on every call (one indexed query, a pool
+ * connection each): what every cached route did before the version table, and the table's
+ * fallback while its listener is not connected.
+ */
+export function queryVersions(db: Db): VersionSource {
+  return {
+    state: "query",
+    poVersions: (projectId, poId) => poVersions(db, projectId, poId),
+    poVersionsMany: (projectId, poIds) => poVersionsMany(db, projectId, poIds),
+    metricVersion: (projectId, metricId) => metricVersion(db, projectId, metricId),
+    datasetVersion: (datasetId) => getDatasetVersion(db, datasetId),
+    structureVersion: () => structureVersion(db),
+    settle: () => Promise.resolve(),
+  };
 }

@@ -12,7 +12,8 @@
  * | `loadInstance` (its module run)  | `modules.last_run`                    | `module_run`                   |
  *
  * The event is raised after the transaction committed, so whoever hears it reads the new
- * version.
+ * version; with a version table (`versions`), after this process's table holds it too
+ * (`settle()`), so the next request this process serves sees the write.
  *
  * @module
  */
@@ -33,6 +34,7 @@ import {
   updatePresentationObject,
 } from "../model/mod.ts";
 import type { ServerEvents } from "./server_events.ts";
+import type { VersionSource } from "../versions.ts";
 
 /** Writes that announce themselves. */
 export interface VersionedWrites {
@@ -51,21 +53,32 @@ export interface VersionedWrites {
 /**
  * The versioned writes of `db`, announced through `events`.
  *
+ * @param versions The process's version source; each write awaits its `settle()` before
+ *   its event. @default {none: nothing to wait for}
+ *
  * @example
  * ```ts
  * const writes = versionedWrites(db, events);
  * await writes.runModule("demo", "m001"); // SSE clients of every process hear `module_run`
  * ```
  */
-export function versionedWrites(db: Db, events: ServerEvents): VersionedWrites {
+export function versionedWrites(
+  db: Db,
+  events: ServerEvents,
+  versions?: Pick<VersionSource, "settle">,
+): VersionedWrites {
+  // The write is visible to this process's next request before anyone hears of it.
+  const settle = () => versions?.settle() ?? Promise.resolve();
   return {
     async runModule(projectId, moduleId, options) {
       const run = await runModule(db, projectId, moduleId, options);
+      await settle();
       await events.raise({ type: "module_run", projectId, moduleId, version: run.lastRun });
       return run;
     },
     async updatePresentationObject(projectId, poId, patch) {
       const updated = await updatePresentationObject(db, projectId, poId, patch);
+      await settle();
       if (updated) {
         await events.raise({
           type: "presentation_object_updated",
@@ -78,6 +91,7 @@ export function versionedWrites(db: Db, events: ServerEvents): VersionedWrites {
     },
     async loadInstance(options) {
       const summary = await loadInstance(db, options);
+      await settle();
       await events.raise({
         type: "structure_imported",
         version: String(summary.versions.structure),

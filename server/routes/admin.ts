@@ -28,6 +28,12 @@ export interface AdminRoutesDeps {
   log: (line: string) => void;
   /** Whether Postgres answers (`PostgresHealth.state`); absent: reported as `unknown`. */
   postgres?: () => PostgresState;
+  /**
+   * Where the cached routes get versions now: the version table's state (`trusted` means
+   * from the table; `connecting`/`loading`: the per-request query), or `query` without a
+   * table. @default {() => "query"}
+   */
+  versions?: () => string;
 }
 
 /** `up` when Redis answers, `down` when configured but unreachable, `disabled` otherwise. */
@@ -38,7 +44,8 @@ export function redisStatus(): "up" | "down" | "disabled" {
 
 /** `GET /healthz`, `GET /api/instance_meta`, `POST /caches/flush-all`. */
 export function adminRoutes(
-  { instance, startedAtMs, log, metrics, metricsToken, flushLog, postgres }: AdminRoutesDeps,
+  { instance, startedAtMs, log, metrics, metricsToken, flushLog, postgres, versions }:
+    AdminRoutesDeps,
 ): Hono {
   const app = new Hono();
 
@@ -79,6 +86,7 @@ export function adminRoutes(
       instance,
       postgres: pg,
       redis,
+      versions: versions?.() ?? "query",
       uptimeS: Math.round((Date.now() - startedAtMs) / 1000),
     });
   });

@@ -15,7 +15,7 @@ import { type Cached, envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import { idParam, since, X_CACHE } from "../http.ts";
 import { fetchPoItems, getPresentationObject, NotFoundError, type PoDetail } from "../model/mod.ts";
-import { poVersionsMany } from "../versions.ts";
+import type { VersionSource } from "../versions.ts";
 
 /** Most presentation objects one batch may ask for. */
 export const MAX_BATCH = 100;
@@ -26,10 +26,12 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 export interface BatchRoutesDeps {
   db: Db;
   caches: ServerCaches;
+  /** Where versions come from (the version table, or a query per request). */
+  versions: VersionSource;
 }
 
 /** Routes under `/api/projects`. */
-export function batchRoutes({ db, caches }: BatchRoutesDeps): Hono {
+export function batchRoutes({ db, caches, versions: source }: BatchRoutesDeps): Hono {
   const app = new Hono();
   app.get("/:projectId/items", async (c) => {
     const projectId = idParam(c, "projectId");
@@ -43,7 +45,7 @@ export function batchRoutes({ db, caches }: BatchRoutesDeps): Hono {
       });
     }
     const started = performance.now();
-    const versions = await poVersionsMany(db, projectId, poIds);
+    const versions = await source.poVersionsMany(projectId, poIds);
     const found = poIds.filter((id) => versions.has(id));
     const details = await caches.poDetail.getMany(
       found.map((poId) => ({

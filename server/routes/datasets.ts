@@ -11,8 +11,8 @@ import type { EntityAllowlists } from "../allowlists.ts";
 import { envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import { serveCached, since } from "../http.ts";
+import type { VersionSource } from "../versions.ts";
 import {
-  getDatasetVersion,
   getHfaDatasetSummary,
   getHmisDatasetSummary,
   getStructure,
@@ -25,10 +25,14 @@ export interface DatasetRoutesDeps {
   caches: ServerCaches;
   /** Entity allowlists (indicators). */
   allowlists: EntityAllowlists;
+  /** Where versions come from (the version table, or a query per request). */
+  versions: VersionSource;
 }
 
 /** Routes under `/api`: `/datasets/hmis/summary`, `/datasets/hfa/summary`, `/structure`. */
-export function datasetRoutes({ db, caches, allowlists }: DatasetRoutesDeps): Hono {
+export function datasetRoutes(
+  { db, caches, allowlists, versions }: DatasetRoutesDeps,
+): Hono {
   const app = new Hono();
 
   app.get("/datasets/hmis/summary", async (c) => {
@@ -40,7 +44,7 @@ export function datasetRoutes({ db, caches, allowlists }: DatasetRoutesDeps): Ho
       throw new HTTPException(400, { message: "'level' must be 2, 3 or 4" });
     }
     const started = performance.now();
-    const version = await getDatasetVersion(db, "hmis");
+    const version = await versions.datasetVersion("hmis");
     if (indicatorId !== undefined) await allowlists.checkIndicator(indicatorId, version);
     return serveCached(
       c,
@@ -54,7 +58,7 @@ export function datasetRoutes({ db, caches, allowlists }: DatasetRoutesDeps): Ho
 
   app.get("/datasets/hfa/summary", async (c) => {
     const started = performance.now();
-    const version = await getDatasetVersion(db, "hfa");
+    const version = await versions.datasetVersion("hfa");
     return serveCached(
       c,
       caches.dsHfa,
@@ -67,10 +71,7 @@ export function datasetRoutes({ db, caches, allowlists }: DatasetRoutesDeps): Ho
 
   app.get("/structure", async (c) => {
     const started = performance.now();
-    const rows = await db.query<{ version: string }>(
-      "SELECT coalesce(max(version), 0)::text AS version FROM structure_meta",
-    );
-    const version = { version: rows[0]?.version ?? "0" };
+    const version = { version: await versions.structureVersion() };
     const result = await caches.structure.getOrSet(
       "structure",
       version,

@@ -25,7 +25,7 @@ import {
   NotFoundError,
   type PoDetail,
 } from "../model/mod.ts";
-import { metricVersion, poVersions } from "../versions.ts";
+import type { VersionSource } from "../versions.ts";
 
 /** What the project routes need. */
 export interface ProjectRoutesDeps {
@@ -35,10 +35,14 @@ export interface ProjectRoutesDeps {
   writes: VersionedWrites;
   /** Entity allowlists (`replicateBy`). */
   allowlists: EntityAllowlists;
+  /** Where versions come from (the version table, or a query per request). */
+  versions: VersionSource;
 }
 
 /** Routes under `/api/projects`. */
-export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesDeps): Hono {
+export function projectRoutes(
+  { db, caches, writes, allowlists, versions: source }: ProjectRoutesDeps,
+): Hono {
   const app = new Hono();
 
   app.get("/", async (c) => c.json({ items: await listProjects(db) }));
@@ -58,7 +62,7 @@ export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesD
     const projectId = idParam(c, "projectId");
     const poId = idParam(c, "poId");
     const started = performance.now();
-    const versions = await poVersions(db, projectId, poId);
+    const versions = await source.poVersions(projectId, poId);
     if (!versions) throw new NotFoundError("presentation object", poId);
     return serveCached(
       c,
@@ -74,7 +78,7 @@ export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesD
     const projectId = idParam(c, "projectId");
     const poId = idParam(c, "poId");
     const started = performance.now();
-    const versions = await poVersions(db, projectId, poId);
+    const versions = await source.poVersions(projectId, poId);
     if (!versions) throw new NotFoundError("presentation object", poId);
     const detailParams = { projectId, poId };
     const detailVersion = { lastUpdated: versions.lastUpdated };
@@ -151,7 +155,7 @@ export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesD
     const projectId = idParam(c, "projectId");
     const metricId = idParam(c, "metricId");
     const started = performance.now();
-    const version = await metricVersion(db, projectId, metricId);
+    const version = await source.metricVersion(projectId, metricId);
     if (!version) throw new NotFoundError("metric", metricId);
     return serveCached(
       c,
@@ -168,7 +172,7 @@ export function projectRoutes({ db, caches, writes, allowlists }: ProjectRoutesD
     const metricId = idParam(c, "metricId");
     const replicateBy = c.req.query("replicateBy") ?? "indicator_id";
     const started = performance.now();
-    const version = await metricVersion(db, projectId, metricId);
+    const version = await source.metricVersion(projectId, metricId);
     if (!version) throw new NotFoundError("metric", metricId);
     await allowlists.checkReplicateBy(projectId, metricId, version.lastRun, replicateBy);
     return serveCached(
