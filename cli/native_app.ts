@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { ENV_NAMES } from "../server/env_contract.ts";
 import { type Instance, workersOf } from "./config.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, ReadinessTimeoutError } from "./errors.ts";
@@ -88,7 +89,7 @@ async function instancePid(file: string, id: string): Promise<number | undefined
   if (pid === undefined) return undefined;
   const environ = await Deno.readTextFile(`/proc/${pid}/environ`).catch(() => undefined);
   // A reused pid (another program) is a stale pid file.
-  if (environ !== undefined && !environ.split("\0").includes(`WB_INSTANCE=${id}`)) {
+  if (environ !== undefined && !environ.split("\0").includes(`${ENV_NAMES.instance}=${id}`)) {
     return undefined;
   }
   return pid;

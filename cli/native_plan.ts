@@ -11,6 +11,7 @@
  */
 
 import { join } from "node:path";
+import { appEnvRecord } from "../server/env_contract.ts";
 import { type Instance, postgresPortOf, redisPortOf, workersOf } from "./config.ts";
 import { DATABASE_NAME, REDIS_STARTED_STDOUT, type Step } from "./plan.ts";
 import { REDIS_CONFIG_FILE, type RedisListen } from "./redis_config.ts";
@@ -490,15 +491,15 @@ export function nativeAppEnv(
   paths: NativePaths,
   secrets: Secrets,
 ): Record<string, string> {
-  return {
-    PORT: String(instance.port),
-    HOST: NATIVE_APP_HOST,
-    DATABASE_URL: nativeDatabaseUrl(instance, paths, secrets.postgresPassword),
-    REDIS_URL: nativeRedisUrl(paths, secrets.redisPassword),
-    ADMIN_TOKEN: secrets.adminToken,
-    WB_INSTANCE: instance.id,
-    ...(workersOf(instance) > 1 ? { DENO_JOBS: String(workersOf(instance)) } : {}),
-  };
+  return appEnvRecord({
+    port: instance.port,
+    host: NATIVE_APP_HOST,
+    databaseUrl: nativeDatabaseUrl(instance, paths, secrets.postgresPassword),
+    redisUrl: nativeRedisUrl(paths, secrets.redisPassword),
+    adminToken: secrets.adminToken,
+    instance: instance.id,
+    workers: workersOf(instance) > 1 ? workersOf(instance) : undefined,
+  });
 }
 
 /** The address the native app binds: loopback, which is what `wb` reports. */

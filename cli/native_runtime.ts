@@ -9,6 +9,7 @@
  */
 
 import { join } from "node:path";
+import { appEnvRecord } from "../server/env_contract.ts";
 import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
 import { denoPathOf, isRoot, type WbContext } from "./context.ts";
 import { countWith } from "./docker_runtime.ts";
@@ -296,11 +297,11 @@ export function nativeRuntime(context: WbContext): Runtime {
         title: `Load data into '${instance.id}'`,
         command,
         args: [...args, ...loaderArgs(loadOptions)],
-        env: {
-          DATABASE_URL: nativeDatabaseUrl(instance, located, secrets.postgresPassword),
-          REDIS_URL: nativeRedisUrl(located, secrets.redisPassword),
-          WB_INSTANCE: instance.id,
-        },
+        env: appEnvRecord({
+          databaseUrl: nativeDatabaseUrl(instance, located, secrets.postgresPassword),
+          redisUrl: nativeRedisUrl(located, secrets.redisPassword),
+          instance: instance.id,
+        }),
         cwd: context.repoRoot,
       };
       await runStep(step, { ...options, echo: context.echoLoader });

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { dockerEnvArgs } from "../server/env_contract.ts";
 import { DEFAULT_PUBLISH_ADDRESS, type Instance, workersOf } from "./config.ts";
 import { resolveImages, type ServiceImages } from "./images.ts";
 import { REDIS_CONFIG_FILE, type RedisListen, redisUrl } from "./redis_config.ts";
@@ -551,6 +552,11 @@ export function dockerStartSteps(
     case "admin": {
       const image = images.admin;
       if (!image) return [];
+      const adminEnv = dockerEnvArgs({
+        databaseUrl: dockerDatabaseUrl(id, secrets),
+        adminToken: secrets.adminToken,
+        instance: id,
+      });
       return [
         removeLeftover(id, service, false),
         {
@@ -558,20 +564,22 @@ export function dockerStartSteps(
           command: "docker",
           args: [
             ...runArgs,
-            "-e",
-            "DATABASE_URL",
-            "-e",
-            "ADMIN_TOKEN",
-            "-e",
-            `WB_INSTANCE=${id}`,
+            ...adminEnv.args,
             image,
           ],
-          env: { DATABASE_URL: dockerDatabaseUrl(id, secrets), ADMIN_TOKEN: secrets.adminToken },
+          env: adminEnv.env,
           okIfStderr: "is already in use",
         },
       ];
     }
-    case "app":
+    case "app": {
+      const appEnv = dockerEnvArgs({
+        port: CONTAINER_APP_PORT,
+        databaseUrl: dockerDatabaseUrl(id, secrets),
+        redisUrl: dockerRedisUrl(id, secrets),
+        adminToken: secrets.adminToken,
+        instance: id,
+      });
       return [
         removeLeftover(id, service, false),
         {
@@ -581,26 +589,14 @@ export function dockerStartSteps(
             ...runArgs,
             "-p",
             `${publishAddressOf(instance)}:${instance.port}:${CONTAINER_APP_PORT}`,
-            "-e",
-            `PORT=${CONTAINER_APP_PORT}`,
-            "-e",
-            "DATABASE_URL",
-            "-e",
-            "REDIS_URL",
-            "-e",
-            "ADMIN_TOKEN",
-            "-e",
-            `WB_INSTANCE=${id}`,
+            ...appEnv.args,
             ...appWorkerArgs(instance, images.app),
           ],
-          env: {
-            DATABASE_URL: dockerDatabaseUrl(id, secrets),
-            REDIS_URL: dockerRedisUrl(id, secrets),
-            ADMIN_TOKEN: secrets.adminToken,
-          },
+          env: appEnv.env,
           okIfStderr: "is already in use",
         },
       ];
+    }
   }
 }
 
@@ -626,8 +622,7 @@ export function appWorkerArgs(
   const workers = workersOf(instance);
   if (workers <= 1) return [image];
   return [
-    "-e",
-    `DENO_JOBS=${workers}`,
+    ...dockerEnvArgs({ workers }).args,
     image,
     "serve",
     "-A",
@@ -782,6 +777,10 @@ export function dockerLoadStep(
     ...options,
     facilitiesCsv: options.facilitiesCsv ? CONTAINER_FACILITIES_PATH : undefined,
   };
+  const loaderEnv = dockerEnvArgs({
+    databaseUrl: dockerDatabaseUrl(id, secrets),
+    redisUrl: dockerRedisUrl(id, secrets),
+  });
   return {
     title: `Load data into ${id}`,
     command: "docker",
@@ -791,10 +790,7 @@ export function dockerLoadStep(
       "--network",
       id,
       ...label(id),
-      "-e",
-      "DATABASE_URL",
-      "-e",
-      "REDIS_URL",
+      ...loaderEnv.args,
       ...mount,
       image,
       "deno",
@@ -803,7 +799,7 @@ export function dockerLoadStep(
       "server/load.ts",
       ...loaderArgs(inContainer),
     ],
-    env: { DATABASE_URL: dockerDatabaseUrl(id, secrets), REDIS_URL: dockerRedisUrl(id, secrets) },
+    env: loaderEnv.env,
   };
 }
 

@@ -12,6 +12,7 @@
  * @module
  */
 import { join } from "node:path";
+import { appEnvRecord, dockerEnvArgs } from "../server/env_contract.ts";
 import { type Instance, loadConfig, resolveTargets } from "./config.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, CommandFailedError, UsageError } from "./errors.ts";
@@ -75,6 +76,7 @@ export function userStep(
     args[0] === "list" ? "List users of" : `${args[0]} ${args[1]} on`
   } ${instance.id}`;
   if (instance.runtime === "docker") {
+    const toolEnv = dockerEnvArgs({ databaseUrl });
     return {
       title,
       command: "docker",
@@ -85,8 +87,7 @@ export function userStep(
         instance.id,
         "--label",
         `${INSTANCE_LABEL}=${instance.id}`,
-        "-e",
-        "DATABASE_URL",
+        ...toolEnv.args,
         appImage(instance),
         "deno",
         "run",
@@ -94,14 +95,14 @@ export function userStep(
         "server/user_admin.ts",
         ...args,
       ],
-      env: { DATABASE_URL: databaseUrl },
+      env: toolEnv.env,
     };
   }
   return {
     title,
     command: denoPathOf(context),
     args: ["run", "-A", join(context.repoRoot, "server", "user_admin.ts"), ...args],
-    env: { DATABASE_URL: databaseUrl, DENO_NO_UPDATE_CHECK: "1" },
+    env: { ...appEnvRecord({ databaseUrl }), DENO_NO_UPDATE_CHECK: "1" },
     cwd: context.repoRoot,
   };
 }
