@@ -45,7 +45,7 @@ import {
   validateImageSettings,
 } from "./images.ts";
 import { imagesOf } from "./instance_images.ts";
-import { publishAddressOf } from "./plan.ts";
+import { publishAddressOf } from "./docker_plan.ts";
 import { REDIS_CONFIG_FILE } from "./redis_config.ts";
 import { appUrl, publicUrlOf } from "./runtime.ts";
 import { SECRETS_FILE } from "./secrets.ts";

@@ -12,22 +12,21 @@ import type { WbContext } from "./context.ts";
 import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
 import { imageLayersOf } from "./instance_images.ts";
 import { type ImageLayers, resolveImages, type ServiceImages } from "./images.ts";
+import { REDIS_DOWN_HINT, type Service, servicesOf, type Step } from "./plan.ts";
 import {
   containerName,
+  dockerRedisCliStep,
+  dockerRedisListen,
+  dockerStartSteps,
+  dockerStopSteps,
+} from "./docker_plan.ts";
+import {
   dockerCountFacilitiesStep,
   dockerLoadStep,
   dockerLogsStep,
-  dockerRedisCliStep,
-  dockerRedisListen,
   dockerRollbackPlan,
-  dockerStartSteps,
-  dockerStopSteps,
   INSPECT_FORMAT,
-  REDIS_DOWN_HINT,
-  type Service,
-  servicesOf,
-  type Step,
-} from "./plan.ts";
+} from "./docker_ops_plan.ts";
 import { probeHttp } from "./process.ts";
 import { parseRedisInfo, REDIS_CONFIG_FILE, writeRedisConfig } from "./redis_config.ts";
 import { execStep, runStep, runSteps, sleep, type StepResult } from "./runner.ts";

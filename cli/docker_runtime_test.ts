@@ -25,7 +25,8 @@ import {
   stopTargets,
 } from "./instances.ts";
 import { redisCli, showLogs } from "./ops.ts";
-import { planDockerStart, planDockerStop, SUBDIRECTORIES } from "./plan.ts";
+import { SUBDIRECTORIES } from "./plan.ts";
+import { planDockerStart, planDockerStop } from "./docker_plan.ts";
 import { freePort } from "./process.ts";
 import { readSecrets, type Secrets } from "./secrets.ts";
 

@@ -45,15 +45,8 @@ import { nativeRuntime } from "./native_runtime.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { ensureClientBuilt } from "./client_build.ts";
 import { judge } from "./runtime.ts";
-import {
-  imagePresentStep,
-  imagesToPull,
-  type LoadOptions,
-  pullStep,
-  servicesOf,
-  stopOrderOf,
-  SUBDIRECTORIES,
-} from "./plan.ts";
+import { type LoadOptions, servicesOf, stopOrderOf, SUBDIRECTORIES } from "./plan.ts";
+import { imagePresentStep, imagesToPull, pullStep } from "./image_pulls.ts";
 import { isPortFree } from "./process.ts";
 import { execStep, runStep } from "./runner.ts";
 import { renderTable } from "./table.ts";

@@ -11,18 +11,10 @@ import {
   socketPathProblems,
 } from "./native_plan.ts";
 import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
-import { dockerRedisListen } from "./plan.ts";
+import { dockerRedisListen } from "./docker_plan.ts";
 import { resolveImages } from "./images.ts";
 import {
-  dockerLoadStep,
-  dockerLogsStep,
-  dockerRollbackPlan,
-  imagesToPull,
   loaderArgs,
-  planDockerRestart,
-  planDockerStart,
-  planDockerStop,
-  pullStep,
   SERVICE_DEPENDENCIES,
   START_ORDER,
   startOrderOf,
@@ -30,6 +22,9 @@ import {
   stopOrderOf,
   SUBDIRECTORIES,
 } from "./plan.ts";
+import { imagesToPull, pullStep } from "./image_pulls.ts";
+import { planDockerRestart, planDockerStart, planDockerStop } from "./docker_plan.ts";
+import { dockerLoadStep, dockerLogsStep, dockerRollbackPlan } from "./docker_ops_plan.ts";
 
 const instance: Instance = {
   id: "demo",

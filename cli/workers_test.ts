@@ -10,7 +10,7 @@ import { CliError, UsageError } from "./errors.ts";
 import { initInstance } from "./instances.ts";
 import { nativeAppEnv, nativePaths } from "./native_plan.ts";
 import { nativeAppCommand } from "./native_runtime.ts";
-import { appWorkerArgs, planDockerStart } from "./plan.ts";
+import { appWorkerArgs, planDockerStart } from "./docker_plan.ts";
 
 const secrets = { adminToken: "tok", postgresPassword: "pw", redisPassword: "rpw" };
 const native: Instance = {
