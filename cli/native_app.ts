@@ -14,13 +14,13 @@ import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, ReadinessTimeoutError } from "./errors.ts";
 import type { NativeDeps } from "./native_deps.ts";
 import { portHolder } from "./native_files.ts";
+import { type NativePaths } from "./native_plan.ts";
 import {
   logRotationStep,
   NATIVE_APP_HOST,
   nativeAppEnv,
   nativeAppShellArgs,
-  type NativePaths,
-} from "./native_plan.ts";
+} from "./native_app_plan.ts";
 import { livePid, probeHttp, tailFile, terminate } from "./process.ts";
 import { sleep } from "./runner.ts";
 import { appUrl } from "./runtime.ts";

@@ -19,14 +19,13 @@ import type { NativeDeps } from "./native_deps.ts";
 import { type Ids, portHolder, securePrivateTree } from "./native_files.ts";
 import {
   nativeCountStep,
-  nativeDatabaseUrl,
   type NativePaths,
   nativePaths,
   nativeRedisCliStep,
   nativeRedisSteps,
-  nativeRedisUrl,
   socketPathProblems,
 } from "./native_plan.ts";
+import { nativeDatabaseUrl, nativeRedisUrl } from "./native_app_plan.ts";
 import { nativePostgres, noPostgresUser, POSTGRES_FALLBACK_ROOT } from "./native_postgres.ts";
 import { nativeRedis } from "./native_redis.ts";
 import { COUNT_FACILITIES_SQL, loaderArgs, servicesOf, type Step } from "./plan.ts";

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import type { Instance } from "./config.ts";
 import {
   asPostgresUser,
-  nativeAppEnv,
   nativePaths,
   nativePostgresSteps,
   nativeRedisListen,
@@ -10,6 +9,7 @@ import {
   pgHbaText,
   socketPathProblems,
 } from "./native_plan.ts";
+import { nativeAppEnv } from "./native_app_plan.ts";
 import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
 import { dockerRedisListen } from "./docker_plan.ts";
 import { resolveImages } from "./images.ts";

@@ -8,7 +8,8 @@ import { type Instance, loadConfig, validateInstance, validateWorkers } from "./
 import { showInstance, updateInstance } from "./config_commands.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { initInstance } from "./instances.ts";
-import { nativeAppEnv, nativePaths } from "./native_plan.ts";
+import { nativePaths } from "./native_plan.ts";
+import { nativeAppEnv } from "./native_app_plan.ts";
 import { nativeAppCommand } from "./native_runtime.ts";
 import { appWorkerArgs, planDockerStart } from "./docker_plan.ts";
 
