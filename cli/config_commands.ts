@@ -11,19 +11,20 @@ import {
   type Config,
   CONFIG_FILE,
   CONFIG_KEYS,
-  DEFAULT_REDIS_MAXMEMORY,
-  DEFAULT_REDIS_MAXMEMORY_POLICY,
   editConfig,
-  type Instance,
   loadConfig,
-  parsePort,
   portConflicts,
-  postgresPortOf,
-  redisPortOf,
   resolveTargets,
   serverVersionOf,
-  unknownKeyMessage,
-  validateInstance,
+} from "./config.ts";
+import { unknownKeyMessage, validateInstance } from "./instance_validation.ts";
+import {
+  DEFAULT_REDIS_MAXMEMORY,
+  DEFAULT_REDIS_MAXMEMORY_POLICY,
+  type Instance,
+  parsePort,
+  postgresPortOf,
+  redisPortOf,
   validateMaxmemory,
   validateMaxmemoryPolicy,
   validatePublicUrl,
@@ -32,7 +33,7 @@ import {
   validateVersion,
   validateWorkers,
   workersOf,
-} from "./config.ts";
+} from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { portsInUse, runtimeFor } from "./instances.ts";

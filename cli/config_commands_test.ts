@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fakeDocker, fakeHealthz, tempWb } from "./_test_helpers.ts";
-import { INSTANCE_KEYS, loadConfig } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { INSTANCE_KEYS } from "./instance_schema.ts";
 import {
   formatInstanceTable,
   listInstances,

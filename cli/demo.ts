@@ -6,7 +6,8 @@
  */
 
 import { join } from "node:path";
-import { type Instance, loadConfig, type RuntimeKind } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { type Instance, type RuntimeKind } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 import {

@@ -8,7 +8,7 @@
  */
 
 import { dockerEnvArgs } from "../server/env_contract.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import {
   containerName,
   dockerDatabaseUrl,

@@ -8,7 +8,7 @@
  */
 
 import { dockerEnvArgs } from "../server/env_contract.ts";
-import { DEFAULT_PUBLISH_ADDRESS, type Instance, workersOf } from "./config.ts";
+import { DEFAULT_PUBLISH_ADDRESS, type Instance, workersOf } from "./instance_schema.ts";
 import { appImage, resolveImages, type ServiceImages } from "./images.ts";
 import {
   DATABASE_NAME,

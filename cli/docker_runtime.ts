@@ -7,7 +7,7 @@
  */
 
 import { join } from "node:path";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
 import { imageLayersOf } from "./instance_images.ts";

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError, UsageError } from "./errors.ts";
 
 /** Images that can be configured. Every field is optional; unset means the next layer's. */

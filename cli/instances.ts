@@ -6,19 +6,15 @@
  */
 
 import { dirname, join } from "node:path";
+import { type Config, editConfig, loadConfig, portConflicts, resolveTargets } from "./config.ts";
+import { defaultInstanceDir } from "./instance_validation.ts";
 import {
-  type Config,
-  defaultInstanceDir,
-  editConfig,
   type Instance,
-  loadConfig,
   parsePort,
-  portConflicts,
   POSTGRES_PORT_OFFSET,
   postgresPortOf,
   REDIS_PORT_OFFSET,
   redisPortOf,
-  resolveTargets,
   type RuntimeKind,
   RUNTIMES,
   validateId,
@@ -29,7 +25,7 @@ import {
   validateTag,
   validateVersion,
   validateWorkers,
-} from "./config.ts";
+} from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { dockerRuntime } from "./docker_runtime.ts";
 import {

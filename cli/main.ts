@@ -15,14 +15,13 @@ import {
 } from "@commander-js/extra-typings";
 import tab from "@bomb.sh/tab/commander";
 import { type BatchOptions, formatBatchSummary, type InstanceResult } from "./batch.ts";
+import { resolveWbHome, targetCompletions } from "./config.ts";
 import {
   MAXMEMORY_POLICIES,
   parsePort,
-  resolveWbHome,
   type RuntimeKind,
-  targetCompletions,
   validateWorkers,
-} from "./config.ts";
+} from "./instance_schema.ts";
 import { parseSince } from "./logs.ts";
 import { buildAppImages } from "./app_build.ts";
 import {

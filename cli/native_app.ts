@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { ENV_NAMES } from "../server/env_contract.ts";
-import { type Instance, workersOf } from "./config.ts";
+import { type Instance, workersOf } from "./instance_schema.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, ReadinessTimeoutError } from "./errors.ts";
 import type { NativeDeps } from "./native_deps.ts";

@@ -8,7 +8,7 @@
  */
 
 import { appEnvRecord } from "../server/env_contract.ts";
-import { type Instance, postgresPortOf, workersOf } from "./config.ts";
+import { type Instance, postgresPortOf, workersOf } from "./instance_schema.ts";
 import type { NativePaths } from "./native_plan.ts";
 import { DATABASE_NAME, type Step } from "./plan.ts";
 import type { Secrets } from "./secrets.ts";

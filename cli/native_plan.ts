@@ -11,7 +11,7 @@
  */
 
 import { join } from "node:path";
-import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
+import { type Instance, postgresPortOf, redisPortOf } from "./instance_schema.ts";
 import { DATABASE_NAME, REDIS_STARTED_STDOUT, type Step } from "./plan.ts";
 import { REDIS_CONFIG_FILE, type RedisListen } from "./redis_config.ts";
 

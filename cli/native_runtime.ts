@@ -10,7 +10,7 @@
 
 import { join } from "node:path";
 import { appEnvRecord } from "../server/env_contract.ts";
-import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
+import { type Instance, postgresPortOf, redisPortOf } from "./instance_schema.ts";
 import { denoPathOf, isRoot, type WbContext } from "./context.ts";
 import { countWith } from "./docker_runtime.ts";
 import { CliError } from "./errors.ts";

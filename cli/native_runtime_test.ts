@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { ReadinessTimeoutError, StartFailedError } from "./errors.ts";
 import { readSecrets } from "./secrets.ts";
 import { createClient } from "redis";

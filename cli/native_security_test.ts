@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError } from "./errors.ts";
 import { updateInstance } from "./config_commands.ts";
 import { initInstance, runTargets, statusTargets, stopTargets } from "./instances.ts";

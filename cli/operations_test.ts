@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import { type Instance, loadConfig } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
 import { updateInstance } from "./config_commands.ts";
 import { CliError } from "./errors.ts";
 import {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 
 /** One external command to run. */
 export interface Step {

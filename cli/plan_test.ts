@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import {
   asPostgresUser,
   nativePaths,

@@ -16,7 +16,7 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { loadConfig, resolveTargets } from "./config.ts";

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import { closestKey, loadConfig, validateInstance } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { closestKey, validateInstance } from "./instance_validation.ts";
 import { tagInstances, updateInstance } from "./config_commands.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { initInstance } from "./instances.ts";

@@ -13,7 +13,8 @@
  */
 import { join } from "node:path";
 import { appEnvRecord, dockerEnvArgs } from "../server/env_contract.ts";
-import { type Instance, loadConfig, resolveTargets } from "./config.ts";
+import { loadConfig, resolveTargets } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, CommandFailedError, UsageError } from "./errors.ts";
 import { runtimeFor } from "./instances.ts";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError } from "./errors.ts";
 import { initInstance, runTargets, stopTargets } from "./instances.ts";
 import { buildProgram } from "./main.ts";

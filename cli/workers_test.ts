@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { tempWb } from "./_test_helpers.ts";
-import { type Instance, loadConfig, validateInstance, validateWorkers } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { validateInstance } from "./instance_validation.ts";
+import { type Instance, validateWorkers } from "./instance_schema.ts";
 import { showInstance, updateInstance } from "./config_commands.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { initInstance } from "./instances.ts";
