@@ -9,9 +9,9 @@ import {
   removeInstance,
   showInstance,
   tagInstances,
-  updateInstance,
   validateConfigFile,
 } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
 import { initInstance, runTargets, stopTargets } from "./instances.ts";
 import { freePort } from "./process.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { tempWb } from "./_test_helpers.ts";
 import { loadConfig, saveConfig } from "./config.ts";
-import { globalImages, showInstance, updateInstance } from "./config_commands.ts";
+import { globalImages, showInstance } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError, UsageError } from "./errors.ts";
 import {
   DEFAULT_IMAGES,

@@ -31,9 +31,9 @@ import {
   removeInstance,
   showInstance,
   tagInstances,
-  updateInstance,
   validateConfigFile,
 } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { defaultRepoRoot, type WbContext } from "./context.ts";
 import { defaultFacilitiesCsv, formatDemoReport, runDemo } from "./demo.ts";
 import { CliError, UsageError } from "./errors.ts";

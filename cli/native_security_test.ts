@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
 import type { Instance } from "./instance_schema.ts";
 import { CliError } from "./errors.ts";
-import { updateInstance } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { initInstance, runTargets, statusTargets, stopTargets } from "./instances.ts";
 import { nativePaths } from "./native_plan.ts";
 import { freePort, probeHttp } from "./process.ts";

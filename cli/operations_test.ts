@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
 import { loadConfig } from "./config.ts";
 import { type Instance } from "./instance_schema.ts";
-import { updateInstance } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError } from "./errors.ts";
 import {
   initInstance,
