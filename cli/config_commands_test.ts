@@ -13,7 +13,8 @@ import {
 } from "./config_commands.ts";
 import { updateInstance } from "./config_update.ts";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
-import { initInstance, runTargets, stopTargets } from "./instances.ts";
+import { runTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { freePort } from "./process.ts";
 import { readSecrets } from "./secrets.ts";
 

@@ -23,7 +23,7 @@ import {
   validateWorkers,
 } from "./instance_schema.ts";
 import { validateInstance } from "./instance_validation.ts";
-import { portsInUse } from "./instances.ts";
+import { portsInUse } from "./init_instance.ts";
 
 /** What `wb c update` may change. `null` clears an optional field. */
 export interface InstanceUpdate {

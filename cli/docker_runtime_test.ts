@@ -15,15 +15,9 @@ import {
   ReadinessTimeoutError,
   StartFailedError,
 } from "./errors.ts";
-import {
-  formatPullTable,
-  initInstance,
-  pullImages,
-  restartTargets,
-  runTargets,
-  statusTargets,
-  stopTargets,
-} from "./instances.ts";
+import { formatPullTable, pullImages } from "./pull.ts";
+import { restartTargets, runTargets, statusTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { redisCli, showLogs } from "./ops.ts";
 import { SUBDIRECTORIES } from "./plan.ts";
 import { planDockerStart, planDockerStop } from "./docker_plan.ts";

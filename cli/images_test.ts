@@ -11,7 +11,7 @@ import {
   validateImage,
   validateImageSettings,
 } from "./images.ts";
-import { initInstance } from "./instances.ts";
+import { initInstance } from "./init_instance.ts";
 import { main } from "./main.ts";
 
 Deno.test("validateImage() takes docker references (a repository without tag for the app)", () => {

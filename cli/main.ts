@@ -44,19 +44,18 @@ import {
   type ImageSettings,
   imageSettingsFromEnv,
 } from "./images.ts";
+import { loadInstance } from "./load.ts";
+import { formatPullTable, pullImages } from "./pull.ts";
 import {
-  formatPullTable,
-  initInstance,
   type LifecycleOptions,
-  loadInstance,
-  pullImages,
   restartTargets,
   runTargets,
   STATUS_EXIT,
   statusExitCode,
   statusTargets,
   stopTargets,
-} from "./instances.ts";
+} from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { flushCache, redisCli, showLogs } from "./ops.ts";
 import { consoleReporter, type Reporter, spinnerReporter } from "./reporter.ts";
 import { formatImageLines, formatStatusTable } from "./status.ts";

@@ -10,7 +10,7 @@ import { type Instance, validateWorkers } from "./instance_schema.ts";
 import { showInstance } from "./config_commands.ts";
 import { updateInstance } from "./config_update.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { initInstance } from "./instances.ts";
+import { initInstance } from "./init_instance.ts";
 import { nativePaths } from "./native_plan.ts";
 import { nativeAppEnv } from "./native_app_plan.ts";
 import { nativeAppCommand } from "./native_runtime.ts";
