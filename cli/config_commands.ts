@@ -1,7 +1,7 @@
 /**
  * `wb c list | show | add | update | remove | tag | untag | validate`: editing
  * `servers.json` with the same checks `wb` applies when it reads it. (`add` is
- * `initInstance` in `instances.ts`; `update` is in `config_update.ts`.)
+ * `initInstance` in `init_instance.ts`; `update` is in `config_update.ts`.)
  *
  * @module
  */

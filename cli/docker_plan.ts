@@ -1,8 +1,8 @@
 /**
  * The docker plan of an instance, as plain data: container names, the `docker run` of each
  * service (its environment from `server/env_contract.ts`, secrets passed by name), the stop
- * and restart plans in the shared order of `plan.ts`, the loader, counting, rollback and logs
- * steps. Pure: no `Deno.*` calls; the runner executes these steps, tests assert them.
+ * and restart plans in the shared order of `plan.ts`. The steps on an existing instance
+ * (load, count, logs, rollback) are in `docker_ops_plan.ts`. Pure: no `Deno.*` calls; the runner executes these steps, tests assert them.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The docker runtime: executes the docker plans of `plan.ts` with the instance's
+ * The docker runtime: executes the docker plans (`docker_plan.ts`, `docker_ops_plan.ts`) with the instance's
  * configured images, waits for the app's `/healthz`, and when a start fails removes
  * exactly what that start created (containers it ran, the network if it made it).
  *

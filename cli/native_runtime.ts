@@ -3,7 +3,8 @@
  * app (`native_app.ts`) as processes of this machine, with their files in the instance
  * directory (private to its owner: 0700 directories, 0600 files) and Postgres and Redis on
  * Unix sockets there. This module joins the three into the {@linkcode Runtime} contract;
- * the order comes from `plan.ts`, the argv from `native_plan.ts`.
+ * the order comes from `plan.ts`, the argv from `native_plan.ts`
+ * and `native_app_plan.ts`.
  *
  * @module
  */

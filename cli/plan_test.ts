@@ -11,7 +11,6 @@ import {
 } from "./native_plan.ts";
 import { nativeAppEnv } from "./native_app_plan.ts";
 import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
-import { dockerRedisListen } from "./docker_plan.ts";
 import { resolveImages } from "./images.ts";
 import {
   loaderArgs,
@@ -23,7 +22,12 @@ import {
   SUBDIRECTORIES,
 } from "./plan.ts";
 import { imagesToPull, pullStep } from "./image_pulls.ts";
-import { planDockerRestart, planDockerStart, planDockerStop } from "./docker_plan.ts";
+import {
+  dockerRedisListen,
+  planDockerRestart,
+  planDockerStart,
+  planDockerStop,
+} from "./docker_plan.ts";
 import { dockerLoadStep, dockerLogsStep, dockerRollbackPlan } from "./docker_ops_plan.ts";
 
 const instance: Instance = {
