@@ -21,7 +21,8 @@
  */
 
 import { join } from "node:path";
-import { type Instance, loadConfig, resolveTargets } from "./config.ts";
+import { loadConfig, resolveTargets } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError } from "./errors.ts";
 import { resolveImages } from "./images.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { BatchFailedError } from "./errors.ts";
 import type { Reporter } from "./reporter.ts";

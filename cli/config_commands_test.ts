@@ -1,18 +1,20 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fakeDocker, fakeHealthz, tempWb } from "./_test_helpers.ts";
-import { INSTANCE_KEYS, loadConfig } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { INSTANCE_KEYS } from "./instance_schema.ts";
 import {
   formatInstanceTable,
   listInstances,
   removeInstance,
   showInstance,
   tagInstances,
-  updateInstance,
   validateConfigFile,
 } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
-import { initInstance, runTargets, stopTargets } from "./instances.ts";
+import { runTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { freePort } from "./process.ts";
 import { readSecrets } from "./secrets.ts";
 

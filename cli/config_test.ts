@@ -1,21 +1,17 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { loadConfig, portConflicts, resolveTargets, resolveWbHome, saveConfig } from "./config.ts";
+import { validateInstance } from "./instance_validation.ts";
 import {
-  loadConfig,
   parsePort,
-  portConflicts,
   postgresPortOf,
   redisPortOf,
-  resolveTargets,
-  resolveWbHome,
-  saveConfig,
   validateId,
-  validateInstance,
   validateMaxmemory,
   validateMaxmemoryPolicy,
   validateTag,
   validateVersion,
-} from "./config.ts";
+} from "./instance_schema.ts";
 import { CliError, UnknownTargetError, UsageError } from "./errors.ts";
 import { ensureSecrets, generateSecrets, readAdminToken, readSecrets } from "./secrets.ts";
 

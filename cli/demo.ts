@@ -6,18 +6,14 @@
  */
 
 import { join } from "node:path";
-import { type Instance, loadConfig, type RuntimeKind } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { type Instance, type RuntimeKind } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { CliError } from "./errors.ts";
-import {
-  initInstance,
-  loadInstance,
-  pickPort,
-  restartTargets,
-  runtimeFor,
-  startInstance,
-  stopTargets,
-} from "./instances.ts";
+import { runtimeFor, startInstance } from "./instances.ts";
+import { loadInstance } from "./load.ts";
+import { restartTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance, pickPort } from "./init_instance.ts";
 import { flushCache } from "./ops.ts";
 import { checkPrerequisites, describeMissing } from "./prerequisites.ts";
 import { appUrl } from "./runtime.ts";

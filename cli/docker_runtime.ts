@@ -1,5 +1,5 @@
 /**
- * The docker runtime: executes the docker plans of `plan.ts` with the instance's
+ * The docker runtime: executes the docker plans (`docker_plan.ts`, `docker_ops_plan.ts`) with the instance's
  * configured images, waits for the app's `/healthz`, and when a start fails removes
  * exactly what that start created (containers it ran, the network if it made it).
  *
@@ -7,27 +7,26 @@
  */
 
 import { join } from "node:path";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { CliError, CommandFailedError, ReadinessTimeoutError } from "./errors.ts";
 import { imageLayersOf } from "./instance_images.ts";
 import { type ImageLayers, resolveImages, type ServiceImages } from "./images.ts";
+import { REDIS_DOWN_HINT, type Service, servicesOf, type Step } from "./plan.ts";
 import {
   containerName,
+  dockerRedisCliStep,
+  dockerRedisListen,
+  dockerStartSteps,
+  dockerStopSteps,
+} from "./docker_plan.ts";
+import {
   dockerCountFacilitiesStep,
   dockerLoadStep,
   dockerLogsStep,
-  dockerRedisCliStep,
-  dockerRedisListen,
   dockerRollbackPlan,
-  dockerStartSteps,
-  dockerStopSteps,
   INSPECT_FORMAT,
-  REDIS_DOWN_HINT,
-  type Service,
-  servicesOf,
-  type Step,
-} from "./plan.ts";
+} from "./docker_ops_plan.ts";
 import { probeHttp } from "./process.ts";
 import { parseRedisInfo, REDIS_CONFIG_FILE, writeRedisConfig } from "./redis_config.ts";
 import { execStep, runStep, runSteps, sleep, type StepResult } from "./runner.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fakeDocker, fakeHealthz, tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { formatBatchSummary, type InstanceResult } from "./batch.ts";
 import {
   BatchFailedError,
@@ -15,17 +15,12 @@ import {
   ReadinessTimeoutError,
   StartFailedError,
 } from "./errors.ts";
-import {
-  formatPullTable,
-  initInstance,
-  pullImages,
-  restartTargets,
-  runTargets,
-  statusTargets,
-  stopTargets,
-} from "./instances.ts";
+import { formatPullTable, pullImages } from "./pull.ts";
+import { restartTargets, runTargets, statusTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { redisCli, showLogs } from "./ops.ts";
-import { planDockerStart, planDockerStop, SUBDIRECTORIES } from "./plan.ts";
+import { SUBDIRECTORIES } from "./plan.ts";
+import { planDockerStart, planDockerStop } from "./docker_plan.ts";
 import { freePort } from "./process.ts";
 import { readSecrets, type Secrets } from "./secrets.ts";
 

@@ -7,7 +7,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultRepoRoot } from "./context.ts";
 import { DEFAULT_IMAGES } from "./images.ts";
-import { CONTAINER_APP_PORT, dockerLoadStep } from "./plan.ts";
+import { CONTAINER_APP_PORT } from "./docker_plan.ts";
+import { dockerLoadStep } from "./docker_ops_plan.ts";
 
 const root = defaultRepoRoot();
 const dockerfile = await Deno.readTextFile(join(root, "Dockerfile"));

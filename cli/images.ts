@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError, UsageError } from "./errors.ts";
 
 /** Images that can be configured. Every field is optional; unset means the next layer's. */
@@ -64,11 +64,17 @@ export type ImageSource = "instance" | "servers.json" | "environment" | "default
 // optional tag and digest.
 const HOST = String
   .raw`(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?`;
+
 const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+
 const REPOSITORY = `${HOST}${COMPONENT}(?:/${COMPONENT})*`;
+
 const TAG = String.raw`(?::[\w][\w.-]{0,127})?`;
+
 const DIGEST = String.raw`(?:@sha256:[a-f0-9]{64})?`;
+
 const REFERENCE_PATTERN = new RegExp(`^${REPOSITORY}${TAG}${DIGEST}$`);
+
 const REPOSITORY_PATTERN = new RegExp(`^${REPOSITORY}$`);
 
 /**
@@ -235,4 +241,39 @@ export function resolveImages(
     deno,
     sources,
   };
+}
+
+/**
+ * The app image of an instance: its app repository (`wb-server` unless configured) tagged
+ * with its server version (`latest` unless set).
+ *
+ * @param instance The instance.
+ * @param images Its resolved images. @default {the instance's own settings and the defaults}
+ * @returns Image reference.
+ * @example
+ * ```ts
+ * import { appImage } from "./images.ts";
+ * appImage({}); // "wb-server:latest"
+ * ```
+ */
+export function appImage(
+  instance: Pick<Instance, "images" | "serverVersion" | "adminVersion">,
+  images: ServiceImages = resolveImages(instance),
+): string {
+  return images.app;
+}
+
+/**
+ * The admin image of an instance, when it has one: `wb-admin:<adminVersion>`.
+ *
+ * @param instance The instance.
+ * @returns Image reference, or `undefined` without `adminVersion`.
+ * @example
+ * ```ts
+ * import { adminImage } from "./images.ts";
+ * adminImage({ adminVersion: "1.2" }); // "wb-admin:1.2"
+ * ```
+ */
+export function adminImage(instance: Pick<Instance, "adminVersion">): string | undefined {
+  return resolveImages(instance).admin;
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { tempWb } from "./_test_helpers.ts";
 import { loadConfig, saveConfig } from "./config.ts";
-import { globalImages, showInstance, updateInstance } from "./config_commands.ts";
+import { globalImages, showInstance } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError, UsageError } from "./errors.ts";
 import {
   DEFAULT_IMAGES,
@@ -10,7 +11,7 @@ import {
   validateImage,
   validateImageSettings,
 } from "./images.ts";
-import { initInstance } from "./instances.ts";
+import { initInstance } from "./init_instance.ts";
 import { main } from "./main.ts";
 
 Deno.test("validateImage() takes docker references (a repository without tag for the app)", () => {

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type Instance, loadConfig } from "./config.ts";
+import { loadConfig } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { type ImageLayers, resolveImages, type ServiceImages } from "./images.ts";
 

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { clientBuildState, ensureClientBuilt } from "./client_build.ts";
 import { UsageError } from "./errors.ts";
 import { lineTime, parseSince, selectLines } from "./logs.ts";
-import { logRotationStep, nativePaths } from "./native_plan.ts";
+import { nativePaths } from "./native_plan.ts";
+import { logRotationStep } from "./native_app_plan.ts";
 import { terminate } from "./process.ts";
 import { memoryReporter } from "./reporter.ts";
 

@@ -8,18 +8,19 @@
  */
 
 import { join } from "node:path";
-import { type Instance, workersOf } from "./config.ts";
+import { ENV_NAMES } from "../server/env_contract.ts";
+import { type Instance, workersOf } from "./instance_schema.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, ReadinessTimeoutError } from "./errors.ts";
 import type { NativeDeps } from "./native_deps.ts";
 import { portHolder } from "./native_files.ts";
+import { type NativePaths } from "./native_plan.ts";
 import {
   logRotationStep,
   NATIVE_APP_HOST,
   nativeAppEnv,
   nativeAppShellArgs,
-  type NativePaths,
-} from "./native_plan.ts";
+} from "./native_app_plan.ts";
 import { livePid, probeHttp, tailFile, terminate } from "./process.ts";
 import { sleep } from "./runner.ts";
 import { appUrl } from "./runtime.ts";
@@ -88,7 +89,7 @@ async function instancePid(file: string, id: string): Promise<number | undefined
   if (pid === undefined) return undefined;
   const environ = await Deno.readTextFile(`/proc/${pid}/environ`).catch(() => undefined);
   // A reused pid (another program) is a stale pid file.
-  if (environ !== undefined && !environ.split("\0").includes(`WB_INSTANCE=${id}`)) {
+  if (environ !== undefined && !environ.split("\0").includes(`${ENV_NAMES.instance}=${id}`)) {
     return undefined;
   }
   return pid;

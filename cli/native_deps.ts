@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import type { NativePaths } from "./native_plan.ts";
 import type { Ids } from "./native_files.ts";

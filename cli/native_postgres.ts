@@ -8,7 +8,7 @@
 
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
-import { type Instance, postgresPortOf } from "./config.ts";
+import { type Instance, postgresPortOf } from "./instance_schema.ts";
 import { CliError, CommandFailedError } from "./errors.ts";
 import type { NativeDeps } from "./native_deps.ts";
 import { type Ids, processName, verifyPrivateSocket } from "./native_files.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import { type Instance, redisPortOf } from "./instance_schema.ts";
 import { CliError, ReadinessTimeoutError } from "./errors.ts";
 import type { NativeDeps } from "./native_deps.ts";
 import { portHolder, processName, processUid, verifyPrivateSocket } from "./native_files.ts";
@@ -21,7 +21,6 @@ import { livePid, tailFile, terminate, waitForExit } from "./process.ts";
 import { writeRedisConfig } from "./redis_config.ts";
 import { execStep, runStep, sleep, type StepOutput } from "./runner.ts";
 import { redisPasswordOf } from "./runtime.ts";
-import { redisPortOf } from "./config.ts";
 
 /** The native Redis of instances. */
 export interface NativeRedis {

@@ -3,13 +3,15 @@
  * app (`native_app.ts`) as processes of this machine, with their files in the instance
  * directory (private to its owner: 0700 directories, 0600 files) and Postgres and Redis on
  * Unix sockets there. This module joins the three into the {@linkcode Runtime} contract;
- * the order comes from `plan.ts`, the argv from `native_plan.ts`.
+ * the order comes from `plan.ts`, the argv from `native_plan.ts`
+ * and `native_app_plan.ts`.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { type Instance, postgresPortOf, redisPortOf } from "./config.ts";
+import { appEnvRecord } from "../server/env_contract.ts";
+import { type Instance, postgresPortOf, redisPortOf } from "./instance_schema.ts";
 import { denoPathOf, isRoot, type WbContext } from "./context.ts";
 import { countWith } from "./docker_runtime.ts";
 import { CliError } from "./errors.ts";
@@ -18,14 +20,13 @@ import type { NativeDeps } from "./native_deps.ts";
 import { type Ids, portHolder, securePrivateTree } from "./native_files.ts";
 import {
   nativeCountStep,
-  nativeDatabaseUrl,
   type NativePaths,
   nativePaths,
   nativeRedisCliStep,
   nativeRedisSteps,
-  nativeRedisUrl,
   socketPathProblems,
 } from "./native_plan.ts";
+import { nativeDatabaseUrl, nativeRedisUrl } from "./native_app_plan.ts";
 import { nativePostgres, noPostgresUser, POSTGRES_FALLBACK_ROOT } from "./native_postgres.ts";
 import { nativeRedis } from "./native_redis.ts";
 import { COUNT_FACILITIES_SQL, loaderArgs, servicesOf, type Step } from "./plan.ts";
@@ -296,11 +297,11 @@ export function nativeRuntime(context: WbContext): Runtime {
         title: `Load data into '${instance.id}'`,
         command,
         args: [...args, ...loaderArgs(loadOptions)],
-        env: {
-          DATABASE_URL: nativeDatabaseUrl(instance, located, secrets.postgresPassword),
-          REDIS_URL: nativeRedisUrl(located, secrets.redisPassword),
-          WB_INSTANCE: instance.id,
-        },
+        env: appEnvRecord({
+          databaseUrl: nativeDatabaseUrl(instance, located, secrets.postgresPassword),
+          redisUrl: nativeRedisUrl(located, secrets.redisPassword),
+          instance: instance.id,
+        }),
         cwd: context.repoRoot,
       };
       await runStep(step, { ...options, echo: context.echoLoader });

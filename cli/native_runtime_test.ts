@@ -1,18 +1,13 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { ReadinessTimeoutError, StartFailedError } from "./errors.ts";
 import { readSecrets } from "./secrets.ts";
 import { createClient } from "redis";
-import {
-  initInstance,
-  restartTargets,
-  runTargets,
-  runtimeFor,
-  statusTargets,
-  stopTargets,
-} from "./instances.ts";
+import { runtimeFor } from "./instances.ts";
+import { restartTargets, runTargets, statusTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { flushCache } from "./ops.ts";
 import { nativePaths } from "./native_plan.ts";
 import { freePort, isAlive, probeHttp, readPidFile } from "./process.ts";

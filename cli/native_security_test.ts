@@ -10,10 +10,11 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError } from "./errors.ts";
-import { updateInstance } from "./config_commands.ts";
-import { initInstance, runTargets, statusTargets, stopTargets } from "./instances.ts";
+import { updateInstance } from "./config_update.ts";
+import { runTargets, statusTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { nativePaths } from "./native_plan.ts";
 import { freePort, probeHttp } from "./process.ts";
 import { readSecrets } from "./secrets.ts";

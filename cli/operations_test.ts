@@ -9,19 +9,20 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import { type Instance, loadConfig } from "./config.ts";
-import { updateInstance } from "./config_commands.ts";
+import { loadConfig } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError } from "./errors.ts";
+import { runtimeFor } from "./instances.ts";
 import {
-  initInstance,
   restartTargets,
   runTargets,
-  runtimeFor,
   STATUS_EXIT,
   statusExitCode,
   statusTargets,
   stopTargets,
-} from "./instances.ts";
+} from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { formatStatusTable } from "./status.ts";
 import { nativePaths } from "./native_plan.ts";
 import { freePort, isAlive, probeHttp, readPidFile } from "./process.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { type Instance, loadConfig, resolveTargets } from "./config.ts";
+import { loadConfig, resolveTargets } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { CliError, UsageError } from "./errors.ts";
 import { runtimeFor } from "./instances.ts";

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import {
   asPostgresUser,
-  nativeAppEnv,
   nativePaths,
   nativePostgresSteps,
   nativeRedisListen,
@@ -10,19 +9,11 @@ import {
   pgHbaText,
   socketPathProblems,
 } from "./native_plan.ts";
+import { nativeAppEnv } from "./native_app_plan.ts";
 import { parseRedisInfo, redisConfigText } from "./redis_config.ts";
-import { dockerRedisListen } from "./plan.ts";
 import { resolveImages } from "./images.ts";
 import {
-  dockerLoadStep,
-  dockerLogsStep,
-  dockerRollbackPlan,
-  imagesToPull,
   loaderArgs,
-  planDockerRestart,
-  planDockerStart,
-  planDockerStop,
-  pullStep,
   SERVICE_DEPENDENCIES,
   START_ORDER,
   startOrderOf,
@@ -30,6 +21,14 @@ import {
   stopOrderOf,
   SUBDIRECTORIES,
 } from "./plan.ts";
+import { imagesToPull, pullStep } from "./image_pulls.ts";
+import {
+  dockerRedisListen,
+  planDockerRestart,
+  planDockerStart,
+  planDockerStop,
+} from "./docker_plan.ts";
+import { dockerLoadStep, dockerLogsStep, dockerRollbackPlan } from "./docker_ops_plan.ts";
 
 const instance: Instance = {
   id: "demo",

@@ -16,7 +16,8 @@
  * @module
  */
 import { isIP } from "node:net";
-import type { Instance } from "./config.ts";
+import { ENV_NAMES } from "../server/env_contract.ts";
+import type { Instance } from "./instance_schema.ts";
 import type { WbContext } from "./context.ts";
 import { UsageError } from "./errors.ts";
 import { loadConfig, resolveTargets } from "./config.ts";
@@ -121,11 +122,11 @@ server {
     proxy_set_header Connection "";
     proxy_set_header Host $host;
     # The peer's address, replacing whatever the client claimed: the app believes this
-    # header from a loopback peer only (TRUSTED_PROXIES) and counts login failures by it.
+    # header from a loopback peer only (${ENV_NAMES.trustedProxies}) and counts login failures by it.
     proxy_set_header X-Forwarded-For $remote_addr;
     proxy_set_header X-Forwarded-Proto https;
 
-    # Prometheus scrapes the app itself on loopback (or with METRICS_TOKEN).
+    # Prometheus scrapes the app itself on loopback (or with ${ENV_NAMES.metricsToken}).
     location = /metrics {
         return 404;
     }
@@ -165,9 +166,10 @@ server {
     ],
     notes: [
       `DNS: ${host} must resolve to this machine before certbot runs.`,
-      `Keep port ${instance.port} closed to other machines (firewall, or HOST=127.0.0.1): ` +
+      `Keep port ${instance.port} closed to other machines (firewall, or ${ENV_NAMES.host}=127.0.0.1): ` +
       "browsers must reach the instance through TLS only.",
-      `With OPEN_ACCESS, set ALLOWED_HOSTS=${host} on the instance (other names are refused).`,
+      `With ${ENV_NAMES.openAccess}, set ${ENV_NAMES.allowedHosts}=${host} on the instance ` +
+      "(other names are refused).",
       "Over HTTPS the session cookie is __Host- prefixed: users log in again once.",
     ],
   };

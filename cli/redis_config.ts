@@ -11,7 +11,7 @@ import {
   DEFAULT_REDIS_MAXMEMORY,
   DEFAULT_REDIS_MAXMEMORY_POLICY,
   type Instance,
-} from "./config.ts";
+} from "./instance_schema.ts";
 import { writePrivateFile } from "./secrets.ts";
 
 /** The shipped Redis profile, next to this module. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { readStartRecord, type StartRecord } from "./instance_state.ts";
 import type { LoadOptions, LogsOptions, Service, Step } from "./plan.ts";
 import { type HealthProbe, probeHttp } from "./process.ts";

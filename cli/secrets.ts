@@ -5,7 +5,7 @@
  */
 
 import { join } from "node:path";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError } from "./errors.ts";
 
 /** Contents of `secrets.json`. */

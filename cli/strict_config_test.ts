@@ -8,10 +8,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import { closestKey, loadConfig, validateInstance } from "./config.ts";
-import { tagInstances, updateInstance } from "./config_commands.ts";
+import { loadConfig } from "./config.ts";
+import { closestKey, validateInstance } from "./instance_validation.ts";
+import { tagInstances } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { initInstance } from "./instances.ts";
+import { initInstance } from "./init_instance.ts";
 import { main } from "./main.ts";
 
 Deno.test("closestKey() suggests a near known key and nothing for a far one", () => {

@@ -12,11 +12,15 @@
  * @module
  */
 import { join } from "node:path";
-import { type Instance, loadConfig, resolveTargets } from "./config.ts";
+import { appEnvRecord, dockerEnvArgs } from "../server/env_contract.ts";
+import { loadConfig, resolveTargets } from "./config.ts";
+import { type Instance } from "./instance_schema.ts";
 import { denoPathOf, type WbContext } from "./context.ts";
 import { CliError, CommandFailedError, UsageError } from "./errors.ts";
 import { runtimeFor } from "./instances.ts";
-import { appImage, dockerDatabaseUrl, INSTANCE_LABEL, type Step } from "./plan.ts";
+import { type Step } from "./plan.ts";
+import { appImage } from "./images.ts";
+import { dockerDatabaseUrl, INSTANCE_LABEL } from "./docker_plan.ts";
 import { execStep } from "./runner.ts";
 import { publicUrlOf } from "./runtime.ts";
 import { ensureSecrets, generateSecrets, type Secrets } from "./secrets.ts";
@@ -75,6 +79,7 @@ export function userStep(
     args[0] === "list" ? "List users of" : `${args[0]} ${args[1]} on`
   } ${instance.id}`;
   if (instance.runtime === "docker") {
+    const toolEnv = dockerEnvArgs({ databaseUrl });
     return {
       title,
       command: "docker",
@@ -85,8 +90,7 @@ export function userStep(
         instance.id,
         "--label",
         `${INSTANCE_LABEL}=${instance.id}`,
-        "-e",
-        "DATABASE_URL",
+        ...toolEnv.args,
         appImage(instance),
         "deno",
         "run",
@@ -94,14 +98,14 @@ export function userStep(
         "server/user_admin.ts",
         ...args,
       ],
-      env: { DATABASE_URL: databaseUrl },
+      env: toolEnv.env,
     };
   }
   return {
     title,
     command: denoPathOf(context),
     args: ["run", "-A", join(context.repoRoot, "server", "user_admin.ts"), ...args],
-    env: { DATABASE_URL: databaseUrl, DENO_NO_UPDATE_CHECK: "1" },
+    env: { ...appEnvRecord({ databaseUrl }), DENO_NO_UPDATE_CHECK: "1" },
     cwd: context.repoRoot,
   };
 }

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tempWb } from "./_test_helpers.ts";
-import type { Instance } from "./config.ts";
+import type { Instance } from "./instance_schema.ts";
 import { CliError } from "./errors.ts";
-import { initInstance, runTargets, stopTargets } from "./instances.ts";
+import { runTargets, stopTargets } from "./lifecycle_targets.ts";
+import { initInstance } from "./init_instance.ts";
 import { buildProgram } from "./main.ts";
 import { freePort } from "./process.ts";
 import { addUser, listUsers, parseUserAdded, removeUser, revokeUser, userStep } from "./users.ts";

@@ -4,13 +4,17 @@
  */
 import assert from "node:assert/strict";
 import { tempWb } from "./_test_helpers.ts";
-import { type Instance, loadConfig, validateInstance, validateWorkers } from "./config.ts";
-import { showInstance, updateInstance } from "./config_commands.ts";
+import { loadConfig } from "./config.ts";
+import { validateInstance } from "./instance_validation.ts";
+import { type Instance, validateWorkers } from "./instance_schema.ts";
+import { showInstance } from "./config_commands.ts";
+import { updateInstance } from "./config_update.ts";
 import { CliError, UsageError } from "./errors.ts";
-import { initInstance } from "./instances.ts";
-import { nativeAppEnv, nativePaths } from "./native_plan.ts";
+import { initInstance } from "./init_instance.ts";
+import { nativePaths } from "./native_plan.ts";
+import { nativeAppEnv } from "./native_app_plan.ts";
 import { nativeAppCommand } from "./native_runtime.ts";
-import { appWorkerArgs, planDockerStart } from "./plan.ts";
+import { appWorkerArgs, planDockerStart } from "./docker_plan.ts";
 
 const secrets = { adminToken: "tok", postgresPassword: "pw", redisPassword: "rpw" };
 const native: Instance = {

@@ -1,11 +1,13 @@
 /**
  * The server's configuration, read from the environment by `main.ts` only. Each variable
- * is documented in the README's config table.
+ * is documented in the README's config table; its name comes from `env_contract.ts`, which
+ * the cli shares.
  *
  * @module
  */
 
 import type { RedisTarget } from "../lib/mod.ts";
+import { ENV_NAMES as ENV, type EnvName } from "./env_contract.ts";
 import { type CacheLogLevel, parseLogLevel } from "./observability.ts";
 
 /** The parsed configuration. */
@@ -87,19 +89,19 @@ export const MIN_SECRET_LENGTH = 32;
  *   instance marked `WB_PRODUCTION=true` (the message names the variable; never a secret).
  */
 export function readConfig(env: Record<string, string | undefined>): ServerConfig {
-  const text = (name: string) => env[name]?.trim() || undefined;
-  const bool = (name: string, fallback: boolean) => {
+  const text = (name: EnvName) => env[name]?.trim() || undefined;
+  const bool = (name: EnvName, fallback: boolean) => {
     const raw = text(name)?.toLowerCase();
     if (raw === undefined) return fallback;
     if (["true", "1", "yes", "on"].includes(raw)) return true;
     if (["false", "0", "no", "off"].includes(raw)) return false;
     throw new RangeError(`${name} must be true or false, got '${text(name)}'`);
   };
-  const list = (name: string) =>
+  const list = (name: EnvName) =>
     env[name] === undefined
       ? undefined
       : env[name]!.split(",").map((item) => item.trim()).filter(Boolean);
-  const int = (name: string, fallback: number, min: number, max: number) => {
+  const int = (name: EnvName, fallback: number, min: number, max: number) => {
     const raw = text(name);
     if (raw === undefined) return fallback;
     const value = Number(raw);
@@ -108,7 +110,7 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     }
     return value;
   };
-  const cacheMirrors = (text("CACHE_MIRRORS") ?? "").split(",").map((url) => url.trim())
+  const cacheMirrors = (text(ENV.cacheMirrors) ?? "").split(",").map((url) => url.trim())
     .filter(Boolean);
   for (const url of cacheMirrors) {
     if (!/^https?:\/\/[^/\s]+/.test(url)) {
@@ -123,23 +125,23 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
       );
     }
   }
-  const mirrorSecret = text("MIRROR_SECRET");
-  checkSecrets(["ADMIN_TOKEN", "VIEWER_TOKEN", "METRICS_TOKEN", "MIRROR_SECRET"], text);
+  const mirrorSecret = text(ENV.mirrorSecret);
+  checkSecrets([ENV.adminToken, ENV.viewerToken, ENV.metricsToken, ENV.mirrorSecret], text);
   if (cacheMirrors.length > 0 && mirrorSecret === undefined) {
     throw new RangeError("CACHE_MIRRORS is set but MIRROR_SECRET is not");
   }
-  const redisClusterNodes = (text("REDIS_CLUSTER_NODES") ?? "").split(",").map((url) => url.trim())
+  const redisClusterNodes = (text(ENV.redisClusterNodes) ?? "").split(",").map((url) => url.trim())
     .filter(Boolean);
   for (const url of redisClusterNodes) {
     if (!/^rediss?:\/\/[^/\s]+/.test(url)) {
       throw new RangeError(`REDIS_CLUSTER_NODES must list redis:// URLs, got '${url}'`);
     }
   }
-  if (redisClusterNodes.length > 0 && text("REDIS_URL") !== undefined) {
+  if (redisClusterNodes.length > 0 && text(ENV.redisUrl) !== undefined) {
     throw new RangeError("REDIS_URL and REDIS_CLUSTER_NODES are both set: set one of them");
   }
-  const openAccess = bool("OPEN_ACCESS", false);
-  const production = bool("WB_PRODUCTION", false);
+  const openAccess = bool(ENV.openAccess, false);
+  const production = bool(ENV.production, false);
   if (openAccess && production) {
     throw new RangeError(
       "OPEN_ACCESS=true is refused on a production instance (WB_PRODUCTION=true): " +
@@ -147,30 +149,30 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     );
   }
   return {
-    port: int("PORT", 8000, 0, 65535),
-    host: text("HOST") ?? "0.0.0.0",
-    databaseUrl: text("DATABASE_URL"),
-    pgliteDir: text("PGLITE_DIR"),
-    redisUrl: text("REDIS_URL"),
+    port: int(ENV.port, 8000, 0, 65535),
+    host: text(ENV.host) ?? "0.0.0.0",
+    databaseUrl: text(ENV.databaseUrl),
+    pgliteDir: text(ENV.pgliteDir),
+    redisUrl: text(ENV.redisUrl),
     redisClusterNodes,
-    redisEnabled: bool("REDIS_ENABLED", true),
-    versionTable: bool("VERSION_TABLE", true),
-    redisLogLevel: parseLogLevel(text("REDIS_LOG_LEVEL")),
-    metricsToken: text("METRICS_TOKEN"),
-    redisCommandTimeoutMs: int("REDIS_COMMAND_TIMEOUT_MS", 1000, 10, 60_000),
-    adminToken: text("ADMIN_TOKEN"),
-    instance: text("WB_INSTANCE") ?? "local",
-    viewerToken: text("VIEWER_TOKEN"),
+    redisEnabled: bool(ENV.redisEnabled, true),
+    versionTable: bool(ENV.versionTable, true),
+    redisLogLevel: parseLogLevel(text(ENV.redisLogLevel)),
+    metricsToken: text(ENV.metricsToken),
+    redisCommandTimeoutMs: int(ENV.redisCommandTimeoutMs, 1000, 10, 60_000),
+    adminToken: text(ENV.adminToken),
+    instance: text(ENV.instance) ?? "local",
+    viewerToken: text(ENV.viewerToken),
     openAccess,
     production,
     cacheMirrors,
     mirrorSecret,
-    cacheEventLog: text("CACHE_EVENT_LOG"),
-    allowedHosts: list("ALLOWED_HOSTS")?.map((host) => host.toLowerCase().replace(/\.$/, "")),
-    trustedProxies: list("TRUSTED_PROXIES"),
-    loginMaxFailures: int("LOGIN_MAX_FAILURES", 20, 0, 1_000_000),
-    sseMaxStreamsPerUser: int("SSE_MAX_STREAMS_PER_USER", 1500, 1, 1_000_000),
-    sseMaxStreams: int("SSE_MAX_STREAMS", 10_000, 1, 1_000_000),
+    cacheEventLog: text(ENV.cacheEventLog),
+    allowedHosts: list(ENV.allowedHosts)?.map((host) => host.toLowerCase().replace(/\.$/, "")),
+    trustedProxies: list(ENV.trustedProxies),
+    loginMaxFailures: int(ENV.loginMaxFailures, 20, 0, 1_000_000),
+    sseMaxStreamsPerUser: int(ENV.sseMaxStreamsPerUser, 1500, 1, 1_000_000),
+    sseMaxStreams: int(ENV.sseMaxStreams, 10_000, 1, 1_000_000),
   };
 }
 
@@ -181,7 +183,7 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
  *
  * @throws {RangeError} Naming the variables, never their values.
  */
-function checkSecrets(names: string[], text: (name: string) => string | undefined): void {
+function checkSecrets(names: EnvName[], text: (name: EnvName) => string | undefined): void {
   const seen = new Map<string, string>();
   for (const name of names) {
     const value = text(name);
