@@ -70,13 +70,15 @@ Deno.test("FillLock: extend() keeps a long computation's lease alive", async () 
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const leader = new FillLock(client, direct, "cache:t:c", "v1", 150);
+    // Lease 1500 ms, extended every 300 ms: a stall of over a second on a loaded machine
+    // would be needed to lose it (a 150 ms lease extended every 60 ms once did).
+    const leader = new FillLock(client, direct, "cache:t:c", "v1", 1500);
     assert.equal(await leader.tryAcquire(), true);
-    for (let i = 0; i < 5; i++) {
-      await delay(60);
+    for (let i = 0; i < 7; i++) {
+      await delay(300);
       assert.equal(await leader.extend(), true);
     }
-    assert.equal(await client.get(leader.lockKey), leader.token); // 300 ms > lease
+    assert.equal(await client.get(leader.lockKey), leader.token); // 2.1 s > lease
   } finally {
     client.destroy();
   }

@@ -252,7 +252,9 @@ Deno.test({
   fn: async () => {
     await using redis = await startRedis();
     const policy: FillPolicy = { leaseMs: 2000, maxWaitMs: 60_000, pollMinMs: 5, pollMaxMs: 50 };
-    const workers = await startFleet(redis.url, 4, 1500, "ok", policy);
+    // A 4 s producer: the leader is found (up to 2 s on a loaded machine) and killed while
+    // it still computes; with 1.5 s it had once finished first, and nothing was taken over.
+    const workers = await startFleet(redis.url, 4, 4000, "ok", policy);
     const client = await counter(redis.url);
     try {
       const requests = fire(workers, "kill", 80);
