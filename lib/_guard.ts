@@ -11,8 +11,13 @@
  * key's slot on a Redis Cluster (`shardOf` in `_cluster.ts`), so one stalled master makes
  * only its own slots skip Redis.
  *
+ * {@linkcode RedisGuard} puts both, with the report of a failure and the fallback, around
+ * every Redis call of lib.
+ *
  * @module
  */
+import { shardOf } from "./_cluster.ts";
+import { type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
 /** Thrown when Redis did not reply within the deadline. */
 export class RedisTimeoutError extends Error {
@@ -98,4 +103,118 @@ function stopIfIdle(): void {
   if (pending.size > 0 || ticker === undefined) return;
   clearInterval(ticker);
   ticker = undefined;
+}
+
+/** One command with the reply deadline of the node it was bound to. */
+export type ShardCall = <R>(command: Promise<R>) => Promise<R>;
+
+/** Options of {@linkcode RedisGuard}. */
+export interface RedisGuardOptions {
+  /** Where the client comes from; `undefined` means Redis is unavailable (not configured or down). */
+  redis: () => RedisClient | undefined;
+  /** Reply deadline of each call, in ms. @default {redisCommandTimeoutMs(), read at each call} */
+  commandTimeoutMs?: number;
+  /** After a timed-out call, skip the node that timed out for this long, in ms. @default {1000} */
+  breakerMs?: number;
+  /** Receives each failed call (`op` names it); a skipped call is not reported. @default {none} */
+  report?: (op: string, error: unknown) => void;
+}
+
+/** How one guarded call falls back (see {@linkcode RedisGuard.attempt}). */
+export interface GuardedCall<F> {
+  /** Names the call in reports; `null`: a failure is expected and goes unreported. */
+  op: string | null;
+  /** What the call resolves when Redis was skipped (no client, or the node's breaker open). */
+  skipped: F;
+  /** What it resolves when the call failed, after the report. @default {() => skipped} */
+  failed?: (error: unknown) => F;
+  /** Skip the node while its breaker is open. @default {true} */
+  checkBreaker?: boolean;
+}
+
+/**
+ * The one guard around lib's Redis calls: is there a client, is the breaker of the node
+ * that serves the key closed, the reply deadline, the report of a failure, the fallback.
+ * Each owner (a cache, the memo, the bus, a seen set, the flush) builds one with its own
+ * deadline, breaker time and report, and sends every Redis call through it
+ * (BentoCache's `RemoteCache.#tryCacheOperation` is the model).
+ */
+export class RedisGuard {
+  readonly #redis: () => RedisClient | undefined;
+  readonly #timeoutMs: number | undefined;
+  readonly #breakerMs: number;
+  readonly #report: ((op: string, error: unknown) => void) | undefined;
+
+  /** A guard for the client `options.redis` returns. */
+  constructor(options: RedisGuardOptions) {
+    this.#redis = options.redis;
+    this.#timeoutMs = options.commandTimeoutMs;
+    this.#breakerMs = options.breakerMs ?? 1000;
+    this.#report = options.report;
+  }
+
+  /** The client now (connected or not), or `undefined` when Redis is unavailable. */
+  get redis(): RedisClient | undefined {
+    return this.#redis();
+  }
+
+  /**
+   * The client when Redis is usable now for `key` (the breaker of the node serving `key`
+   * closed), else `undefined`.
+   */
+  client(key: string): RedisClient | undefined {
+    const client = this.#redis();
+    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
+  }
+
+  /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
+  call = <R>(key: string, command: Promise<R>): Promise<R> => {
+    const client = this.#redis();
+    return this.on(client ? shardOf(client, key) : this, command);
+  };
+
+  /** Runs one command on `shard` (a client or a cluster master) with the reply deadline. */
+  on<R>(shard: object, command: Promise<R>): Promise<R> {
+    return withDeadline(
+      shard,
+      this.#timeoutMs ?? redisCommandTimeoutMs(),
+      this.#breakerMs,
+      command,
+    );
+  }
+
+  /**
+   * The guarded call for `key`: resolves `how.skipped` at once when there is no client or
+   * the breaker of the node serving `key` is open; else runs `run` (whose `call` puts the
+   * deadline of that node on each command) and resolves its result, or, when it throws,
+   * reports the error as `how.op` and resolves `how.failed(error)`. Never rejects (unless
+   * the report or `how.failed` throws).
+   */
+  attempt<R, F>(
+    key: string,
+    how: GuardedCall<F>,
+    run: (client: RedisClient, call: ShardCall) => Promise<R>,
+  ): Promise<R | F> {
+    const client = this.#redis();
+    if (!client) return Promise.resolve(how.skipped);
+    return this.attemptOn(shardOf(client, key), how, (call) => run(client, call));
+  }
+
+  /**
+   * The guarded call on one node, `shard` (a client, or a cluster master from `mastersOf`),
+   * with the fallbacks of {@linkcode RedisGuard.attempt}.
+   */
+  async attemptOn<R, F>(
+    shard: object,
+    how: GuardedCall<F>,
+    run: (call: ShardCall) => Promise<R>,
+  ): Promise<R | F> {
+    if (how.checkBreaker !== false && !breakerClosed(shard)) return how.skipped;
+    try {
+      return await run((command) => this.on(shard, command));
+    } catch (error) {
+      if (how.op !== null) this.#report?.(how.op, error);
+      return how.failed ? how.failed(error) : how.skipped;
+    }
+  }
 }

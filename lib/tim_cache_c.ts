@@ -35,7 +35,7 @@ import {
 } from "./_fence.ts";
 import { type FillLogFields, fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
-import { breakerClosed, withDeadline } from "./_guard.ts";
+import { breakerClosed, RedisGuard } from "./_guard.ts";
 import {
   type ClearStart,
   drainIndex,
@@ -44,13 +44,22 @@ import {
   markComplete,
   startClear,
 } from "./_key_index.ts";
-import { byMaster, groupBySlot, isCluster, mastersOf, shardOf } from "./_cluster.ts";
+import { byMaster, groupBySlot, isCluster, mastersOf } from "./_cluster.ts";
 import { deepFreeze } from "./_freeze.ts";
 import type { L1Cache } from "./l1.ts";
-import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { getL1, getRedis, type RedisClient } from "./redis.ts";
 import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
+
+const UNAVAILABLE: StoreRead<never> = { kind: "unavailable" };
+const MISS: StoreRead<never> = { kind: "miss" };
+/** How each guarded call of the cache falls back (see `RedisGuard.attempt`). */
+const READ = { op: "get", skipped: UNAVAILABLE };
+const EXPIRE = { op: "expire", skipped: undefined };
+const MGET = { op: "mget", skipped: undefined };
+const DISCARD = { op: "del", skipped: undefined, checkBreaker: false };
+const CLEAR_ALL_ON_ANY_BREAKER = { op: "clear_all", skipped: undefined, checkBreaker: false };
 
 /**
  * When this process last refreshed a key's TTL (epoch ms), for at most 100,000 keys, shared
@@ -151,15 +160,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #keyPrefix: string;
   readonly #generationKey: string;
   readonly #indexKey: string;
-  readonly #redis: () => RedisClient | undefined;
+  readonly #redis: RedisGuard;
   readonly #minWriteTtlS: number;
   readonly #maxWriteTtlS: number;
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
   readonly #clearBatchSize: number;
   readonly #log: (line: string) => void;
-  readonly #commandTimeoutMs: number | undefined;
-  readonly #breakerMs: number;
   readonly #fill: FillPolicy | undefined;
   readonly #l1: () => L1Cache | undefined;
   readonly #limits: { compressAboveBytes: number; maxValueBytes: number };
@@ -203,15 +210,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#keyPrefix = `cache:${prefix}:`;
     this.#generationKey = generationKeyFor(this.#keyPrefix);
     this.#indexKey = indexKeyFor(this.#keyPrefix);
-    this.#redis = options.redis ?? getRedis;
+    this.#redis = new RedisGuard({
+      redis: options.redis ?? getRedis,
+      commandTimeoutMs: options.commandTimeoutMs,
+      breakerMs: options.breakerMs,
+      report: (op, error) => this.#report(op, error),
+    });
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 100;
     this.#log = options.log ?? ((line) => console.error(line));
-    this.#commandTimeoutMs = options.commandTimeoutMs;
-    this.#breakerMs = options.breakerMs ?? 1000;
     this.#fill = options.fill && checkFillPolicy(prefix, options.fill);
     const l1 = options.l1;
     this.#l1 = l1 === false
@@ -262,26 +272,6 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /**
-   * The client when Redis is usable now for `key` (connected; the breaker of the node
-   * serving `key` closed), else `undefined`.
-   */
-  #client(key: string): RedisClient | undefined {
-    const client = this.#redis();
-    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
-  }
-
-  /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
-  #call = <R>(key: string, command: Promise<R>): Promise<R> => {
-    const client = this.#redis();
-    return this.#guard(client ? shardOf(client, key) : this, command);
-  };
-
-  #guard<R>(shard: object, call: Promise<R>): Promise<R> {
-    const timeoutMs = this.#commandTimeoutMs ?? redisCommandTimeoutMs();
-    return withDeadline(shard, timeoutMs, this.#breakerMs, call);
-  }
-
-  /**
    * An L1 hit, only while Redis is usable for the key: the L1 is coherent through Redis's
    * invalidations, which a disconnected (or stalled) connection does not deliver.
    */
@@ -289,7 +279,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const l1 = this.#l1();
     if (!l1 || this.#pending.covers(uniquenessHash)) return undefined;
     const key = this.keyFor(uniquenessHash);
-    if (!this.#client(key)) return undefined;
+    if (!this.#redis.client(key)) return undefined;
     const local = l1.get<Entry<T>>(key);
     return local && (version === ANY_VERSION || local.versionHash === version)
       ? local.data
@@ -298,34 +288,31 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /** Reads one entry from the L1 or Redis; a broken entry is a miss. */
   protected async readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
-    if (this.#pending.covers(uniquenessHash)) return { kind: "unavailable" };
+    if (this.#pending.covers(uniquenessHash)) return UNAVAILABLE;
     const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return { kind: "unavailable" };
-    // The L1 was asked already (`peekLocal`, before the flight was registered).
-    const l1 = this.#l1();
-    const epoch = l1?.epoch ?? 0;
-    let raw: string | null;
-    try {
-      raw = await this.#call(key, client.get(key)) as string | null;
-    } catch (error) {
-      if (String((error as Error)?.message).startsWith("WRONGTYPE")) {
-        this.#discard(client, key); // a foreign value under our key
-        return { kind: "miss" };
+    return await this.#redis.attempt(key, READ, async (client, call) => {
+      // The L1 was asked already (`peekLocal`, before the flight was registered).
+      const l1 = this.#l1();
+      const epoch = l1?.epoch ?? 0;
+      let raw: string | null;
+      try {
+        raw = await call(client.get(key)) as string | null;
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith("WRONGTYPE")) throw error;
+        this.#discard(key); // a foreign value under our key
+        return MISS;
       }
-      this.#report("get", error);
-      return { kind: "unavailable" };
-    }
-    if (raw === null) return { kind: "miss" };
-    const entry = this.#decode(raw, uniquenessHash);
-    if (!entry) {
-      // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
-      // would inflate past maxValueBytes) is a miss, and is removed.
-      this.#discard(client, key);
-      return { kind: "miss" };
-    }
-    if (l1) l1.set(key, deepFreeze(entry), raw.length * 2, epoch);
-    return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
+      if (raw === null) return MISS;
+      const entry = this.#decode(raw, uniquenessHash);
+      if (!entry) {
+        // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
+        // would inflate past maxValueBytes) is a miss, and is removed.
+        this.#discard(key);
+        return MISS;
+      }
+      if (l1) l1.set(key, deepFreeze(entry), raw.length * 2, epoch);
+      return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
+    });
   }
 
   /**
@@ -338,10 +325,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const key = this.keyFor(uniquenessHash);
     if (!this.#refreshDue(key)) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
-    const client = this.#client(key);
-    if (!client) return;
-    this.#call(key, client.expire(key, this.#readRefreshTtlS))
-      .catch((error: unknown) => this.#report("expire", error));
+    this.#redis.attempt(
+      key,
+      EXPIRE,
+      (client, call) => call(client.expire(key, this.#readRefreshTtlS)),
+    );
   }
 
   /** Whether `key`'s TTL should be refreshed now (and records that it is). */
@@ -359,14 +347,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   protected override async beginFill(uniquenessHash: string): Promise<Fence | undefined> {
     if (this.#pending.covers(uniquenessHash)) return undefined;
     const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return undefined;
-    try {
-      return await beginFence(client, this.#call, key, this.#generationKey);
-    } catch (error) {
-      this.#report("fence", error);
-      return undefined;
-    }
+    return await this.#redis.attempt(
+      key,
+      { op: "fence", skipped: undefined },
+      (client) => beginFence(client, this.#redis.call, key, this.#generationKey),
+    );
   }
 
   /** Writes one entry to Redis (fenced against clears that started later), with the jittered write TTL. */
@@ -394,39 +379,41 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   ): Promise<FencedWriteResult | "unavailable" | "error" | "too_large" | "unencodable"> {
     const key = this.keyFor(uniquenessHash);
     if (this.#pending.covers(uniquenessHash)) return "unavailable";
-    const client = this.#client(key);
-    if (!client) return "unavailable";
     const started = performance.now();
-    const encoded = encodeEntry(versionHash, data, this.#limits);
-    if ("refused" in encoded) {
-      this.#reportSet(key, encoded.refused, started);
-      return encoded.refused; // the cache works; this value is just not kept
-    }
-    try {
-      const written = await fencedWrite(client, this.#call, {
-        dataKey: key,
-        generationKey: this.#generationKey,
-        cluster: isCluster(client),
-        fence,
-        value: encoded.stored,
-        ttlS: this.#persistent ? 0 : this.writeTtlS(),
-        lock,
-        index: { key: this.#indexKey, member: uniquenessHash },
-      });
-      this.#l1()?.delete(key);
-      lastRefresh?.delete(key); // a rewritten entry gets its read refresh on the next hit
-      this.#reportSet(
-        key,
-        written === "written" ? "stored" : written,
-        started,
-        encoded.stored.length,
-      );
-      return written;
-    } catch (error) {
-      this.#report("set", error);
+    const failed = () => {
       this.#reportSet(key, "error", started);
-      return "error";
-    }
+      return "error" as const;
+    };
+    return await this.#redis.attempt(
+      key,
+      { op: "set", skipped: "unavailable" as const, failed },
+      async (client) => {
+        const encoded = encodeEntry(versionHash, data, this.#limits);
+        if ("refused" in encoded) {
+          this.#reportSet(key, encoded.refused, started);
+          return encoded.refused; // the cache works; this value is just not kept
+        }
+        const written = await fencedWrite(client, this.#redis.call, {
+          dataKey: key,
+          generationKey: this.#generationKey,
+          cluster: isCluster(client),
+          fence,
+          value: encoded.stored,
+          ttlS: this.#persistent ? 0 : this.writeTtlS(),
+          lock,
+          index: { key: this.#indexKey, member: uniquenessHash },
+        });
+        this.#l1()?.delete(key);
+        lastRefresh?.delete(key); // a rewritten entry gets its read refresh on the next hit
+        this.#reportSet(
+          key,
+          written === "written" ? "stored" : written,
+          started,
+          encoded.stored.length,
+        );
+        return written;
+      },
+    );
   }
 
   #reportSet(key: string, result: string, started: number, bytes?: number): void {
@@ -477,21 +464,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   /** Deletes and fences one key in Redis; `false` when Redis could not be reached. */
   async #deleteInRedis(uniquenessHash: string): Promise<boolean> {
     const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return false;
-    try {
-      await fencedDelete(
-        client,
-        this.#call,
-        key,
-        this.producerTimeoutMs + 60_000,
-        isCluster(client),
-      );
+    return await this.#redis.attempt(key, { op: "del", skipped: false }, async (client) => {
+      const graceMs = this.producerTimeoutMs + 60_000;
+      await fencedDelete(client, this.#redis.call, key, graceMs, isCluster(client));
       return true;
-    } catch (error) {
-      this.#report("del", error);
-      return false;
-    }
+    });
   }
 
   /**
@@ -504,15 +481,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    * could not be reached (the clear is then pending).
    */
   async #deleteAllInRedis(): Promise<number | undefined> {
-    const client = this.#redis();
+    const client = this.#redis.redis;
     if (!client) return undefined;
     const cluster = isCluster(client);
     let start: ClearStart | undefined;
     try {
-      if (cluster) await bumpGeneration(client, this.#call, this.#generationKey);
+      if (cluster) await bumpGeneration(client, this.#redis.call, this.#generationKey);
       else if (!breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
       else {
-        const call = <R>(command: Promise<R>) => this.#guard(client, command);
+        const call = <R>(command: Promise<R>) => this.#redis.on(client, command);
         const keys = { generationKey: this.#generationKey, indexKey: this.#indexKey };
         start = await startClear(client, call, keys);
         if (start.mode === "index") return await this.#drainIndex(client);
@@ -523,9 +500,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     const deleted = await this.#scanAndUnlink(client);
     if (deleted !== undefined && start?.mode === "scan") {
-      const call = <R>(command: Promise<R>) => this.#guard(client, command);
-      await markComplete(client, call, this.#indexKey, start.token)
-        .catch((error: unknown) => this.#report("clear_all", error));
+      const token = start.token;
+      await this.#redis.attemptOn(
+        client,
+        CLEAR_ALL_ON_ANY_BREAKER,
+        (call) => markComplete(client, call, this.#indexKey, token),
+      );
     }
     return deleted;
   }
@@ -535,32 +515,26 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    * (`drainIndex` in `_key_index.ts`).
    */
   async #drainIndex(client: RedisClient): Promise<number | undefined> {
-    const call = <R>(command: Promise<R>) => this.#guard(client, command);
     const keys = { indexKey: this.#indexKey, keyPrefix: this.#keyPrefix };
-    try {
-      return await drainIndex(client as unknown as IndexClient, call, keys, this.#clearBatchSize);
-    } catch (error) {
-      // The rest stays in the draining set: the retry (PendingClears) scans.
-      this.#report("clear_all", error);
-      return undefined;
-    }
+    // On a failure the rest stays in the draining set: the retry (PendingClears) scans.
+    return await this.#redis.attemptOn(
+      client,
+      CLEAR_ALL_ON_ANY_BREAKER,
+      (call) => drainIndex(client as unknown as IndexClient, call, keys, this.#clearBatchSize),
+    );
   }
 
   /** SCAN + UNLINK of this cache's keys on every master (see `#deleteAllInRedis`). */
   async #scanAndUnlink(client: RedisClient): Promise<number | undefined> {
     const match = escapeGlob(this.#keyPrefix) + "*";
     const cluster = isCluster(client);
-    let deleted = 0;
-    let complete = true;
-    await Promise.all(
+    const counts = await Promise.all(
       mastersOf(client).map(async (master) => {
         if (!breakerClosed(master.shard)) {
           this.#report("clear_all", new Error(`Redis ${master.address} skipped (breaker open)`));
-          complete = false;
-          return;
+          return undefined;
         }
-        const call = <R>(command: Promise<R>) => this.#guard(master.shard, command);
-        try {
+        return await this.#redis.attemptOn(master.shard, CLEAR_ALL_ON_ANY_BREAKER, async (call) => {
           const node = await call(master.connect());
           const scan = { MATCH: match, COUNT: this.#clearBatchSize };
           const unlink = async (keys: string[]) => {
@@ -571,6 +545,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           // Small commands, at most a SCAN and the previous batch's UNLINK in flight: another
           // client's command waits behind one small command at most, and the round trips
           // of the two overlap.
+          let deleted = 0;
           let cursor = "0";
           let unlinking = Promise.resolve(0);
           do {
@@ -579,14 +554,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
             cursor = String(reply.cursor);
             unlinking = reply.keys.length > 0 ? unlink(reply.keys) : Promise.resolve(0);
           } while (cursor !== "0");
-          deleted += await unlinking;
-        } catch (error) {
-          this.#report("clear_all", error);
-          complete = false;
-        }
+          return deleted + await unlinking;
+        });
       }),
     );
-    return complete ? deleted : undefined;
+    return counts.includes(undefined) ? undefined : counts.reduce((sum: number, n) => sum + n!, 0);
   }
 
   /**
@@ -616,7 +588,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
         results[index] = { value: local, outcome: "hit", lookupMs: 0, computeMs: 0 };
       } else if (!this.#pending.covers(uniquenessHash)) fetch.push(index);
     }
-    const client = this.#redis();
+    const client = this.#redis.redis;
     if (client && fetch.length > 0) {
       const l1 = this.#l1();
       const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
@@ -626,18 +598,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       // masters at once). A master that is down, skipped or no longer serves a slot
       // (MOVED) reads as not fetched: its keys fill through the normal path below.
       await Promise.all(
-        byMaster(client, keys).map(async (master) => {
-          if (!breakerClosed(master.shard)) return;
-          try {
-            const node = await this.#guard(master.shard, master.connect());
+        byMaster(client, keys).map((master) =>
+          this.#redis.attemptOn(master.shard, MGET, async (call) => {
+            const node = await call(master.connect());
             await Promise.all(master.groups.map(async (group) => {
-              const values = await this.#guard(master.shard, node.mGet(group));
+              const values = await call(node.mGet(group));
               for (const [i, key] of group.entries()) byKey.set(key, values[i] as string | null);
             }));
-          } catch (error) {
-            this.#report("mget", error);
-          }
-        }),
+          })
+        ),
       );
       const hitKeys: string[] = [];
       const lookupMs = performance.now() - started;
@@ -678,7 +647,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   protected override async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
     const policy = this.#fill;
     const dataKey = this.keyFor(miss.uniquenessHash);
-    const client = policy && !miss.unavailable ? this.#client(dataKey) : undefined;
+    const client = policy && !miss.unavailable ? this.#redis.client(dataKey) : undefined;
     const local = async (outcome: string): Promise<FillResult<T>> => {
       const started = performance.now();
       const result = await super.fillMiss(miss);
@@ -691,7 +660,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       cache: this.prefix,
       policy,
       client,
-      call: (command) => this.#call(dataKey, command),
+      call: (command) => this.#redis.call(dataKey, command),
       dataKey,
       miss,
       decode: (raw) => this.#decode(raw, miss.uniquenessHash),
@@ -735,8 +704,9 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return entry && this.belongsTo(uniquenessHash, entry) ? entry : undefined;
   }
 
-  #discard(client: RedisClient, key: string): void {
-    this.#call(key, client.del(key)).catch((error: unknown) => this.#report("del", error));
+  /** Deletes a broken or foreign value under `key`, in the background. */
+  #discard(key: string): void {
+    this.#redis.attempt(key, DISCARD, (client, call) => call(client.del(key)));
   }
 
   #report(op: string, error: unknown): void {
