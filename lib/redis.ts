@@ -364,6 +364,17 @@ export function getL1(): L1Cache | undefined {
   return connection?.l1;
 }
 
+/**
+ * Where a cache's L1 comes from: none for `false`, the given one, else the process's
+ * ({@linkcode getL1}) unless the cache was given its own client (`ownClient`).
+ */
+export function l1Source(
+  l1: L1Cache | false | undefined,
+  ownClient: boolean,
+): () => L1Cache | undefined {
+  return l1 === false ? () => undefined : l1 ? () => l1 : ownClient ? () => undefined : getL1;
+}
+
 /** Whether {@linkcode initRedis} was given a target (caching configured, even if Redis is down). */
 export function isRedisConfigured(): boolean {
   return connection !== undefined;

@@ -37,9 +37,10 @@ import { checkFillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
 import { RedisGuard } from "./_guard.ts";
 import { mastersOf, scanNode } from "./_cluster.ts";
-import { getL1, getRedis, type RedisClient } from "./redis.ts";
+import { getRedis, l1Source, type RedisClient } from "./redis.ts";
+import { PendingInvalidations } from "./_pending_invalidations.ts";
 import { registerCache } from "./_registry.ts";
-import { escapeGlob } from "./tim_cache_c.ts";
+import { escapeGlob } from "./_clear_all.ts";
 
 /** How a memo call was served. */
 export type SwrState =
@@ -119,11 +120,8 @@ export class StaleWhileRevalidate {
   readonly #memoryLocks = new Map<string, number>();
   /** Background refreshes and cold fills running in this process, by key. */
   readonly #running = new Map<string, Promise<Entry>>();
-  /** Invalidations Redis did not get yet: key → when (epoch ms); and of every key. */
-  readonly #pending = new Map<string, number>();
-  #pendingAllAt: number | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryDelayMs = 250;
+  /** Invalidations Redis did not get yet, retried in the background. */
+  readonly #pending = new PendingInvalidations((key) => this.#invalidateInRedis(key));
 
   /**
    * A memo for one tenant.
@@ -142,14 +140,7 @@ export class StaleWhileRevalidate {
       redis: options.redis ?? getRedis,
       report: (op, error) => this.#logLine({ event: "swr_error", op, error: message(error) }),
     });
-    const l1 = options.l1;
-    this.#l1 = l1 === false
-      ? () => undefined
-      : l1
-      ? () => l1
-      : options.redis
-      ? () => undefined
-      : getL1;
+    this.#l1 = l1Source(options.l1, options.redis !== undefined);
     this.#clock = options.clock ?? Date.now;
     this.#fill = checkFillPolicy(`swr:${options.tenant}`, options.fill ?? DEFAULT_FILL);
     this.#log = options.log ?? ((line) => console.error(line));
@@ -196,7 +187,9 @@ export class StaleWhileRevalidate {
       nextBoundaryMs: (bucket + 1) * windowMs,
     });
     const read = await this.#read(key);
-    const stored = read && this.#stalePending(key, read) ? { ...read, bucket: -1 } : read;
+    const stored = read && this.#pending.covers(key, read.computedAt)
+      ? { ...read, bucket: -1 }
+      : read;
     // A value from this window, or from a later one (another process whose clock is ahead):
     // fresh. Counting a later window as stale would make two skewed processes refresh it
     // back and forth.
@@ -221,14 +214,12 @@ export class StaleWhileRevalidate {
     const at = this.#clock();
     for (const [k, entry] of this.#memory) if (key === undefined || k === key) entry.bucket = -1;
     if (await this.#invalidateInRedis(key)) return { status: "invalidated" };
-    if (key === undefined) this.#pendingAllAt = at;
-    else this.#pending.set(key, at);
+    this.#pending.add(key, at);
     this.#logLine({
       event: "swr_invalidate_pending",
       key: key ?? "*",
       effect: "Redis unreachable: stale in this process now; retrying in Redis",
     });
-    this.#scheduleRetry();
     return { status: "pending" };
   }
 
@@ -281,34 +272,6 @@ export class StaleWhileRevalidate {
     );
     this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
     return done.every(Boolean);
-  }
-
-  /** Retries pending invalidations until they land (an unref'd timer, 250 ms to 5 s). */
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
-    const timer = setTimeout(async () => {
-      this.#retryTimer = undefined;
-      if (this.#pendingAllAt !== undefined && await this.#invalidateInRedis()) {
-        this.#pendingAllAt = undefined;
-        this.#pending.clear();
-      }
-      for (const key of [...this.#pending.keys()]) {
-        if (await this.#invalidateInRedis(key)) this.#pending.delete(key);
-      }
-      if (this.#pendingAllAt !== undefined || this.#pending.size > 0) {
-        this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, 5000);
-        this.#scheduleRetry();
-      } else this.#retryDelayMs = 250;
-    }, this.#retryDelayMs);
-    const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-    if (typeof timer === "number") deno?.unrefTimer?.(timer);
-    this.#retryTimer = timer;
-  }
-
-  /** Whether a pending invalidation makes `entry` of `key` stale (computed before it). */
-  #stalePending(key: string, entry: Entry): boolean {
-    const at = Math.max(this.#pendingAllAt ?? -Infinity, this.#pending.get(key) ?? -Infinity);
-    return entry.computedAt <= at;
   }
 
   async #read(key: string): Promise<Entry | undefined> {

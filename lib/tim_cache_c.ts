@@ -11,9 +11,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { LRUCache } from "lru-cache";
-import { observed, reportOperation } from "./observe.ts";
 import { registerCache } from "./_registry.ts";
 import {
   type FillResult,
@@ -26,28 +23,25 @@ import {
 import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
 import {
   beginFence,
-  bumpGeneration,
   type Fence,
   fencedDelete,
   fencedWrite,
   type FencedWriteResult,
   generationKeyFor,
 } from "./_fence.ts";
-import { type FillLogFields, fleetFill } from "./_fleet_fill.ts";
+import { fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
-import { breakerClosed, RedisGuard } from "./_guard.ts";
-import {
-  type ClearStart,
-  drainIndex,
-  type IndexClient,
-  indexKeyFor,
-  markComplete,
-  startClear,
-} from "./_key_index.ts";
-import { byMaster, groupBySlot, isCluster, mastersOf } from "./_cluster.ts";
+import { RedisGuard } from "./_guard.ts";
+import { indexKeyFor } from "./_key_index.ts";
+import { isCluster } from "./_cluster.ts";
 import { deepFreeze } from "./_freeze.ts";
+import { PendingClears } from "./_pending_clears.ts";
+import { CacheReport, hashOf } from "./_cache_report.ts";
+import { forgetRefresh, refreshDue } from "./_ttl_refresh.ts";
+import { clearAllInRedis } from "./_clear_all.ts";
+import { readMany } from "./_batch_read.ts";
 import type { L1Cache } from "./l1.ts";
-import { getL1, getRedis, type RedisClient } from "./redis.ts";
+import { getRedis, l1Source, type RedisClient } from "./redis.ts";
 import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
 const DAY_S = 24 * 60 * 60;
@@ -57,16 +51,7 @@ const MISS: StoreRead<never> = { kind: "miss" };
 /** How each guarded call of the cache falls back (see `RedisGuard.attempt`). */
 const READ = { op: "get", skipped: UNAVAILABLE };
 const EXPIRE = { op: "expire", skipped: undefined };
-const MGET = { op: "mget", skipped: undefined };
 const DISCARD = { op: "del", skipped: undefined, checkBreaker: false };
-const CLEAR_ALL_ON_ANY_BREAKER = { op: "clear_all", skipped: undefined, checkBreaker: false };
-
-/**
- * When this process last refreshed a key's TTL (epoch ms), for at most 100,000 keys, shared
- * by every cache of the process (keys carry their prefix) and created on first use: an
- * LRU allocates its slots up front.
- */
-let lastRefresh: LRUCache<string, number> | undefined;
 
 /** Options of {@linkcode TimCacheC}. */
 export interface TimCacheCOptions extends VersionedCacheOptions {
@@ -166,13 +151,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
   readonly #clearBatchSize: number;
-  readonly #log: (line: string) => void;
+  readonly #report: CacheReport;
   readonly #fill: FillPolicy | undefined;
   readonly #l1: () => L1Cache | undefined;
   readonly #limits: { compressAboveBytes: number; maxValueBytes: number };
   readonly #persistent: boolean;
   readonly #pending: PendingClears;
-  #lastErrorLogMs = 0;
 
   /**
    * A Redis-backed versioned cache named `prefix`.
@@ -214,23 +198,16 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       redis: options.redis ?? getRedis,
       commandTimeoutMs: options.commandTimeoutMs,
       breakerMs: options.breakerMs,
-      report: (op, error) => this.#report(op, error),
+      report: (op, error) => this.#report.error(op, error),
     });
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 100;
-    this.#log = options.log ?? ((line) => console.error(line));
+    this.#report = new CacheReport(prefix, options.log ?? ((line) => console.error(line)));
     this.#fill = options.fill && checkFillPolicy(prefix, options.fill);
-    const l1 = options.l1;
-    this.#l1 = l1 === false
-      ? () => undefined
-      : l1
-      ? () => l1
-      : options.redis
-      ? () => undefined
-      : getL1;
+    this.#l1 = l1Source(options.l1, options.redis !== undefined);
     if (!(this.#minWriteTtlS > 0 && this.#minWriteTtlS <= this.#maxWriteTtlS)) {
       throw new RangeError(
         `Cannot create cache '${prefix}': write TTL bounds (${this.#minWriteTtlS} s, ` +
@@ -239,7 +216,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     this.#pending = new PendingClears(
       (key) => this.#deleteInRedis(key),
-      () => this.#deleteAllInRedis(),
+      () =>
+        clearAllInRedis({
+          redis: this.#redis,
+          keyPrefix: this.#keyPrefix,
+          generationKey: this.#generationKey,
+          indexKey: this.#indexKey,
+          batchSize: this.#clearBatchSize,
+          report: (op, error) => this.#report.error(op, error),
+        }),
     );
     registerCache(this);
   }
@@ -323,24 +308,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    */
   protected touchEntry(uniquenessHash: string): void {
     const key = this.keyFor(uniquenessHash);
-    if (!this.#refreshDue(key)) return;
+    if (this.#persistent || !refreshDue(key, this.#readRefreshSlackS)) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
     this.#redis.attempt(
       key,
       EXPIRE,
       (client, call) => call(client.expire(key, this.#readRefreshTtlS)),
     );
-  }
-
-  /** Whether `key`'s TTL should be refreshed now (and records that it is). */
-  #refreshDue(key: string): boolean {
-    if (this.#persistent) return false;
-    const refreshedAt = (lastRefresh ??= new LRUCache<string, number>({ max: 100_000 }));
-    const last = refreshedAt.get(key);
-    const now = Date.now();
-    if (last !== undefined && now - last < this.#readRefreshSlackS * 1000) return false;
-    refreshedAt.set(key, now);
-    return true;
   }
 
   /** The fence stamp of a fill of `uniquenessHash` starting now (see `_fence.ts`). */
@@ -381,7 +355,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     if (this.#pending.covers(uniquenessHash)) return "unavailable";
     const started = performance.now();
     const failed = () => {
-      this.#reportSet(key, "error", started);
+      this.#report.set(key, "error", started);
       return "error" as const;
     };
     return await this.#redis.attempt(
@@ -390,7 +364,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       async (client) => {
         const encoded = encodeEntry(versionHash, data, this.#limits);
         if ("refused" in encoded) {
-          this.#reportSet(key, encoded.refused, started);
+          this.#report.set(key, encoded.refused, started);
           return encoded.refused; // the cache works; this value is just not kept
         }
         const written = await fencedWrite(client, this.#redis.call, {
@@ -404,8 +378,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           index: { key: this.#indexKey, member: uniquenessHash },
         });
         this.#l1()?.delete(key);
-        lastRefresh?.delete(key); // a rewritten entry gets its read refresh on the next hit
-        this.#reportSet(
+        forgetRefresh(key); // a rewritten entry gets its read refresh on the next hit
+        this.#report.set(
           key,
           written === "written" ? "stored" : written,
           started,
@@ -416,25 +390,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     );
   }
 
-  #reportSet(key: string, result: string, started: number, bytes?: number): void {
-    if (!observed()) return;
-    reportOperation({
-      cache: this.prefix,
-      op: "set",
-      result,
-      latencyMs: performance.now() - started,
-      key,
-      detail: bytes === undefined ? undefined : { bytes },
-    });
-  }
-
   /** Deletes one entry in Redis and in this process's L1 (pending, retried, while Redis is unusable). */
   protected async deleteEntry(uniquenessHash: string): Promise<ClearResult> {
     this.#l1()?.delete(this.keyFor(uniquenessHash));
-    lastRefresh?.delete(this.keyFor(uniquenessHash));
+    forgetRefresh(this.keyFor(uniquenessHash));
     const started = performance.now();
     const result = await this.#pending.clear(uniquenessHash);
-    this.#logClear(hashOf(this.keyFor(uniquenessHash)), result, started);
+    this.#report.clear(hashOf(this.keyFor(uniquenessHash)), result, started);
     return result;
   }
 
@@ -443,22 +405,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#l1()?.deletePrefix(this.#keyPrefix);
     const started = performance.now();
     const result = await this.#pending.clearAll();
-    this.#logClear("all", result, started);
+    this.#report.clear("all", result, started);
     return result;
-  }
-
-  #logClear(scope: string, result: ClearResult, started: number): void {
-    this.#log(JSON.stringify({
-      event: "cache_clear",
-      cache: this.prefix,
-      scope,
-      status: result.status,
-      ...(result.deleted === undefined ? {} : { deleted: result.deleted }),
-      ms: round1(performance.now() - started),
-      ...(result.status === "pending"
-        ? { effect: "Redis unreachable: this process bypasses the entries; retrying" }
-        : {}),
-    }));
   }
 
   /** Deletes and fences one key in Redis; `false` when Redis could not be reached. */
@@ -469,96 +417,6 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       await fencedDelete(client, this.#redis.call, key, graceMs, isCluster(client));
       return true;
     });
-  }
-
-  /**
-   * Moves the cache's generation (fencing every fill in flight), then deletes its keys.
-   * On one node with a complete key index (`_key_index.ts`), it reads the index a batch at
-   * a time and unlinks those keys, without scanning the keyspace. Otherwise (no trusted index, or a
-   * cluster): SCAN with MATCH on this cache's own prefix (never KEYS), UNLINK per batch; on
-   * a cluster every master is scanned, in parallel, and each batch is deleted with one
-   * UNLINK per slot. Resolves the number of keys deleted, or `undefined` when some master
-   * could not be reached (the clear is then pending).
-   */
-  async #deleteAllInRedis(): Promise<number | undefined> {
-    const client = this.#redis.redis;
-    if (!client) return undefined;
-    const cluster = isCluster(client);
-    let start: ClearStart | undefined;
-    try {
-      if (cluster) await bumpGeneration(client, this.#redis.call, this.#generationKey);
-      else if (!breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
-      else {
-        const call = <R>(command: Promise<R>) => this.#redis.on(client, command);
-        const keys = { generationKey: this.#generationKey, indexKey: this.#indexKey };
-        start = await startClear(client, call, keys);
-        if (start.mode === "index") return await this.#drainIndex(client);
-      }
-    } catch (error) {
-      this.#report("clear_all", error);
-      return undefined;
-    }
-    const deleted = await this.#scanAndUnlink(client);
-    if (deleted !== undefined && start?.mode === "scan") {
-      const token = start.token;
-      await this.#redis.attemptOn(
-        client,
-        CLEAR_ALL_ON_ANY_BREAKER,
-        (call) => markComplete(client, call, this.#indexKey, token),
-      );
-    }
-    return deleted;
-  }
-
-  /**
-   * Reads the draining index `clearBatchSize` members at a time and unlinks their keys
-   * (`drainIndex` in `_key_index.ts`).
-   */
-  async #drainIndex(client: RedisClient): Promise<number | undefined> {
-    const keys = { indexKey: this.#indexKey, keyPrefix: this.#keyPrefix };
-    // On a failure the rest stays in the draining set: the retry (PendingClears) scans.
-    return await this.#redis.attemptOn(
-      client,
-      CLEAR_ALL_ON_ANY_BREAKER,
-      (call) => drainIndex(client as unknown as IndexClient, call, keys, this.#clearBatchSize),
-    );
-  }
-
-  /** SCAN + UNLINK of this cache's keys on every master (see `#deleteAllInRedis`). */
-  async #scanAndUnlink(client: RedisClient): Promise<number | undefined> {
-    const match = escapeGlob(this.#keyPrefix) + "*";
-    const cluster = isCluster(client);
-    const counts = await Promise.all(
-      mastersOf(client).map(async (master) => {
-        if (!breakerClosed(master.shard)) {
-          this.#report("clear_all", new Error(`Redis ${master.address} skipped (breaker open)`));
-          return undefined;
-        }
-        return await this.#redis.attemptOn(master.shard, CLEAR_ALL_ON_ANY_BREAKER, async (call) => {
-          const node = await call(master.connect());
-          const scan = { MATCH: match, COUNT: this.#clearBatchSize };
-          const unlink = async (keys: string[]) => {
-            const groups = cluster ? groupBySlot(keys) : [keys];
-            const counts = await Promise.all(groups.map((group) => call(node.unlink(group))));
-            return counts.reduce((sum: number, n) => sum + Number(n), 0);
-          };
-          // Small commands, at most a SCAN and the previous batch's UNLINK in flight: another
-          // client's command waits behind one small command at most, and the round trips
-          // of the two overlap.
-          let deleted = 0;
-          let cursor = "0";
-          let unlinking = Promise.resolve(0);
-          do {
-            const [reply, count] = await Promise.all([call(node.scan(cursor, scan)), unlinking]);
-            deleted += count;
-            cursor = String(reply.cursor);
-            unlinking = reply.keys.length > 0 ? unlink(reply.keys) : Promise.resolve(0);
-          } while (cursor !== "0");
-          return deleted + await unlinking;
-        });
-      }),
-    );
-    return counts.includes(undefined) ? undefined : counts.reduce((sum: number, n) => sum + n!, 0);
   }
 
   /**
@@ -579,65 +437,22 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     producer: (params: UniquenessParams, index: number) => Promise<T>,
   ): Promise<CacheResult<T>[]> {
     const started = performance.now();
-    const results: (CacheResult<T> | undefined)[] = new Array(requests.length);
-    const hashes = requests.map((r) => this.hashesOf(r.params, r.version));
-    const fetch: number[] = [];
-    for (const [index, { uniquenessHash, versionHash }] of hashes.entries()) {
-      const local = this.peekLocal(uniquenessHash, versionHash);
-      if (local !== undefined) {
-        results[index] = { value: local, outcome: "hit", lookupMs: 0, computeMs: 0 };
-      } else if (!this.#pending.covers(uniquenessHash)) fetch.push(index);
-    }
-    const client = this.#redis.redis;
-    if (client && fetch.length > 0) {
-      const l1 = this.#l1();
-      const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
-      const epoch = l1?.epoch ?? 0;
-      const byKey = new Map<string, string | null>();
-      // One MGET (a cluster: one per slot, sent to each master's own connection, all
-      // masters at once). A master that is down, skipped or no longer serves a slot
-      // (MOVED) reads as not fetched: its keys fill through the normal path below.
-      await Promise.all(
-        byMaster(client, keys).map((master) =>
-          this.#redis.attemptOn(master.shard, MGET, async (call) => {
-            const node = await call(master.connect());
-            await Promise.all(master.groups.map(async (group) => {
-              const values = await call(node.mGet(group));
-              for (const [i, key] of group.entries()) byKey.set(key, values[i] as string | null);
-            }));
-          })
-        ),
-      );
-      const hitKeys: string[] = [];
-      const lookupMs = performance.now() - started;
-      for (const index of fetch) {
-        const key = this.keyFor(hashes[index].uniquenessHash);
-        const raw = byKey.get(key);
-        const entry = raw ? this.#decode(raw, hashes[index].uniquenessHash) : undefined;
-        if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
-        if (l1) l1.set(key, deepFreeze(entry), raw!.length * 2, epoch);
-        results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
-        hitKeys.push(key);
-      }
-      for (const key of hitKeys) this.touchEntry(key.slice(this.#keyPrefix.length));
-    }
-    const filled = await Promise.all(
-      requests.map((request, index) =>
-        results[index] ??
-          this.getOrSet(request.params, request.version, () => producer(request.params, index))
-      ),
-    );
-    if (observed()) {
-      for (const [index, result] of filled.entries()) {
-        reportOperation({
-          cache: this.prefix,
-          op: "get_many",
-          result: results[index] ? "hit" : result.outcome,
-          latencyMs: performance.now() - started,
-        });
-      }
-    }
-    return filled;
+    return await readMany({
+      cache: this.prefix,
+      started,
+      hashes: requests.map((r) => this.hashesOf(r.params, r.version)),
+      redis: this.#redis,
+      l1: this.#l1,
+      keyFor: (uniquenessHash) => this.keyFor(uniquenessHash),
+      peekLocal: (uniquenessHash, versionHash) => this.peekLocal(uniquenessHash, versionHash),
+      covered: (uniquenessHash) => this.#pending.covers(uniquenessHash),
+      decode: (raw, uniquenessHash) => this.#decode(raw, uniquenessHash),
+      touch: (uniquenessHash) => this.touchEntry(uniquenessHash),
+      fill: (index) => {
+        const { params, version } = requests[index];
+        return this.getOrSet(params, version, () => producer(params, index));
+      },
+    });
   }
 
   /**
@@ -652,7 +467,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       const started = performance.now();
       const result = await super.fillMiss(miss);
       const waitedMs = 0;
-      this.#logFill(miss, outcome, { waitedMs, computeMs: performance.now() - started });
+      this.#report.fill(dataKey, outcome, { waitedMs, computeMs: performance.now() - started });
       return result;
     };
     if (!policy || !client) return await local(policy ? "lock_error" : "no_policy");
@@ -670,32 +485,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           token: lock.token,
         }).then((result) => result === "unavailable" ? "error" : result),
       localFill: () => local("lock_error"),
-      log: (outcome, fields) => this.#logFill(miss, outcome, fields),
+      log: (outcome, fields) => this.#report.fill(dataKey, outcome, fields),
     });
-  }
-
-  /** One JSON line per `getOrSet` miss (the key itself only as a short hash). */
-  #logFill(miss: MissContext<T>, outcome: string, fields: FillLogFields): void {
-    const key = this.keyFor(miss.uniquenessHash);
-    if (observed()) {
-      reportOperation({
-        cache: this.prefix,
-        op: "fill",
-        result: outcome,
-        latencyMs: fields.waitedMs + fields.computeMs,
-        key,
-        detail: { ...fields },
-      });
-    }
-    this.#log(JSON.stringify({
-      event: "cache_fill",
-      cache: this.prefix,
-      keyHash: hashOf(key),
-      outcome,
-      ...fields,
-      waitedMs: round1(fields.waitedMs),
-      computeMs: round1(fields.computeMs),
-    }));
   }
 
   /** A stored entry, if it is one of ours and belongs under `uniquenessHash`. */
@@ -708,110 +499,4 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   #discard(key: string): void {
     this.#redis.attempt(key, DISCARD, (client, call) => call(client.del(key)));
   }
-
-  #report(op: string, error: unknown): void {
-    if (observed()) reportOperation({ cache: this.prefix, op, result: "error", latencyMs: 0 });
-    const now = Date.now();
-    if (now - this.#lastErrorLogMs < 1000) return;
-    this.#lastErrorLogMs = now;
-    this.#log(JSON.stringify({
-      event: "cache_error",
-      cache: this.prefix,
-      op,
-      error: String((error as Error)?.message ?? error),
-    }));
-  }
-}
-
-/**
- * Clears that could not reach Redis, retried in the background (backoff 250 ms to 5 s)
- * until they land. While one is pending, the cache treats what it covers as unavailable in
- * this process (never served, never written), so a clear is never silently undone. At most
- * 10,000 keys are remembered; past that, the whole cache is cleared instead.
- */
-class PendingClears {
-  readonly #keys = new Set<string>();
-  #all = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #delayMs = 250;
-
-  constructor(
-    private readonly deleteKey: (uniquenessHash: string) => Promise<boolean>,
-    private readonly deleteAll: () => Promise<number | undefined>,
-  ) {}
-
-  get size(): { keys: number; all: boolean } {
-    return { keys: this.#keys.size, all: this.#all };
-  }
-
-  /** Whether a pending clear covers `uniquenessHash`. */
-  covers(uniquenessHash: string): boolean {
-    return this.#all || (this.#keys.size > 0 && this.#keys.has(uniquenessHash));
-  }
-
-  async clear(uniquenessHash: string): Promise<ClearResult> {
-    if (this.#all) return { status: "pending" };
-    if (await this.deleteKey(uniquenessHash)) {
-      this.#keys.delete(uniquenessHash);
-      return { status: "cleared" };
-    }
-    if (this.#keys.size >= 10_000) this.#all = true;
-    else this.#keys.add(uniquenessHash);
-    this.#schedule();
-    return { status: "pending" };
-  }
-
-  async clearAll(): Promise<ClearResult> {
-    const deleted = await this.deleteAll();
-    if (deleted !== undefined) {
-      this.#all = false;
-      this.#keys.clear();
-      return { status: "cleared", deleted };
-    }
-    this.#all = true;
-    this.#keys.clear();
-    this.#schedule();
-    return { status: "pending" };
-  }
-
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = unref(setTimeout(async () => {
-      this.#timer = undefined;
-      if (this.#all) {
-        if (await this.deleteAll() !== undefined) this.#all = false;
-      } else {
-        for (const key of [...this.#keys]) {
-          if (await this.deleteKey(key)) this.#keys.delete(key);
-          else break;
-        }
-      }
-      if (this.#all || this.#keys.size > 0) {
-        this.#delayMs = Math.min(this.#delayMs * 2, 5000);
-        this.#schedule();
-      } else this.#delayMs = 250;
-    }, this.#delayMs));
-  }
-}
-
-/** A retry timer that does not keep the process alive. */
-function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
-  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-  if (typeof timer === "number") deno?.unrefTimer?.(timer);
-  else (timer as { unref?(): void }).unref?.();
-  return timer;
-}
-
-/** A short hash of a key, for logs (12 hex digits of its SHA-256). */
-function hashOf(key: string): string {
-  return createHash("sha256").update(key).digest("hex").slice(0, 12);
-}
-
-function round1(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-/** Escapes Redis glob metacharacters (`*`, `?`, `[`, `]`, `\`) so a pattern matches them literally. */
-export function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => "\\" + c);
 }
