@@ -17,7 +17,6 @@ import {
   type MissContext,
   type StoreRead,
   VersionedCache,
-  type VersionedCacheOptions,
   type WriteResult,
 } from "./_versioned_cache.ts";
 import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
@@ -31,6 +30,7 @@ import {
 } from "./_fence.ts";
 import { fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
+import { DAY_S, type TimCacheCOptions } from "./_tim_cache_c_options.ts";
 import { RedisGuard } from "./_guard.ts";
 import { indexKeyFor } from "./_key_index.ts";
 import { isCluster } from "./_cluster.ts";
@@ -41,10 +41,10 @@ import { forgetRefresh, refreshDue } from "./_ttl_refresh.ts";
 import { clearAllInRedis } from "./_clear_all.ts";
 import { readMany } from "./_batch_read.ts";
 import type { L1Cache } from "./l1.ts";
-import { getRedis, l1Source, type RedisClient } from "./redis.ts";
+import { getRedis, l1Source } from "./redis.ts";
 import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
-const DAY_S = 24 * 60 * 60;
+export type { TimCacheCOptions };
 
 const UNAVAILABLE: StoreRead<never> = { kind: "unavailable" };
 const MISS: StoreRead<never> = { kind: "miss" };
@@ -52,71 +52,6 @@ const MISS: StoreRead<never> = { kind: "miss" };
 const READ = { op: "get", skipped: UNAVAILABLE };
 const EXPIRE = { op: "expire", skipped: undefined };
 const DISCARD = { op: "del", skipped: undefined, checkBreaker: false };
-
-/** Options of {@linkcode TimCacheC}. */
-export interface TimCacheCOptions extends VersionedCacheOptions {
-  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
-  /**
-   * Store without a TTL and never refresh one: for immutable records (content-addressed
-   * or finished). Bounded by Redis's `maxmemory` eviction only. @default {false}
-   */
-  persistent?: boolean;
-  /** Shortest write TTL, in seconds. @default {15 days} */
-  minWriteTtlS?: number;
-  /** Longest write TTL, in seconds. @default {30 days} */
-  maxWriteTtlS?: number;
-  /** TTL set again on a hit, in seconds. @default {30 days} */
-  readRefreshTtlS?: number;
-  /**
-   * A process refreshes a key's TTL on a hit at most once per this many seconds (so the
-   * TTL stays above `readRefreshTtlS` minus this while the key is read). The refresh is a
-   * write: Redis invalidates the key in every process's L1 (client tracking), so
-   * refreshing on every hit would empty the L1s. A rewrite by this process resets it; a
-   * rewrite by another process is refreshed at most this late. @default {1 day}
-   */
-  readRefreshSlackS?: number;
-  /**
-   * Values whose JSON is longer than this are stored compressed (deflate-raw level 6,
-   * base64, prefix `z1:`; see docs/performance.md for the codec measurements), in bytes.
-   * @default {4096}
-   */
-  compressAboveBytes?: number;
-  /**
-   * Values longer than this once encoded are not stored (reported as `set`/`too_large`),
-   * and stored entries that would inflate past it are broken (a miss), in bytes.
-   * @default {16 MiB}
-   */
-  maxValueBytes?: number;
-  /**
-   * Keys deleted per command during `clearAll`: members read from the cache's key index
-   * (SSCAN COUNT) and unlinked per UNLINK (one node, `_key_index.ts`), or keys asked per `SCAN` and
-   * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
-   * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
-   * @default {100}
-   */
-  clearBatchSize?: number;
-  /**
-   * The in-process L1 in front of Redis; `false` for none.
-   * @default {getL1() when `redis` is not given, else none}
-   */
-  l1?: L1Cache | false;
-  /** Reply deadline of each Redis call, in ms. @default {redisCommandTimeoutMs()} */
-  commandTimeoutMs?: number;
-  /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
-  breakerMs?: number;
-  /**
-   * Coordinate `getOrSet` misses across processes with the fleet fill lock (see
-   * `_fleet_fill.ts`). Without it, a miss is coordinated within this process only.
-   */
-  fill?: FillPolicy;
-  /**
-   * Receives JSON lines: Redis failures (at most one per second per cache), one
-   * `cache_fill` line per `getOrSet` miss (its outcome, waited and compute ms), and one
-   * `cache_clear` line per clear.
-   */
-  log?: (line: string) => void;
-}
 
 /**
  * A versioned cache in Redis with in-process and (with a fill policy) fleet-wide single
