@@ -7,7 +7,7 @@
 import type { FillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
 import type { RedisClient } from "./redis.ts";
-import type { VersionedCacheOptions } from "./_versioned_cache.ts";
+import type { VersionedCacheOptions } from "./_store_contract.ts";
 
 /** One day, in seconds: the unit of the TTL defaults. */
 export const DAY_S = 24 * 60 * 60;

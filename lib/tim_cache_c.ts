@@ -12,13 +12,8 @@
  * @module
  */
 import { registerCache } from "./_registry.ts";
-import {
-  type FillResult,
-  type MissContext,
-  type StoreRead,
-  VersionedCache,
-  type WriteResult,
-} from "./_versioned_cache.ts";
+import { VersionedCache } from "./_versioned_cache.ts";
+import type { FillResult, MissContext, StoreRead, WriteResult } from "./_store_contract.ts";
 import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
 import {
   beginFence,
