@@ -17,7 +17,7 @@
  * @module
  */
 import { shardOf } from "./_cluster.ts";
-import { type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
 /** Thrown when Redis did not reply within the deadline. */
 export class RedisTimeoutError extends Error {
@@ -108,16 +108,14 @@ function stopIfIdle(): void {
 /** One command with the reply deadline of the node it was bound to. */
 export type ShardCall = <R>(command: Promise<R>) => Promise<R>;
 
-/** Options of {@linkcode RedisGuard}. */
+/** Options of {@linkcode RedisGuard} (the same fields as the owners' options). */
 export interface RedisGuardOptions {
-  /** Where the client comes from; `undefined` means Redis is unavailable (not configured or down). */
-  redis: () => RedisClient | undefined;
+  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
+  redis?: () => RedisClient | undefined;
   /** Reply deadline of each call, in ms. @default {redisCommandTimeoutMs(), read at each call} */
   commandTimeoutMs?: number;
   /** After a timed-out call, skip the node that timed out for this long, in ms. @default {1000} */
   breakerMs?: number;
-  /** Receives each failed call (`op` names it); a skipped call is not reported. @default {none} */
-  report?: (op: string, error: unknown) => void;
 }
 
 /** How one guarded call falls back (see {@linkcode RedisGuard.attempt}). */
@@ -145,12 +143,16 @@ export class RedisGuard {
   readonly #breakerMs: number;
   readonly #report: ((op: string, error: unknown) => void) | undefined;
 
-  /** A guard for the client `options.redis` returns. */
-  constructor(options: RedisGuardOptions) {
-    this.#redis = options.redis;
+  /**
+   * A guard for the client `options.redis` returns.
+   *
+   * @param report Receives each failed call (`op` names it); a skipped call is not reported.
+   */
+  constructor(options: RedisGuardOptions, report?: (op: string, error: unknown) => void) {
+    this.#redis = options.redis ?? getRedis;
     this.#timeoutMs = options.commandTimeoutMs;
     this.#breakerMs = options.breakerMs ?? 1000;
-    this.#report = options.report;
+    this.#report = report;
   }
 
   /** The client now (connected or not), or `undefined` when Redis is unavailable. */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { RetryLoop } from "./_retry_loop.ts";
 import type { ClearResult } from "./types.ts";
 
 /**
@@ -15,8 +16,7 @@ import type { ClearResult } from "./types.ts";
 export class PendingClears {
   readonly #keys = new Set<string>();
   #all = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #delayMs = 250;
+  readonly #retry = new RetryLoop(() => this.#retryPending());
 
   constructor(
     private readonly deleteKey: (uniquenessHash: string) => Promise<boolean>,
@@ -61,29 +61,19 @@ export class PendingClears {
   }
 
   #schedule(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = unref(setTimeout(async () => {
-      this.#timer = undefined;
-      if (this.#all) {
-        if (await this.deleteAll() !== undefined) this.#all = false;
-      } else {
-        for (const key of [...this.#keys]) {
-          if (await this.deleteKey(key)) this.#keys.delete(key);
-          else break;
-        }
-      }
-      if (this.#all || this.#keys.size > 0) {
-        this.#delayMs = Math.min(this.#delayMs * 2, 5000);
-        this.#schedule();
-      } else this.#delayMs = 250;
-    }, this.#delayMs));
+    this.#retry.schedule();
   }
-}
 
-/** A retry timer that does not keep the process alive. */
-function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
-  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-  if (typeof timer === "number") deno?.unrefTimer?.(timer);
-  else (timer as { unref?(): void }).unref?.();
-  return timer;
+  /** Retries the pending clears; `true` when none is left. */
+  async #retryPending(): Promise<boolean> {
+    if (this.#all) {
+      if (await this.deleteAll() !== undefined) this.#all = false;
+    } else {
+      for (const key of [...this.#keys]) {
+        if (await this.deleteKey(key)) this.#keys.delete(key);
+        else break;
+      }
+    }
+    return !this.#all && this.#keys.size === 0;
+  }
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { RetryLoop } from "./_retry_loop.ts";
 
 /** Invalidations not yet in Redis, by key, and of every key; retried until they land. */
 export class PendingInvalidations {
@@ -13,8 +14,7 @@ export class PendingInvalidations {
   readonly #keys = new Map<string, number>();
   /** When every key was invalidated (epoch ms). */
   #allAt: number | undefined;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #delayMs = 250;
+  readonly #retry = new RetryLoop(() => this.#retryPending());
 
   /** @param invalidate Marks `key` (every key when `undefined`) stale in Redis; `false` when it could not. */
   constructor(private readonly invalidate: (key?: string) => Promise<boolean>) {}
@@ -23,7 +23,7 @@ export class PendingInvalidations {
   add(key: string | undefined, at: number): void {
     if (key === undefined) this.#allAt = at;
     else this.#keys.set(key, at);
-    this.#schedule();
+    this.#retry.schedule();
   }
 
   /** Whether a pending invalidation makes a value of `key` computed at `computedAt` (epoch ms) stale. */
@@ -32,25 +32,15 @@ export class PendingInvalidations {
     return computedAt <= at;
   }
 
-  /** Retries pending invalidations until they land (an unref'd timer, 250 ms to 5 s). */
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
-    const timer = setTimeout(async () => {
-      this.#timer = undefined;
-      if (this.#allAt !== undefined && await this.invalidate()) {
-        this.#allAt = undefined;
-        this.#keys.clear();
-      }
-      for (const key of [...this.#keys.keys()]) {
-        if (await this.invalidate(key)) this.#keys.delete(key);
-      }
-      if (this.#allAt !== undefined || this.#keys.size > 0) {
-        this.#delayMs = Math.min(this.#delayMs * 2, 5000);
-        this.#schedule();
-      } else this.#delayMs = 250;
-    }, this.#delayMs);
-    const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-    if (typeof timer === "number") deno?.unrefTimer?.(timer);
-    this.#timer = timer;
+  /** Retries the pending invalidations; `true` when none is left. */
+  async #retryPending(): Promise<boolean> {
+    if (this.#allAt !== undefined && await this.invalidate()) {
+      this.#allAt = undefined;
+      this.#keys.clear();
+    }
+    for (const key of [...this.#keys.keys()]) {
+      if (await this.invalidate(key)) this.#keys.delete(key);
+    }
+    return this.#allAt === undefined && this.#keys.size === 0;
   }
 }

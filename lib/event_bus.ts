@@ -30,7 +30,7 @@
  */
 import { isCluster } from "./_cluster.ts";
 import { RedisGuard } from "./_guard.ts";
-import { getRedis, type RedisClient } from "./redis.ts";
+import type { RedisClient } from "./redis.ts";
 
 /** Raise the counter past `floor` if a flush reset it, and return the next number. */
 const NEXT_SEQ = `local n = redis.call('INCR', KEYS[1])
@@ -122,12 +122,7 @@ export class EventBus<T> {
     if (!channel) throw new TypeError("Cannot create event bus: 'channel' must not be empty");
     this.channel = channel;
     this.#sequenceKey = `${channel}:seq`;
-    this.#redis = new RedisGuard({
-      redis: options.redis ?? getRedis,
-      commandTimeoutMs: options.commandTimeoutMs,
-      breakerMs: options.breakerMs,
-      report: (event, error) => this.#report(event, error),
-    });
+    this.#redis = new RedisGuard(options, (event, error) => this.#report(event, error));
     this.#retryMs = options.subscribeRetryMs ?? 500;
     this.#log = options.log ?? ((line) => console.error(line));
   }

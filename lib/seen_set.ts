@@ -12,7 +12,7 @@
  */
 import { LRUCache } from "lru-cache";
 import { RedisGuard } from "./_guard.ts";
-import { getRedis, type RedisClient } from "./redis.ts";
+import type { RedisClient } from "./redis.ts";
 
 /** Options of {@linkcode SeenSet}. */
 export interface SeenSetOptions {
@@ -60,11 +60,7 @@ export class SeenSet {
     this.prefix = prefix;
     this.#ttlS = options.ttlS;
     this.#local = new LRUCache({ max: options.maxLocal ?? 100_000, ttl: options.ttlS * 1000 });
-    this.#redis = new RedisGuard({
-      redis: options.redis ?? getRedis,
-      commandTimeoutMs: options.commandTimeoutMs,
-      breakerMs: options.breakerMs,
-    });
+    this.#redis = new RedisGuard(options);
   }
 
   /**

@@ -37,7 +37,7 @@ import { checkFillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
 import { RedisGuard } from "./_guard.ts";
 import { mastersOf, scanNode } from "./_cluster.ts";
-import { getRedis, l1Source, type RedisClient } from "./redis.ts";
+import { l1Source, type RedisClient } from "./redis.ts";
 import { PendingInvalidations } from "./_pending_invalidations.ts";
 import { registerCache } from "./_registry.ts";
 import { escapeGlob } from "./_clear_all.ts";
@@ -136,10 +136,10 @@ export class StaleWhileRevalidate {
       );
     }
     this.tenant = options.tenant;
-    this.#redis = new RedisGuard({
-      redis: options.redis ?? getRedis,
-      report: (op, error) => this.#logLine({ event: "swr_error", op, error: message(error) }),
-    });
+    this.#redis = new RedisGuard(
+      { redis: options.redis },
+      (op, error) => this.#logLine({ event: "swr_error", op, error: message(error) }),
+    );
     this.#l1 = l1Source(options.l1, options.redis !== undefined);
     this.#clock = options.clock ?? Date.now;
     this.#fill = checkFillPolicy(`swr:${options.tenant}`, options.fill ?? DEFAULT_FILL);

@@ -36,7 +36,7 @@ import { forgetRefresh, refreshDue } from "./_ttl_refresh.ts";
 import { clearAllInRedis } from "./_clear_all.ts";
 import { readMany } from "./_batch_read.ts";
 import type { L1Cache } from "./l1.ts";
-import { getRedis, l1Source } from "./redis.ts";
+import { l1Source } from "./redis.ts";
 import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
 export type { TimCacheCOptions };
@@ -124,12 +124,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#keyPrefix = `cache:${prefix}:`;
     this.#generationKey = generationKeyFor(this.#keyPrefix);
     this.#indexKey = indexKeyFor(this.#keyPrefix);
-    this.#redis = new RedisGuard({
-      redis: options.redis ?? getRedis,
-      commandTimeoutMs: options.commandTimeoutMs,
-      breakerMs: options.breakerMs,
-      report: (op, error) => this.#report.error(op, error),
-    });
+    this.#redis = new RedisGuard(options, (op, error) => this.#report.error(op, error));
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
