@@ -30,7 +30,7 @@
  */
 import { isCluster } from "./_cluster.ts";
 import { RedisGuard } from "./_guard.ts";
-import type { RedisClient } from "./redis.ts";
+import { closeQuietly, type RedisClient } from "./redis.ts";
 
 /** Raise the counter past `floor` if a flush reset it, and return the next number. */
 const NEXT_SEQ = `local n = redis.call('INCR', KEYS[1])
@@ -222,16 +222,7 @@ export class EventBus<T> {
     this.#subscriber = undefined;
     this.#subscribed = false;
     if (!subscriber) return;
-    subscriber.removeAllListeners("error");
-    subscriber.on("error", () => {});
-    try {
-      if (subscriber.isOpen) await subscriber.close();
-      else subscriber.destroy();
-    } catch {
-      try {
-        subscriber.destroy();
-      } catch { /* already closed */ }
-    }
+    await closeQuietly(subscriber);
   }
 
   #deliver(delivery: BusDelivery<T>): void {

@@ -257,16 +257,7 @@ export async function connectRedis(
       if (closed) return;
       closed = true;
       clearTimeout(retryTimer);
-      client.removeAllListeners("error");
-      client.on("error", () => {});
-      try {
-        if (client.isOpen) await client.close();
-        else client.destroy();
-      } catch {
-        try {
-          client.destroy();
-        } catch { /* already closed */ }
-      }
+      await closeQuietly(client);
     },
   };
   const connecting = start();
@@ -373,6 +364,23 @@ export function l1Source(
   ownClient: boolean,
 ): () => L1Cache | undefined {
   return l1 === false ? () => undefined : l1 ? () => l1 : ownClient ? () => undefined : getL1;
+}
+
+/**
+ * Closes a client (one node or a cluster), open or not, without `error` events or throws:
+ * its pending commands are answered first when it is open, else it is destroyed.
+ */
+export async function closeQuietly(client: RedisClient): Promise<void> {
+  client.removeAllListeners("error");
+  client.on("error", () => {});
+  try {
+    if (client.isOpen) await client.close();
+    else client.destroy();
+  } catch {
+    try {
+      client.destroy();
+    } catch { /* already closed */ }
+  }
 }
 
 /** Whether {@linkcode initRedis} was given a target (caching configured, even if Redis is down). */
