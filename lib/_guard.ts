@@ -142,6 +142,8 @@ export class RedisGuard {
   readonly #timeoutMs: number | undefined;
   readonly #breakerMs: number;
   readonly #report: ((op: string, error: unknown) => void) | undefined;
+  #lastShard: object | undefined;
+  #lastCall: ShardCall | undefined;
 
   /**
    * A guard for the client `options.redis` returns.
@@ -197,26 +199,49 @@ export class RedisGuard {
     how: GuardedCall<F>,
     run: (client: RedisClient, call: ShardCall) => Promise<R>,
   ): Promise<R | F> {
+    // Written for the hit path: no async frame and no closure beyond the `.catch`.
     const client = this.#redis();
-    if (!client) return Promise.resolve(how.skipped);
-    return this.attemptOn(shardOf(client, key), how, (call) => run(client, call));
+    const call = client && this.#open(shardOf(client, key), how);
+    if (!call) return Promise.resolve(how.skipped);
+    try {
+      return run(client, call).catch((error: unknown) => this.#failed(how, error));
+    } catch (error) {
+      return new Promise((resolve) => resolve(this.#failed(how, error)));
+    }
   }
 
   /**
    * The guarded call on one node, `shard` (a client, or a cluster master from `mastersOf`),
    * with the fallbacks of {@linkcode RedisGuard.attempt}.
    */
-  async attemptOn<R, F>(
+  attemptOn<R, F>(
     shard: object,
     how: GuardedCall<F>,
     run: (call: ShardCall) => Promise<R>,
   ): Promise<R | F> {
-    if (how.checkBreaker !== false && !breakerClosed(shard)) return how.skipped;
+    const call = this.#open(shard, how);
+    if (!call) return Promise.resolve(how.skipped);
     try {
-      return await run((command) => this.on(shard, command));
+      return run(call).catch((error: unknown) => this.#failed(how, error));
     } catch (error) {
-      if (how.op !== null) this.#report?.(how.op, error);
-      return how.failed ? how.failed(error) : how.skipped;
+      return new Promise((resolve) => resolve(this.#failed(how, error)));
     }
+  }
+
+  /** The deadline-bound call on `shard`, or `undefined` when its breaker skips it. */
+  #open(shard: object, how: GuardedCall<unknown>): ShardCall | undefined {
+    if (how.checkBreaker !== false && !breakerClosed(shard)) return undefined;
+    // One node: the same shard every time, so the bound call is made once.
+    if (shard !== this.#lastShard) {
+      this.#lastShard = shard;
+      this.#lastCall = (command) => this.on(shard, command);
+    }
+    return this.#lastCall;
+  }
+
+  /** Reports a failed call and resolves its fallback. */
+  #failed<F>(how: GuardedCall<F>, error: unknown): F {
+    if (how.op !== null) this.#report?.(how.op, error);
+    return how.failed ? how.failed(error) : how.skipped;
   }
 }
