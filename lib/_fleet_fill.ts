@@ -33,7 +33,7 @@ import {
   heartbeatMs,
   livenessWindowMs,
 } from "./fill_policy.ts";
-import type { FillResult, MissContext } from "./_versioned_cache.ts";
+import type { FillResult, MissContext } from "./_store_contract.ts";
 
 /** What a leader's write did (`error`: Redis refused it or did not answer). */
 export type LeaderWrite = "written" | "fenced" | "not_owner" | "error";

@@ -11,8 +11,13 @@
  * key's slot on a Redis Cluster (`shardOf` in `_cluster.ts`), so one stalled master makes
  * only its own slots skip Redis.
  *
+ * {@linkcode RedisGuard} puts both, with the report of a failure and the fallback, around
+ * every Redis call of lib.
+ *
  * @module
  */
+import { shardOf } from "./_cluster.ts";
+import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
 /** Thrown when Redis did not reply within the deadline. */
 export class RedisTimeoutError extends Error {
@@ -98,4 +103,145 @@ function stopIfIdle(): void {
   if (pending.size > 0 || ticker === undefined) return;
   clearInterval(ticker);
   ticker = undefined;
+}
+
+/** One command with the reply deadline of the node it was bound to. */
+export type ShardCall = <R>(command: Promise<R>) => Promise<R>;
+
+/** Options of {@linkcode RedisGuard} (the same fields as the owners' options). */
+export interface RedisGuardOptions {
+  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
+  redis?: () => RedisClient | undefined;
+  /** Reply deadline of each call, in ms. @default {redisCommandTimeoutMs(), read at each call} */
+  commandTimeoutMs?: number;
+  /** After a timed-out call, skip the node that timed out for this long, in ms. @default {1000} */
+  breakerMs?: number;
+}
+
+/** How one guarded call falls back (see {@linkcode RedisGuard.attempt}). */
+export interface GuardedCall<F> {
+  /** Names the call in reports; `null`: a failure is expected and goes unreported. */
+  op: string | null;
+  /** What the call resolves when Redis was skipped (no client, or the node's breaker open). */
+  skipped: F;
+  /** What it resolves when the call failed, after the report. @default {() => skipped} */
+  failed?: (error: unknown) => F;
+  /** Skip the node while its breaker is open. @default {true} */
+  checkBreaker?: boolean;
+}
+
+/**
+ * The one guard around lib's Redis calls: is there a client, is the breaker of the node
+ * that serves the key closed, the reply deadline, the report of a failure, the fallback.
+ * Each owner (a cache, the memo, the bus, a seen set, the flush) builds one with its own
+ * deadline, breaker time and report, and sends every Redis call through it
+ * (BentoCache's `RemoteCache.#tryCacheOperation` is the model).
+ */
+export class RedisGuard {
+  readonly #redis: () => RedisClient | undefined;
+  readonly #timeoutMs: number | undefined;
+  readonly #breakerMs: number;
+  readonly #report: ((op: string, error: unknown) => void) | undefined;
+  #lastShard: object | undefined;
+  #lastCall: ShardCall | undefined;
+
+  /**
+   * A guard for the client `options.redis` returns.
+   *
+   * @param report Receives each failed call (`op` names it); a skipped call is not reported.
+   */
+  constructor(options: RedisGuardOptions, report?: (op: string, error: unknown) => void) {
+    this.#redis = options.redis ?? getRedis;
+    this.#timeoutMs = options.commandTimeoutMs;
+    this.#breakerMs = options.breakerMs ?? 1000;
+    this.#report = report;
+  }
+
+  /** The client now (connected or not), or `undefined` when Redis is unavailable. */
+  get redis(): RedisClient | undefined {
+    return this.#redis();
+  }
+
+  /**
+   * The client when Redis is usable now for `key` (the breaker of the node serving `key`
+   * closed), else `undefined`.
+   */
+  client(key: string): RedisClient | undefined {
+    const client = this.#redis();
+    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
+  }
+
+  /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
+  call = <R>(key: string, command: Promise<R>): Promise<R> => {
+    const client = this.#redis();
+    return this.on(client ? shardOf(client, key) : this, command);
+  };
+
+  /** Runs one command on `shard` (a client or a cluster master) with the reply deadline. */
+  on<R>(shard: object, command: Promise<R>): Promise<R> {
+    return withDeadline(
+      shard,
+      this.#timeoutMs ?? redisCommandTimeoutMs(),
+      this.#breakerMs,
+      command,
+    );
+  }
+
+  /**
+   * The guarded call for `key`: resolves `how.skipped` at once when there is no client or
+   * the breaker of the node serving `key` is open; else runs `run` (whose `call` puts the
+   * deadline of that node on each command) and resolves its result, or, when it throws,
+   * reports the error as `how.op` and resolves `how.failed(error)`. Never rejects (unless
+   * the report or `how.failed` throws).
+   */
+  attempt<R, F>(
+    key: string,
+    how: GuardedCall<F>,
+    run: (client: RedisClient, call: ShardCall) => Promise<R>,
+  ): Promise<R | F> {
+    // Written for the hit path: no async frame and no closure beyond the `.catch`.
+    const client = this.#redis();
+    const call = client && this.#open(shardOf(client, key), how);
+    if (!call) return Promise.resolve(how.skipped);
+    try {
+      return run(client, call).catch((error: unknown) => this.#failed(how, error));
+    } catch (error) {
+      return new Promise((resolve) => resolve(this.#failed(how, error)));
+    }
+  }
+
+  /**
+   * The guarded call on one node, `shard` (a client, or a cluster master from `mastersOf`),
+   * with the fallbacks of {@linkcode RedisGuard.attempt}.
+   */
+  attemptOn<R, F>(
+    shard: object,
+    how: GuardedCall<F>,
+    run: (call: ShardCall) => Promise<R>,
+  ): Promise<R | F> {
+    const call = this.#open(shard, how);
+    if (!call) return Promise.resolve(how.skipped);
+    try {
+      return run(call).catch((error: unknown) => this.#failed(how, error));
+    } catch (error) {
+      return new Promise((resolve) => resolve(this.#failed(how, error)));
+    }
+  }
+
+  /** The deadline-bound call on `shard`, or `undefined` when its breaker skips it. */
+  #open(shard: object, how: GuardedCall<unknown>): ShardCall | undefined {
+    if (how.checkBreaker !== false && !breakerClosed(shard)) return undefined;
+    // One node: the same shard every time, so the bound call is made once.
+    if (shard !== this.#lastShard) {
+      this.#lastShard = shard;
+      this.#lastCall = (command) => this.on(shard, command);
+    }
+    return this.#lastCall;
+  }
+
+  /** Reports a failed call and resolves its fallback. */
+  #failed<F>(how: GuardedCall<F>, error: unknown): F {
+    if (how.op !== null) this.#report?.(how.op, error);
+    return how.failed ? how.failed(error) : how.skipped;
+  }
 }

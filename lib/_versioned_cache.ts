@@ -30,95 +30,26 @@
  *
  * @module
  */
-import { CacheTimeoutError } from "./errors.ts";
+import { armHardTimeout, armSoftTimeout, checkTimeouts } from "./_fill_timeouts.ts";
+import type {
+  FillResult,
+  MissContext,
+  StoreRead,
+  VersionedCacheOptions,
+  WriteResult,
+} from "./_store_contract.ts";
 import { deepFreeze } from "./_freeze.ts";
+import { belongsToFlight, entryBelongsTo, matches, storable } from "./_flight_values.ts";
 import { type Flight, FlightTable } from "./_flights.ts";
 import { observed, reportOperation } from "./observe.ts";
 import {
   ANY_VERSION,
   type AnyVersion,
-  type CacheOutcome,
   type CacheResult,
   type ClearResult,
   type HashFuncs,
   type TimCache,
 } from "./types.ts";
-
-/** What a store read found. */
-export type StoreRead<T> =
-  /** The store is unavailable (disabled, down, timed out): treat as a bypass. */
-  | { kind: "unavailable" }
-  | { kind: "miss" }
-  | {
-    kind: "hit";
-    versionHash: string;
-    data: T;
-    /** Served from an in-process layer: no TTL refresh is sent for it. */
-    local?: boolean;
-  };
-
-/**
- * What a store write did: `stored`; `skipped` (the store works but did not keep it: too
- * large, unencodable, fenced by a clear or a newer leader); `unavailable`.
- */
-export type WriteResult = "stored" | "skipped" | "unavailable";
-
-/** Options common to both caches. All durations in milliseconds. */
-export interface VersionedCacheOptions {
-  /**
-   * How long a `get` miss lease waits for the holder's `setPromise` before it is released
-   * and waiting callers retry.
-   * @default {5000}
-   */
-  missLeaseMs?: number;
-  /**
-   * Hard timeout of a fill (a producer run, a `setPromise` promise, a fleet follower's
-   * wait included): past it, the fill's callers get a {@linkcode CacheTimeoutError}
-   * (`PRODUCER_TIMEOUT`), the fill is forgotten (the next caller starts a new one) and its
-   * late value is not stored.
-   * @default {300_000}
-   */
-  producerTimeoutMs?: number;
-  /**
-   * Soft timeout: a `getOrSet` fill still running after this long, for a key that holds a
-   * value of another version, hands that value to its callers (outcome `stale`) and goes on
-   * in the background (stale-while-revalidate for a slow fill). Off unless set; must be
-   * below `producerTimeoutMs`.
-   */
-  softTimeoutMs?: number;
-}
-
-/** A `getOrSet` miss, as handed to {@linkcode VersionedCache.fillMiss}. */
-export interface MissContext<T> {
-  /** The entry's uniqueness hash (the key without the cache's prefix). */
-  uniquenessHash: string;
-  /** The version being filled. */
-  versionHash: string;
-  /** The store read failed (unavailable), as opposed to finding nothing. */
-  unavailable: boolean;
-  /**
-   * The store's fence stamp, taken after the miss and before any producer runs; resolves
-   * `undefined` when the store is unavailable (then nothing may be written). Pass it to
-   * the write.
-   */
-  fence: Promise<unknown>;
-  /** Aborted when the fill is abandoned (its hard timeout): stop waiting; nobody listens. */
-  signal: AbortSignal;
-  /** Runs the caller's producer (its time counts as compute time). */
-  produce(): Promise<T>;
-  /** Hands the value to the in-process callers waiting on this fill. */
-  publish(value: T): void;
-  /** Whether the value may be written: `parseData` says so, and no clear detached the fill. */
-  storable(value: T): boolean;
-}
-
-/** What {@linkcode VersionedCache.fillMiss} returns. */
-export interface FillResult<T> {
-  /** The value for the caller. */
-  value: T;
-  /** Where the value came from (`miss`, `bypass`, `stale`, ...). */
-  outcome: CacheOutcome;
-}
 
 /** A versioned cache with single flight; subclasses provide the store. */
 export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
@@ -136,17 +67,10 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
    */
   constructor(funcs: HashFuncs<U, V, T>, options: VersionedCacheOptions = {}) {
     this.#funcs = funcs;
-    this.#missLeaseMs = positive("missLeaseMs", options.missLeaseMs ?? 5000);
-    this.#producerTimeoutMs = positive("producerTimeoutMs", options.producerTimeoutMs ?? 300_000);
-    this.#softTimeoutMs = options.softTimeoutMs === undefined
-      ? undefined
-      : positive("softTimeoutMs", options.softTimeoutMs);
-    if (this.#softTimeoutMs !== undefined && !(this.#softTimeoutMs < this.#producerTimeoutMs)) {
-      throw new RangeError(
-        `Cannot create cache: 'softTimeoutMs' (${this.#softTimeoutMs}) must be below ` +
-          `'producerTimeoutMs' (${this.#producerTimeoutMs})`,
-      );
-    }
+    const timeouts = checkTimeouts(options);
+    this.#missLeaseMs = timeouts.missLeaseMs;
+    this.#producerTimeoutMs = timeouts.producerTimeoutMs;
+    this.#softTimeoutMs = timeouts.softTimeoutMs;
   }
 
   /** The cache's name in reports (a `TimCacheC`'s prefix). */
@@ -275,7 +199,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       throw error;
     }
     this.#publish(own, value);
-    if (this.#storable(own, value)) {
+    if (storable(this.#funcs, own, value)) {
       const fence = await own.fence;
       if (fence !== undefined) await this.writeEntry(key, version, value, fence);
     }
@@ -368,14 +292,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     started: number,
   ): Promise<CacheResult<T>> {
     this.#armHardTimeout(own);
-    const soft = this.#softTimeoutMs;
-    if (soft !== undefined && own.stale) {
-      const stale = own.stale;
-      own.after(soft, () => {
-        deepFreeze(stale.data);
-        own.interrupt({ kind: "stale", value: stale.data, versionHash: stale.versionHash });
-      });
-    }
+    armSoftTimeout(own, this.#softTimeoutMs);
     let computeMs = 0;
     const miss: MissContext<T> = {
       uniquenessHash: own.key,
@@ -394,7 +311,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
         }
       },
       publish: (value) => this.#publish(own, value),
-      storable: (value) => this.#storable(own, value),
+      storable: (value) => storable(this.#funcs, own, value),
     };
     const filling = this.fillMiss(miss).then(
       (result) => {
@@ -476,12 +393,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
    * refuses it.
    */
   protected belongsTo(uniquenessHash: string, entry: { versionHash: string; data: T }): boolean {
-    try {
-      const parsed = this.#funcs.parseData(entry.data);
-      return parsed.uniquenessHash === uniquenessHash && parsed.versionHash === entry.versionHash;
-    } catch {
-      return false;
-    }
+    return entryBelongsTo(this.#funcs, uniquenessHash, entry);
   }
 
   /** The uniqueness and version hashes of a request (for batched reads in subclasses). */
@@ -521,20 +433,11 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
 
   /** Past `producerTimeoutMs`, the fill's callers get a timeout and the fill is forgotten. */
   #armHardTimeout(own: Flight<T>): void {
-    own.after(this.#producerTimeoutMs, () => {
-      const error = new CacheTimeoutError(this.name, this.#producerTimeoutMs);
-      own.interrupt({ kind: "timeout", error });
-      own.abandon();
-      this.#flights.finish(own);
-      if (observed()) {
-        reportOperation({
-          cache: this.name,
-          op: "fill",
-          result: "timeout",
-          latencyMs: this.#producerTimeoutMs,
-          key: this.keyOf(own.key),
-        });
-      }
+    armHardTimeout(own, {
+      cache: this.name,
+      timeoutMs: this.#producerTimeoutMs,
+      key: this.keyOf(own.key),
+      forget: () => this.#flights.finish(own),
     });
   }
 
@@ -544,54 +447,15 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
    */
   #publish(flight: Flight<T>, value: T): void {
     if (flight.settled) return;
-    if (this.#belongsToFlight(flight, value)) {
+    if (belongsToFlight(this.#funcs, flight, value)) {
       flight.settle({ kind: "value", value: deepFreeze(value) });
     } else {
       flight.settle({ kind: "retry" });
       this.#flights.finish(flight); // nobody may join it: its value is for another version
     }
   }
-
-  #belongsToFlight(flight: Flight<T>, value: T): boolean {
-    try {
-      const parsed = this.#funcs.parseData(value);
-      return parsed.uniquenessHash === flight.key &&
-        (flight.version === ANY_VERSION || parsed.versionHash === flight.version);
-    } catch {
-      return true; // unreadable by parseData: shared (never stored), as its caller gets it
-    }
-  }
-
-  /**
-   * Whether a computed value may be written: `parseData` says `shouldStore` for the same key
-   * and version, and no clear detached its flight.
-   */
-  #storable(flight: Flight<T>, value: T): boolean {
-    if (flight.detached) return false;
-    try {
-      const parsed = this.#funcs.parseData(value);
-      return parsed.shouldStore && parsed.versionHash === flight.version &&
-        parsed.uniquenessHash === flight.key;
-    } catch {
-      return false; // a value parseData cannot read is not stored
-    }
-  }
-}
-
-/** Whether a stored or in-flight version satisfies a read for `wanted`. */
-function matches(stored: string, wanted: string): boolean {
-  return wanted === ANY_VERSION || stored === wanted;
 }
 
 function rejectWith(result: { kind: string; error?: unknown }): never {
   throw result.error;
-}
-
-function positive(name: string, value: number): number {
-  if (!(Number.isFinite(value) && value > 0)) {
-    throw new RangeError(
-      `Cannot create cache: '${name}' (${value}) must be a positive number of ms`,
-    );
-  }
-  return value;
 }

@@ -28,9 +28,9 @@
  *
  * @module
  */
-import { isCluster, shardOf } from "./_cluster.ts";
-import { breakerClosed, withDeadline } from "./_guard.ts";
-import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { isCluster } from "./_cluster.ts";
+import { RedisGuard } from "./_guard.ts";
+import { closeQuietly, type RedisClient } from "./redis.ts";
 
 /** Raise the counter past `floor` if a flush reset it, and return the next number. */
 const NEXT_SEQ = `local n = redis.call('INCR', KEYS[1])
@@ -100,10 +100,8 @@ export class EventBus<T> {
   readonly channel: string;
   /** Random id of this bus; messages carrying it are not delivered twice. */
   readonly origin: string = crypto.randomUUID();
-  readonly #redis: () => RedisClient | undefined;
+  readonly #redis: RedisGuard;
   readonly #sequenceKey: string;
-  readonly #timeoutMs: number | undefined;
-  readonly #breakerMs: number;
   readonly #retryMs: number;
   readonly #log: (line: string) => void;
   readonly #listeners = new Set<(delivery: BusDelivery<T>) => void>();
@@ -124,9 +122,7 @@ export class EventBus<T> {
     if (!channel) throw new TypeError("Cannot create event bus: 'channel' must not be empty");
     this.channel = channel;
     this.#sequenceKey = `${channel}:seq`;
-    this.#redis = options.redis ?? getRedis;
-    this.#timeoutMs = options.commandTimeoutMs;
-    this.#breakerMs = options.breakerMs ?? 1000;
+    this.#redis = new RedisGuard(options, (event, error) => this.#report(event, error));
     this.#retryMs = options.subscribeRetryMs ?? 500;
     this.#log = options.log ?? ((line) => console.error(line));
   }
@@ -183,45 +179,38 @@ export class EventBus<T> {
    * @param message Any JSON-serializable value.
    */
   async publish(message: T): Promise<PublishResult> {
-    const client = this.#client(this.#sequenceKey);
-    let seq: number | undefined;
-    if (client) {
-      try {
-        seq = Number(
-          await this.#call(
-            client,
-            client.eval(NEXT_SEQ, {
-              keys: [this.#sequenceKey],
-              arguments: [String(this.#lastSeq)],
-            }),
-            this.#sequenceKey,
-          ),
-        );
-      } catch (error) {
-        this.#report("event_bus_sequence_failed", error);
-      }
-    }
-    if (seq === undefined || !Number.isSafeInteger(seq) || seq <= this.#lastSeq) {
-      seq = this.#lastSeq + 1;
-    }
+    const counted = await this.#redis.attempt(
+      this.#sequenceKey,
+      { op: "event_bus_sequence_failed", skipped: undefined },
+      async (client, call) =>
+        Number(
+          await call(client.eval(NEXT_SEQ, {
+            keys: [this.#sequenceKey],
+            arguments: [String(this.#lastSeq)],
+          })),
+        ),
+    );
+    const seq = counted === undefined || !Number.isSafeInteger(counted) || counted <= this.#lastSeq
+      ? this.#lastSeq + 1
+      : counted;
     this.#lastSeq = seq;
     this.#deliver({ seq, message, local: true });
-    const publisher = this.#client(this.channel);
-    if (!publisher) return { seq, published: false };
-    try {
-      const wire = JSON.stringify({ o: this.origin, s: seq, m: message } satisfies WireMessage<T>);
-      await this.#call(
-        publisher,
-        isCluster(publisher)
-          ? publisher.sPublish(this.channel, wire)
-          : publisher.publish(this.channel, wire),
-        this.channel,
-      );
-      return { seq, published: true };
-    } catch (error) {
-      this.#report("event_bus_publish_failed", error);
-      return { seq, published: false };
-    }
+    const published = await this.#redis.attempt(
+      this.channel,
+      { op: "event_bus_publish_failed", skipped: false },
+      async (publisher, call) => {
+        const wire = JSON.stringify(
+          { o: this.origin, s: seq, m: message } satisfies WireMessage<T>,
+        );
+        await call(
+          isCluster(publisher)
+            ? publisher.sPublish(this.channel, wire)
+            : publisher.publish(this.channel, wire),
+        );
+        return true;
+      },
+    );
+    return { seq, published };
   }
 
   /** Stops subscribing and closes the subscriber connection. Safe to call twice. */
@@ -233,31 +222,7 @@ export class EventBus<T> {
     this.#subscriber = undefined;
     this.#subscribed = false;
     if (!subscriber) return;
-    subscriber.removeAllListeners("error");
-    subscriber.on("error", () => {});
-    try {
-      if (subscriber.isOpen) await subscriber.close();
-      else subscriber.destroy();
-    } catch {
-      try {
-        subscriber.destroy();
-      } catch { /* already closed */ }
-    }
-  }
-
-  /** The client when Redis is usable for `key` now (the breaker of its node closed). */
-  #client(key: string): RedisClient | undefined {
-    const client = this.#redis();
-    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
-  }
-
-  #call<R>(client: RedisClient, call: Promise<R>, key: string): Promise<R> {
-    return withDeadline(
-      shardOf(client, key),
-      this.#timeoutMs ?? redisCommandTimeoutMs(),
-      this.#breakerMs,
-      call,
-    );
+    await closeQuietly(subscriber);
   }
 
   #deliver(delivery: BusDelivery<T>): void {
@@ -285,7 +250,7 @@ export class EventBus<T> {
 
   #trySubscribe(): void {
     if (this.#closed || this.#subscriber) return;
-    const client = this.#redis();
+    const client = this.#redis.redis;
     if (!client) {
       this.#retryTimer = setTimeout(() => this.#trySubscribe(), this.#retryMs);
       return;

@@ -4,7 +4,7 @@
  * @module
  */
 import { mastersOf } from "./_cluster.ts";
-import { withDeadline } from "./_guard.ts";
+import { RedisGuard } from "./_guard.ts";
 import { flushLocalCaches } from "./_registry.ts";
 import { getRedis, isRedisConfigured, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
 
@@ -40,21 +40,24 @@ export async function flushAllServerCaches(
   if (!redis) {
     return { redis: isRedisConfigured() ? "unavailable" : "disabled", localCaches };
   }
-  const timeoutMs = Math.max(redisCommandTimeoutMs(), 5000); // a large FLUSHDB may take a while
+  const guard = new RedisGuard({
+    redis: () => redis,
+    commandTimeoutMs: Math.max(redisCommandTimeoutMs(), 5000), // a large FLUSHDB may take a while
+  });
   const failedNodes: string[] = [];
   await Promise.all(
-    mastersOf(redis).map(async (master) => {
-      try {
-        await withDeadline(
-          master.shard,
-          timeoutMs,
-          1000,
-          master.connect().then((node) => node.flushDb("ASYNC")),
-        );
-      } catch {
-        failedNodes.push(master.address);
-      }
-    }),
+    mastersOf(redis).map((master) =>
+      guard.attemptOn(
+        master.shard,
+        {
+          op: null,
+          skipped: undefined,
+          checkBreaker: false,
+          failed: () => failedNodes.push(master.address),
+        },
+        (call) => call(master.connect().then((node) => node.flushDb("ASYNC"))),
+      )
+    ),
   );
   return failedNodes.length === 0
     ? { redis: "flushed", localCaches }

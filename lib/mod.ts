@@ -62,13 +62,13 @@ export { addCacheObserver, type CacheObserver, type CacheOperation } from "./obs
 export { ImmutableCache, type ImmutableCacheOptions } from "./immutable_cache.ts";
 // The store-adapter contract (what `TimCacheC` and `TimCacheB` implement), for reading the
 // protected members of their docs; not meant to be subclassed outside this library.
+export type { VersionedCache } from "./_versioned_cache.ts";
 export type {
   FillResult,
   MissContext,
   StoreRead,
-  VersionedCache,
   VersionedCacheOptions,
   WriteResult,
-} from "./_versioned_cache.ts";
+} from "./_store_contract.ts";
 export type { Fence } from "./_fence.ts";
 export type { ClusterNodeLike, InvalidatingClient, InvalidatingCluster } from "./l1.ts";

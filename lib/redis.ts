@@ -257,16 +257,7 @@ export async function connectRedis(
       if (closed) return;
       closed = true;
       clearTimeout(retryTimer);
-      client.removeAllListeners("error");
-      client.on("error", () => {});
-      try {
-        if (client.isOpen) await client.close();
-        else client.destroy();
-      } catch {
-        try {
-          client.destroy();
-        } catch { /* already closed */ }
-      }
+      await closeQuietly(client);
     },
   };
   const connecting = start();
@@ -362,6 +353,34 @@ export function getRedis(): RedisClient | undefined {
 /** The process's L1 (see {@linkcode RedisOptions.l1}), or `undefined` when off or not connected. */
 export function getL1(): L1Cache | undefined {
   return connection?.l1;
+}
+
+/**
+ * Where a cache's L1 comes from: none for `false`, the given one, else the process's
+ * ({@linkcode getL1}) unless the cache was given its own client (`ownClient`).
+ */
+export function l1Source(
+  l1: L1Cache | false | undefined,
+  ownClient: boolean,
+): () => L1Cache | undefined {
+  return l1 === false ? () => undefined : l1 ? () => l1 : ownClient ? () => undefined : getL1;
+}
+
+/**
+ * Closes a client (one node or a cluster), open or not, without `error` events or throws:
+ * its pending commands are answered first when it is open, else it is destroyed.
+ */
+export async function closeQuietly(client: RedisClient): Promise<void> {
+  client.removeAllListeners("error");
+  client.on("error", () => {});
+  try {
+    if (client.isOpen) await client.close();
+    else client.destroy();
+  } catch {
+    try {
+      client.destroy();
+    } catch { /* already closed */ }
+  }
 }
 
 /** Whether {@linkcode initRedis} was given a target (caching configured, even if Redis is down). */

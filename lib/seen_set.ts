@@ -11,9 +11,8 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import { shardOf } from "./_cluster.ts";
-import { breakerClosed, withDeadline } from "./_guard.ts";
-import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { RedisGuard } from "./_guard.ts";
+import type { RedisClient } from "./redis.ts";
 
 /** Options of {@linkcode SeenSet}. */
 export interface SeenSetOptions {
@@ -43,9 +42,7 @@ export class SeenSet {
   readonly prefix: string;
   readonly #ttlS: number;
   readonly #local: LRUCache<string, true>;
-  readonly #redis: () => RedisClient | undefined;
-  readonly #timeoutMs: number | undefined;
-  readonly #breakerMs: number;
+  readonly #redis: RedisGuard;
 
   /**
    * A seen set under the Redis key prefix `prefix`.
@@ -63,9 +60,7 @@ export class SeenSet {
     this.prefix = prefix;
     this.#ttlS = options.ttlS;
     this.#local = new LRUCache({ max: options.maxLocal ?? 100_000, ttl: options.ttlS * 1000 });
-    this.#redis = options.redis ?? getRedis;
-    this.#timeoutMs = options.commandTimeoutMs;
-    this.#breakerMs = options.breakerMs ?? 1000;
+    this.#redis = new RedisGuard(options);
   }
 
   /**
@@ -77,45 +72,31 @@ export class SeenSet {
   async add(id: string): Promise<boolean> {
     if (this.#local.has(id)) return false;
     const key = `${this.prefix}:${id}`;
-    const client = this.#redis();
-    if (!client || !breakerClosed(shardOf(client, key))) {
-      this.#local.set(id, true);
-      return true;
-    }
-    try {
-      const reply = await withDeadline(
-        shardOf(client, key),
-        this.#timeoutMs ?? redisCommandTimeoutMs(),
-        this.#breakerMs,
-        client.set(key, "1", {
-          condition: "NX",
-          expiration: { type: "EX", value: this.#ttlS },
-        }),
-      );
-      // Only ids this process claimed are remembered here: one another process claimed may
-      // be deleted there (its work failed) and must then be claimable again.
-      if (reply !== "OK") return false;
-      this.#local.set(id, true);
-      return true;
-    } catch {
-      this.#local.set(id, true);
-      return true;
-    }
+    // Redis skipped or failing: "OK", as only this process's ids count then.
+    const reply = await this.#redis.attempt(
+      key,
+      { op: null, skipped: "OK" },
+      (client, call) =>
+        call(
+          client.set(key, "1", { condition: "NX", expiration: { type: "EX", value: this.#ttlS } }),
+        ),
+    );
+    // Only ids this process claimed are remembered here: one another process claimed may
+    // be deleted there (its work failed) and must then be claimable again.
+    if (reply !== "OK") return false;
+    this.#local.set(id, true);
+    return true;
   }
 
   /** Forgets `id` (after the work it guarded failed, so a retry is accepted). */
   async delete(id: string): Promise<void> {
     this.#local.delete(id);
     const key = `${this.prefix}:${id}`;
-    const client = this.#redis();
-    if (!client || !breakerClosed(shardOf(client, key))) return;
-    try {
-      await withDeadline(
-        shardOf(client, key),
-        this.#timeoutMs ?? redisCommandTimeoutMs(),
-        this.#breakerMs,
-        client.del(key),
-      );
-    } catch { /* expires by itself */ }
+    // Not reached: the key expires by itself.
+    await this.#redis.attempt(
+      key,
+      { op: null, skipped: 0 },
+      (client, call) => call(client.del(key)),
+    );
   }
 }

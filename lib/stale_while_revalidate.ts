@@ -35,11 +35,12 @@ import { jitteredBackoffMs } from "./backoff.ts";
 import type { FillPolicy } from "./fill_policy.ts";
 import { checkFillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
-import { breakerClosed, withDeadline } from "./_guard.ts";
-import { mastersOf, scanNode, shardOf } from "./_cluster.ts";
-import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { RedisGuard } from "./_guard.ts";
+import { mastersOf, scanNode } from "./_cluster.ts";
+import { l1Source, type RedisClient } from "./redis.ts";
+import { PendingInvalidations } from "./_pending_invalidations.ts";
 import { registerCache } from "./_registry.ts";
-import { escapeGlob } from "./tim_cache_c.ts";
+import { escapeGlob } from "./_clear_all.ts";
 
 /** How a memo call was served. */
 export type SwrState =
@@ -88,6 +89,10 @@ interface Entry {
 
 const DEFAULT_FILL: FillPolicy = { leaseMs: 60_000, waitMs: 30_000, pollMinMs: 20, pollMaxMs: 250 };
 
+/** What `#lockOnce` gets from a Redis it could not use: take the in-process lock instead. */
+const IN_PROCESS = Symbol("in-process lock");
+const LOCK_IN_PROCESS_WHEN_UNREACHABLE = { op: null, skipped: IN_PROCESS } as const;
+
 /** Release: delete a lock only if it still holds our token. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
@@ -104,7 +109,7 @@ return 0`;
 export class StaleWhileRevalidate {
   /** The tenant: the first segment of every memo key. */
   readonly tenant: string;
-  readonly #redis: () => RedisClient | undefined;
+  readonly #redis: RedisGuard;
   readonly #l1: () => L1Cache | undefined;
   readonly #clock: () => number;
   readonly #fill: FillPolicy;
@@ -115,11 +120,8 @@ export class StaleWhileRevalidate {
   readonly #memoryLocks = new Map<string, number>();
   /** Background refreshes and cold fills running in this process, by key. */
   readonly #running = new Map<string, Promise<Entry>>();
-  /** Invalidations Redis did not get yet: key → when (epoch ms); and of every key. */
-  readonly #pending = new Map<string, number>();
-  #pendingAllAt: number | undefined;
-  #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  #retryDelayMs = 250;
+  /** Invalidations Redis did not get yet, retried in the background. */
+  readonly #pending = new PendingInvalidations((key) => this.#invalidateInRedis(key));
 
   /**
    * A memo for one tenant.
@@ -134,15 +136,11 @@ export class StaleWhileRevalidate {
       );
     }
     this.tenant = options.tenant;
-    this.#redis = options.redis ?? getRedis;
-    const l1 = options.l1;
-    this.#l1 = l1 === false
-      ? () => undefined
-      : l1
-      ? () => l1
-      : options.redis
-      ? () => undefined
-      : getL1;
+    this.#redis = new RedisGuard(
+      { redis: options.redis },
+      (op, error) => this.#logLine({ event: "swr_error", op, error: message(error) }),
+    );
+    this.#l1 = l1Source(options.l1, options.redis !== undefined);
     this.#clock = options.clock ?? Date.now;
     this.#fill = checkFillPolicy(`swr:${options.tenant}`, options.fill ?? DEFAULT_FILL);
     this.#log = options.log ?? ((line) => console.error(line));
@@ -189,7 +187,9 @@ export class StaleWhileRevalidate {
       nextBoundaryMs: (bucket + 1) * windowMs,
     });
     const read = await this.#read(key);
-    const stored = read && this.#stalePending(key, read) ? { ...read, bucket: -1 } : read;
+    const stored = read && this.#pending.covers(key, read.computedAt)
+      ? { ...read, bucket: -1 }
+      : read;
     // A value from this window, or from a later one (another process whose clock is ahead):
     // fresh. Counting a later window as stale would make two skewed processes refresh it
     // back and forth.
@@ -214,14 +214,12 @@ export class StaleWhileRevalidate {
     const at = this.#clock();
     for (const [k, entry] of this.#memory) if (key === undefined || k === key) entry.bucket = -1;
     if (await this.#invalidateInRedis(key)) return { status: "invalidated" };
-    if (key === undefined) this.#pendingAllAt = at;
-    else this.#pending.set(key, at);
+    this.#pending.add(key, at);
     this.#logLine({
       event: "swr_invalidate_pending",
       key: key ?? "*",
       effect: "Redis unreachable: stale in this process now; retrying in Redis",
     });
-    this.#scheduleRetry();
     return { status: "pending" };
   }
 
@@ -229,138 +227,106 @@ export class StaleWhileRevalidate {
   async #invalidateInRedis(key?: string): Promise<boolean> {
     if (key !== undefined) {
       const redisKey = this.keyFor(key);
-      const client = this.#client(redisKey);
-      if (!client) return false;
-      try {
-        await this.#call(client, client.hSet(redisKey, "bucket", "-1"), redisKey);
-        this.#l1()?.delete(redisKey);
-        return true;
-      } catch (error) {
-        this.#logLine({ event: "swr_error", op: "invalidate", error: message(error) });
-        return false;
-      }
-    }
-    const client = this.#redis();
-    if (!client) return false;
-    // Every master (one node: itself), in parallel; a master that fails is logged.
-    const done = await Promise.all(
-      mastersOf(client).map(async (master) => {
-        const call = <R>(command: Promise<R>) =>
-          withDeadline(master.shard, redisCommandTimeoutMs(), 1000, command);
-        try {
-          const node = await call(master.connect());
-          const scan = { MATCH: `swr:${escapeGlob(this.tenant)}:*`, TYPE: "hash", COUNT: 500 };
-          for await (const keys of scanNode(node, scan, call)) {
-            await Promise.all(keys.map((k) => call(node.hSet(k, "bucket", "-1"))));
-          }
+      return await this.#redis.attempt(
+        redisKey,
+        { op: "invalidate", skipped: false },
+        async (client, call) => {
+          await call(client.hSet(redisKey, "bucket", "-1"));
+          this.#l1()?.delete(redisKey);
           return true;
-        } catch (error) {
-          this.#logLine({
-            event: "swr_error",
-            op: "invalidate",
-            node: master.address,
-            error: message(error),
-          });
-          return false;
-        }
-      }),
+        },
+      );
+    }
+    const client = this.#redis.redis;
+    if (!client) return false;
+    // Every master (one node: itself), in parallel, even while its breaker is open; a
+    // master that fails is logged.
+    const done = await Promise.all(
+      mastersOf(client).map((master) =>
+        this.#redis.attemptOn(
+          master.shard,
+          {
+            op: null,
+            skipped: false,
+            checkBreaker: false,
+            failed: (error) => {
+              this.#logLine({
+                event: "swr_error",
+                op: "invalidate",
+                node: master.address,
+                error: message(error),
+              });
+              return false;
+            },
+          },
+          async (call) => {
+            const node = await call(master.connect());
+            const scan = { MATCH: `swr:${escapeGlob(this.tenant)}:*`, TYPE: "hash", COUNT: 500 };
+            for await (const keys of scanNode(node, scan, call)) {
+              await Promise.all(keys.map((k) => call(node.hSet(k, "bucket", "-1"))));
+            }
+            return true;
+          },
+        )
+      ),
     );
     this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
     return done.every(Boolean);
   }
 
-  /** Retries pending invalidations until they land (an unref'd timer, 250 ms to 5 s). */
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
-    const timer = setTimeout(async () => {
-      this.#retryTimer = undefined;
-      if (this.#pendingAllAt !== undefined && await this.#invalidateInRedis()) {
-        this.#pendingAllAt = undefined;
-        this.#pending.clear();
-      }
-      for (const key of [...this.#pending.keys()]) {
-        if (await this.#invalidateInRedis(key)) this.#pending.delete(key);
-      }
-      if (this.#pendingAllAt !== undefined || this.#pending.size > 0) {
-        this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, 5000);
-        this.#scheduleRetry();
-      } else this.#retryDelayMs = 250;
-    }, this.#retryDelayMs);
-    const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-    if (typeof timer === "number") deno?.unrefTimer?.(timer);
-    this.#retryTimer = timer;
-  }
-
-  /** Whether a pending invalidation makes `entry` of `key` stale (computed before it). */
-  #stalePending(key: string, entry: Entry): boolean {
-    const at = Math.max(this.#pendingAllAt ?? -Infinity, this.#pending.get(key) ?? -Infinity);
-    return entry.computedAt <= at;
-  }
-
-  /** The client when Redis is usable for `key` now (the breaker of its node closed). */
-  #client(key: string): RedisClient | undefined {
-    const client = this.#redis();
-    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
-  }
-
-  #call<R>(client: RedisClient, command: Promise<R>, key: string): Promise<R> {
-    return withDeadline(shardOf(client, key), redisCommandTimeoutMs(), 1000, command);
-  }
-
   async #read(key: string): Promise<Entry | undefined> {
     const redisKey = this.keyFor(key);
-    const client = this.#client(redisKey);
-    if (!client) return this.#memory.get(key);
-    const l1 = this.#l1();
-    const local = l1?.get<Entry>(redisKey);
-    if (local) return local;
-    const epoch = l1?.epoch ?? 0;
-    try {
-      const [bucket, computedAt, raw] = await this.#call(
-        client,
-        client.hmGet(redisKey, ["bucket", "computedAt", "value"]),
-        redisKey,
-      ) as (string | null)[];
-      if (bucket === null || computedAt === null || raw === null) return undefined;
-      const entry = {
-        bucket: Number(bucket),
-        computedAt: Number(computedAt),
-        value: JSON.parse(raw),
-      };
-      if (!Number.isFinite(entry.bucket) || !Number.isFinite(entry.computedAt)) return undefined;
-      l1?.set(redisKey, entry, raw.length * 2, epoch);
-      return entry;
-    } catch (error) {
-      // Redis down, or a foreign/broken value: the in-memory copy (if any) serves.
-      if (!String(message(error)).startsWith("WRONGTYPE") && !(error instanceof SyntaxError)) {
-        this.#logLine({ event: "swr_error", op: "read", error: message(error) });
-      }
-      return this.#memory.get(key);
-    }
+    return await this.#redis.attempt(
+      redisKey,
+      {
+        op: null,
+        skipped: this.#memory.get(key),
+        // Redis down, or a foreign/broken value: the in-memory copy (if any) serves.
+        failed: (error) => {
+          if (!String(message(error)).startsWith("WRONGTYPE") && !(error instanceof SyntaxError)) {
+            this.#logLine({ event: "swr_error", op: "read", error: message(error) });
+          }
+          return this.#memory.get(key);
+        },
+      },
+      async (client, call) => {
+        const l1 = this.#l1();
+        const local = l1?.get<Entry>(redisKey);
+        if (local) return local;
+        const epoch = l1?.epoch ?? 0;
+        const [bucket, computedAt, raw] = await call(
+          client.hmGet(redisKey, ["bucket", "computedAt", "value"]),
+        ) as (string | null)[];
+        if (bucket === null || computedAt === null || raw === null) return undefined;
+        const entry = {
+          bucket: Number(bucket),
+          computedAt: Number(computedAt),
+          value: JSON.parse(raw),
+        };
+        if (!Number.isFinite(entry.bucket) || !Number.isFinite(entry.computedAt)) return undefined;
+        l1?.set(redisKey, entry, raw.length * 2, epoch);
+        return entry;
+      },
+    );
   }
 
   /** Stores an entry (in memory always, in Redis when reachable); `false` if Redis refused it. */
   async #write(key: string, entry: Entry): Promise<boolean> {
     this.#memory.set(key, entry);
     const redisKey = this.keyFor(key);
-    const client = this.#client(redisKey);
-    if (!client) return true;
-    try {
-      await this.#call(
-        client,
-        client.hSet(redisKey, {
+    return await this.#redis.attempt(
+      redisKey,
+      { op: "write", skipped: true, failed: () => false },
+      async (client, call) => {
+        await call(client.hSet(redisKey, {
           bucket: String(entry.bucket),
           computedAt: String(entry.computedAt),
           value: JSON.stringify(entry.value),
-        }),
-        redisKey,
-      );
-      this.#l1()?.delete(redisKey);
-      return true;
-    } catch (error) {
-      this.#logLine({ event: "swr_error", op: "write", error: message(error) });
-      return false;
-    }
+        }));
+        this.#l1()?.delete(redisKey);
+        return true;
+      },
+    );
   }
 
   /**
@@ -373,30 +339,23 @@ export class StaleWhileRevalidate {
    */
   async #lockOnce(key: string, what: string): Promise<(() => void) | undefined> {
     const lockKey = this.lockKeyFor(key, what);
-    const client = this.#client(lockKey);
     const token = crypto.randomUUID();
-    if (client) {
-      try {
-        const reply = await this.#call(
-          client,
-          client.set(lockKey, token, {
-            condition: "NX",
-            expiration: { type: "PX", value: this.#fill.leaseMs },
-          }),
-          lockKey,
-        );
+    const fleet = await this.#redis.attempt(
+      lockKey,
+      LOCK_IN_PROCESS_WHEN_UNREACHABLE,
+      async (client, call) => {
+        const reply = await call(client.set(lockKey, token, {
+          condition: "NX",
+          expiration: { type: "PX", value: this.#fill.leaseMs },
+        }));
         if (reply !== "OK") return undefined;
         return () => {
-          this.#call(
-            client,
-            client.eval(RELEASE, { keys: [lockKey], arguments: [token] }),
-            lockKey,
-          ).catch(() => {});
+          this.#redis.call(lockKey, client.eval(RELEASE, { keys: [lockKey], arguments: [token] }))
+            .catch(() => {});
         };
-      } catch {
-        // fall through to the in-process lock
-      }
-    }
+      },
+    );
+    if (fleet !== IN_PROCESS) return fleet;
     const now = this.#clock();
     for (const [k, expiry] of this.#memoryLocks) if (expiry <= now) this.#memoryLocks.delete(k);
     if (this.#memoryLocks.has(lockKey)) return undefined;

@@ -8,12 +8,8 @@
  */
 import { LRUCache } from "lru-cache";
 import { registerCache } from "./_registry.ts";
-import {
-  type StoreRead,
-  VersionedCache,
-  type VersionedCacheOptions,
-  type WriteResult,
-} from "./_versioned_cache.ts";
+import { VersionedCache } from "./_versioned_cache.ts";
+import type { StoreRead, VersionedCacheOptions, WriteResult } from "./_store_contract.ts";
 import { ANY_VERSION, type ClearResult, type HashFuncs } from "./types.ts";
 
 /** Options of {@linkcode TimCacheB}. */

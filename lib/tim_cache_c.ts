@@ -11,118 +11,42 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { LRUCache } from "lru-cache";
-import { observed, reportOperation } from "./observe.ts";
 import { registerCache } from "./_registry.ts";
-import {
-  type FillResult,
-  type MissContext,
-  type StoreRead,
-  VersionedCache,
-  type VersionedCacheOptions,
-  type WriteResult,
-} from "./_versioned_cache.ts";
+import { VersionedCache } from "./_versioned_cache.ts";
+import type { FillResult, MissContext, StoreRead, WriteResult } from "./_store_contract.ts";
 import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
 import {
   beginFence,
-  bumpGeneration,
   type Fence,
   fencedDelete,
   fencedWrite,
   type FencedWriteResult,
   generationKeyFor,
 } from "./_fence.ts";
-import { type FillLogFields, fleetFill } from "./_fleet_fill.ts";
+import { fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
-import { breakerClosed, withDeadline } from "./_guard.ts";
-import {
-  type ClearStart,
-  drainIndex,
-  type IndexClient,
-  indexKeyFor,
-  markComplete,
-  startClear,
-} from "./_key_index.ts";
-import { byMaster, groupBySlot, isCluster, mastersOf, shardOf } from "./_cluster.ts";
+import { DAY_S, type TimCacheCOptions } from "./_tim_cache_c_options.ts";
+import { RedisGuard } from "./_guard.ts";
+import { indexKeyFor } from "./_key_index.ts";
+import { isCluster } from "./_cluster.ts";
 import { deepFreeze } from "./_freeze.ts";
+import { PendingClears } from "./_pending_clears.ts";
+import { CacheReport, hashOf } from "./_cache_report.ts";
+import { forgetRefresh, refreshDue } from "./_ttl_refresh.ts";
+import { clearAllInRedis } from "./_clear_all.ts";
+import { readMany } from "./_batch_read.ts";
 import type { L1Cache } from "./l1.ts";
-import { getL1, getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import { l1Source } from "./redis.ts";
 import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
-const DAY_S = 24 * 60 * 60;
+export type { TimCacheCOptions };
 
-/**
- * When this process last refreshed a key's TTL (epoch ms), for at most 100,000 keys, shared
- * by every cache of the process (keys carry their prefix) and created on first use: an
- * LRU allocates its slots up front.
- */
-let lastRefresh: LRUCache<string, number> | undefined;
-
-/** Options of {@linkcode TimCacheC}. */
-export interface TimCacheCOptions extends VersionedCacheOptions {
-  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
-  /**
-   * Store without a TTL and never refresh one: for immutable records (content-addressed
-   * or finished). Bounded by Redis's `maxmemory` eviction only. @default {false}
-   */
-  persistent?: boolean;
-  /** Shortest write TTL, in seconds. @default {15 days} */
-  minWriteTtlS?: number;
-  /** Longest write TTL, in seconds. @default {30 days} */
-  maxWriteTtlS?: number;
-  /** TTL set again on a hit, in seconds. @default {30 days} */
-  readRefreshTtlS?: number;
-  /**
-   * A process refreshes a key's TTL on a hit at most once per this many seconds (so the
-   * TTL stays above `readRefreshTtlS` minus this while the key is read). The refresh is a
-   * write: Redis invalidates the key in every process's L1 (client tracking), so
-   * refreshing on every hit would empty the L1s. A rewrite by this process resets it; a
-   * rewrite by another process is refreshed at most this late. @default {1 day}
-   */
-  readRefreshSlackS?: number;
-  /**
-   * Values whose JSON is longer than this are stored compressed (deflate-raw level 6,
-   * base64, prefix `z1:`; see docs/performance.md for the codec measurements), in bytes.
-   * @default {4096}
-   */
-  compressAboveBytes?: number;
-  /**
-   * Values longer than this once encoded are not stored (reported as `set`/`too_large`),
-   * and stored entries that would inflate past it are broken (a miss), in bytes.
-   * @default {16 MiB}
-   */
-  maxValueBytes?: number;
-  /**
-   * Keys deleted per command during `clearAll`: members read from the cache's key index
-   * (SSCAN COUNT) and unlinked per UNLINK (one node, `_key_index.ts`), or keys asked per `SCAN` and
-   * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
-   * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
-   * @default {100}
-   */
-  clearBatchSize?: number;
-  /**
-   * The in-process L1 in front of Redis; `false` for none.
-   * @default {getL1() when `redis` is not given, else none}
-   */
-  l1?: L1Cache | false;
-  /** Reply deadline of each Redis call, in ms. @default {redisCommandTimeoutMs()} */
-  commandTimeoutMs?: number;
-  /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
-  breakerMs?: number;
-  /**
-   * Coordinate `getOrSet` misses across processes with the fleet fill lock (see
-   * `_fleet_fill.ts`). Without it, a miss is coordinated within this process only.
-   */
-  fill?: FillPolicy;
-  /**
-   * Receives JSON lines: Redis failures (at most one per second per cache), one
-   * `cache_fill` line per `getOrSet` miss (its outcome, waited and compute ms), and one
-   * `cache_clear` line per clear.
-   */
-  log?: (line: string) => void;
-}
+const UNAVAILABLE: StoreRead<never> = { kind: "unavailable" };
+const MISS: StoreRead<never> = { kind: "miss" };
+/** How each guarded call of the cache falls back (see `RedisGuard.attempt`). */
+const READ = { op: "get", skipped: UNAVAILABLE };
+const EXPIRE = { op: "expire", skipped: undefined };
+const DISCARD = { op: "del", skipped: undefined, checkBreaker: false };
 
 /**
  * A versioned cache in Redis with in-process and (with a fill policy) fleet-wide single
@@ -151,21 +75,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #keyPrefix: string;
   readonly #generationKey: string;
   readonly #indexKey: string;
-  readonly #redis: () => RedisClient | undefined;
+  readonly #redis: RedisGuard;
   readonly #minWriteTtlS: number;
   readonly #maxWriteTtlS: number;
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
   readonly #clearBatchSize: number;
-  readonly #log: (line: string) => void;
-  readonly #commandTimeoutMs: number | undefined;
-  readonly #breakerMs: number;
+  readonly #report: CacheReport;
   readonly #fill: FillPolicy | undefined;
   readonly #l1: () => L1Cache | undefined;
   readonly #limits: { compressAboveBytes: number; maxValueBytes: number };
   readonly #persistent: boolean;
   readonly #pending: PendingClears;
-  #lastErrorLogMs = 0;
 
   /**
    * A Redis-backed versioned cache named `prefix`.
@@ -203,24 +124,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#keyPrefix = `cache:${prefix}:`;
     this.#generationKey = generationKeyFor(this.#keyPrefix);
     this.#indexKey = indexKeyFor(this.#keyPrefix);
-    this.#redis = options.redis ?? getRedis;
+    this.#redis = new RedisGuard(options, (op, error) => this.#report.error(op, error));
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 100;
-    this.#log = options.log ?? ((line) => console.error(line));
-    this.#commandTimeoutMs = options.commandTimeoutMs;
-    this.#breakerMs = options.breakerMs ?? 1000;
+    this.#report = new CacheReport(prefix, options.log ?? ((line) => console.error(line)));
     this.#fill = options.fill && checkFillPolicy(prefix, options.fill);
-    const l1 = options.l1;
-    this.#l1 = l1 === false
-      ? () => undefined
-      : l1
-      ? () => l1
-      : options.redis
-      ? () => undefined
-      : getL1;
+    this.#l1 = l1Source(options.l1, options.redis !== undefined);
     if (!(this.#minWriteTtlS > 0 && this.#minWriteTtlS <= this.#maxWriteTtlS)) {
       throw new RangeError(
         `Cannot create cache '${prefix}': write TTL bounds (${this.#minWriteTtlS} s, ` +
@@ -229,7 +141,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     this.#pending = new PendingClears(
       (key) => this.#deleteInRedis(key),
-      () => this.#deleteAllInRedis(),
+      () =>
+        clearAllInRedis({
+          redis: this.#redis,
+          keyPrefix: this.#keyPrefix,
+          generationKey: this.#generationKey,
+          indexKey: this.#indexKey,
+          batchSize: this.#clearBatchSize,
+          report: (op, error) => this.#report.error(op, error),
+        }),
     );
     registerCache(this);
   }
@@ -262,26 +182,6 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /**
-   * The client when Redis is usable now for `key` (connected; the breaker of the node
-   * serving `key` closed), else `undefined`.
-   */
-  #client(key: string): RedisClient | undefined {
-    const client = this.#redis();
-    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
-  }
-
-  /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
-  #call = <R>(key: string, command: Promise<R>): Promise<R> => {
-    const client = this.#redis();
-    return this.#guard(client ? shardOf(client, key) : this, command);
-  };
-
-  #guard<R>(shard: object, call: Promise<R>): Promise<R> {
-    const timeoutMs = this.#commandTimeoutMs ?? redisCommandTimeoutMs();
-    return withDeadline(shard, timeoutMs, this.#breakerMs, call);
-  }
-
-  /**
    * An L1 hit, only while Redis is usable for the key: the L1 is coherent through Redis's
    * invalidations, which a disconnected (or stalled) connection does not deliver.
    */
@@ -289,7 +189,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const l1 = this.#l1();
     if (!l1 || this.#pending.covers(uniquenessHash)) return undefined;
     const key = this.keyFor(uniquenessHash);
-    if (!this.#client(key)) return undefined;
+    if (!this.#redis.client(key)) return undefined;
     const local = l1.get<Entry<T>>(key);
     return local && (version === ANY_VERSION || local.versionHash === version)
       ? local.data
@@ -297,35 +197,33 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /** Reads one entry from the L1 or Redis; a broken entry is a miss. */
-  protected async readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
-    if (this.#pending.covers(uniquenessHash)) return { kind: "unavailable" };
+  protected readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
+    if (this.#pending.covers(uniquenessHash)) return Promise.resolve(UNAVAILABLE);
     const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return { kind: "unavailable" };
-    // The L1 was asked already (`peekLocal`, before the flight was registered).
-    const l1 = this.#l1();
-    const epoch = l1?.epoch ?? 0;
-    let raw: string | null;
-    try {
-      raw = await this.#call(key, client.get(key)) as string | null;
-    } catch (error) {
-      if (String((error as Error)?.message).startsWith("WRONGTYPE")) {
-        this.#discard(client, key); // a foreign value under our key
-        return { kind: "miss" };
+    // Not an async method: the hit path saves a frame (the guard never throws).
+    return this.#redis.attempt(key, READ, async (client, call) => {
+      // The L1 was asked already (`peekLocal`, before the flight was registered).
+      const l1 = this.#l1();
+      const epoch = l1?.epoch ?? 0;
+      let raw: string | null;
+      try {
+        raw = await call(client.get(key)) as string | null;
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith("WRONGTYPE")) throw error;
+        this.#discard(key); // a foreign value under our key
+        return MISS;
       }
-      this.#report("get", error);
-      return { kind: "unavailable" };
-    }
-    if (raw === null) return { kind: "miss" };
-    const entry = this.#decode(raw, uniquenessHash);
-    if (!entry) {
-      // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
-      // would inflate past maxValueBytes) is a miss, and is removed.
-      this.#discard(client, key);
-      return { kind: "miss" };
-    }
-    if (l1) l1.set(key, deepFreeze(entry), raw.length * 2, epoch);
-    return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
+      if (raw === null) return MISS;
+      const entry = this.#decode(raw, uniquenessHash);
+      if (!entry) {
+        // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
+        // would inflate past maxValueBytes) is a miss, and is removed.
+        this.#discard(key);
+        return MISS;
+      }
+      if (l1) l1.set(key, deepFreeze(entry), raw.length * 2, epoch);
+      return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
+    });
   }
 
   /**
@@ -336,37 +234,24 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    */
   protected touchEntry(uniquenessHash: string): void {
     const key = this.keyFor(uniquenessHash);
-    if (!this.#refreshDue(key)) return;
+    if (this.#persistent || !refreshDue(key, this.#readRefreshSlackS)) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
-    const client = this.#client(key);
-    if (!client) return;
-    this.#call(key, client.expire(key, this.#readRefreshTtlS))
-      .catch((error: unknown) => this.#report("expire", error));
-  }
-
-  /** Whether `key`'s TTL should be refreshed now (and records that it is). */
-  #refreshDue(key: string): boolean {
-    if (this.#persistent) return false;
-    const refreshedAt = (lastRefresh ??= new LRUCache<string, number>({ max: 100_000 }));
-    const last = refreshedAt.get(key);
-    const now = Date.now();
-    if (last !== undefined && now - last < this.#readRefreshSlackS * 1000) return false;
-    refreshedAt.set(key, now);
-    return true;
+    this.#redis.attempt(
+      key,
+      EXPIRE,
+      (client, call) => call(client.expire(key, this.#readRefreshTtlS)),
+    );
   }
 
   /** The fence stamp of a fill of `uniquenessHash` starting now (see `_fence.ts`). */
   protected override async beginFill(uniquenessHash: string): Promise<Fence | undefined> {
     if (this.#pending.covers(uniquenessHash)) return undefined;
     const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return undefined;
-    try {
-      return await beginFence(client, this.#call, key, this.#generationKey);
-    } catch (error) {
-      this.#report("fence", error);
-      return undefined;
-    }
+    return await this.#redis.attempt(
+      key,
+      { op: "fence", skipped: undefined },
+      (client) => beginFence(client, this.#redis.call, key, this.#generationKey),
+    );
   }
 
   /** Writes one entry to Redis (fenced against clears that started later), with the jittered write TTL. */
@@ -394,60 +279,50 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   ): Promise<FencedWriteResult | "unavailable" | "error" | "too_large" | "unencodable"> {
     const key = this.keyFor(uniquenessHash);
     if (this.#pending.covers(uniquenessHash)) return "unavailable";
-    const client = this.#client(key);
-    if (!client) return "unavailable";
     const started = performance.now();
-    const encoded = encodeEntry(versionHash, data, this.#limits);
-    if ("refused" in encoded) {
-      this.#reportSet(key, encoded.refused, started);
-      return encoded.refused; // the cache works; this value is just not kept
-    }
-    try {
-      const written = await fencedWrite(client, this.#call, {
-        dataKey: key,
-        generationKey: this.#generationKey,
-        cluster: isCluster(client),
-        fence,
-        value: encoded.stored,
-        ttlS: this.#persistent ? 0 : this.writeTtlS(),
-        lock,
-        index: { key: this.#indexKey, member: uniquenessHash },
-      });
-      this.#l1()?.delete(key);
-      lastRefresh?.delete(key); // a rewritten entry gets its read refresh on the next hit
-      this.#reportSet(
-        key,
-        written === "written" ? "stored" : written,
-        started,
-        encoded.stored.length,
-      );
-      return written;
-    } catch (error) {
-      this.#report("set", error);
-      this.#reportSet(key, "error", started);
-      return "error";
-    }
-  }
-
-  #reportSet(key: string, result: string, started: number, bytes?: number): void {
-    if (!observed()) return;
-    reportOperation({
-      cache: this.prefix,
-      op: "set",
-      result,
-      latencyMs: performance.now() - started,
+    const failed = () => {
+      this.#report.set(key, "error", started);
+      return "error" as const;
+    };
+    return await this.#redis.attempt(
       key,
-      detail: bytes === undefined ? undefined : { bytes },
-    });
+      { op: "set", skipped: "unavailable" as const, failed },
+      async (client) => {
+        const encoded = encodeEntry(versionHash, data, this.#limits);
+        if ("refused" in encoded) {
+          this.#report.set(key, encoded.refused, started);
+          return encoded.refused; // the cache works; this value is just not kept
+        }
+        const written = await fencedWrite(client, this.#redis.call, {
+          dataKey: key,
+          generationKey: this.#generationKey,
+          cluster: isCluster(client),
+          fence,
+          value: encoded.stored,
+          ttlS: this.#persistent ? 0 : this.writeTtlS(),
+          lock,
+          index: { key: this.#indexKey, member: uniquenessHash },
+        });
+        this.#l1()?.delete(key);
+        forgetRefresh(key); // a rewritten entry gets its read refresh on the next hit
+        this.#report.set(
+          key,
+          written === "written" ? "stored" : written,
+          started,
+          encoded.stored.length,
+        );
+        return written;
+      },
+    );
   }
 
   /** Deletes one entry in Redis and in this process's L1 (pending, retried, while Redis is unusable). */
   protected async deleteEntry(uniquenessHash: string): Promise<ClearResult> {
     this.#l1()?.delete(this.keyFor(uniquenessHash));
-    lastRefresh?.delete(this.keyFor(uniquenessHash));
+    forgetRefresh(this.keyFor(uniquenessHash));
     const started = performance.now();
     const result = await this.#pending.clear(uniquenessHash);
-    this.#logClear(hashOf(this.keyFor(uniquenessHash)), result, started);
+    this.#report.clear(hashOf(this.keyFor(uniquenessHash)), result, started);
     return result;
   }
 
@@ -456,137 +331,18 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#l1()?.deletePrefix(this.#keyPrefix);
     const started = performance.now();
     const result = await this.#pending.clearAll();
-    this.#logClear("all", result, started);
+    this.#report.clear("all", result, started);
     return result;
-  }
-
-  #logClear(scope: string, result: ClearResult, started: number): void {
-    this.#log(JSON.stringify({
-      event: "cache_clear",
-      cache: this.prefix,
-      scope,
-      status: result.status,
-      ...(result.deleted === undefined ? {} : { deleted: result.deleted }),
-      ms: round1(performance.now() - started),
-      ...(result.status === "pending"
-        ? { effect: "Redis unreachable: this process bypasses the entries; retrying" }
-        : {}),
-    }));
   }
 
   /** Deletes and fences one key in Redis; `false` when Redis could not be reached. */
   async #deleteInRedis(uniquenessHash: string): Promise<boolean> {
     const key = this.keyFor(uniquenessHash);
-    const client = this.#client(key);
-    if (!client) return false;
-    try {
-      await fencedDelete(
-        client,
-        this.#call,
-        key,
-        this.producerTimeoutMs + 60_000,
-        isCluster(client),
-      );
+    return await this.#redis.attempt(key, { op: "del", skipped: false }, async (client) => {
+      const graceMs = this.producerTimeoutMs + 60_000;
+      await fencedDelete(client, this.#redis.call, key, graceMs, isCluster(client));
       return true;
-    } catch (error) {
-      this.#report("del", error);
-      return false;
-    }
-  }
-
-  /**
-   * Moves the cache's generation (fencing every fill in flight), then deletes its keys.
-   * On one node with a complete key index (`_key_index.ts`), it reads the index a batch at
-   * a time and unlinks those keys, without scanning the keyspace. Otherwise (no trusted index, or a
-   * cluster): SCAN with MATCH on this cache's own prefix (never KEYS), UNLINK per batch; on
-   * a cluster every master is scanned, in parallel, and each batch is deleted with one
-   * UNLINK per slot. Resolves the number of keys deleted, or `undefined` when some master
-   * could not be reached (the clear is then pending).
-   */
-  async #deleteAllInRedis(): Promise<number | undefined> {
-    const client = this.#redis();
-    if (!client) return undefined;
-    const cluster = isCluster(client);
-    let start: ClearStart | undefined;
-    try {
-      if (cluster) await bumpGeneration(client, this.#call, this.#generationKey);
-      else if (!breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
-      else {
-        const call = <R>(command: Promise<R>) => this.#guard(client, command);
-        const keys = { generationKey: this.#generationKey, indexKey: this.#indexKey };
-        start = await startClear(client, call, keys);
-        if (start.mode === "index") return await this.#drainIndex(client);
-      }
-    } catch (error) {
-      this.#report("clear_all", error);
-      return undefined;
-    }
-    const deleted = await this.#scanAndUnlink(client);
-    if (deleted !== undefined && start?.mode === "scan") {
-      const call = <R>(command: Promise<R>) => this.#guard(client, command);
-      await markComplete(client, call, this.#indexKey, start.token)
-        .catch((error: unknown) => this.#report("clear_all", error));
-    }
-    return deleted;
-  }
-
-  /**
-   * Reads the draining index `clearBatchSize` members at a time and unlinks their keys
-   * (`drainIndex` in `_key_index.ts`).
-   */
-  async #drainIndex(client: RedisClient): Promise<number | undefined> {
-    const call = <R>(command: Promise<R>) => this.#guard(client, command);
-    const keys = { indexKey: this.#indexKey, keyPrefix: this.#keyPrefix };
-    try {
-      return await drainIndex(client as unknown as IndexClient, call, keys, this.#clearBatchSize);
-    } catch (error) {
-      // The rest stays in the draining set: the retry (PendingClears) scans.
-      this.#report("clear_all", error);
-      return undefined;
-    }
-  }
-
-  /** SCAN + UNLINK of this cache's keys on every master (see `#deleteAllInRedis`). */
-  async #scanAndUnlink(client: RedisClient): Promise<number | undefined> {
-    const match = escapeGlob(this.#keyPrefix) + "*";
-    const cluster = isCluster(client);
-    let deleted = 0;
-    let complete = true;
-    await Promise.all(
-      mastersOf(client).map(async (master) => {
-        if (!breakerClosed(master.shard)) {
-          this.#report("clear_all", new Error(`Redis ${master.address} skipped (breaker open)`));
-          complete = false;
-          return;
-        }
-        const call = <R>(command: Promise<R>) => this.#guard(master.shard, command);
-        try {
-          const node = await call(master.connect());
-          const scan = { MATCH: match, COUNT: this.#clearBatchSize };
-          const unlink = async (keys: string[]) => {
-            const groups = cluster ? groupBySlot(keys) : [keys];
-            const counts = await Promise.all(groups.map((group) => call(node.unlink(group))));
-            return counts.reduce((sum: number, n) => sum + Number(n), 0);
-          };
-          // Small commands, at most a SCAN and the previous batch's UNLINK in flight: another
-          // client's command waits behind one small command at most, and the round trips
-          // of the two overlap.
-          let cursor = "0";
-          let unlinking = Promise.resolve(0);
-          do {
-            const [reply, count] = await Promise.all([call(node.scan(cursor, scan)), unlinking]);
-            deleted += count;
-            cursor = String(reply.cursor);
-            unlinking = reply.keys.length > 0 ? unlink(reply.keys) : Promise.resolve(0);
-          } while (cursor !== "0");
-          deleted += await unlinking;
-        } catch (error) {
-          this.#report("clear_all", error);
-          complete = false;
-        }
-      }),
-    );
-    return complete ? deleted : undefined;
+    });
   }
 
   /**
@@ -607,68 +363,22 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     producer: (params: UniquenessParams, index: number) => Promise<T>,
   ): Promise<CacheResult<T>[]> {
     const started = performance.now();
-    const results: (CacheResult<T> | undefined)[] = new Array(requests.length);
-    const hashes = requests.map((r) => this.hashesOf(r.params, r.version));
-    const fetch: number[] = [];
-    for (const [index, { uniquenessHash, versionHash }] of hashes.entries()) {
-      const local = this.peekLocal(uniquenessHash, versionHash);
-      if (local !== undefined) {
-        results[index] = { value: local, outcome: "hit", lookupMs: 0, computeMs: 0 };
-      } else if (!this.#pending.covers(uniquenessHash)) fetch.push(index);
-    }
-    const client = this.#redis();
-    if (client && fetch.length > 0) {
-      const l1 = this.#l1();
-      const keys = [...new Set(fetch.map((i) => this.keyFor(hashes[i].uniquenessHash)))];
-      const epoch = l1?.epoch ?? 0;
-      const byKey = new Map<string, string | null>();
-      // One MGET (a cluster: one per slot, sent to each master's own connection, all
-      // masters at once). A master that is down, skipped or no longer serves a slot
-      // (MOVED) reads as not fetched: its keys fill through the normal path below.
-      await Promise.all(
-        byMaster(client, keys).map(async (master) => {
-          if (!breakerClosed(master.shard)) return;
-          try {
-            const node = await this.#guard(master.shard, master.connect());
-            await Promise.all(master.groups.map(async (group) => {
-              const values = await this.#guard(master.shard, node.mGet(group));
-              for (const [i, key] of group.entries()) byKey.set(key, values[i] as string | null);
-            }));
-          } catch (error) {
-            this.#report("mget", error);
-          }
-        }),
-      );
-      const hitKeys: string[] = [];
-      const lookupMs = performance.now() - started;
-      for (const index of fetch) {
-        const key = this.keyFor(hashes[index].uniquenessHash);
-        const raw = byKey.get(key);
-        const entry = raw ? this.#decode(raw, hashes[index].uniquenessHash) : undefined;
-        if (!entry || entry.versionHash !== hashes[index].versionHash) continue;
-        if (l1) l1.set(key, deepFreeze(entry), raw!.length * 2, epoch);
-        results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
-        hitKeys.push(key);
-      }
-      for (const key of hitKeys) this.touchEntry(key.slice(this.#keyPrefix.length));
-    }
-    const filled = await Promise.all(
-      requests.map((request, index) =>
-        results[index] ??
-          this.getOrSet(request.params, request.version, () => producer(request.params, index))
-      ),
-    );
-    if (observed()) {
-      for (const [index, result] of filled.entries()) {
-        reportOperation({
-          cache: this.prefix,
-          op: "get_many",
-          result: results[index] ? "hit" : result.outcome,
-          latencyMs: performance.now() - started,
-        });
-      }
-    }
-    return filled;
+    return await readMany({
+      cache: this.prefix,
+      started,
+      hashes: requests.map((r) => this.hashesOf(r.params, r.version)),
+      redis: this.#redis,
+      l1: this.#l1,
+      keyFor: (uniquenessHash) => this.keyFor(uniquenessHash),
+      peekLocal: (uniquenessHash, versionHash) => this.peekLocal(uniquenessHash, versionHash),
+      covered: (uniquenessHash) => this.#pending.covers(uniquenessHash),
+      decode: (raw, uniquenessHash) => this.#decode(raw, uniquenessHash),
+      touch: (uniquenessHash) => this.touchEntry(uniquenessHash),
+      fill: (index) => {
+        const { params, version } = requests[index];
+        return this.getOrSet(params, version, () => producer(params, index));
+      },
+    });
   }
 
   /**
@@ -678,12 +388,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   protected override async fillMiss(miss: MissContext<T>): Promise<FillResult<T>> {
     const policy = this.#fill;
     const dataKey = this.keyFor(miss.uniquenessHash);
-    const client = policy && !miss.unavailable ? this.#client(dataKey) : undefined;
+    const client = policy && !miss.unavailable ? this.#redis.client(dataKey) : undefined;
     const local = async (outcome: string): Promise<FillResult<T>> => {
       const started = performance.now();
       const result = await super.fillMiss(miss);
       const waitedMs = 0;
-      this.#logFill(miss, outcome, { waitedMs, computeMs: performance.now() - started });
+      this.#report.fill(dataKey, outcome, { waitedMs, computeMs: performance.now() - started });
       return result;
     };
     if (!policy || !client) return await local(policy ? "lock_error" : "no_policy");
@@ -691,7 +401,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       cache: this.prefix,
       policy,
       client,
-      call: (command) => this.#call(dataKey, command),
+      call: (command) => this.#redis.call(dataKey, command),
       dataKey,
       miss,
       decode: (raw) => this.#decode(raw, miss.uniquenessHash),
@@ -701,32 +411,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           token: lock.token,
         }).then((result) => result === "unavailable" ? "error" : result),
       localFill: () => local("lock_error"),
-      log: (outcome, fields) => this.#logFill(miss, outcome, fields),
+      log: (outcome, fields) => this.#report.fill(dataKey, outcome, fields),
     });
-  }
-
-  /** One JSON line per `getOrSet` miss (the key itself only as a short hash). */
-  #logFill(miss: MissContext<T>, outcome: string, fields: FillLogFields): void {
-    const key = this.keyFor(miss.uniquenessHash);
-    if (observed()) {
-      reportOperation({
-        cache: this.prefix,
-        op: "fill",
-        result: outcome,
-        latencyMs: fields.waitedMs + fields.computeMs,
-        key,
-        detail: { ...fields },
-      });
-    }
-    this.#log(JSON.stringify({
-      event: "cache_fill",
-      cache: this.prefix,
-      keyHash: hashOf(key),
-      outcome,
-      ...fields,
-      waitedMs: round1(fields.waitedMs),
-      computeMs: round1(fields.computeMs),
-    }));
   }
 
   /** A stored entry, if it is one of ours and belongs under `uniquenessHash`. */
@@ -735,113 +421,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     return entry && this.belongsTo(uniquenessHash, entry) ? entry : undefined;
   }
 
-  #discard(client: RedisClient, key: string): void {
-    this.#call(key, client.del(key)).catch((error: unknown) => this.#report("del", error));
+  /** Deletes a broken or foreign value under `key`, in the background. */
+  #discard(key: string): void {
+    this.#redis.attempt(key, DISCARD, (client, call) => call(client.del(key)));
   }
-
-  #report(op: string, error: unknown): void {
-    if (observed()) reportOperation({ cache: this.prefix, op, result: "error", latencyMs: 0 });
-    const now = Date.now();
-    if (now - this.#lastErrorLogMs < 1000) return;
-    this.#lastErrorLogMs = now;
-    this.#log(JSON.stringify({
-      event: "cache_error",
-      cache: this.prefix,
-      op,
-      error: String((error as Error)?.message ?? error),
-    }));
-  }
-}
-
-/**
- * Clears that could not reach Redis, retried in the background (backoff 250 ms to 5 s)
- * until they land. While one is pending, the cache treats what it covers as unavailable in
- * this process (never served, never written), so a clear is never silently undone. At most
- * 10,000 keys are remembered; past that, the whole cache is cleared instead.
- */
-class PendingClears {
-  readonly #keys = new Set<string>();
-  #all = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #delayMs = 250;
-
-  constructor(
-    private readonly deleteKey: (uniquenessHash: string) => Promise<boolean>,
-    private readonly deleteAll: () => Promise<number | undefined>,
-  ) {}
-
-  get size(): { keys: number; all: boolean } {
-    return { keys: this.#keys.size, all: this.#all };
-  }
-
-  /** Whether a pending clear covers `uniquenessHash`. */
-  covers(uniquenessHash: string): boolean {
-    return this.#all || (this.#keys.size > 0 && this.#keys.has(uniquenessHash));
-  }
-
-  async clear(uniquenessHash: string): Promise<ClearResult> {
-    if (this.#all) return { status: "pending" };
-    if (await this.deleteKey(uniquenessHash)) {
-      this.#keys.delete(uniquenessHash);
-      return { status: "cleared" };
-    }
-    if (this.#keys.size >= 10_000) this.#all = true;
-    else this.#keys.add(uniquenessHash);
-    this.#schedule();
-    return { status: "pending" };
-  }
-
-  async clearAll(): Promise<ClearResult> {
-    const deleted = await this.deleteAll();
-    if (deleted !== undefined) {
-      this.#all = false;
-      this.#keys.clear();
-      return { status: "cleared", deleted };
-    }
-    this.#all = true;
-    this.#keys.clear();
-    this.#schedule();
-    return { status: "pending" };
-  }
-
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = unref(setTimeout(async () => {
-      this.#timer = undefined;
-      if (this.#all) {
-        if (await this.deleteAll() !== undefined) this.#all = false;
-      } else {
-        for (const key of [...this.#keys]) {
-          if (await this.deleteKey(key)) this.#keys.delete(key);
-          else break;
-        }
-      }
-      if (this.#all || this.#keys.size > 0) {
-        this.#delayMs = Math.min(this.#delayMs * 2, 5000);
-        this.#schedule();
-      } else this.#delayMs = 250;
-    }, this.#delayMs));
-  }
-}
-
-/** A retry timer that does not keep the process alive. */
-function unref(timer: ReturnType<typeof setTimeout>): ReturnType<typeof setTimeout> {
-  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-  if (typeof timer === "number") deno?.unrefTimer?.(timer);
-  else (timer as { unref?(): void }).unref?.();
-  return timer;
-}
-
-/** A short hash of a key, for logs (12 hex digits of its SHA-256). */
-function hashOf(key: string): string {
-  return createHash("sha256").update(key).digest("hex").slice(0, 12);
-}
-
-function round1(ms: number): number {
-  return Math.round(ms * 10) / 10;
-}
-
-/** Escapes Redis glob metacharacters (`*`, `?`, `[`, `]`, `\`) so a pattern matches them literally. */
-export function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => "\\" + c);
 }

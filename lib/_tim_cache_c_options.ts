@@ -1,0 +1,78 @@
+/**
+ * The options of `TimCacheC`, with their units and defaults (re-exported by
+ * `tim_cache_c.ts`).
+ *
+ * @module
+ */
+import type { FillPolicy } from "./fill_policy.ts";
+import type { L1Cache } from "./l1.ts";
+import type { RedisClient } from "./redis.ts";
+import type { VersionedCacheOptions } from "./_store_contract.ts";
+
+/** One day, in seconds: the unit of the TTL defaults. */
+export const DAY_S = 24 * 60 * 60;
+
+/** Options of `TimCacheC`. */
+export interface TimCacheCOptions extends VersionedCacheOptions {
+  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
+  redis?: () => RedisClient | undefined;
+  /**
+   * Store without a TTL and never refresh one: for immutable records (content-addressed
+   * or finished). Bounded by Redis's `maxmemory` eviction only. @default {false}
+   */
+  persistent?: boolean;
+  /** Shortest write TTL, in seconds. @default {15 days} */
+  minWriteTtlS?: number;
+  /** Longest write TTL, in seconds. @default {30 days} */
+  maxWriteTtlS?: number;
+  /** TTL set again on a hit, in seconds. @default {30 days} */
+  readRefreshTtlS?: number;
+  /**
+   * A process refreshes a key's TTL on a hit at most once per this many seconds (so the
+   * TTL stays above `readRefreshTtlS` minus this while the key is read). The refresh is a
+   * write: Redis invalidates the key in every process's L1 (client tracking), so
+   * refreshing on every hit would empty the L1s. A rewrite by this process resets it; a
+   * rewrite by another process is refreshed at most this late. @default {1 day}
+   */
+  readRefreshSlackS?: number;
+  /**
+   * Values whose JSON is longer than this are stored compressed (deflate-raw level 6,
+   * base64, prefix `z1:`; see docs/performance.md for the codec measurements), in bytes.
+   * @default {4096}
+   */
+  compressAboveBytes?: number;
+  /**
+   * Values longer than this once encoded are not stored (reported as `set`/`too_large`),
+   * and stored entries that would inflate past it are broken (a miss), in bytes.
+   * @default {16 MiB}
+   */
+  maxValueBytes?: number;
+  /**
+   * Keys deleted per command during `clearAll`: members read from the cache's key index
+   * (SSCAN COUNT) and unlinked per UNLINK (one node, `_key_index.ts`), or keys asked per `SCAN` and
+   * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
+   * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
+   * @default {100}
+   */
+  clearBatchSize?: number;
+  /**
+   * The in-process L1 in front of Redis; `false` for none.
+   * @default {getL1() when `redis` is not given, else none}
+   */
+  l1?: L1Cache | false;
+  /** Reply deadline of each Redis call, in ms. @default {redisCommandTimeoutMs()} */
+  commandTimeoutMs?: number;
+  /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
+  breakerMs?: number;
+  /**
+   * Coordinate `getOrSet` misses across processes with the fleet fill lock (see
+   * `_fleet_fill.ts`). Without it, a miss is coordinated within this process only.
+   */
+  fill?: FillPolicy;
+  /**
+   * Receives JSON lines: Redis failures (at most one per second per cache), one
+   * `cache_fill` line per `getOrSet` miss (its outcome, waited and compute ms), and one
+   * `cache_clear` line per clear.
+   */
+  log?: (line: string) => void;
+}
