@@ -371,6 +371,81 @@ export async function runNational(o: NationalOptions): Promise<string> {
       bench,
     );
 
+    // --- Hits while cold computations occupy Postgres -----------------------------------------
+    const hitPo = "po_indicators_2024";
+    const hitUrl = app.url + itemsPath(DEMO_PROJECT_ID, hitPo);
+    const idle: Timed[] = [];
+    for (let i = 0; i < 200; i++) idle.push(await timedGet(hitUrl));
+    const unwarmed = fillers.slice(warmed);
+    const busy: Timed[] = [];
+    const coldUnderLoad: Timed[] = [];
+    let stopCold = false;
+    let nextCold = 0;
+    const coldWorkers = Array.from({ length: 10 }, async () => {
+      while (!stopCold && nextCold < unwarmed.length) {
+        const f = unwarmed[nextCold++];
+        coldUnderLoad.push(await timedGet(app.url + itemsPath(f.projectId, f.poId)));
+      }
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const tBusy = performance.now();
+    while (performance.now() - tBusy < 10_000) busy.push(await timedGet(hitUrl));
+    stopCold = true;
+    await Promise.all(coldWorkers);
+    const idleP99 = quantile(idle.map((r) => r.ms), 0.99);
+    const busyP99 = quantile(busy.map((r) => r.ms), 0.99);
+    add(
+      `\`${hitPo}\` HIT p50 / p99 idle vs while 10 cold filler computations run ` +
+        `(${coldUnderLoad.length} cold done meanwhile, cold p50 ` +
+        `${fmtMs(quantile(coldUnderLoad.map((r) => r.ms), 0.5))})`,
+      `idle ${fmtMs(quantile(idle.map((r) => r.ms), 0.5))} / ${fmtMs(idleP99)}; busy ` +
+        `${fmtMs(quantile(busy.map((r) => r.ms), 0.5))} / ${fmtMs(busyP99)} ` +
+        `(${(busyP99 / idleP99).toFixed(1)}x; ${countBy(busy)})`,
+      bench,
+    );
+
+    // --- Redis restarted under a running app: requests while it loads the AOF ---------------
+    const probeSet = [...cold].sort((a, b) => a[1].ms - b[1].ms).slice(0, 3).map(([id]) => id);
+    const t1 = performance.now();
+    await redis.stop();
+    const stoppedAt = performance.now();
+    redis = await startRedisProcess(spec);
+    const reloading = waitRedisReady(redis);
+    let reloadedAt = Infinity;
+    reloading.then((r) => reloadedAt = r.readyAt, () => {});
+    const underLoad: Timed[] = [];
+    for (let i = 0; performance.now() < reloadedAt; i++) {
+      const poId = probeSet[i % probeSet.length];
+      underLoad.push(await timedGet(app.url + itemsPath(DEMO_PROJECT_ID, poId), 120_000));
+    }
+    const reload = await reloading;
+    const whileLoading = underLoad.filter((p) =>
+      p.sentAt >= stoppedAt && p.sentAt < reload.readyAt
+    );
+    const failed = whileLoading.filter((p) => p.status === 0 || p.status >= 500);
+    add(
+      `Redis restarted under the running app (shutdown ${fmtMs(stoppedAt - t1)}, AOF load to ` +
+        `PONG ${fmtMs(reload.readyAt - stoppedAt)}): requests sent while it loaded`,
+      `${countBy(whileLoading)}; p50 ${fmtMs(quantile(whileLoading.map((r) => r.ms), 0.5))}, ` +
+        `slowest ${fmtMs(Math.max(0, ...whileLoading.map((r) => r.ms)))}` +
+        (failed.length > 0 ? `; ${failed.length} failed or 5xx` : "; no 5xx, no hang"),
+      "redis-cli -p $REDIS_PORT SHUTDOWN; redis-server $REDIS_DIR/redis.conf; curl … meanwhile",
+    );
+    let rehit = NaN;
+    for (let i = 0; i < 200; i++) {
+      const r = await timedGet(app.url + itemsPath(DEMO_PROJECT_ID, probeSet[0]));
+      if (r.xCache === "HIT") {
+        rehit = r.sentAt + r.ms - reload.readyAt;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    add(
+      "then: first HIT after Redis answered PONG (the app reconnects by itself)",
+      Number.isNaN(rehit) ? "no HIT within 200 tries" : fmtMs(rehit),
+      bench,
+    );
+
     // --- The default maxmemory on the warm set ------------------------------------------------
     const before = await redis.info();
     const keysBefore = Number(before.get("db0")?.match(/keys=(\d+)/)?.[1] ?? 0);
