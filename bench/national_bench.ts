@@ -146,9 +146,20 @@ function countBy(results: Timed[]): string {
   return [...counts].map(([k, n]) => `${n}× ${k}`).join(", ") || "none";
 }
 
-/** Runs the benchmark and returns the Markdown table (and notes). */
-export async function runNational(o: NationalOptions): Promise<string> {
-  const rows: string[][] = [["measure", "value", "command that reproduces it"]];
+/**
+ * Runs the benchmark and returns the Markdown table (and notes).
+ *
+ * @param o The options.
+ * @param rows Where the table's rows go as they are measured (header first); a caller that
+ *   catches an error can still print what was measured before it.
+ * @throws {Error} If a service does not come up, a cold request is not a 200 MISS, or a filler
+ *   request fails.
+ */
+export async function runNational(
+  o: NationalOptions,
+  rows: string[][] = [],
+): Promise<string> {
+  rows.push(["measure", "value", "command that reproduces it"]);
   const notes: string[] = [];
   const bench = `deno task bench:national --scale ${o.scale} --reuse`;
   const add = (measure: string, value: string, command = bench) =>
@@ -516,5 +527,12 @@ if (import.meta.main) {
     console.log(USAGE);
     Deno.exit(0);
   }
-  console.log(await runNational(options));
+  const rows: string[][] = [];
+  try {
+    console.log(await runNational(options, rows));
+  } catch (error) {
+    console.log(markdownTable(rows.length > 0 ? rows : [["nothing measured"]]));
+    console.error(error);
+    Deno.exit(1);
+  }
 }
