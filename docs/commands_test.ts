@@ -36,6 +36,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseChaosArgs } from "../chaos/args.ts";
+import { parseNationalArgs } from "../bench/national_bench.ts";
 import { SCENARIOS } from "../chaos/scenarios/mod.ts";
 import { buildProgram, main as wb } from "../cli/main.ts";
 import { memoryReporter } from "../cli/reporter.ts";
@@ -392,6 +393,15 @@ const RULES: Rule[] = [
     name: "deno task bench",
     match: isTask("bench"),
     check: notRun("about 6 minutes; its tables are in docs/performance.md"),
+  },
+  {
+    name: "deno task bench:national",
+    match: isTask("bench:national"),
+    check: notRun(
+      "a national load (about 27 M HMIS rows) and 1 GiB of cache, tens of minutes; its table is " +
+        "in docs/performance.md",
+      (args) => void parseNationalArgs(args),
+    ),
   },
   {
     name: "deno task start",
