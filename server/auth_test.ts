@@ -73,7 +73,8 @@ async function login(f: Fixture, email: string, isAdmin: boolean): Promise<strin
 }
 
 async function cacheKeys(f: Fixture): Promise<string[]> {
-  return (await f.redis.cli("--scan", "--pattern", "cache:*")).split("\n").filter(Boolean);
+  return (await f.redis.cli("--scan", "--pattern", "cache:*")).split("\n").filter(Boolean)
+    .sort(); // SCAN order is not stable
 }
 
 Deno.test("login link: works once, sets an HttpOnly SameSite=Strict session cookie; used, unknown or expired links are 401", async () => {
