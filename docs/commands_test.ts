@@ -443,6 +443,18 @@ const RULES: Rule[] = [
   },
   { name: "deno task registry:check", match: isTask("registry:check"), check: runTask() },
   {
+    name: "deno run -A bench/<file>.ts: the benchmark exists; not run",
+    match: (command) =>
+      command.argv[0] === "deno" && command.argv[1] === "run" &&
+      command.argv.some((a) => /^bench\/[a-z_]+\.ts$/.test(a)),
+    check: async (command) => {
+      const file = command.argv.find((a) => /^bench\/[a-z_]+\.ts$/.test(a))!;
+      assert.ok((await Deno.stat(join(REPO, file))).isFile, `${file} is missing`);
+      return "the benchmark exists; not run: benchmarks take minutes on a quiet machine and " +
+        "their tables are in docs/performance.md";
+    },
+  },
+  {
     name: "deno run -A chaos/repro/<file>.ts: the file exists; not run",
     match: (command) =>
       command.argv[0] === "deno" && command.argv[1] === "run" &&
