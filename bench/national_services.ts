@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { spawnDrained } from "./child.ts";
 import { redisConfigText } from "../cli/redis_config.ts";
 import { freePort } from "../lib/testing/redis_server.ts";
 
@@ -146,9 +147,9 @@ export interface AppProcess {
 /** Spawns `server/main.ts` on a free port with the benchmark's environment. */
 export function startApp(env: { databaseUrl: string; redisUrl: string }): AppProcess {
   const port = freePort();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
-    env: {
+  const { child, tail } = spawnDrained(
+    ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
+    {
       DENO_NO_UPDATE_CHECK: "1",
       PORT: String(port),
       HOST: "127.0.0.1",
@@ -159,21 +160,12 @@ export function startApp(env: { databaseUrl: string; redisUrl: string }): AppPro
       REDIS_LOG_LEVEL: "warn",
       WB_INSTANCE: "national",
     },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let tail = "";
-  (async () => {
-    const d = new TextDecoder();
-    for await (const chunk of child.stderr) {
-      tail = (tail + d.decode(chunk, { stream: true })).slice(-16384);
-    }
-  })().catch(() => {});
+    16384,
+  );
   let stopping: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}`,
-    tail: () => tail,
+    tail,
     stop() {
       stopping ??= (async () => {
         try {

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { spawnDrained } from "./child.ts";
 import { Buffer } from "node:buffer";
 import { createClient, type RedisClientType } from "redis";
 import { freePort } from "../lib/testing/redis_server.ts";
@@ -168,28 +169,6 @@ async function wrk(
     throw new Error(`wrk failed on ${url}:\n${text}${new TextDecoder().decode(out.stderr)}`);
   }
   return parseWrk(text);
-}
-
-/** A child process whose stderr is drained (kept: the last 8 KB, for error messages). */
-function spawnDrained(
-  args: string[],
-  env: Record<string, string>,
-): { child: Deno.ChildProcess; tail: () => string } {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    env,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  let tail = "";
-  (async () => {
-    const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) {
-      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-8192);
-    }
-  })().catch(() => {});
-  return { child, tail: () => tail };
 }
 
 async function waitForOk(url: string, timeoutMs: number, what: () => string): Promise<void> {

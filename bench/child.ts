@@ -1,0 +1,40 @@
+/**
+ * Child processes of the benchmarks: a `deno` child whose stderr is drained, so it never
+ * blocks on a full pipe, and whose last lines are kept for error messages.
+ *
+ * @module
+ */
+
+/** A spawned child and the tail of its stderr. */
+export interface DrainedChild {
+  child: Deno.ChildProcess;
+  /** The last `tailBytes` characters of its stderr. */
+  tail(): string;
+}
+
+/**
+ * Spawns `deno <args>` with `env`, stdin and stdout closed, stderr drained.
+ *
+ * @param tailBytes How much of stderr to keep, in characters. @default {8192}
+ */
+export function spawnDrained(
+  args: string[],
+  env: Record<string, string>,
+  tailBytes = 8192,
+): DrainedChild {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let tail = "";
+  (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      tail = (tail + decoder.decode(chunk, { stream: true })).slice(-tailBytes);
+    }
+  })().catch(() => {});
+  return { child, tail: () => tail };
+}
