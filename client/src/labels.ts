@@ -11,29 +11,12 @@
  * @module
  */
 
-/** How a measure's numbers are written. */
-export type NumberFormat = "integer" | "decimal" | "percent";
+import type { LabelsWire, MeasureLabel, NumberFormat } from "../../server/wire.ts";
 
-/** A measure: an aggregate over a value column. */
-export interface MeasureLabel {
-  label: string;
-  unit: string;
-  format: NumberFormat;
-}
+export type { MeasureLabel, NumberFormat } from "../../server/wire.ts";
 
-/** `GET /api/labels`. */
-export interface Labels {
-  version: string;
-  /** Group columns, e.g. `admin_area_3` → "LGA". */
-  columns: Record<string, string>;
-  adminLevels: Record<string, string>;
-  values: Record<string, { label: string; description: string }>;
-  aggregates: Record<string, string>;
-  /** Keyed `FUNC(prop)`, e.g. `AVG(count_adjusted)`. */
-  measures: Record<string, MeasureLabel>;
-  indicators: Record<string, string>;
-  periods: Record<string, string>;
-}
+/** `GET /api/labels` (the shape is defined once, in `server/wire.ts`). */
+export type Labels = LabelsWire;
 
 /** One value of `config.fetch.values`. */
 export interface FetchValue {

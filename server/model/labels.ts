@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { LabelsWire, MeasureLabel } from "../wire.ts";
 import type { Db } from "../db.ts";
 import {
   AGG_FUNCS,
@@ -20,38 +21,10 @@ import {
 } from "./fetch_config.ts";
 import { periodAddMonths } from "./period.ts";
 
-/** How a number of a measure is written: a count, a decimal, or a share (0 to 1) as a percentage. */
-export type NumberFormat = "integer" | "decimal" | "percent";
+export type { MeasureLabel, NumberFormat } from "../wire.ts";
 
-/** One measure: an aggregate over a value column. */
-export interface MeasureLabel {
-  /** e.g. "Average adjusted count". */
-  label: string;
-  /** What one unit is, e.g. "services per facility-month"; the axis title's parenthesis. */
-  unit: string;
-  /** How to write its numbers. */
-  format: NumberFormat;
-}
-
-/** What {@linkcode getLabels} returns. */
-export interface Labels {
-  /** The HMIS dataset version the labels belong to (its import counter). */
-  version: string;
-  /** A group column's name, e.g. `admin_area_3` → "LGA". */
-  columns: Record<DisaggregationColumn, string>;
-  /** Admin levels 1-4, e.g. 3 → "LGA". */
-  adminLevels: Record<"1" | "2" | "3" | "4", string>;
-  /** A value column's name, e.g. `count_adjusted` → "Adjusted count". */
-  values: Record<ValueProp, { label: string; description: string }>;
-  /** An aggregate's name, e.g. `AVG` → "Average". */
-  aggregates: Record<AggFunc, string>;
-  /** Every aggregate of every value column, keyed `FUNC(prop)`, e.g. `AVG(count_adjusted)`. */
-  measures: Record<string, MeasureLabel>;
-  /** Indicator labels by id, in the dataset's display order. */
-  indicators: Record<string, string>;
-  /** Month labels (`"Jan 2025"`) of every period of the dataset, keyed YYYYMM. */
-  periods: Record<string, string>;
-}
+/** What {@linkcode getLabels} returns: the wire shape, keyed by this model's names. */
+export type Labels = LabelsWire<DisaggregationColumn, "1" | "2" | "3" | "4", ValueProp, AggFunc>;
 
 /** Names of the group columns. Admin levels: Nigeria > state > LGA > ward. */
 export const COLUMN_LABELS: Record<DisaggregationColumn, string> = {
