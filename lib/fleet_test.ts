@@ -252,8 +252,8 @@ Deno.test({
   fn: async () => {
     await using redis = await startRedis();
     const policy: FillPolicy = { leaseMs: 2000, maxWaitMs: 60_000, pollMinMs: 5, pollMaxMs: 50 };
-    // A 4 s producer: the leader is found (up to 2 s on a loaded machine) and killed while
-    // it still computes; with 1.5 s it had once finished first, and nothing was taken over.
+    // A 4 s producer: the leader is found (polled for up to 2 s on a loaded machine) and
+    // killed while it surely still computes.
     const workers = await startFleet(redis.url, 4, 4000, "ok", policy);
     const client = await counter(redis.url);
     try {

@@ -35,8 +35,10 @@ Deno.serve({
   try {
     const result = await cache.getOrSet(key, "v1", async () => {
       await counter.incr(`runs:${key}`);
-      await counter.set(`leader:${key}`, String(Deno.pid));
+      // The start first: a test that sees `leader:<key>` and kills that process must find
+      // its start recorded (in the other order a kill between the two lost it).
       await counter.rPush(`starts:${key}`, `${Deno.pid}:${Date.now()}`);
+      await counter.set(`leader:${key}`, String(Deno.pid));
       await new Promise((r) => setTimeout(r, Number(producerMs)));
       if (mode === "throw") throw new Error("producer failed on purpose");
       return { key, v: "v1", by: Deno.pid };
