@@ -38,3 +38,25 @@ export function spawnDrained(
   })().catch(() => {});
   return { child, tail: () => tail };
 }
+
+/**
+ * Waits for `child` to exit, SIGKILLing it if it has not within `graceMs` (after the caller
+ * asked it to stop: a signal, or a `SHUTDOWN` for Redis).
+ */
+export async function exitWithin(child: Deno.ChildProcess, graceMs: number): Promise<void> {
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, graceMs);
+  await child.status;
+  clearTimeout(timer);
+}
+
+/** SIGTERM, then SIGKILL after `graceMs` (default 10 s); resolves when the child is gone. */
+export async function stopChild(child: Deno.ChildProcess, graceMs = 10_000): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  await exitWithin(child, graceMs);
+}

@@ -23,6 +23,7 @@
 import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { freePort, startRedis } from "../lib/testing/redis_server.ts";
+import { stopChild } from "./child.ts";
 import { createKanoDatabase } from "./kano_db.ts";
 import { quantile } from "./stats.ts";
 
@@ -56,14 +57,20 @@ async function hmisScans(): Promise<number> {
   return Number(row?.scans ?? 0);
 }
 
-/** Waits until the scan count stops moving (stats are flushed about once a second). */
+/**
+ * Waits until the scan count has stopped moving for 11 s: PostgreSQL 15's backends report
+ * their table statistics when they go idle, at most 10 s late (PGSTAT_IDLE_INTERVAL).
+ */
 async function settledScans(): Promise<number> {
   let last = await hmisScans();
-  for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 600));
+  let stableSince = performance.now();
+  while (performance.now() - stableSince < 11_000) {
+    await new Promise((r) => setTimeout(r, 1000));
     const now = await hmisScans();
-    if (now === last) return now;
-    last = now;
+    if (now !== last) {
+      last = now;
+      stableSince = performance.now();
+    }
   }
   return last;
 }
@@ -218,11 +225,6 @@ try {
     } --workers ${workers} --requests ${requests}`,
   );
 } finally {
-  for (const { child } of fleet) {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* gone */ }
-    await child.status;
-  }
+  await Promise.all(fleet.map(({ child }) => stopChild(child)));
   await sql.end();
 }

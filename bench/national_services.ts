@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { spawnDrained } from "./child.ts";
+import { exitWithin, spawnDrained, stopChild } from "./child.ts";
 import { redisConfigText } from "../cli/redis_config.ts";
 import { freePort } from "../lib/testing/redis_server.ts";
 
@@ -102,13 +102,7 @@ export async function startRedisProcess(spec: RedisSpec): Promise<RedisProcess> 
     log: () => Deno.readTextFile(`${spec.dir}/redis.log`).catch(() => ""),
     async stop() {
       await cli("SHUTDOWN");
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 60_000);
-      await child.status;
-      clearTimeout(timer);
+      await exitWithin(child, 60_000);
     },
     exited: child.status,
   };
@@ -167,18 +161,7 @@ export function startApp(env: { databaseUrl: string; redisUrl: string }): AppPro
     url: `http://127.0.0.1:${port}`,
     tail,
     stop() {
-      stopping ??= (async () => {
-        try {
-          child.kill("SIGTERM");
-        } catch { /* gone */ }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-        }, 10_000);
-        await child.status;
-        clearTimeout(timer);
-      })();
+      stopping ??= stopChild(child);
       return stopping;
     },
   };

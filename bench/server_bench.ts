@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { spawnDrained } from "./child.ts";
+import { spawnDrained, stopChild } from "./child.ts";
 import { Buffer } from "node:buffer";
 import { createClient, type RedisClientType } from "redis";
 import { freePort } from "../lib/testing/redis_server.ts";
@@ -184,19 +184,6 @@ async function waitForOk(url: string, timeoutMs: number, what: () => string): Pr
   throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${what()}`);
 }
 
-async function stop(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, 10_000);
-  await child.status;
-  clearTimeout(timer);
-}
-
 /** Runs `fn` with another server process (`env` plus a free `PORT`) up, then stops it. */
 async function withServer<R>(
   env: Record<string, string>,
@@ -212,7 +199,7 @@ async function withServer<R>(
     await waitForOk(`${base}/healthz`, 60_000, server.tail);
     return await fn(base);
   } finally {
-    await stop(server.child);
+    await stopChild(server.child);
   }
 }
 
@@ -463,12 +450,12 @@ export async function benchServer(
           : undefined,
         occupied,
       });
-      await stop(bare.child);
+      await stopChild(bare.child);
       bares.pop();
     }
   } finally {
-    for (const bare of bares) await stop(bare.child);
-    await stop(server.child);
+    for (const bare of bares) await stopChild(bare.child);
+    await stopChild(server.child);
     redis.destroy();
   }
   return cases;
