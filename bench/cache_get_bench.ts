@@ -10,6 +10,7 @@
 import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
 import { mean, ms, quantile } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** One measured row. */
 export interface GetHitRow {
@@ -62,7 +63,7 @@ export async function benchGetHit(
           versionHashFromParams: (v) => v,
           parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: d.v }),
         },
-        { redis: () => client, compressAboveBytes, log: () => {} },
+        { store: RedisStore.over(() => client), compressAboveBytes, log: () => {} },
       );
     // The default stores values above 4 KiB compressed; the raw floor reads the same entry
     // as plain JSON from its own key (JSON.parse of the compressed form would throw).

@@ -31,6 +31,7 @@ import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
 import { COMPLETE, indexKeyFor } from "../lib/_key_index.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** One clear. */
 export interface ClearAllRow {
@@ -178,7 +179,7 @@ export async function benchClearAll(
         versionHashFromParams: (v) => v,
         parseData: () => ({ shouldStore: false, uniquenessHash: "", versionHash: "" }),
       }, {
-        redis: () => client,
+        store: RedisStore.over(() => client),
         clearBatchSize,
         commandTimeoutMs: 10_000, // a slow batch must not end the clear early
         log: (line) => console.error(line),

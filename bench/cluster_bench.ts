@@ -14,6 +14,7 @@
 import { connectRedis, type RedisConnection, type RedisTarget, TimCacheC } from "../lib/mod.ts";
 import { itemsPayload } from "./cache_get_bench.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** One path on one target. */
 export interface ClusterBenchRow {
@@ -61,7 +62,7 @@ export async function benchCluster(
         uniquenessHashFromParams: (k) => k,
         versionHashFromParams: (v) => v,
         parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: d.v }),
-      }, { redis: () => redis.client, l1: false, log: () => {} });
+      }, { store: RedisStore.over(() => redis.client), l1: false, log: () => {} });
       targets.push({ name, cache });
     }
     const payload = itemsPayload(1024);

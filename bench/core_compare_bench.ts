@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { itemsPayload } from "./cache_get_bench.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 type Lib = typeof import("../lib/mod.ts");
 
@@ -76,7 +77,7 @@ async function makePath(lib: Lib, name: PathName, url: string, payload: unknown)
   });
   const prefix = `bench${crypto.randomUUID().slice(0, 8)}`;
   const cache = new lib.TimCacheC<string, string, Value>(prefix, funcs, {
-    redis: () => connection.ready(),
+    store: RedisStore.over(() => connection.ready()),
     l1: withL1 ? connection.l1 ?? false : false,
     log: () => {},
   });

@@ -13,6 +13,7 @@ import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
 import { itemsPayload } from "./cache_get_bench.ts";
 import { markdownTable, mean, ms, quantile } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** One measured path: latency of one batch of `keys` values. */
 export interface GetManyRow {
@@ -42,7 +43,7 @@ export async function benchGetMany(
       uniquenessHashFromParams: (k) => k,
       versionHashFromParams: (v) => v,
       parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: d.v }),
-    }, { redis: () => client, l1: false, persistent, log: () => {} });
+    }, { store: RedisStore.over(() => client), l1: false, persistent, log: () => {} });
   try {
     const cache = make("bench_many", false);
     const persistent = make("bench_many_p", true);

@@ -17,6 +17,7 @@ import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
 import { itemsPayload } from "./cache_get_bench.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** One path in one case. */
 export interface HitPathRow {
@@ -62,7 +63,7 @@ export async function benchHitPath(
           uniquenessHashFromParams: (k) => k,
           versionHashFromParams: (v) => v,
           parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: d.v }),
-        }, { redis: () => client, l1: false, compressAboveBytes, log: () => {} });
+        }, { store: RedisStore.over(() => client), l1: false, compressAboveBytes, log: () => {} });
       const compressed = make(`bench_path_z_${valueBytes}`);
       const plain = make(`bench_path_p_${valueBytes}`, Infinity);
       const names = Array.from({ length: callers }, (_, i) => `k${i}`);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { closeRedis, initRedis, TimCacheC } from "../lib/mod.ts";
+import { RedisStore, TimCacheC } from "../lib/mod.ts";
 import { itemsPayload } from "./cache_get_bench.ts";
 
 /** One measured row: sequential hits per second. */
@@ -28,12 +28,12 @@ async function throughput(call: () => Promise<unknown>, ms = 1500): Promise<numb
 /** Measures both; interleaved twice so machine noise hits both alike. */
 export async function benchL1(redisUrl: string): Promise<L1Row[]> {
   const value = { ...itemsPayload(1024), id: "hot", v: "1" };
-  await initRedis(redisUrl, { log: () => {} });
+  const store = await RedisStore.connect(redisUrl, { log: () => {} });
   const ours = new TimCacheC<string, string, typeof value>("bench_l1", {
     uniquenessHashFromParams: (k) => k,
     versionHashFromParams: (v) => v,
     parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: d.v }),
-  }, { log: () => {} });
+  }, { store, log: () => {} });
   await ours.getOrSet("hot", "1", () => Promise.resolve(value));
 
   const { BentoCache, bentostore } = await import("bentocache");
@@ -62,7 +62,7 @@ export async function benchL1(redisUrl: string): Promise<L1Row[]> {
     }
   } finally {
     await bento.disconnectAll();
-    await closeRedis();
+    await store.close();
   }
   const best = (xs: number[]) => Math.max(...xs);
   return [

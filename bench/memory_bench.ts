@@ -18,6 +18,7 @@ import {
   listPresentationObjects,
 } from "../server/model/mod.ts";
 import { markdownTable } from "./stats.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** One presentation object's items in Redis. */
 export interface MemoryRow {
@@ -44,7 +45,7 @@ export async function benchMemory(redisUrl: string, db: Db): Promise<MemoryRow[]
   try {
     const make = (prefix: string, compressAboveBytes?: number) =>
       new TimCacheC<Params, Version, Cached<unknown>>(prefix, envelopeFuncs(), {
-        redis: () => client,
+        store: RedisStore.over(() => client),
         compressAboveBytes,
         log: () => {},
       });

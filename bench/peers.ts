@@ -16,6 +16,7 @@
  */
 import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 /** The libraries {@linkcode createPeer} knows. */
 export const PEER_IDS = [
@@ -114,7 +115,7 @@ async function openPeer(
       versionHashFromParams: (v) => v,
       parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: d.v }),
     }, {
-      redis: () => client, // an explicit client: no L1
+      store: RedisStore.over(() => client), // an explicit client: no L1
       l1: false,
       compressAboveBytes: id === "tim_plain" ? Infinity : undefined,
       log: () => {},

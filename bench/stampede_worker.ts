@@ -8,7 +8,7 @@
  *   <callers> <producerMs> <startAt>
  */
 import { createClient, type RedisClientType } from "redis";
-import { initRedis, TimCacheC } from "../lib/mod.ts";
+import { RedisStore, TimCacheC } from "../lib/mod.ts";
 
 const [library, redisUrl, key, callersText, producerMsText, startAtText] = Deno.args;
 const callers = Number(callersText);
@@ -26,12 +26,13 @@ type Value = Awaited<ReturnType<typeof producer>>;
 let call: () => Promise<unknown>;
 let close = () => Promise.resolve();
 if (library === "tim") {
-  await initRedis(redisUrl, { log: () => {} });
+  const store = await RedisStore.connect(redisUrl, { log: () => {} });
   const cache = new TimCacheC<string, string, Value>("stampede", {
     uniquenessHashFromParams: (k) => k,
     versionHashFromParams: (v) => v,
     parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
   }, {
+    store,
     fill: { leaseMs: 10_000, maxWaitMs: 60_000, pollMinMs: 5, pollMaxMs: 25 },
     log: () => {},
   });

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { closeRedis, initRedis, StaleWhileRevalidate } from "../lib/mod.ts";
+import { RedisStore, StaleWhileRevalidate } from "../lib/mod.ts";
 import { quantile } from "./stats.ts";
 
 /** Latencies of the calls made after the turn, until the refresh landed. */
@@ -23,10 +23,15 @@ export interface WindowTurnRow {
 
 /** Runs the turn once. */
 export async function benchWindowTurn(redisUrl: string, producerMs = 200): Promise<WindowTurnRow> {
-  await initRedis(redisUrl, { log: () => {} });
+  const store = await RedisStore.connect(redisUrl, { log: () => {} });
   const windowMs = 60_000;
   let now = 1_900_000_000_000 - (1_900_000_000_000 % windowMs) + 1_000;
-  const memo = new StaleWhileRevalidate({ tenant: "bench", clock: () => now, log: () => {} });
+  const memo = new StaleWhileRevalidate({
+    tenant: "bench",
+    store,
+    clock: () => now,
+    log: () => {},
+  });
   let runs = 0;
   const producer = async () => {
     runs++;
@@ -61,7 +66,7 @@ export async function benchWindowTurn(redisUrl: string, producerMs = 200): Promi
       producerRuns: runs - 1,
     };
   } finally {
-    await closeRedis();
+    await store.close();
   }
 }
 

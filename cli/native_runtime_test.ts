@@ -79,11 +79,14 @@ async function pidsOf(instance: Instance): Promise<number[]> {
   return pids.filter((p): p is number => p !== undefined);
 }
 
+/** Ports handed out to this file's instances (distinct even when the kernel reuses one). */
+const portsTaken = new Set<number>();
+
 async function nativeInstance(wb: Awaited<ReturnType<typeof tempWb>>, id = "n1") {
   return await initInstance(wb.context, id, {
-    port: freePort(),
-    postgresPort: freePort(),
-    redisPort: freePort(),
+    port: freePort(portsTaken),
+    postgresPort: freePort(portsTaken),
+    redisPort: freePort(portsTaken),
   });
 }
 

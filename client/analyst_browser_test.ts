@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { parse } from "csv-parse/sync";
 import type { Page } from "playwright-core";
-import { closeRedis, initRedis, StaleWhileRevalidate } from "../lib/mod.ts";
+import { RedisStore, StaleWhileRevalidate } from "../lib/mod.ts";
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "../server/app.ts";
 import { createServerCaches } from "../server/caches.ts";
@@ -59,17 +59,17 @@ Deno.test({
     await using database = await createTestDatabase();
     await loadSmallFixture(database.db);
     await using redis = await startRedis();
-    await initRedis(redis.url, { log: () => {} });
+    const store = await RedisStore.connect(redis.url, { log: () => {} });
     const clientDir = await Deno.makeTempDir({ prefix: "wb-client-" });
     await buildClient({ outDir: new URL(`file://${clientDir}/`) });
     const overview = new OverviewWindows({
       db: database.db,
-      memo: new StaleWhileRevalidate({ tenant: "analyst", log: () => {} }),
+      memo: new StaleWhileRevalidate({ tenant: "analyst", store, log: () => {} }),
       windowMs: WINDOW_MS,
     });
     const app = await createApp({
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store, log: () => {} }),
       adminToken: ADMIN_TOKEN,
       instance: "kano",
       log: () => {},
@@ -613,7 +613,7 @@ Deno.test({
       overview.stopPrewarm();
       await browser.close();
       await server.shutdown();
-      await closeRedis();
+      await store.close();
       await Deno.remove(clientDir, { recursive: true });
     }
   },

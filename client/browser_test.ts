@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { closeRedis, initRedis } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "../server/app.ts";
 import { createServerCaches } from "../server/caches.ts";
@@ -47,12 +47,12 @@ Deno.test({
     await using database = await createTestDatabase();
     await loadSmallFixture(database.db);
     await using redis = await startRedis();
-    await initRedis(redis.url, { log: () => {} });
+    const store = await RedisStore.connect(redis.url, { log: () => {} });
     const clientDir = await Deno.makeTempDir({ prefix: "wb-client-" });
     const build = await buildClient({ outDir: new URL(`file://${clientDir}/`) });
     const app = await createApp({
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store, log: () => {} }),
       adminToken: ADMIN_TOKEN,
       instance: "browser",
       log: () => {},
@@ -281,7 +281,7 @@ Deno.test({
       await browser.close();
       await attacker.shutdown();
       await server.shutdown();
-      await closeRedis();
+      await store.close();
       await Deno.remove(clientDir, { recursive: true });
     }
   },

@@ -10,13 +10,15 @@ import { deepFreeze } from "./_freeze.ts";
 import { byMaster } from "./_cluster.ts";
 import type { RedisGuard } from "./_guard.ts";
 import type { L1Cache } from "./l1.ts";
-import { observed, reportOperation } from "./observe.ts";
+import type { CacheObservers } from "./observe.ts";
 import type { CacheResult } from "./types.ts";
 
 /** One batched read, as the cache hands it to {@linkcode readMany}. */
 export interface BatchRead<T> {
   /** The cache's name, for reports. */
   cache: string;
+  /** Where the reads are reported. */
+  observers: CacheObservers | undefined;
   /** When the read started (`performance.now()`). */
   started: number;
   /** The hashes of each request, in the order of the results. */
@@ -40,7 +42,7 @@ export interface BatchRead<T> {
 }
 
 /** How the `MGET` of one master falls back: its keys fill through the normal path. */
-const MGET = { op: "mget", skipped: undefined };
+const MGET = Object.freeze({ op: "mget", skipped: undefined });
 
 /**
  * Reads a batch (see the module doc).
@@ -93,9 +95,9 @@ export async function readMany<T>(batch: BatchRead<T>): Promise<CacheResult<T>[]
     for (const uniquenessHash of hits) batch.touch(uniquenessHash);
   }
   const filled = await Promise.all(hashes.map((_, index) => results[index] ?? batch.fill(index)));
-  if (observed()) {
+  if (batch.observers?.any) {
     for (const [index, result] of filled.entries()) {
-      reportOperation({
+      batch.observers.report({
         cache: batch.cache,
         op: "get_many",
         result: results[index] ? "hit" : result.outcome,

@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FillLogFields } from "./_fleet_fill.ts";
-import { observed, reportOperation } from "./observe.ts";
+import type { CacheObservers } from "./observe.ts";
 import type { ClearResult } from "./types.ts";
 
 /** The log lines and observer reports of one cache. */
@@ -18,12 +18,17 @@ export class CacheReport {
   /**
    * @param cache The cache's name (its prefix) in every line and report.
    * @param log Receives the JSON lines.
+   * @param observers Receive the reports (the store's observers).
    */
-  constructor(private readonly cache: string, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly cache: string,
+    private readonly log: (line: string) => void,
+    private readonly observers: CacheObservers | undefined,
+  ) {}
 
   /** A failed Redis call `op`: reported to observers, logged at most once per second. */
   error(op: string, error: unknown): void {
-    if (observed()) reportOperation({ cache: this.cache, op, result: "error", latencyMs: 0 });
+    this.observers?.report({ cache: this.cache, op, result: "error", latencyMs: 0 });
     const now = Date.now();
     if (now - this.#lastErrorLogMs < 1000) return;
     this.#lastErrorLogMs = now;
@@ -37,8 +42,8 @@ export class CacheReport {
 
   /** One JSON line (and an observer report) per `getOrSet` miss of `key`. */
   fill(key: string, outcome: string, fields: FillLogFields): void {
-    if (observed()) {
-      reportOperation({
+    if (this.observers?.any) {
+      this.observers.report({
         cache: this.cache,
         op: "fill",
         result: outcome,
@@ -60,8 +65,8 @@ export class CacheReport {
 
   /** A write of `key` that started at `started` (`performance.now()`), for observers; `bytes` stored. */
   set(key: string, result: string, started: number, bytes?: number): void {
-    if (!observed()) return;
-    reportOperation({
+    if (!this.observers?.any) return;
+    this.observers.report({
       cache: this.cache,
       op: "set",
       result,

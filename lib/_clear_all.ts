@@ -12,7 +12,7 @@
  */
 import { groupBySlot, isCluster, mastersOf } from "./_cluster.ts";
 import { bumpGeneration } from "./_fence.ts";
-import { breakerClosed, type RedisGuard } from "./_guard.ts";
+import type { RedisGuard } from "./_guard.ts";
 import {
   type ClearStart,
   drainIndex,
@@ -39,7 +39,7 @@ export interface ClearTarget {
 }
 
 /** The per-node calls of a clear: reported as `clear_all`, tried whatever the breaker says. */
-const CLEAR_ALL = { op: "clear_all", skipped: undefined, checkBreaker: false };
+const CLEAR_ALL = Object.freeze({ op: "clear_all", skipped: undefined, checkBreaker: false });
 
 /**
  * Deletes every key of `target` in Redis (see the module doc).
@@ -54,7 +54,7 @@ export async function clearAllInRedis(target: ClearTarget): Promise<number | und
   try {
     if (isCluster(client)) {
       await bumpGeneration(client, target.redis.call, target.generationKey);
-    } else if (!breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
+    } else if (!target.redis.breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
     else {
       const call = <R>(command: Promise<R>) => target.redis.on(client, command);
       const keys = { generationKey: target.generationKey, indexKey: target.indexKey };
@@ -103,7 +103,7 @@ async function scanAndUnlink(
   const cluster = isCluster(client);
   const counts = await Promise.all(
     mastersOf(client).map(async (master) => {
-      if (!breakerClosed(master.shard)) {
+      if (!target.redis.breakerClosed(master.shard)) {
         target.report("clear_all", new Error(`Redis ${master.address} skipped (breaker open)`));
         return undefined;
       }

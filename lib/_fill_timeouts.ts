@@ -9,7 +9,7 @@
 import { CacheTimeoutError } from "./errors.ts";
 import type { Flight } from "./_flights.ts";
 import { deepFreeze } from "./_freeze.ts";
-import { observed, reportOperation } from "./observe.ts";
+import type { CacheObservers } from "./observe.ts";
 import type { VersionedCacheOptions } from "./_store_contract.ts";
 
 /** The durations of a cache's fills, with defaults applied, in ms. */
@@ -49,15 +49,21 @@ export function checkTimeouts(options: VersionedCacheOptions): FillTimeouts {
  */
 export function armHardTimeout<T>(
   own: Flight<T>,
-  fill: { cache: string; timeoutMs: number; key: string | undefined; forget(): void },
+  fill: {
+    cache: string;
+    timeoutMs: number;
+    key: string | undefined;
+    forget(): void;
+    observers: CacheObservers | undefined;
+  },
 ): void {
   own.after(fill.timeoutMs, () => {
     const error = new CacheTimeoutError(fill.cache, fill.timeoutMs);
     own.interrupt({ kind: "timeout", error });
     own.abandon();
     fill.forget();
-    if (observed()) {
-      reportOperation({
+    if (fill.observers?.any) {
+      fill.observers.report({
         cache: fill.cache,
         op: "fill",
         result: "timeout",

@@ -12,63 +12,105 @@
  * only its own slots skip Redis.
  *
  * {@linkcode RedisGuard} puts both, with the report of a failure and the fallback, around
- * every Redis call of lib.
+ * every Redis call of lib. The state (breakers, the deadline ticker) belongs to the
+ * `RedisStore` the guard was made by: two stores in one process share nothing.
  *
  * @module
  */
 import { shardOf } from "./_cluster.ts";
-import { getRedis, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import type { RedisClient } from "./redis.ts";
 
 /** Thrown when Redis did not reply within the deadline. */
 export class RedisTimeoutError extends Error {
+  /** Stable error code. */
   readonly code = "REDIS_TIMEOUT";
-  constructor(readonly timeoutMs: number) {
+  /** The deadline that passed, in ms. */
+  readonly timeoutMs: number;
+
+  /** An error for a call that got no reply within `timeoutMs`. */
+  constructor(timeoutMs: number) {
     super(`Redis did not reply within ${timeoutMs} ms`);
     this.name = "RedisTimeoutError";
+    this.timeoutMs = timeoutMs;
   }
 }
 
-const openUntil = new WeakMap<object, number>();
-
-/** Whether calls to `client` (a client or a cluster master) may be made now (the breaker is closed). */
-export function breakerClosed(client: object): boolean {
-  const until = openUntil.get(client);
-  return until === undefined || until <= Date.now();
-}
-
 /**
- * Runs one Redis call with a reply deadline.
+ * The state behind the guards of one `RedisStore`: the breaker of each node (the client of
+ * one Redis node, or a cluster master) and the deadlines of the calls in flight.
  *
- * @throws {RedisTimeoutError} If no reply came within `timeoutMs` (the breaker opens).
- * @throws Whatever the call itself throws.
+ * Deadlines are checked by one coarse ticker (every {@linkcode TICK_MS} while any call is
+ * pending) rather than a timer per call: a timer per call cost about a quarter of a cache
+ * hit's throughput (docs/performance.md). A deadline fires up to `TICK_MS` late.
  */
-export function withDeadline<T>(
-  client: object,
-  timeoutMs: number,
-  breakerMs: number,
-  call: Promise<T>,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const entry: Pending = {
-      deadline: performance.now() + timeoutMs,
-      expire() {
-        openUntil.set(client, Date.now() + breakerMs);
-        reject(new RedisTimeoutError(timeoutMs));
-      },
-    };
-    track(entry);
-    call.then(
-      (value) => untrack(entry) && resolve(value),
-      (error) => untrack(entry) && reject(error),
-    );
-  });
+export class GuardState {
+  readonly #openUntil = new WeakMap<object, number>();
+  readonly #pending = new Set<Pending>();
+  #ticker: ReturnType<typeof setInterval> | undefined;
+
+  /** Whether calls to `shard` (a client or a cluster master) may be made now (its breaker is closed). */
+  breakerClosed(shard: object): boolean {
+    const until = this.#openUntil.get(shard);
+    return until === undefined || until <= Date.now();
+  }
+
+  /**
+   * Runs one Redis call on `shard` with a reply deadline of `timeoutMs`; a timeout opens
+   * the shard's breaker for `breakerMs`.
+   *
+   * @throws {RedisTimeoutError} If no reply came within `timeoutMs`.
+   * @throws Whatever the call itself throws.
+   */
+  withDeadline<T>(
+    shard: object,
+    timeoutMs: number,
+    breakerMs: number,
+    call: Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = {
+        deadline: performance.now() + timeoutMs,
+        expire: () => {
+          this.#openUntil.set(shard, Date.now() + breakerMs);
+          reject(new RedisTimeoutError(timeoutMs));
+        },
+      };
+      this.#track(entry);
+      call.then(
+        (value) => this.#untrack(entry) && resolve(value),
+        (error) => this.#untrack(entry) && reject(error),
+      );
+    });
+  }
+
+  #track(entry: Pending): void {
+    this.#pending.add(entry);
+    this.#ticker ??= setInterval(() => {
+      const now = performance.now();
+      for (const waiting of this.#pending) {
+        if (waiting.deadline > now) continue;
+        this.#pending.delete(waiting);
+        waiting.expire();
+      }
+      this.#stopIfIdle();
+    }, TICK_MS);
+  }
+
+  /** Removes a settled call; `false` when its deadline already fired. */
+  #untrack(entry: Pending): boolean {
+    const present = this.#pending.delete(entry);
+    this.#stopIfIdle();
+    return present;
+  }
+
+  #stopIfIdle(): void {
+    if (this.#pending.size > 0 || this.#ticker === undefined) return;
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
+  }
 }
 
-/**
- * Deadlines are checked by one coarse ticker (every {@linkcode TICK_MS} while any call is
- * pending) rather than a timer per call: a timer per call cost about a quarter of a
- * cache hit's throughput (docs/performance.md). A deadline fires up to `TICK_MS` late.
- */
+/** How often pending deadlines are checked, in ms. */
 const TICK_MS = 10;
 
 interface Pending {
@@ -76,43 +118,12 @@ interface Pending {
   expire(): void;
 }
 
-const pending = new Set<Pending>();
-let ticker: ReturnType<typeof setInterval> | undefined;
-
-function track(entry: Pending): void {
-  pending.add(entry);
-  ticker ??= setInterval(() => {
-    const now = performance.now();
-    for (const waiting of pending) {
-      if (waiting.deadline > now) continue;
-      pending.delete(waiting);
-      waiting.expire();
-    }
-    stopIfIdle();
-  }, TICK_MS);
-}
-
-/** Removes a settled call; `false` when its deadline already fired. */
-function untrack(entry: Pending): boolean {
-  const present = pending.delete(entry);
-  stopIfIdle();
-  return present;
-}
-
-function stopIfIdle(): void {
-  if (pending.size > 0 || ticker === undefined) return;
-  clearInterval(ticker);
-  ticker = undefined;
-}
-
 /** One command with the reply deadline of the node it was bound to. */
 export type ShardCall = <R>(command: Promise<R>) => Promise<R>;
 
-/** Options of {@linkcode RedisGuard} (the same fields as the owners' options). */
+/** Options of a guard (`RedisStore.guard`): the same fields as the owners' options. */
 export interface RedisGuardOptions {
-  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
-  /** Reply deadline of each call, in ms. @default {redisCommandTimeoutMs(), read at each call} */
+  /** Reply deadline of each call, in ms. @default {the store's `commandTimeoutMs`} */
   commandTimeoutMs?: number;
   /** After a timed-out call, skip the node that timed out for this long, in ms. @default {1000} */
   breakerMs?: number;
@@ -139,19 +150,27 @@ export interface GuardedCall<F> {
  */
 export class RedisGuard {
   readonly #redis: () => RedisClient | undefined;
-  readonly #timeoutMs: number | undefined;
+  readonly #state: GuardState;
+  readonly #timeoutMs: number;
   readonly #breakerMs: number;
   readonly #report: ((op: string, error: unknown) => void) | undefined;
   #lastShard: object | undefined;
   #lastCall: ShardCall | undefined;
 
   /**
-   * A guard for the client `options.redis` returns.
+   * A guard for the client `redis` returns; built by `RedisStore.guard`, which passes its
+   * own state (breakers, deadlines) and reply deadline.
    *
    * @param report Receives each failed call (`op` names it); a skipped call is not reported.
    */
-  constructor(options: RedisGuardOptions, report?: (op: string, error: unknown) => void) {
-    this.#redis = options.redis ?? getRedis;
+  constructor(
+    redis: () => RedisClient | undefined,
+    state: GuardState,
+    options: { commandTimeoutMs: number; breakerMs?: number },
+    report?: (op: string, error: unknown) => void,
+  ) {
+    this.#redis = redis;
+    this.#state = state;
     this.#timeoutMs = options.commandTimeoutMs;
     this.#breakerMs = options.breakerMs ?? 1000;
     this.#report = report;
@@ -168,7 +187,12 @@ export class RedisGuard {
    */
   client(key: string): RedisClient | undefined {
     const client = this.#redis();
-    return client && breakerClosed(shardOf(client, key)) ? client : undefined;
+    return client && this.#state.breakerClosed(shardOf(client, key)) ? client : undefined;
+  }
+
+  /** Whether calls to `shard` (a client or a cluster master) may be made now (its breaker is closed). */
+  breakerClosed(shard: object): boolean {
+    return this.#state.breakerClosed(shard);
   }
 
   /** Runs one command for `key` with the reply deadline (a timeout opens its node's breaker). */
@@ -179,12 +203,7 @@ export class RedisGuard {
 
   /** Runs one command on `shard` (a client or a cluster master) with the reply deadline. */
   on<R>(shard: object, command: Promise<R>): Promise<R> {
-    return withDeadline(
-      shard,
-      this.#timeoutMs ?? redisCommandTimeoutMs(),
-      this.#breakerMs,
-      command,
-    );
+    return this.#state.withDeadline(shard, this.#timeoutMs, this.#breakerMs, command);
   }
 
   /**
@@ -230,7 +249,7 @@ export class RedisGuard {
 
   /** The deadline-bound call on `shard`, or `undefined` when its breaker skips it. */
   #open(shard: object, how: GuardedCall<unknown>): ShardCall | undefined {
-    if (how.checkBreaker !== false && !breakerClosed(shard)) return undefined;
+    if (how.checkBreaker !== false && !this.#state.breakerClosed(shard)) return undefined;
     // One node: the same shard every time, so the bound call is made once.
     if (shard !== this.#lastShard) {
       this.#lastShard = shard;

@@ -1,7 +1,7 @@
 /**
- * The process's live caches, so that a flush of everything can also stop their in-flight
- * writes (otherwise a computation finishing just after `FLUSHDB` would write its value
- * back).
+ * The live caches of one `RedisStore`, so that a flush of everything can also stop their
+ * in-flight writes (otherwise a computation finishing just after `FLUSHDB` would write its
+ * value back).
  *
  * @module
  */
@@ -12,24 +12,27 @@ export interface Flushable {
   flushLocal(): void;
 }
 
-const live = new Set<WeakRef<Flushable>>();
+/** The caches built on one store, held weakly (a cache nobody references is not kept alive). */
+export class LiveCaches {
+  readonly #live = new Set<WeakRef<Flushable>>();
 
-/** Registers a cache (held weakly: a cache nobody references is not kept alive). */
-export function registerCache(cache: Flushable): void {
-  live.add(new WeakRef(cache));
-}
-
-/** Calls `flushLocal` on every live cache and returns how many there were. */
-export function flushLocalCaches(): number {
-  let count = 0;
-  for (const ref of live) {
-    const cache = ref.deref();
-    if (!cache) {
-      live.delete(ref);
-      continue;
-    }
-    cache.flushLocal();
-    count++;
+  /** Registers a cache. */
+  register(cache: Flushable): void {
+    this.#live.add(new WeakRef(cache));
   }
-  return count;
+
+  /** Calls `flushLocal` on every live cache and returns how many there were. */
+  flushLocal(): number {
+    let count = 0;
+    for (const ref of this.#live) {
+      const cache = ref.deref();
+      if (!cache) {
+        this.#live.delete(ref);
+        continue;
+      }
+      cache.flushLocal();
+      count++;
+    }
+    return count;
+  }
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import type { CacheOutcome } from "./types.ts";
+import type { RedisStore } from "./redis_store.ts";
 
 /** What a store read found. */
 export type StoreRead<T> =
@@ -28,6 +29,12 @@ export type WriteResult = "stored" | "skipped" | "unavailable";
 
 /** Options common to both caches. All durations in milliseconds. */
 export interface VersionedCacheOptions {
+  /**
+   * The instance's Redis store: its observers hear this cache's operations and its flush
+   * (`flushAllServerCaches`) stops this cache's in-flight writes. Required by `TimCacheC`
+   * (which keeps its entries there); optional for in-memory caches.
+   */
+  store?: RedisStore;
   /**
    * How long a `get` miss lease waits for the holder's `setPromise` before it is released
    * and waiting callers retry.

@@ -6,7 +6,7 @@
  */
 import type { FillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
-import type { RedisClient } from "./redis.ts";
+import type { RedisStore } from "./redis_store.ts";
 import type { VersionedCacheOptions } from "./_store_contract.ts";
 
 /** One day, in seconds: the unit of the TTL defaults. */
@@ -14,8 +14,11 @@ export const DAY_S = 24 * 60 * 60;
 
 /** Options of `TimCacheC`. */
 export interface TimCacheCOptions extends VersionedCacheOptions {
-  /** Where the client comes from; `undefined` means Redis is unavailable. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
+  /**
+   * The instance's Redis (required): the client, its L1, the breakers and deadlines, the
+   * observers and the flush registry (see `RedisStore`).
+   */
+  store: RedisStore;
   /**
    * Store without a TTL and never refresh one: for immutable records (content-addressed
    * or finished). Bounded by Redis's `maxmemory` eviction only. @default {false}
@@ -57,10 +60,10 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   clearBatchSize?: number;
   /**
    * The in-process L1 in front of Redis; `false` for none.
-   * @default {getL1() when `redis` is not given, else none}
+   * @default {the store's L1}
    */
   l1?: L1Cache | false;
-  /** Reply deadline of each Redis call, in ms. @default {redisCommandTimeoutMs()} */
+  /** Reply deadline of each Redis call, in ms. @default {the store's `commandTimeoutMs`} */
   commandTimeoutMs?: number;
   /** After a timed-out call, skip Redis for this long, in ms. @default {1000} */
   breakerMs?: number;

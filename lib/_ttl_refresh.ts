@@ -1,29 +1,32 @@
 /**
  * The TTL-refresh record of `TimCacheC`'s 30-day read refresh: when this process last
  * refreshed a key's TTL on a hit (epoch ms), for at most 100,000 keys, shared by every
- * cache of the process (keys carry their prefix) and created on first use: an LRU
+ * cache of one `RedisStore` (keys carry their prefix) and created on first use: an LRU
  * allocates its slots up front.
  *
  * @module
  */
 import { LRUCache } from "lru-cache";
 
-let lastRefresh: LRUCache<string, number> | undefined;
+/** When each key's TTL was last refreshed by this process (one per store). */
+export class TtlRefreshRecord {
+  #lastRefresh: LRUCache<string, number> | undefined;
 
-/**
- * Whether `key`'s TTL should be refreshed now, that is not within `slackS` seconds of this
- * process's last refresh of it (and records that it is).
- */
-export function refreshDue(key: string, slackS: number): boolean {
-  const refreshedAt = (lastRefresh ??= new LRUCache<string, number>({ max: 100_000 }));
-  const last = refreshedAt.get(key);
-  const now = Date.now();
-  if (last !== undefined && now - last < slackS * 1000) return false;
-  refreshedAt.set(key, now);
-  return true;
-}
+  /**
+   * Whether `key`'s TTL should be refreshed now, that is not within `slackS` seconds of this
+   * process's last refresh of it (and records that it is).
+   */
+  due(key: string, slackS: number): boolean {
+    const refreshedAt = (this.#lastRefresh ??= new LRUCache<string, number>({ max: 100_000 }));
+    const last = refreshedAt.get(key);
+    const now = Date.now();
+    if (last !== undefined && now - last < slackS * 1000) return false;
+    refreshedAt.set(key, now);
+    return true;
+  }
 
-/** Forgets `key`'s last refresh: a rewritten or deleted entry is refreshed on its next hit. */
-export function forgetRefresh(key: string): void {
-  lastRefresh?.delete(key);
+  /** Forgets `key`'s last refresh: a rewritten or deleted entry is refreshed on its next hit. */
+  forget(key: string): void {
+    this.#lastRefresh?.delete(key);
+  }
 }

@@ -41,7 +41,7 @@ import type {
 import { deepFreeze } from "./_freeze.ts";
 import { belongsToFlight, entryBelongsTo, matches, storable } from "./_flight_values.ts";
 import { type Flight, FlightTable } from "./_flights.ts";
-import { observed, reportOperation } from "./observe.ts";
+import type { CacheObservers } from "./observe.ts";
 import {
   ANY_VERSION,
   type AnyVersion,
@@ -58,6 +58,8 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   readonly #producerTimeoutMs: number;
   readonly #softTimeoutMs: number | undefined;
   readonly #flights = new FlightTable<T>();
+  /** The observers of the store the cache was built on, if any. */
+  protected readonly observers: CacheObservers | undefined;
 
   /**
    * Checks the options and builds the in-process flight and clear bookkeeping.
@@ -71,6 +73,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     this.#missLeaseMs = timeouts.missLeaseMs;
     this.#producerTimeoutMs = timeouts.producerTimeoutMs;
     this.#softTimeoutMs = timeouts.softTimeoutMs;
+    this.observers = options.store?.observers;
   }
 
   /** The cache's name in reports (a `TimCacheC`'s prefix). */
@@ -127,10 +130,11 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   protected abstract deleteAll(): Promise<ClearResult>;
 
   async get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
-    if (!observed()) return await this.#get(params, versionParams);
+    const observers = this.observers;
+    if (!observers?.any) return await this.#get(params, versionParams);
     const started = performance.now();
     const value = await this.#get(params, versionParams);
-    reportOperation({
+    observers.report({
       cache: this.name,
       op: "get",
       result: value === undefined ? "miss" : "hit",
@@ -208,11 +212,12 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   }
 
   async getOrSet(params: U, versionParams: V, producer: () => Promise<T>): Promise<CacheResult<T>> {
-    if (!observed()) return await this.#getOrSet(params, versionParams, producer);
+    const observers = this.observers;
+    if (!observers?.any) return await this.#getOrSet(params, versionParams, producer);
     const started = performance.now();
     try {
       const result = await this.#getOrSet(params, versionParams, producer);
-      reportOperation({
+      observers.report({
         cache: this.name,
         op: "get_or_set",
         result: result.outcome,
@@ -222,7 +227,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       });
       return result;
     } catch (error) {
-      reportOperation({
+      observers.report({
         cache: this.name,
         op: "get_or_set",
         result: "error",
@@ -438,6 +443,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       timeoutMs: this.#producerTimeoutMs,
       key: this.keyOf(own.key),
       forget: () => this.#flights.finish(own),
+      observers: this.observers,
     });
   }
 

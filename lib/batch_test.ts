@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { ImmutableCache } from "./immutable_cache.ts";
 import { keySlot } from "./key_slot.ts";
-import { addCacheObserver, type CacheOperation } from "./observe.ts";
+import type { CacheOperation } from "./observe.ts";
 import { connectRedis, type RedisClient } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { startRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 interface Value {
   id: string;
@@ -42,7 +43,10 @@ Deno.test("getMany() reads 50 cached keys with one MGET and no GET", async () =>
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("batch", funcs, { redis: () => client, log: () => {} });
+    const cache = new TimCacheC("batch", funcs, {
+      store: RedisStore.over(() => client),
+      log: () => {},
+    });
     const ids = Array.from({ length: 50 }, (_, i) => `k${i}`);
     for (const id of ids) await cache.setPromise(Promise.resolve({ id, rev: 1 }), id, 1);
     await client.configResetStat();
@@ -60,7 +64,10 @@ Deno.test("getMany() reads 50 cached keys with one MGET and no GET", async () =>
 
 /** The version-check test, on one node or a cluster. */
 async function getManyChecksVersions(client: RedisClient, prefix: string): Promise<void> {
-  const cache = new TimCacheC(prefix, funcs, { redis: () => client, log: () => {} });
+  const cache = new TimCacheC(prefix, funcs, {
+    store: RedisStore.over(() => client),
+    log: () => {},
+  });
   await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
   await cache.setPromise(Promise.resolve({ id: "b", rev: 1 }), "b", 1); // stale version below
   const produced: string[] = [];
@@ -98,7 +105,7 @@ Deno.test("TimCacheC compresses values above the threshold and reads them back",
   const client = await connect(redis.url);
   try {
     const cache = new TimCacheC("zip", funcs, {
-      redis: () => client,
+      store: RedisStore.over(() => client),
       compressAboveBytes: 1024,
       log: () => {},
     });
@@ -124,10 +131,11 @@ Deno.test("values above maxValueBytes are not stored, and the observer is told",
   await using redis = await startRedis();
   const client = await connect(redis.url);
   const seen: CacheOperation[] = [];
-  const remove = addCacheObserver((op) => seen.push(op));
+  const store = RedisStore.over(client);
+  const remove = store.observers.add((op) => seen.push(op));
   try {
     const cache = new TimCacheC("cap", funcs, {
-      redis: () => client,
+      store,
       compressAboveBytes: 1_000_000,
       maxValueBytes: 2000,
       log: () => {},
@@ -162,7 +170,7 @@ Deno.test("ImmutableCache: positive results only, no TTL, existence pre-warmed o
   const client = await connect(redis.url);
   try {
     const runs = new ImmutableCache<{ rows: number }>("module_run", {
-      redis: () => client,
+      store: RedisStore.over(() => client),
       log: () => {},
     });
     let lookups = 0;
@@ -213,7 +221,7 @@ async function clusterCommandCalls(command: string): Promise<number[]> {
 
 Deno.test("getMany() on a Redis Cluster: one MGET per slot, to every master at once, and no GET", async () => {
   const cache = new TimCacheC("batchcluster", funcs, {
-    redis: () => sharded.client,
+    store: RedisStore.over(() => sharded.client),
     log: () => {},
   });
   const ids = Array.from({ length: 100 }, (_, i) => `k${i}`);
@@ -250,7 +258,7 @@ Deno.test("getMany() on a Redis Cluster reads keys that share a hash tag with on
       uniquenessHash: `{project1}:${d.id}`,
       versionHash: String(d.rev),
     }),
-  }, { redis: () => sharded.client, log: () => {} });
+  }, { store: RedisStore.over(() => sharded.client), log: () => {} });
   const ids = Array.from({ length: 20 }, (_, i) => `k${i}`);
   for (const id of ids) await cache.setPromise(Promise.resolve({ id, rev: 1 }), id, 1);
   await cluster.onMasters("CONFIG", "RESETSTAT");

@@ -11,6 +11,7 @@ import { ANY_VERSION, type HashFuncs, type TimCache } from "./types.ts";
 import { deferred } from "./testing/deferred.ts";
 import { startRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 interface Params {
   id: string;
@@ -44,7 +45,7 @@ const makeB: Factory = () => new TimCacheB(funcs, { missLeaseMs: 300 });
 const makeC = (redis: RedisConnection): Factory => () =>
   new TimCacheC(`contract${counter++}`, funcs, {
     missLeaseMs: 300,
-    redis: () => redis.ready(),
+    store: RedisStore.over(() => redis.ready()),
     l1: redis.l1 ?? false,
     log: () => {},
   });

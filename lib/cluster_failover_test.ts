@@ -10,6 +10,7 @@ import { connectRedis } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { delay } from "./testing/deferred.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 interface Row {
   id: string;
@@ -44,15 +45,15 @@ Deno.test({
     // Two buses on the channel whose master is killed: the sharded subscription must move.
     const busRedis = await connectRedis(cluster.target, options);
     const publisher = new EventBus<number>("wb:events", {
-      redis: () => redis.ready(),
+      store: RedisStore.over(() => redis.ready()),
       log: () => {},
     });
     const listener = new EventBus<number>("wb:events", {
-      redis: () => busRedis.ready(),
+      store: RedisStore.over(() => busRedis.ready()),
       log: () => {},
     });
     const cache = new TimCacheC("failover", funcs, {
-      redis: () => redis.ready(),
+      store: RedisStore.over(() => redis.ready()),
       commandTimeoutMs: 300,
       breakerMs: 200,
       log: () => {},

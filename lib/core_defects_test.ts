@@ -18,6 +18,7 @@ import { ANY_VERSION, type HashFuncs, type TimCache } from "./types.ts";
 import { deferred, delay } from "./testing/deferred.ts";
 import { collectable } from "./testing/memory.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { RedisStore } from "./redis_store.ts";
 
 interface Value {
   id: string;
@@ -44,7 +45,7 @@ let serial = 0;
 /** A TimCacheC on this file's Redis; `extra` may hold options this file's tests add. */
 function cacheC(extra: Record<string, unknown> = {}, prefix = `defect${serial++}`) {
   return new TimCacheC<string, number, Value>(prefix, funcs, {
-    redis: () => plain.ready(),
+    store: RedisStore.over(() => plain.ready()),
     l1: false,
     log: () => {},
     ...extra,
@@ -246,7 +247,7 @@ Deno.test("defect 6: a clear while Redis is unreachable is reported, retried, an
   const conn = await connectRedis(own.url, { log: () => {}, l1: false });
   try {
     const cache = new TimCacheC<string, number, Value>(`defect${serial++}`, funcs, {
-      redis: () => conn.ready(),
+      store: RedisStore.over(() => conn.ready()),
       l1: false,
       log: () => {},
       commandTimeoutMs: 50,
@@ -271,8 +272,18 @@ Deno.test("defect 6: a clear while Redis is unreachable is reported, retried, an
 Deno.test("defect 10: the memo's cold-fill lock is released when the fill fails", async () => {
   const tenant = `defect${serial++}`;
   const fill = { leaseMs: 60_000, waitMs: 30_000, pollMinMs: 5, pollMaxMs: 50 };
-  const a = new StaleWhileRevalidate({ tenant, redis: () => plain.ready(), l1: false, fill });
-  const b = new StaleWhileRevalidate({ tenant, redis: () => plain.ready(), l1: false, fill });
+  const a = new StaleWhileRevalidate({
+    tenant,
+    store: RedisStore.over(() => plain.ready()),
+    l1: false,
+    fill,
+  });
+  const b = new StaleWhileRevalidate({
+    tenant,
+    store: RedisStore.over(() => plain.ready()),
+    l1: false,
+    fill,
+  });
   await assert.rejects(a.memo("k", 60_000, () => Promise.reject(new Error("boom"))), /boom/);
   let ran = false;
   const next = b.memo("k", 60_000, () => {
@@ -300,13 +311,13 @@ Deno.test("defect 11: a memo value from a later window (clock skew) is fresh, no
   const tenant = `defect${serial++}`;
   const ahead = new StaleWhileRevalidate({
     tenant,
-    redis: () => plain.ready(),
+    store: RedisStore.over(() => plain.ready()),
     l1: false,
     clock: () => 10 * 60_000 + 5,
   });
   const behind = new StaleWhileRevalidate({
     tenant,
-    redis: () => plain.ready(),
+    store: RedisStore.over(() => plain.ready()),
     l1: false,
     clock: () => 9 * 60_000 + 5,
   });
@@ -370,7 +381,7 @@ Deno.test("defect 11: an unstorable value does not make followers take over one 
 
 Deno.test("defect 11: L1 hits do not hand callers one shared mutable object", async () => {
   const cache = new TimCacheC<string, number, Value>(`defect${serial++}`, funcs, {
-    redis: () => connection.ready(),
+    store: RedisStore.over(() => connection.ready()),
     l1: connection.l1 ?? false,
     log: () => {},
   });
@@ -398,7 +409,10 @@ Deno.test("defect 11: a compressed entry that inflates past maxValueBytes is a m
 
 Deno.test("defect 11: ImmutableCache('x') owns prefix 'x' only", async () => {
   const prefix = `defect${serial++}`;
-  const records = new ImmutableCache<string>(prefix, { redis: () => plain.ready(), l1: false });
+  const records = new ImmutableCache<string>(prefix, {
+    store: RedisStore.over(() => plain.ready()),
+    l1: false,
+  });
   await records.markExists("1");
   const neighbour = cacheC({}, `${prefix}_exists`);
   await neighbour.clearAll();

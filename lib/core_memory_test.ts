@@ -12,6 +12,7 @@ import { ANY_VERSION, type HashFuncs } from "./types.ts";
 import { delay } from "./testing/deferred.ts";
 import { collectable } from "./testing/memory.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { RedisStore } from "./redis_store.ts";
 
 const CYCLES = 10_000;
 /** Cycles run at once (the patterns are about bookkeeping, not about load). */
@@ -158,7 +159,7 @@ runPatterns(
     new TimCacheC(`memory${prefixes++}`, funcs, {
       missLeaseMs: 20,
       producerTimeoutMs,
-      redis: () => connection.ready(),
+      store: RedisStore.over(() => connection.ready()),
       l1: connection.l1 ?? false,
       log: () => {},
     }),

@@ -29,6 +29,7 @@ import { delay } from "./testing/deferred.ts";
 import { collectable } from "./testing/memory.ts";
 import { startRedis, type TestRedis } from "./testing/redis_server.ts";
 import { startRedisCluster, type TestRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 const RUNS = Number(Deno.env.get("MODEL_RUNS") ?? 15);
 const SEED = Deno.env.get("MODEL_SEED");
@@ -387,7 +388,7 @@ function redisFixture(
   let prefix = "";
   const make = (conn: RedisConnection, l1: boolean) =>
     new TimCacheC<string, number, Value>(prefix, funcs, {
-      redis: () => conn.ready(),
+      store: RedisStore.over(() => conn.ready()),
       l1: l1 ? conn.l1 ?? false : false,
       log: () => {},
       fill: POLICY,

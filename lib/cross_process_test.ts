@@ -3,7 +3,8 @@
  * stale-while-revalidate memo across 3 processes, and L1 coherence between processes.
  */
 import assert from "node:assert/strict";
-import { closeRedis, initRedis, type RedisTarget } from "./redis.ts";
+import type { RedisTarget } from "./redis.ts";
+import { RedisStore } from "./redis_store.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { delay } from "./testing/deferred.ts";
 import { freePort, startRedis } from "./testing/redis_server.ts";
@@ -105,13 +106,13 @@ async function l1Coherence(where: Where): Promise<void> {
   // on a loaded machine is logged there, and is written again below).
   const logged: string[] = [];
   const log = (line: string) => void logged.push(line);
-  await initRedis(where.target, { log, l1: false });
+  const store = await RedisStore.connect(where.target, { log, l1: false });
   try {
     const cache = new TimCacheC<string, string, { key: string; v: string; n: number }>("l1test", {
       uniquenessHashFromParams: (k) => k,
       versionHashFromParams: (v) => v,
       parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
-    }, { log });
+    }, { store, log });
     // Writes `n` and waits until Redis holds it: the cache swallows a failed write (a cache
     // is never a reason to fail), and this test is about the other process's L1, not about
     // the writer's reply deadline.
@@ -163,7 +164,7 @@ async function l1Coherence(where: Where): Promise<void> {
     }
     assert.equal(after, null);
   } finally {
-    await closeRedis();
+    await store.close();
     await stop([other]);
   }
 }

@@ -29,8 +29,9 @@
  * @module
  */
 import { isCluster } from "./_cluster.ts";
-import { RedisGuard } from "./_guard.ts";
+import type { RedisGuard } from "./_guard.ts";
 import { closeQuietly, type RedisClient } from "./redis.ts";
+import type { RedisStore } from "./redis_store.ts";
 
 /** Raise the counter past `floor` if a flush reset it, and return the next number. */
 const NEXT_SEQ = `local n = redis.call('INCR', KEYS[1])
@@ -61,9 +62,12 @@ export interface PublishResult {
 
 /** Options of {@linkcode EventBus}. */
 export interface EventBusOptions {
-  /** Where the bus gets the instance's client (publishing, and duplicated to subscribe). @default {getRedis} */
-  redis?: () => RedisClient | undefined;
-  /** Reply deadline of the counter and `PUBLISH` calls, in ms. @default {redisCommandTimeoutMs()} */
+  /**
+   * The instance's Redis: its client publishes, and is duplicated to subscribe
+   * (`RedisStore.disabled()`: this process's listeners only).
+   */
+  store: RedisStore;
+  /** Reply deadline of the counter and `PUBLISH` calls, in ms. @default {the store's `commandTimeoutMs`} */
   commandTimeoutMs?: number;
   /** How long a timed-out call keeps Redis skipped, in ms. @default {1000} */
   breakerMs?: number;
@@ -88,7 +92,7 @@ interface WireMessage<T> {
  *
  * @example Two processes' buses on one channel
  * ```ts
- * const bus = new EventBus<{ type: string }>("wb:events");
+ * const bus = new EventBus<{ type: string }>("wb:events", { store });
  * bus.start();
  * bus.subscribe(({ seq, message, local }) => console.log(seq, message.type, local));
  * await bus.publish({ type: "module_run" }); // this process's listeners first, then Redis
@@ -118,11 +122,11 @@ export class EventBus<T> {
    * @param channel The Redis channel; the sequence counter is the key `<channel>:seq`.
    * @throws {TypeError} If `channel` is empty.
    */
-  constructor(channel: string, options: EventBusOptions = {}) {
+  constructor(channel: string, options: EventBusOptions) {
     if (!channel) throw new TypeError("Cannot create event bus: 'channel' must not be empty");
     this.channel = channel;
     this.#sequenceKey = `${channel}:seq`;
-    this.#redis = new RedisGuard(options, (event, error) => this.#report(event, error));
+    this.#redis = options.store.guard(options, (event, error) => this.#report(event, error));
     this.#retryMs = options.subscribeRetryMs ?? 500;
     this.#log = options.log ?? ((line) => console.error(line));
   }

@@ -8,6 +8,7 @@ import { EventBus } from "./event_bus.ts";
 import { connectRedis, type RedisClient } from "./redis.ts";
 import { startRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 async function connect(url: string): Promise<RedisClient> {
   const client = createClient({
@@ -34,8 +35,14 @@ Deno.test("EventBus.publish() delivers locally first, then to the other process'
   await using redis = await startRedis();
   const clientA = await connect(redis.url);
   const clientB = await connect(redis.url);
-  const a = new EventBus<{ n: number }>("test:events", { redis: () => clientA, log: quiet });
-  const b = new EventBus<{ n: number }>("test:events", { redis: () => clientB, log: quiet });
+  const a = new EventBus<{ n: number }>("test:events", {
+    store: RedisStore.over(() => clientA),
+    log: quiet,
+  });
+  const b = new EventBus<{ n: number }>("test:events", {
+    store: RedisStore.over(() => clientB),
+    log: quiet,
+  });
   try {
     a.start();
     b.start();
@@ -68,7 +75,7 @@ Deno.test("EventBus.publish() with Redis down still reaches this process, with i
   await using redis = await startRedis();
   const client = await connect(redis.url);
   const bus = new EventBus<string>("test:events", {
-    redis: () => (client.isReady ? client : undefined),
+    store: RedisStore.over(() => (client.isReady ? client : undefined)),
     commandTimeoutMs: 200,
     log: quiet,
   });
@@ -92,7 +99,10 @@ Deno.test("EventBus.publish() with Redis down still reaches this process, with i
 Deno.test("EventBus sequence numbers keep increasing after FLUSHDB resets the counter", async () => {
   await using redis = await startRedis();
   const client = await connect(redis.url);
-  const bus = new EventBus<string>("test:events", { redis: () => client, log: quiet });
+  const bus = new EventBus<string>("test:events", {
+    store: RedisStore.over(() => client),
+    log: quiet,
+  });
   try {
     for (let i = 1; i <= 5; i++) assert.equal((await bus.publish("x")).seq, i);
     await redis.cli("FLUSHDB");
@@ -109,11 +119,11 @@ Deno.test("EventBus re-subscribes after Redis restarts and receives again", asyn
   const clientA = await connect(redis.url);
   const clientB = await connect(redis.url);
   const a = new EventBus<number>("test:events", {
-    redis: () => (clientA.isReady ? clientA : undefined),
+    store: RedisStore.over(() => (clientA.isReady ? clientA : undefined)),
     log: quiet,
   });
   const b = new EventBus<number>("test:events", {
-    redis: () => (clientB.isReady ? clientB : undefined),
+    store: RedisStore.over(() => (clientB.isReady ? clientB : undefined)),
     log: quiet,
   });
   try {
@@ -145,11 +155,11 @@ Deno.test("EventBus on a Redis Cluster: sharded pub/sub on the channel's master,
   const connectionA = await connectRedis(cluster.target, { l1: false, log: quiet });
   const connectionB = await connectRedis(cluster.target, { l1: false, log: quiet });
   const a = new EventBus<{ n: number }>("wb:events", {
-    redis: () => connectionA.ready(),
+    store: RedisStore.over(() => connectionA.ready()),
     log: quiet,
   });
   const b = new EventBus<{ n: number }>("wb:events", {
-    redis: () => connectionB.ready(),
+    store: RedisStore.over(() => connectionB.ready()),
     log: quiet,
   });
   try {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createClient } from "redis";
-import { closeRedis, connectRedis, initRedis, type RedisTarget } from "./redis.ts";
+import { connectRedis, type RedisTarget } from "./redis.ts";
 import type { RedisClient } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { type FillPolicy, livenessWindowMs } from "./fill_policy.ts";
@@ -14,6 +14,7 @@ import { delay } from "./testing/deferred.ts";
 import { freePort, startRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
 import { targetArg } from "./testing/redis_target.ts";
+import { RedisStore } from "./redis_store.ts";
 
 interface Worker {
   port: number;
@@ -394,7 +395,7 @@ Deno.test("TimCacheC: the leader re-checks the data key after taking the lock", 
       },
     });
     const cache = new TimCacheC("recheck", funcs, {
-      redis: () => racing,
+      store: RedisStore.over(() => racing),
       fill: POLICY,
       log: (line) => lines.push(line),
     });
@@ -415,14 +416,18 @@ Deno.test("TimCacheC: the leader re-checks the data key after taking the lock", 
 
 Deno.test("TimCacheC: a paused or killed Redis in the lock path degrades to a local fill, never a failure", async () => {
   await using redis = await startRedis();
-  await initRedis(redis.url, { log: () => {}, commandTimeoutMs: 150, maxReconnectDelayMs: 100 });
+  const store = await RedisStore.connect(redis.url, {
+    log: () => {},
+    commandTimeoutMs: 150,
+    maxReconnectDelayMs: 100,
+  });
   const lines: string[] = [];
   try {
     const cache = new TimCacheC<string, string, { k: string; v: string }>("degrade", {
       uniquenessHashFromParams: (k) => k,
       versionHashFromParams: (v) => v,
       parseData: (d) => ({ shouldStore: true, uniquenessHash: d.k, versionHash: d.v }),
-    }, { fill: POLICY, log: (line) => lines.push(line), breakerMs: 50 });
+    }, { store, fill: POLICY, log: (line) => lines.push(line), breakerMs: 50 });
     const produce = (k: string) => () => Promise.resolve({ k, v: "1" });
 
     // Writes paused: the read (GET) passes, taking the lock (SET NX) times out.
@@ -443,6 +448,6 @@ Deno.test("TimCacheC: a paused or killed Redis in the lock path degrades to a lo
     assert.deepEqual(killed.value, { k: "k", v: "1" });
     assert.ok(lines.some((l) => l.includes('"outcome":"lock_error"')), lines.join("\n"));
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });

@@ -3,10 +3,7 @@
  *
  * @module
  */
-import { mastersOf } from "./_cluster.ts";
-import { RedisGuard } from "./_guard.ts";
-import { flushLocalCaches } from "./_registry.ts";
-import { getRedis, isRedisConfigured, type RedisClient, redisCommandTimeoutMs } from "./redis.ts";
+import type { RedisStore } from "./redis_store.ts";
 
 /** What {@linkcode flushAllServerCaches} did. */
 export interface FlushResult {
@@ -30,23 +27,19 @@ export interface FlushResult {
  * The instance's Redis belongs to the instance (one database per instance), so FLUSHDB
  * removes nothing of anyone else's.
  *
- * @param redis The client to flush. @default {getRedis()}
+ * @param store The instance's Redis and the caches built on it.
  * @returns What was flushed; never throws for a Redis outage (see `redis: "unavailable"`).
  */
-export async function flushAllServerCaches(
-  redis: RedisClient | undefined = getRedis(),
-): Promise<FlushResult> {
-  const localCaches = flushLocalCaches();
-  if (!redis) {
-    return { redis: isRedisConfigured() ? "unavailable" : "disabled", localCaches };
+export async function flushAllServerCaches(store: RedisStore): Promise<FlushResult> {
+  const localCaches = store.caches.flushLocal();
+  if (!store.client) {
+    return { redis: store.configured ? "unavailable" : "disabled", localCaches };
   }
-  const guard = new RedisGuard({
-    redis: () => redis,
-    commandTimeoutMs: Math.max(redisCommandTimeoutMs(), 5000), // a large FLUSHDB may take a while
-  });
+  // A large FLUSHDB may take a while.
+  const guard = store.guard({ commandTimeoutMs: Math.max(store.commandTimeoutMs, 5000) });
   const failedNodes: string[] = [];
   await Promise.all(
-    mastersOf(redis).map((master) =>
+    store.masters().map((master) =>
       guard.attemptOn(
         master.shard,
         {

@@ -20,7 +20,7 @@ import { TimCacheC, type TimCacheCOptions } from "./tim_cache_c.ts";
 /** Options of {@linkcode ImmutableCache}. */
 export type ImmutableCacheOptions = Pick<
   TimCacheCOptions,
-  "redis" | "l1" | "log" | "compressAboveBytes" | "maxValueBytes"
+  "store" | "l1" | "log" | "compressAboveBytes" | "maxValueBytes"
 >;
 
 interface Found<T> {
@@ -39,7 +39,7 @@ export class ImmutableCache<T> {
    *
    * @throws {TypeError} If `prefix` is empty or contains `:`.
    */
-  constructor(readonly prefix: string, options: ImmutableCacheOptions = {}) {
+  constructor(readonly prefix: string, options: ImmutableCacheOptions) {
     this.#records = new TimCacheC(prefix, {
       uniquenessHashFromParams: (id) => `r:${id}`,
       versionHashFromParams: () => "immutable",

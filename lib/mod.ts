@@ -1,18 +1,30 @@
 /**
  * The cache library: versioned caches in Redis (`TimCacheC`) and in memory (`TimCacheB`)
- * with single flight, and the instance's Redis connection (one node or a Redis Cluster).
+ * with single flight, and `RedisStore`, the one owner of the instance's Redis (one node or a
+ * Redis Cluster) that every cache is built on.
  *
  * @module
  */
 export { TimCacheC, type TimCacheCOptions } from "./tim_cache_c.ts";
 export { TimCacheB, type TimCacheBOptions } from "./tim_cache_b.ts";
 export {
-  closeRedis,
+  type RedisStatus,
+  RedisStore,
+  type RedisStoreOverOptions,
+  type ScanOptions,
+} from "./redis_store.ts";
+export type {
+  GuardedCall,
+  RedisGuard,
+  RedisGuardOptions,
+  RedisTimeoutError,
+  ShardCall,
+} from "./_guard.ts";
+export type { MasterNode } from "./_cluster.ts";
+export type { Flushable, LiveCaches } from "./_registry.ts";
+export type { TtlRefreshRecord } from "./_ttl_refresh.ts";
+export {
   connectRedis,
-  getL1,
-  getRedis,
-  initRedis,
-  isRedisConfigured,
   redactRedisUrl,
   type RedisClient,
   type RedisClusterClient,
@@ -58,7 +70,7 @@ export {
   type ParsedData,
   type TimCache,
 } from "./types.ts";
-export { addCacheObserver, type CacheObserver, type CacheOperation } from "./observe.ts";
+export { type CacheObserver, CacheObservers, type CacheOperation } from "./observe.ts";
 export { ImmutableCache, type ImmutableCacheOptions } from "./immutable_cache.ts";
 // The store-adapter contract (what `TimCacheC` and `TimCacheB` implement), for reading the
 // protected members of their docs; not meant to be subclassed outside this library.

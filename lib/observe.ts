@@ -1,7 +1,6 @@
 /**
- * Observing the caches: every cache operation is reported to the registered observers
- * (metrics, logs, traces live in the server; the library only reports). With no
- * observer registered, reporting costs one length check.
+ * Observing the caches: every cache operation is reported to the observers of the store the
+ * cache was built on (metrics, logs, traces live in the server; the library only reports).
  *
  * @module
  */
@@ -31,29 +30,35 @@ export interface CacheOperation {
 /** Receives cache operations. Must not throw and must be cheap (it runs on hot paths). */
 export type CacheObserver = (operation: CacheOperation) => void;
 
-const observers: CacheObserver[] = [];
+/**
+ * The observers of one `RedisStore` (`store.observers`): every cache built on the
+ * store reports its operations here. With no observer added, reporting costs one check.
+ */
+export class CacheObservers {
+  readonly #observers: CacheObserver[] = [];
 
-/** Registers an observer; returns a function that removes it. */
-export function addCacheObserver(observer: CacheObserver): () => void {
-  observers.push(observer);
-  return () => {
-    const index = observers.indexOf(observer);
-    if (index >= 0) observers.splice(index, 1);
-  };
-}
+  /** Adds an observer; returns a function that removes it. */
+  add(observer: CacheObserver): () => void {
+    this.#observers.push(observer);
+    return () => {
+      const index = this.#observers.indexOf(observer);
+      if (index >= 0) this.#observers.splice(index, 1);
+    };
+  }
 
-/** Whether anybody listens (callers skip building the event otherwise). */
-export function observed(): boolean {
-  return observers.length > 0;
-}
+  /** Whether anybody listens (callers skip building the event otherwise). */
+  get any(): boolean {
+    return this.#observers.length > 0;
+  }
 
-/** Reports one operation to every observer (an observer that throws is skipped). */
-export function reportOperation(operation: CacheOperation): void {
-  for (const observer of observers) {
-    try {
-      observer(operation);
-    } catch {
-      // an observer must never break a cache call
+  /** Reports one operation to every observer (an observer that throws is skipped). */
+  report(operation: CacheOperation): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(operation);
+      } catch {
+        // an observer must never break a cache call
+      }
     }
   }
 }

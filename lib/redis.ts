@@ -1,6 +1,6 @@
 /**
- * The instance's Redis connection: one node-redis client per process (a single node, or a
- * Redis Cluster through node-redis's cluster client), configured to fail fast so that a
+ * A Redis connection: one node-redis client (a single node, or a Redis Cluster through
+ * node-redis's cluster client), opened by `RedisStore.connect` and configured to fail fast so that a
  * missing or slow Redis makes the server slower, never stuck.
  *
  * - connect timeout {@linkcode RedisOptions.connectTimeoutMs}, command timeout
@@ -36,7 +36,7 @@ export type RedisClient = RedisNodeClient | RedisClusterClient;
  */
 export type RedisTarget = string | { clusterNodes: readonly string[] };
 
-/** Options of {@linkcode initRedis} and {@linkcode connectRedis}. */
+/** Options of {@linkcode connectRedis} (and `RedisStore.connect`). */
 export interface RedisOptions {
   /** Give up waiting for the first connection after this long; reconnects continue. @default {2000} */
   connectTimeoutMs?: number;
@@ -77,14 +77,6 @@ export interface RedisConnection {
   close(): Promise<void>;
 }
 
-let connection: RedisConnection | undefined;
-let commandTimeoutMs = 1000;
-
-/** The reply deadline set by the last {@linkcode initRedis}, in ms. @default {1000} */
-export function redisCommandTimeoutMs(): number {
-  return commandTimeoutMs;
-}
-
 /**
  * A Redis URL, or a cluster's seed URLs as `cluster <url>,<url>…`, without passwords, so
  * it can be logged.
@@ -105,8 +97,8 @@ export function redactRedisUrl(target: RedisTarget): string {
 }
 
 /**
- * Opens a connection to a Redis node or cluster, without making it the process's
- * (see {@linkcode initRedis} for that).
+ * Opens a connection to a Redis node or cluster (`RedisStore.connect` opens one and owns it;
+ * `RedisStore.over(connection)` builds a store over one the caller owns).
  *
  * Resolves within about `connectTimeoutMs` whether or not Redis answered: when it did not,
  * the client keeps connecting in the background (a cluster's first topology read is
@@ -118,7 +110,7 @@ export function redactRedisUrl(target: RedisTarget): string {
  * @example Connect to a cluster
  * ```ts
  * const redis = await connectRedis({ clusterNodes: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"] });
- * const cache = new TimCacheC("po_items", funcs, { redis: () => redis.ready(), l1: redis.l1 ?? false });
+ * const cache = new TimCacheC("po_items", funcs, { store: RedisStore.over(redis) });
  * await redis.close();
  * ```
  */
@@ -271,43 +263,6 @@ export async function connectRedis(
 }
 
 /**
- * Connects the process-wide Redis client (a node or a cluster).
- *
- * Resolves within about `connectTimeoutMs` whether or not Redis answered: when it did not,
- * the client keeps reconnecting in the background and every cache reads as a miss until
- * then. With no target (argument, `REDIS_URL` and `REDIS_CLUSTER_NODES` all unset or empty)
- * caching is disabled, one log line says so, and `undefined` is returned.
- *
- * Calling it again closes the previous client first.
- *
- * @param target A URL or `{ clusterNodes }` (see {@linkcode RedisTarget}); defaults to
- *   `REDIS_URL`, else `REDIS_CLUSTER_NODES` (comma-separated URLs), when the process may
- *   read the environment.
- * @returns The client (possibly not yet ready), or `undefined` when caching is disabled.
- * @throws {TypeError} If a URL is not a `redis:` or `rediss:` URL.
- */
-export async function initRedis(
-  target?: RedisTarget,
-  options: RedisOptions = {},
-): Promise<RedisClient | undefined> {
-  const log = options.log ?? ((line: string) => console.error(line));
-  await closeRedis();
-  const resolved = target ?? readEnvTarget();
-  if (!resolved || (typeof resolved !== "string" && resolved.clusterNodes.length === 0)) {
-    log(
-      JSON.stringify({
-        event: "redis_disabled",
-        reason: "REDIS_URL and REDIS_CLUSTER_NODES are not set",
-      }),
-    );
-    return undefined;
-  }
-  commandTimeoutMs = options.commandTimeoutMs ?? 1000;
-  connection = await connectRedis(resolved, { ...options, log });
-  return connection.client;
-}
-
-/**
  * Parses `unix://[[user]:password@]/path[?db=N]`.
  *
  * @returns The socket path and credentials, or `undefined` when `url` is not such a URL.
@@ -327,45 +282,6 @@ export function parseUnixUrl(
   };
 }
 
-function readEnvTarget(): RedisTarget | undefined {
-  try {
-    const url = Deno.env.get("REDIS_URL");
-    if (url) return url;
-    const nodes = (Deno.env.get("REDIS_CLUSTER_NODES") ?? "").split(",").map((s) => s.trim())
-      .filter(Boolean);
-    return nodes.length > 0 ? { clusterNodes: nodes } : undefined;
-  } catch {
-    return undefined; // no --allow-env: treat as unset
-  }
-}
-
-/**
- * The process-wide client when it is connected and ready, else `undefined`.
- *
- * Callers treat `undefined` as "no cache right now": a read is a miss, a write is skipped.
- * A cluster is ready once its topology is known; a master that is down then fails only
- * the commands of its own slots.
- */
-export function getRedis(): RedisClient | undefined {
-  return connection?.ready();
-}
-
-/** The process's L1 (see {@linkcode RedisOptions.l1}), or `undefined` when off or not connected. */
-export function getL1(): L1Cache | undefined {
-  return connection?.l1;
-}
-
-/**
- * Where a cache's L1 comes from: none for `false`, the given one, else the process's
- * ({@linkcode getL1}) unless the cache was given its own client (`ownClient`).
- */
-export function l1Source(
-  l1: L1Cache | false | undefined,
-  ownClient: boolean,
-): () => L1Cache | undefined {
-  return l1 === false ? () => undefined : l1 ? () => l1 : ownClient ? () => undefined : getL1;
-}
-
 /**
  * Closes a client (one node or a cluster), open or not, without `error` events or throws:
  * its pending commands are answered first when it is open, else it is destroyed.
@@ -381,16 +297,4 @@ export async function closeQuietly(client: RedisClient): Promise<void> {
       client.destroy();
     } catch { /* already closed */ }
   }
-}
-
-/** Whether {@linkcode initRedis} was given a target (caching configured, even if Redis is down). */
-export function isRedisConfigured(): boolean {
-  return connection !== undefined;
-}
-
-/** Closes the process-wide client (pending commands are dropped). Safe to call twice. */
-export async function closeRedis(): Promise<void> {
-  const current = connection;
-  connection = undefined;
-  await current?.close();
 }

@@ -11,8 +11,8 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import { RedisGuard } from "./_guard.ts";
-import type { RedisClient } from "./redis.ts";
+import type { RedisGuard } from "./_guard.ts";
+import type { RedisStore } from "./redis_store.ts";
 
 /** Options of {@linkcode SeenSet}. */
 export interface SeenSetOptions {
@@ -20,9 +20,9 @@ export interface SeenSetOptions {
   ttlS: number;
   /** Ids remembered in memory at most. @default {100_000} */
   maxLocal?: number;
-  /** Where the set gets the instance's client. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
-  /** Reply deadline of a Redis call, in ms. @default {redisCommandTimeoutMs()} */
+  /** The instance's Redis (`RedisStore.disabled()`: this process's ids only). */
+  store: RedisStore;
+  /** Reply deadline of a Redis call, in ms. @default {the store's `commandTimeoutMs`} */
   commandTimeoutMs?: number;
   /** How long a timed-out call keeps Redis skipped, in ms. @default {1000} */
   breakerMs?: number;
@@ -33,7 +33,7 @@ export interface SeenSetOptions {
  *
  * @example Refuse a replayed token id
  * ```ts
- * const seen = new SeenSet("wb:mirror:jti", { ttlS: 120 });
+ * const seen = new SeenSet("wb:mirror:jti", { store, ttlS: 120 });
  * if (!(await seen.add("3f0c…"))) throw new Error("replayed");
  * ```
  */
@@ -60,7 +60,7 @@ export class SeenSet {
     this.prefix = prefix;
     this.#ttlS = options.ttlS;
     this.#local = new LRUCache({ max: options.maxLocal ?? 100_000, ttl: options.ttlS * 1000 });
-    this.#redis = new RedisGuard(options);
+    this.#redis = options.store.guard(options);
   }
 
   /**

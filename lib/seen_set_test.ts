@@ -4,6 +4,7 @@ import { createClient } from "redis";
 import type { RedisClient } from "./redis.ts";
 import { SeenSet } from "./seen_set.ts";
 import { startRedis } from "./testing/redis_server.ts";
+import { RedisStore } from "./redis_store.ts";
 
 async function connect(url: string): Promise<RedisClient> {
   const client = createClient({ url, disableOfflineQueue: true }) as unknown as RedisClient;
@@ -17,8 +18,8 @@ Deno.test("SeenSet.add() is true once per id across processes, and again after d
   const clientA = await connect(redis.url);
   const clientB = await connect(redis.url);
   try {
-    const a = new SeenSet("test:seen", { ttlS: 60, redis: () => clientA });
-    const b = new SeenSet("test:seen", { ttlS: 60, redis: () => clientB });
+    const a = new SeenSet("test:seen", { ttlS: 60, store: RedisStore.over(() => clientA) });
+    const b = new SeenSet("test:seen", { ttlS: 60, store: RedisStore.over(() => clientB) });
     assert.equal(await a.add("e1"), true);
     assert.equal(await a.add("e1"), false, "seen by this process");
     assert.equal(await b.add("e1"), false, "seen by the other process");
@@ -32,8 +33,8 @@ Deno.test("SeenSet.add() is true once per id across processes, and again after d
 });
 
 Deno.test("SeenSet.add() with Redis down remembers this process's ids only", async () => {
-  const set = new SeenSet("test:seen", { ttlS: 60, redis: () => undefined });
+  const set = new SeenSet("test:seen", { ttlS: 60, store: RedisStore.over(() => undefined) });
   assert.equal(await set.add("e1"), true);
   assert.equal(await set.add("e1"), false);
-  assert.throws(() => new SeenSet("x", { ttlS: 0 }), RangeError);
+  assert.throws(() => new SeenSet("x", { ttlS: 0, store: RedisStore.disabled() }), RangeError);
 });

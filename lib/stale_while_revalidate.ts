@@ -35,11 +35,10 @@ import { jitteredBackoffMs } from "./backoff.ts";
 import type { FillPolicy } from "./fill_policy.ts";
 import { checkFillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
-import { RedisGuard } from "./_guard.ts";
+import type { RedisGuard } from "./_guard.ts";
 import { mastersOf, scanNode } from "./_cluster.ts";
-import { l1Source, type RedisClient } from "./redis.ts";
+import { RedisStore } from "./redis_store.ts";
 import { PendingInvalidations } from "./_pending_invalidations.ts";
-import { registerCache } from "./_registry.ts";
 import { escapeGlob } from "./_clear_all.ts";
 
 /** How a memo call was served. */
@@ -69,9 +68,12 @@ export interface SwrResult<T> {
 export interface SwrOptions {
   /** The instance (tenant) the keys belong to; non-empty, without `:`. */
   tenant: string;
-  /** Where the client comes from; `undefined` means in-memory. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
-  /** The in-process L1 for Redis reads; `false` for none. @default {getL1() when `redis` is not given} */
+  /**
+   * The instance's Redis, shared by the processes of the instance; without one (or while
+   * it is down) the memo lives in this process's memory. Its flush empties the memo.
+   */
+  store?: RedisStore;
+  /** The in-process L1 for Redis reads; `false` for none. @default {the store's L1} */
   l1?: L1Cache | false;
   /** The clock (epoch ms); tests inject a fake one. @default {Date.now} */
   clock?: () => number;
@@ -87,11 +89,11 @@ interface Entry {
   value: unknown;
 }
 
-const DEFAULT_FILL: FillPolicy = { leaseMs: 60_000, waitMs: 30_000, pollMinMs: 20, pollMaxMs: 250 };
+const DEFAULT_FILL: FillPolicy = Object.freeze({ leaseMs: 60_000, waitMs: 30_000, pollMinMs: 20, pollMaxMs: 250 });
 
 /** What `#lockOnce` gets from a Redis it could not use: take the in-process lock instead. */
 const IN_PROCESS = Symbol("in-process lock");
-const LOCK_IN_PROCESS_WHEN_UNREACHABLE = { op: null, skipped: IN_PROCESS } as const;
+const LOCK_IN_PROCESS_WHEN_UNREACHABLE = Object.freeze({ op: null, skipped: IN_PROCESS } as const);
 
 /** Release: delete a lock only if it still holds our token. */
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -102,7 +104,7 @@ return 0`;
  *
  * @example Serve an overview recomputed once per 5-minute window
  * ```ts
- * const swr = new StaleWhileRevalidate({ tenant: "kano" });
+ * const swr = new StaleWhileRevalidate({ tenant: "kano", store });
  * const { value, state, nextBoundaryMs } = await swr.memo("overview", 300_000, () => overview(db));
  * ```
  */
@@ -110,7 +112,7 @@ export class StaleWhileRevalidate {
   /** The tenant: the first segment of every memo key. */
   readonly tenant: string;
   readonly #redis: RedisGuard;
-  readonly #l1: () => L1Cache | undefined;
+  readonly #l1: L1Cache | undefined;
   readonly #clock: () => number;
   readonly #fill: FillPolicy;
   readonly #log: (line: string) => void;
@@ -136,15 +138,16 @@ export class StaleWhileRevalidate {
       );
     }
     this.tenant = options.tenant;
-    this.#redis = new RedisGuard(
-      { redis: options.redis },
+    const store = options.store ?? RedisStore.disabled();
+    this.#redis = store.guard(
+      {},
       (op, error) => this.#logLine({ event: "swr_error", op, error: message(error) }),
     );
-    this.#l1 = l1Source(options.l1, options.redis !== undefined);
+    this.#l1 = options.l1 === false ? undefined : options.l1 ?? store.l1;
     this.#clock = options.clock ?? Date.now;
     this.#fill = checkFillPolicy(`swr:${options.tenant}`, options.fill ?? DEFAULT_FILL);
     this.#log = options.log ?? ((line) => console.error(line));
-    registerCache(this);
+    store.caches.register(this);
   }
 
   /** Empties the in-memory store (flush-all; Redis is flushed by FLUSHDB). */
@@ -232,7 +235,7 @@ export class StaleWhileRevalidate {
         { op: "invalidate", skipped: false },
         async (client, call) => {
           await call(client.hSet(redisKey, "bucket", "-1"));
-          this.#l1()?.delete(redisKey);
+          this.#l1?.delete(redisKey);
           return true;
         },
       );
@@ -270,7 +273,7 @@ export class StaleWhileRevalidate {
         )
       ),
     );
-    this.#l1()?.deletePrefix(`swr:${this.tenant}:`);
+    this.#l1?.deletePrefix(`swr:${this.tenant}:`);
     return done.every(Boolean);
   }
 
@@ -290,7 +293,7 @@ export class StaleWhileRevalidate {
         },
       },
       async (client, call) => {
-        const l1 = this.#l1();
+        const l1 = this.#l1;
         const local = l1?.get<Entry>(redisKey);
         if (local) return local;
         const epoch = l1?.epoch ?? 0;
@@ -323,7 +326,7 @@ export class StaleWhileRevalidate {
           computedAt: String(entry.computedAt),
           value: JSON.stringify(entry.value),
         }));
-        this.#l1()?.delete(redisKey);
+        this.#l1?.delete(redisKey);
         return true;
       },
     );

@@ -11,6 +11,7 @@ import { StaleWhileRevalidate, type SwrOptions } from "./stale_while_revalidate.
 import { deferred } from "./testing/deferred.ts";
 import { startRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 const WINDOW = 60_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % WINDOW) + 1_000; // 1 s into a window
@@ -136,7 +137,13 @@ suite("memo on Redis (with L1)", async () => {
   return {
     make: (tenant, clock, log) =>
       new StaleWhileRevalidate(
-        { tenant, clock, redis: () => client, l1, log: log ?? (() => {}) } as SwrOptions,
+        {
+          tenant,
+          clock,
+          store: RedisStore.over(() => client),
+          l1,
+          log: log ?? (() => {}),
+        } as SwrOptions,
       ),
     async [Symbol.asyncDispose]() {
       client.destroy();
@@ -156,7 +163,7 @@ suite("memo on a Redis Cluster (with L1)", async () => {
       new StaleWhileRevalidate({
         tenant,
         clock,
-        redis: () => redis.ready(),
+        store: RedisStore.over(() => redis.ready()),
         l1: redis.l1 ?? false,
         log: log ?? (() => {}),
       }),
@@ -165,7 +172,7 @@ suite("memo on a Redis Cluster (with L1)", async () => {
 });
 
 Deno.test("memo on a Redis Cluster: an entry and its window locks share a hash slot", async () => {
-  const swr = new StaleWhileRevalidate({ tenant: "kano", redis: () => undefined });
+  const swr = new StaleWhileRevalidate({ tenant: "kano", store: RedisStore.over(() => undefined) });
   const slot = await cluster.keySlot(swr.keyFor("overview"));
   for (const what of ["fill:28333333", "refresh:28333334:1700000000000"]) {
     assert.equal(await cluster.keySlot(swr.lockKeyFor("overview", what)), slot, what);
@@ -179,7 +186,7 @@ Deno.test("memo on a Redis Cluster: invalidate() marks every key stale on every 
     const swr = new StaleWhileRevalidate({
       tenant: "t1",
       clock: () => T0,
-      redis: () => redis.ready(),
+      store: RedisStore.over(() => redis.ready()),
       l1: redis.l1 ?? false,
       log: () => {},
     });
@@ -204,12 +211,17 @@ Deno.test("memo cluster teardown", () => cluster.stop());
 suite("memo in memory (no Redis)", () =>
   Promise.resolve({
     make: (tenant, clock, log) =>
-      new StaleWhileRevalidate({ tenant, clock, redis: () => undefined, log: log ?? (() => {}) }),
+      new StaleWhileRevalidate({
+        tenant,
+        clock,
+        store: RedisStore.over(() => undefined),
+        log: log ?? (() => {}),
+      }),
     [Symbol.asyncDispose]: () => Promise.resolve(),
   }));
 
 Deno.test("memo() rejects a window that is not a positive integer", async () => {
-  const swr = new StaleWhileRevalidate({ tenant: "t", redis: () => undefined });
+  const swr = new StaleWhileRevalidate({ tenant: "t", store: RedisStore.over(() => undefined) });
   await assert.rejects(() => swr.memo("k", 0, () => Promise.resolve(1)), RangeError);
   assert.throws(() => new StaleWhileRevalidate({ tenant: "a:b" }), TypeError);
 });

@@ -7,7 +7,6 @@
  * @module
  */
 import { LRUCache } from "lru-cache";
-import { registerCache } from "./_registry.ts";
 import { VersionedCache } from "./_versioned_cache.ts";
 import type { StoreRead, VersionedCacheOptions, WriteResult } from "./_store_contract.ts";
 import { ANY_VERSION, type ClearResult, type HashFuncs } from "./types.ts";
@@ -65,7 +64,7 @@ export class TimCacheB<UniquenessParams, VersionParams, T>
     }
     this.#entries = new LRUCache<string, Entry<T>>({ max, ttl: options.ttlMs });
     this.name = options.name ?? "memory";
-    registerCache(this);
+    options.store?.caches.register(this);
   }
 
   /** Number of stored entries. */

@@ -11,7 +11,6 @@
  *
  * @module
  */
-import { registerCache } from "./_registry.ts";
 import { VersionedCache } from "./_versioned_cache.ts";
 import type { FillResult, MissContext, StoreRead, WriteResult } from "./_store_contract.ts";
 import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
@@ -26,27 +25,26 @@ import {
 import { fleetFill } from "./_fleet_fill.ts";
 import { checkFillPolicy, type FillPolicy } from "./fill_policy.ts";
 import { DAY_S, type TimCacheCOptions } from "./_tim_cache_c_options.ts";
-import { RedisGuard } from "./_guard.ts";
+import type { RedisGuard } from "./_guard.ts";
 import { indexKeyFor } from "./_key_index.ts";
 import { isCluster } from "./_cluster.ts";
 import { deepFreeze } from "./_freeze.ts";
 import { PendingClears } from "./_pending_clears.ts";
 import { CacheReport, hashOf } from "./_cache_report.ts";
-import { forgetRefresh, refreshDue } from "./_ttl_refresh.ts";
+import type { TtlRefreshRecord } from "./_ttl_refresh.ts";
 import { clearAllInRedis } from "./_clear_all.ts";
 import { readMany } from "./_batch_read.ts";
 import type { L1Cache } from "./l1.ts";
-import { l1Source } from "./redis.ts";
 import { ANY_VERSION, type CacheResult, type ClearResult, type HashFuncs } from "./types.ts";
 
 export type { TimCacheCOptions };
 
-const UNAVAILABLE: StoreRead<never> = { kind: "unavailable" };
-const MISS: StoreRead<never> = { kind: "miss" };
+const UNAVAILABLE: StoreRead<never> = Object.freeze({ kind: "unavailable" });
+const MISS: StoreRead<never> = Object.freeze({ kind: "miss" });
 /** How each guarded call of the cache falls back (see `RedisGuard.attempt`). */
-const READ = { op: "get", skipped: UNAVAILABLE };
-const EXPIRE = { op: "expire", skipped: undefined };
-const DISCARD = { op: "del", skipped: undefined, checkBreaker: false };
+const READ = Object.freeze({ op: "get", skipped: UNAVAILABLE });
+const EXPIRE = Object.freeze({ op: "expire", skipped: undefined });
+const DISCARD = Object.freeze({ op: "del", skipped: undefined, checkBreaker: false });
 
 /**
  * A versioned cache in Redis with in-process and (with a fill policy) fleet-wide single
@@ -58,11 +56,12 @@ const DISCARD = { op: "del", skipped: undefined, checkBreaker: false };
  *
  * @example Read-through with a version
  * ```ts
+ * const store = await RedisStore.connect("redis://127.0.0.1:6379");
  * const cache = new TimCacheC<{ poId: string }, { lastRun: string }, Items>("po_items", {
  *   uniquenessHashFromParams: (p) => p.poId,
  *   versionHashFromParams: (v) => v.lastRun,
  *   parseData: (d) => ({ shouldStore: d.status === "ok", uniquenessHash: d.poId, versionHash: d.lastRun }),
- * });
+ * }, { store });
  * const { value, outcome } = await cache.getOrSet({ poId }, { lastRun }, () => queryItems(poId));
  * ```
  */
@@ -83,7 +82,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #clearBatchSize: number;
   readonly #report: CacheReport;
   readonly #fill: FillPolicy | undefined;
-  readonly #l1: () => L1Cache | undefined;
+  readonly #l1: L1Cache | undefined;
+  readonly #ttlRefresh: TtlRefreshRecord;
   readonly #limits: { compressAboveBytes: number; maxValueBytes: number };
   readonly #persistent: boolean;
   readonly #pending: PendingClears;
@@ -93,15 +93,15 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    *
    * @param prefix The cache's name: non-empty, without `:` (so no prefix can be a prefix of
    *   another's keys). Glob characters are allowed; `clearAll` escapes them.
-   * @throws {TypeError} If `prefix` is empty or contains `:`, or a persistent cache is
-   *   given a fill policy.
+   * @throws {TypeError} If `prefix` is empty or contains `:`, no `store` is given, or a
+   *   persistent cache is given a fill policy.
    * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`, a timeout is not
    *   positive, or the fill policy breaks an invariant (see `checkFillPolicy`).
    */
   constructor(
     prefix: string,
     hashFuncs: HashFuncs<UniquenessParams, VersionParams, T>,
-    options: TimCacheCOptions = {},
+    options: TimCacheCOptions,
   ) {
     super(hashFuncs, options);
     if (!prefix || prefix.includes(":")) {
@@ -124,15 +124,24 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#keyPrefix = `cache:${prefix}:`;
     this.#generationKey = generationKeyFor(this.#keyPrefix);
     this.#indexKey = indexKeyFor(this.#keyPrefix);
-    this.#redis = new RedisGuard(options, (op, error) => this.#report.error(op, error));
+    const store = options.store;
+    if (!store) {
+      throw new TypeError(`Cannot create cache '${prefix}': 'store' (a RedisStore) is required`);
+    }
+    this.#redis = store.guard(options, (op, error) => this.#report.error(op, error));
+    this.#ttlRefresh = store.ttlRefresh;
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 100;
-    this.#report = new CacheReport(prefix, options.log ?? ((line) => console.error(line)));
+    this.#report = new CacheReport(
+      prefix,
+      options.log ?? ((line) => console.error(line)),
+      this.observers,
+    );
     this.#fill = options.fill && checkFillPolicy(prefix, options.fill);
-    this.#l1 = l1Source(options.l1, options.redis !== undefined);
+    this.#l1 = options.l1 === false ? undefined : options.l1 ?? store.l1;
     if (!(this.#minWriteTtlS > 0 && this.#minWriteTtlS <= this.#maxWriteTtlS)) {
       throw new RangeError(
         `Cannot create cache '${prefix}': write TTL bounds (${this.#minWriteTtlS} s, ` +
@@ -151,7 +160,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           report: (op, error) => this.#report.error(op, error),
         }),
     );
-    registerCache(this);
+    store.caches.register(this);
   }
 
   /** The Redis key of an entry: `cache:<prefix>:<uniquenessHash>`. */
@@ -173,7 +182,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   /** Detaches in-flight fills and drops this cache's L1 entries (flush-all empties Redis). */
   flushLocal(): void {
     this.cancelPendingWrites();
-    this.#l1()?.deletePrefix(this.#keyPrefix);
+    this.#l1?.deletePrefix(this.#keyPrefix);
   }
 
   /** Clears not yet done in Redis (retried in the background), for metrics and admin pages. */
@@ -186,7 +195,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    * invalidations, which a disconnected (or stalled) connection does not deliver.
    */
   protected override peekLocal(uniquenessHash: string, version: string): T | undefined {
-    const l1 = this.#l1();
+    const l1 = this.#l1;
     if (!l1 || this.#pending.covers(uniquenessHash)) return undefined;
     const key = this.keyFor(uniquenessHash);
     if (!this.#redis.client(key)) return undefined;
@@ -203,7 +212,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     // Not an async method: the hit path saves a frame (the guard never throws).
     return this.#redis.attempt(key, READ, async (client, call) => {
       // The L1 was asked already (`peekLocal`, before the flight was registered).
-      const l1 = this.#l1();
+      const l1 = this.#l1;
       const epoch = l1?.epoch ?? 0;
       let raw: string | null;
       try {
@@ -234,7 +243,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    */
   protected touchEntry(uniquenessHash: string): void {
     const key = this.keyFor(uniquenessHash);
-    if (this.#persistent || !refreshDue(key, this.#readRefreshSlackS)) return;
+    if (this.#persistent || !this.#ttlRefresh.due(key, this.#readRefreshSlackS)) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
     this.#redis.attempt(
       key,
@@ -303,8 +312,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           lock,
           index: { key: this.#indexKey, member: uniquenessHash },
         });
-        this.#l1()?.delete(key);
-        forgetRefresh(key); // a rewritten entry gets its read refresh on the next hit
+        this.#l1?.delete(key);
+        this.#ttlRefresh.forget(key); // a rewritten entry gets its read refresh on the next hit
         this.#report.set(
           key,
           written === "written" ? "stored" : written,
@@ -318,8 +327,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /** Deletes one entry in Redis and in this process's L1 (pending, retried, while Redis is unusable). */
   protected async deleteEntry(uniquenessHash: string): Promise<ClearResult> {
-    this.#l1()?.delete(this.keyFor(uniquenessHash));
-    forgetRefresh(this.keyFor(uniquenessHash));
+    this.#l1?.delete(this.keyFor(uniquenessHash));
+    this.#ttlRefresh.forget(this.keyFor(uniquenessHash));
     const started = performance.now();
     const result = await this.#pending.clear(uniquenessHash);
     this.#report.clear(hashOf(this.keyFor(uniquenessHash)), result, started);
@@ -328,7 +337,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /** Deletes every entry of this cache (SCAN + UNLINK in small batches; bumps the generation). */
   protected async deleteAll(): Promise<ClearResult> {
-    this.#l1()?.deletePrefix(this.#keyPrefix);
+    this.#l1?.deletePrefix(this.#keyPrefix);
     const started = performance.now();
     const result = await this.#pending.clearAll();
     this.#report.clear("all", result, started);
@@ -365,10 +374,11 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     const started = performance.now();
     return await readMany({
       cache: this.prefix,
+      observers: this.observers,
       started,
       hashes: requests.map((r) => this.hashesOf(r.params, r.version)),
       redis: this.#redis,
-      l1: this.#l1,
+      l1: () => this.#l1,
       keyFor: (uniquenessHash) => this.keyFor(uniquenessHash),
       peekLocal: (uniquenessHash, versionHash) => this.peekLocal(uniquenessHash, versionHash),
       covered: (uniquenessHash) => this.#pending.covers(uniquenessHash),

@@ -6,12 +6,13 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { flushAllServerCaches } from "./flush_all.ts";
-import { closeRedis, connectRedis, getRedis, initRedis, type RedisClient } from "./redis.ts";
+import { connectRedis, type RedisClient } from "./redis.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { ANY_VERSION, type HashFuncs } from "./types.ts";
 import { deferred } from "./testing/deferred.ts";
 import { startRedis, type TestRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
+import { RedisStore } from "./redis_store.ts";
 
 const DAY_S = 86_400;
 const funcs: HashFuncs<string, number, { id: string; rev: number }> = {
@@ -31,7 +32,7 @@ Deno.test("TimCacheC writes with a TTL between 15 and 30 days", async () => {
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("ttl", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("ttl", funcs, { store: RedisStore.over(() => client), ...quiet });
     for (let i = 0; i < 20; i++) {
       await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
       const ttl = await client.ttl(cache.keyFor(`k${i}`));
@@ -46,7 +47,10 @@ Deno.test("TimCacheC.get() refreshes the TTL to 30 days on a hit only", async ()
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("refresh", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("refresh", funcs, {
+      store: RedisStore.over(() => client),
+      ...quiet,
+    });
     await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
     const key = cache.keyFor("a");
     await client.expire(key, 100);
@@ -65,7 +69,10 @@ Deno.test("TimCacheC stores {versionHash, data} under cache:<prefix>:<uniqueness
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("layout", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("layout", funcs, {
+      store: RedisStore.over(() => client),
+      ...quiet,
+    });
     await cache.setPromise(Promise.resolve({ id: "a", rev: 3 }), "a", 3);
     const raw = await client.get("cache:layout:a");
     assert.deepEqual(JSON.parse(raw!), { versionHash: "3", data: { id: "a", rev: 3 } });
@@ -82,7 +89,7 @@ async function clearAllDeletesOwnPrefix(
 ): Promise<void> {
   const prefixes = ["a*", "a", "ab", "a?", "[a]", "a[b]", "a\\", "b"];
   const caches = prefixes.map((p) =>
-    new TimCacheC(p, funcs, { redis: () => client, clearBatchSize: 7, ...quiet })
+    new TimCacheC(p, funcs, { store: RedisStore.over(() => client), clearBatchSize: 7, ...quiet })
   );
   for (const cache of caches) {
     for (let i = 0; i < 30; i++) {
@@ -123,8 +130,12 @@ Deno.test("clearAll() on one node drains its key index without SCAN once the ind
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("idx", funcs, { redis: () => client, clearBatchSize: 7, ...quiet });
-    const other = new TimCacheC("idx2", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("idx", funcs, {
+      store: RedisStore.over(() => client),
+      clearBatchSize: 7,
+      ...quiet,
+    });
+    const other = new TimCacheC("idx2", funcs, { store: RedisStore.over(() => client), ...quiet });
     const fill = async (n: number) => {
       for (let i = 0; i < n; i++) {
         await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
@@ -175,7 +186,10 @@ Deno.test("clearAll() through the index fences a fill that started before it", a
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("idxfence", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("idxfence", funcs, {
+      store: RedisStore.over(() => client),
+      ...quiet,
+    });
     await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
     await cache.clearAll(); // the first clear scans and makes the index complete
     await cache.setPromise(Promise.resolve({ id: "b", rev: 1 }), "b", 1);
@@ -198,15 +212,23 @@ Deno.test("clearAll() through the index fences a fill that started before it", a
 });
 
 Deno.test("TimCacheC rejects a prefix that could overlap another's keys", () => {
-  assert.throws(() => new TimCacheC("po:items", funcs), TypeError);
-  assert.throws(() => new TimCacheC("", funcs), TypeError);
+  const store = RedisStore.disabled();
+  assert.throws(() => new TimCacheC("po:items", funcs, { store }), TypeError);
+  assert.throws(() => new TimCacheC("", funcs, { store }), TypeError);
+  assert.throws(
+    () => new TimCacheC("nostore", funcs, {} as unknown as { store: RedisStore }),
+    TypeError,
+  );
 });
 
 Deno.test("TimCacheC treats broken and foreign values as misses and removes them (defect 3)", async () => {
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("broken", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("broken", funcs, {
+      store: RedisStore.over(() => client),
+      ...quiet,
+    });
     const cases: [string, () => Promise<unknown>][] = [
       ["truncated", () => client.set(cache.keyFor("truncated"), '{"versionHash":"1","data":{"id"')],
       ["not json", () => client.set(cache.keyFor("not json"), "hello")],
@@ -228,65 +250,72 @@ Deno.test("TimCacheC treats broken and foreign values as misses and removes them
   }
 });
 
-Deno.test("initRedis() returns within its connect timeout when nothing listens", async () => {
+Deno.test("RedisStore.connect() returns within its connect timeout when nothing listens", async () => {
   const started = performance.now();
-  const client = await initRedis("redis://127.0.0.1:1", { connectTimeoutMs: 300, ...quiet });
+  const store = await RedisStore.connect("redis://127.0.0.1:1", {
+    connectTimeoutMs: 300,
+    ...quiet,
+  });
   const elapsed = performance.now() - started;
   try {
-    assert.ok(client);
-    assert.equal(getRedis(), undefined);
-    assert.ok(elapsed < 3000, `initRedis took ${elapsed} ms`);
-    const cache = new TimCacheC("down", funcs, quiet);
+    assert.equal(store.status(), "down");
+    assert.equal(store.client, undefined);
+    assert.ok(elapsed < 3000, `RedisStore.connect took ${elapsed} ms`);
+    const cache = new TimCacheC("down", funcs, { store, ...quiet });
     assert.equal(await cache.get("a", 1), undefined);
     const result = await cache.getOrSet("b", 1, () => Promise.resolve({ id: "b", rev: 1 }));
     assert.equal(result.outcome, "bypass");
     assert.deepEqual(result.value, { id: "b", rev: 1 });
-    assert.equal((await flushAllServerCaches()).redis, "unavailable");
+    assert.equal((await flushAllServerCaches(store)).redis, "unavailable");
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });
 
-Deno.test("initRedis() of a Redis Cluster nobody answers returns within its connect timeout", async () => {
+Deno.test("RedisStore.connect() of a Redis Cluster nobody answers returns within its connect timeout", async () => {
   const lines: string[] = [];
   const started = performance.now();
-  const client = await initRedis(
+  const store = await RedisStore.connect(
     { clusterNodes: ["redis://127.0.0.1:1", "redis://127.0.0.1:2"] },
     { connectTimeoutMs: 300, maxReconnectDelayMs: 100, log: (line) => lines.push(line) },
   );
   const elapsed = performance.now() - started;
   try {
-    assert.ok(client);
-    assert.equal(getRedis(), undefined);
-    assert.ok(elapsed < 3000, `initRedis took ${elapsed} ms`);
-    const cache = new TimCacheC("clusterdown", funcs, quiet);
+    assert.equal(store.status(), "down");
+    assert.ok(elapsed < 3000, `RedisStore.connect took ${elapsed} ms`);
+    const cache = new TimCacheC("clusterdown", funcs, { store, ...quiet });
     const result = await cache.getOrSet("b", 1, () => Promise.resolve({ id: "b", rev: 1 }));
     assert.equal(result.outcome, "bypass");
-    assert.equal((await flushAllServerCaches()).redis, "unavailable");
+    assert.equal((await flushAllServerCaches(store)).redis, "unavailable");
     await new Promise((r) => setTimeout(r, 250)); // the topology read is retried meanwhile
     assert.equal(lines.filter((l) => l.includes('"redis_unavailable"')).length, 1, lines.join());
   } finally {
-    await closeRedis(); // also stops the retries (the test's op sanitizer checks)
+    await store.close(); // also stops the retries (the test's op sanitizer checks)
   }
 });
 
-Deno.test("initRedis() without a URL disables caching", async () => {
+Deno.test("RedisStore.connect() without a URL disables caching", async () => {
   const lines: string[] = [];
-  assert.equal(await initRedis("", { log: (l) => lines.push(l) }), undefined);
+  const store = await RedisStore.connect("", { log: (l) => lines.push(l) });
+  assert.equal(store.status(), "disabled");
   assert.match(lines.join("\n"), /redis_disabled/);
-  const cache = new TimCacheC("off", funcs, quiet);
+  const cache = new TimCacheC("off", funcs, { store, ...quiet });
   const result = await cache.getOrSet("a", 1, () => Promise.resolve({ id: "a", rev: 1 }));
   assert.equal(result.outcome, "bypass");
-  assert.equal((await flushAllServerCaches()).redis, "disabled");
+  assert.equal((await flushAllServerCaches(store)).redis, "disabled");
 });
 
 Deno.test("TimCacheC keeps answering while Redis is killed, and uses it again after restart", async () => {
   // appendfsync always: the write is on disk before its reply (with everysec, a busy disk can
   // postpone the AOF write past the SIGKILL below, and the test would be about the disk).
   await using redis = await startRedis({ appendonly: true, args: ["--appendfsync", "always"] });
-  await initRedis(redis.url, { commandTimeoutMs: 300, maxReconnectDelayMs: 100, ...quiet });
+  const store = await RedisStore.connect(redis.url, {
+    commandTimeoutMs: 300,
+    maxReconnectDelayMs: 100,
+    ...quiet,
+  });
   try {
-    const cache = new TimCacheC("kill", funcs, quiet);
+    const cache = new TimCacheC("kill", funcs, { store, ...quiet });
     await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
     await redis.kill();
     for (let i = 0; i < 5; i++) {
@@ -295,8 +324,8 @@ Deno.test("TimCacheC keeps answering while Redis is killed, and uses it again af
     }
     await redis.restart();
     const deadline = Date.now() + 5000;
-    while (!getRedis() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(getRedis(), "the client did not reconnect within 5 s");
+    while (!store.client && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(store.client, "the client did not reconnect within 5 s");
     // From the AOF. The first read may still find the breaker of the outage open (a bypass,
     // by design): the cache must be used again within the same 5 s.
     let value = await cache.get("a", 1);
@@ -306,15 +335,15 @@ Deno.test("TimCacheC keeps answering while Redis is killed, and uses it again af
     }
     assert.deepEqual(value, { id: "a", rev: 1 });
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });
 
 Deno.test("TimCacheC turns a paused Redis into a bypass after the command timeout", async () => {
   await using redis = await startRedis();
-  await initRedis(redis.url, { commandTimeoutMs: 200, ...quiet });
+  const store = await RedisStore.connect(redis.url, { commandTimeoutMs: 200, ...quiet });
   try {
-    const cache = new TimCacheC("pause", funcs, quiet);
+    const cache = new TimCacheC("pause", funcs, { store, ...quiet });
     await redis.cli("CLIENT", "PAUSE", "1500", "ALL");
     const started = performance.now();
     const result = await cache.getOrSet("a", 1, () => Promise.resolve({ id: "a", rev: 1 }));
@@ -323,19 +352,19 @@ Deno.test("TimCacheC turns a paused Redis into a bypass after the command timeou
     assert.ok(elapsed < 1400, `waited ${elapsed} ms for a paused Redis`);
   } finally {
     await new Promise((r) => setTimeout(r, 1600)); // let the pause end before closing
-    await closeRedis();
+    await store.close();
   }
 });
 
 Deno.test("flushAllServerCaches() empties Redis and stops in-flight writes", async () => {
   await using redis = await startRedis();
-  await initRedis(redis.url, quiet);
+  const store = await RedisStore.connect(redis.url, quiet);
   try {
-    const cache = new TimCacheC("flush", funcs, quiet);
+    const cache = new TimCacheC("flush", funcs, { store, ...quiet });
     await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
     const slow = deferred<{ id: string; rev: number }>();
     const writing = cache.setPromise(slow.promise, "b", 1);
-    const result = await flushAllServerCaches();
+    const result = await flushAllServerCaches(store);
     assert.equal(result.redis, "flushed");
     slow.resolve({ id: "b", rev: 1 });
     await writing;
@@ -345,7 +374,7 @@ Deno.test("flushAllServerCaches() empties Redis and stops in-flight writes", asy
     }
     assert.equal(await redis.cli("DBSIZE"), "0");
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });
 
@@ -362,7 +391,8 @@ Deno.test("clearAll() on a Redis Cluster scans every master and deletes only its
 });
 
 Deno.test("flushAllServerCaches() on a Redis Cluster flushes every master and stops in-flight writes", async () => {
-  const cache = new TimCacheC("clusterflush", funcs, { redis: () => sharded.client, ...quiet });
+  const store = RedisStore.over(sharded);
+  const cache = new TimCacheC("clusterflush", funcs, { store, ...quiet });
   for (let i = 0; i < 30; i++) {
     await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
   }
@@ -370,7 +400,7 @@ Deno.test("flushAllServerCaches() on a Redis Cluster flushes every master and st
   assert.ok(perMaster.every((n) => Number(n) > 0), `keys per master: ${perMaster.join(",")}`);
   const slow = deferred<{ id: string; rev: number }>();
   const writing = cache.setPromise(slow.promise, "late", 1);
-  const result = await flushAllServerCaches(sharded.client);
+  const result = await flushAllServerCaches(store);
   assert.deepEqual(result.redis, "flushed");
   slow.resolve({ id: "late", rev: 1 });
   await writing;
@@ -387,7 +417,7 @@ Deno.test("flushAllServerCaches() on a Redis Cluster flushes every master and st
 
 Deno.test("TimCacheC on a Redis Cluster: a paused master makes only its own slots bypass", async () => {
   const cache = new TimCacheC("pausedmaster", funcs, {
-    redis: () => sharded.client,
+    store: RedisStore.over(() => sharded.client),
     commandTimeoutMs: 200,
     ...quiet,
   });
@@ -428,7 +458,7 @@ Deno.test("TimCacheC treats an entry copied under another key (same version) as 
   await using redis = await startRedis();
   const client = await connect(redis.url);
   try {
-    const cache = new TimCacheC("swap", funcs, { redis: () => client, ...quiet });
+    const cache = new TimCacheC("swap", funcs, { store: RedisStore.over(() => client), ...quiet });
     await cache.setPromise(Promise.resolve({ id: "a", rev: 1 }), "a", 1);
     await client.set(cache.keyFor("b"), (await client.get(cache.keyFor("a")))!); // a's entry under b
     assert.equal(await cache.get("b", 1), undefined);

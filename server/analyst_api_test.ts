@@ -10,6 +10,7 @@ import { createServerCaches } from "./caches.ts";
 import { AGG_FUNCS, DISAGGREGATION_COLUMNS, VALUE_PROPS } from "./model/mod.ts";
 import { OverviewWindows } from "./routes/overview.ts";
 import { createTestDatabase, loadSmallFixture } from "./testing/pg.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 const ADMIN = "analyst-api-admin";
 const VIEWER = "analyst-api-viewer";
@@ -23,7 +24,7 @@ Deno.test("analyst API: labels, module-run progress, the app's 404, the overview
   try {
     const app = await createApp({
       db: database.db,
-      caches: createServerCaches({ log: quiet }),
+      caches: createServerCaches({ store: RedisStore.disabled(), log: quiet }),
       adminToken: ADMIN,
       viewerToken: VIEWER,
       instance: "analyst",
@@ -118,7 +119,11 @@ Deno.test("analyst API: labels, module-run progress, the app's 404, the overview
       const windows = (tenant: string) =>
         new OverviewWindows({
           db: database.db,
-          memo: new StaleWhileRevalidate({ tenant, redis: () => undefined, log: quiet }),
+          memo: new StaleWhileRevalidate({
+            tenant,
+            store: RedisStore.over(() => undefined),
+            log: quiet,
+          }),
           windowMs,
         });
       const warmed = windows("prewarmed");

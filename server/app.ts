@@ -49,7 +49,7 @@ import { loginRateLimit } from "./login_rate_limit.ts";
 import { OpenStreams } from "./open_streams.ts";
 import { clientAddress, hostAllowlist } from "./peer.ts";
 import { requestLimits } from "./request_limits.ts";
-import { getRedis, StaleWhileRevalidate } from "../lib/mod.ts";
+import { StaleWhileRevalidate } from "../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { ServerEvents, versionedWrites } from "./events/mod.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
@@ -146,7 +146,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   const log = deps.log ?? ((line: string) => console.error(line));
   const instance = deps.instance ?? "local";
   const flushLog = deps.flushLog ??
-    new FlushLog({ redis: getRedis, formatVersion: CACHE_FORMAT_VERSION });
+    new FlushLog({ store: deps.caches.store, formatVersion: CACHE_FORMAT_VERSION });
   const trustedProxies = deps.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
   const addressOf = (c: Context) => clientAddress(c, trustedProxies);
   const versions = deps.versions ?? queryVersions(deps.db);
@@ -187,6 +187,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.route(
     "/",
     adminRoutes({
+      store: deps.caches.store,
       instance,
       postgres: deps.postgresHealth,
       versions: () =>
@@ -216,14 +217,14 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   app.route(
     "/api/admin",
     cacheAdminRoutes({
-      counters: deps.cacheCounters ?? new CacheCounters(),
+      counters: deps.cacheCounters ?? new CacheCounters(deps.caches.store.observers),
       flushLog,
       caches: deps.caches,
     }),
   );
   const events = deps.events ?? new ServerEvents({ db: deps.db, instance });
   const memo = deps.overview?.memo ?? deps.memo ??
-    new StaleWhileRevalidate({ tenant: instance, log });
+    new StaleWhileRevalidate({ tenant: instance, store: deps.caches.store, log });
   // Windowed aggregates carry no version: a dataset or structure change makes them stale
   // (their last good value is still served while one refresh runs).
   events.onClear("windowed_aggregate", () => memo.invalidate());
@@ -252,7 +253,12 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   app.route(
     "/api",
-    mirrorRoutes({ events, adminToken: deps.adminToken, mirrorSecret: deps.mirrorSecret }),
+    mirrorRoutes({
+      events,
+      store: deps.caches.store,
+      adminToken: deps.adminToken,
+      mirrorSecret: deps.mirrorSecret,
+    }),
   );
   app.route("/api/projects", batchRoutes({ ...deps, versions }));
   app.route("/api/projects", runRoutes(deps));

@@ -5,19 +5,20 @@
  */
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { closeRedis } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 import { startRedis, type TestRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
-import { initTestRedis, REDIS_ENABLED, xCache } from "./testing/redis_mode.ts";
+import { connectTestStore, REDIS_ENABLED, xCache } from "./testing/redis_mode.ts";
 
 const ADMIN = "test-admin-token-5d1c8e0f7a2b4936";
 const admin = { authorization: `Bearer ${ADMIN}` };
 const quiet = () => {};
 
 interface Fixture {
+  store: RedisStore;
   app: Hono;
   redis: TestRedis;
   database: TestDatabase;
@@ -32,11 +33,14 @@ async function setup(): Promise<Fixture> {
   const database = await createTestDatabase();
   await loadSmallFixture(database.db);
   const redis = await startRedis({ appendonly: true });
-  await initTestRedis(redis.url, { commandTimeoutMs: 300, maxReconnectDelayMs: 100 });
+  const store = await connectTestStore(redis.url, {
+    commandTimeoutMs: 300,
+    maxReconnectDelayMs: 100,
+  });
   const app = await createApp({
     openAccess: true, // anonymous reads: these tests are about caching, not access
     db: database.db,
-    caches: createServerCaches({ log: quiet }),
+    caches: createServerCaches({ store, log: quiet }),
     adminToken: ADMIN,
     instance: "test",
     log: quiet,
@@ -45,6 +49,7 @@ async function setup(): Promise<Fixture> {
   const projectId = projects.items[0].projectId;
   const pos = await (await app.request(`/api/projects/${projectId}/presentation_objects`)).json();
   fixture = {
+    store,
     app,
     redis,
     database,
@@ -294,7 +299,7 @@ Deno.test({
 
 Deno.test("server tests teardown", async () => {
   if (!fixture) return;
-  await closeRedis();
+  await fixture.store.close();
   await fixture.redis.stop();
   await fixture.database[Symbol.asyncDispose]();
 });

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { closeRedis } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 import { startRedis, type TestRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { sessionCookieName } from "./auth.ts";
@@ -13,7 +13,7 @@ import { PLAIN_HTTP_WARNING } from "./routes/auth.ts";
 import { createServerCaches } from "./caches.ts";
 import { readConfig } from "./config.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
-import { initTestRedis, REDIS_ENABLED } from "./testing/redis_mode.ts";
+import { connectTestStore, REDIS_ENABLED } from "./testing/redis_mode.ts";
 import { issueLoginToken, upsertUser } from "./users.ts";
 
 const ADMIN = "auth-admin-token-6b0d2f8e4a1c9357";
@@ -25,6 +25,7 @@ const SAME_ORIGIN = { "sec-fetch-site": "same-origin", origin: "http://localhost
 const ITEMS = "/api/projects/demo/presentation_objects/po_anc_by_lga/items";
 
 interface Fixture {
+  store: RedisStore;
   database: TestDatabase;
   redis: TestRedis;
   app: Hono;
@@ -38,16 +39,17 @@ async function setup(): Promise<Fixture> {
   const database = await createTestDatabase();
   await loadSmallFixture(database.db);
   const redis = await startRedis();
-  await initTestRedis(redis.url);
+  const store = await connectTestStore(redis.url);
   const deps = {
     db: database.db,
-    caches: createServerCaches({ log: quiet }),
+    caches: createServerCaches({ store, log: quiet }),
     adminToken: ADMIN,
     viewerToken: VIEWER,
     instance: INSTANCE,
     log: quiet,
   };
   fixture = {
+    store,
     database,
     redis,
     app: await createApp(deps),
@@ -339,7 +341,7 @@ Deno.test("server/main.ts refuses to start with OPEN_ACCESS=true and WB_PRODUCTI
 
 Deno.test("auth tests teardown", async () => {
   if (!fixture) return;
-  await closeRedis();
+  await fixture.store.close();
   await fixture.redis.stop();
   await fixture.database[Symbol.asyncDispose]();
 });

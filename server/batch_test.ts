@@ -3,7 +3,7 @@
  * immutable module-run records, on real Postgres and a real redis-server.
  */
 import assert from "node:assert/strict";
-import { closeRedis, initRedis } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 import { REDIS_ENABLED } from "./testing/redis_mode.ts";
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
@@ -19,12 +19,12 @@ Deno.test({
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
   await using redis = await startRedis();
-  await initRedis(redis.url, { log: () => {}, l1: false }); // count Redis commands, not L1 hits
+  const store = await RedisStore.connect(redis.url, { log: () => {}, l1: false }); // count Redis commands, not L1 hits
   try {
     const app = await createApp({
       openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store, log: () => {} }),
       log: () => {},
     });
     const pos = (await (await app.request("/api/projects/demo/presentation_objects")).json()).items
@@ -62,7 +62,7 @@ Deno.test({
       assert.match((await response.json()).message, /poIds/);
     }
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });
 
@@ -74,12 +74,12 @@ Deno.test({
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
   await using redis = await startRedis();
-  await initRedis(redis.url, { log: () => {} });
+  const store = await RedisStore.connect(redis.url, { log: () => {} });
   try {
     const app = await createApp({
       openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store, log: () => {} }),
       adminToken: "batch-admin",
       log: () => {},
     });
@@ -112,6 +112,6 @@ Deno.test({
     assert.equal(await redis.cli("EXISTS", `cache:module_run:e:demo.m001.${fake}`), "0"); // never cached
     assert.equal(await redis.cli("EXISTS", `cache:module_run:r:demo.m001.${fake}`), "0");
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });

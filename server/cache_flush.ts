@@ -14,8 +14,7 @@
  *
  * @module
  */
-import type { FlushResult, RedisClient } from "../lib/mod.ts";
-import { withDeadline } from "./deadline.ts";
+import type { FlushResult, RedisGuard, RedisStore } from "../lib/mod.ts";
 
 /** Where the cache format of the stored values is recorded. */
 export const CACHE_FORMAT_KEY = "wb:cache_format";
@@ -50,8 +49,8 @@ interface KeyCommands {
 
 /** Options of {@linkcode FlushLog}. */
 export interface FlushLogOptions {
-  /** Where the instance's client comes from. */
-  redis: () => RedisClient | undefined;
+  /** The instance's Redis. */
+  store: RedisStore;
   /** The cache format to record after a flush. */
   formatVersion: number;
   /** Reply deadline of each Redis call, in ms. @default {1000} */
@@ -65,9 +64,12 @@ export interface FlushLogOptions {
 export class FlushLog {
   #local: FlushRecord | undefined;
   readonly #options: FlushLogOptions;
+  readonly #guard: RedisGuard;
 
+  /** A log on `options.store`, read and written within `options.timeoutMs`. */
   constructor(options: FlushLogOptions) {
     this.#options = options;
+    this.#guard = options.store.guard({ commandTimeoutMs: options.timeoutMs ?? 1000 });
   }
 
   /**
@@ -78,13 +80,10 @@ export class FlushLog {
     this.#local = record;
     const redis = this.#client();
     if (!redis) return;
-    const deadline = this.#options.timeoutMs ?? 1000;
+    const call = this.#guard.call;
     await Promise.all([
-      withDeadline(redis.set(LAST_FLUSH_KEY, JSON.stringify(record)), deadline),
-      withDeadline(
-        redis.set(CACHE_FORMAT_KEY, String(this.#options.formatVersion)),
-        deadline,
-      ),
+      call(LAST_FLUSH_KEY, redis.set(LAST_FLUSH_KEY, JSON.stringify(record))),
+      call(CACHE_FORMAT_KEY, redis.set(CACHE_FORMAT_KEY, String(this.#options.formatVersion))),
     ]).catch(() => {});
   }
 
@@ -93,7 +92,7 @@ export class FlushLog {
     const redis = this.#client();
     if (redis) {
       try {
-        const text = await withDeadline(redis.get(LAST_FLUSH_KEY), this.#options.timeoutMs ?? 1000);
+        const text = await this.#guard.call(LAST_FLUSH_KEY, redis.get(LAST_FLUSH_KEY));
         if (typeof text === "string") return JSON.parse(text) as FlushRecord;
       } catch { /* fall back to the local record */ }
     }
@@ -101,7 +100,7 @@ export class FlushLog {
   }
 
   #client(): KeyCommands | undefined {
-    return this.#options.redis() as unknown as KeyCommands | undefined;
+    return this.#options.store.client as unknown as KeyCommands | undefined;
   }
 }
 
@@ -120,8 +119,8 @@ export type ReleaseFlushOutcome =
 
 /** Options of {@linkcode flushOnNewRelease}. */
 export interface ReleaseFlushOptions {
-  /** Where the instance's client comes from. */
-  redis: () => RedisClient | undefined;
+  /** The instance's Redis. */
+  store: RedisStore;
   /** `CACHE_FORMAT_VERSION`. */
   formatVersion: number;
   /** `SERVER_VERSION`, for the record. */
@@ -148,34 +147,35 @@ export interface ReleaseFlushOptions {
  * @example
  * ```ts
  * const outcome = await flushOnNewRelease({
- *   redis: getRedis, formatVersion: CACHE_FORMAT_VERSION, serverVersion: SERVER_VERSION,
- *   flush: () => flushAllServerCaches(), flushLog,
+ *   store, formatVersion: CACHE_FORMAT_VERSION, serverVersion: SERVER_VERSION,
+ *   flush: () => flushAllServerCaches(store), flushLog,
  * });
  * ```
  */
 export async function flushOnNewRelease(
   options: ReleaseFlushOptions,
 ): Promise<ReleaseFlushOutcome> {
-  const redis = options.redis() as unknown as KeyCommands | undefined;
+  const redis = options.store.client as unknown as KeyCommands | undefined;
   if (!redis) return "unavailable";
-  const timeoutMs = options.timeoutMs ?? 1000;
+  const call = options.store.guard({ commandTimeoutMs: options.timeoutMs ?? 1000 }).call;
+  const guardKey = releaseFlushGuardKey(options.formatVersion);
   const format = String(options.formatVersion);
   try {
-    const recorded = await withDeadline(redis.get(CACHE_FORMAT_KEY), timeoutMs);
+    const recorded = await call(CACHE_FORMAT_KEY, redis.get(CACHE_FORMAT_KEY));
     if (recorded === format) return "current";
     if (recorded === null || recorded === undefined) {
-      await withDeadline(redis.set(CACHE_FORMAT_KEY, format), timeoutMs);
+      await call(CACHE_FORMAT_KEY, redis.set(CACHE_FORMAT_KEY, format));
       return "recorded";
     }
-    const won = await withDeadline(
-      redis.set(releaseFlushGuardKey(options.formatVersion), String(Deno.pid), {
+    const won = await call(
+      guardKey,
+      redis.set(guardKey, String(Deno.pid), {
         condition: "NX",
         expiration: { type: "EX", value: 600 },
       }),
-      timeoutMs,
     );
     if (won !== "OK") return "other_process";
-    const again = await withDeadline(redis.get(CACHE_FORMAT_KEY), timeoutMs);
+    const again = await call(CACHE_FORMAT_KEY, redis.get(CACHE_FORMAT_KEY));
     if (again === format || again === null || again === undefined) return "other_process";
     const result = await options.flush();
     await options.flushLog.record({
@@ -187,11 +187,9 @@ export async function flushOnNewRelease(
     });
     if (result.redis !== "flushed") return "unavailable";
     // The flush removed the guard; set it again so late processes of this boot skip at once.
-    await withDeadline(
-      redis.set(releaseFlushGuardKey(options.formatVersion), "done", {
-        expiration: { type: "EX", value: 600 },
-      }),
-      timeoutMs,
+    await call(
+      guardKey,
+      redis.set(guardKey, "done", { expiration: { type: "EX", value: 600 } }),
     ).catch(() => {});
     return "flushed";
   } catch {

@@ -18,6 +18,7 @@ import { startServer } from "./testing/server_process.ts";
 import { createTestDatabase } from "./testing/pg.ts";
 import { REDIS_ENABLED } from "./testing/redis_mode.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 const FORMAT = 7;
 
@@ -30,10 +31,10 @@ async function client(url: string): Promise<RedisClient> {
 /** One booting process: its own connection, its own flush counter. */
 async function boot(url: string, flushes: string[], name: string) {
   const redis = await client(url);
-  const flushLog = new FlushLog({ redis: () => redis, formatVersion: FORMAT });
+  const flushLog = new FlushLog({ store: RedisStore.over(() => redis), formatVersion: FORMAT });
   try {
     return await flushOnNewRelease({
-      redis: () => redis,
+      store: RedisStore.over(() => redis),
       formatVersion: FORMAT,
       serverVersion: "9.9.9",
       flushLog,
@@ -104,20 +105,24 @@ Deno.test({
     const connection = await client(redis.url);
     await redis.cli("CLIENT", "PAUSE", "800", "ALL");
     const outcome: ReleaseFlushOutcome = await flushOnNewRelease({
-      redis: () => connection,
+      store: RedisStore.over(() => connection),
       formatVersion: FORMAT,
       serverVersion: "9.9.9",
-      flushLog: new FlushLog({ redis: () => connection, formatVersion: FORMAT, timeoutMs: 100 }),
+      flushLog: new FlushLog({
+        store: RedisStore.over(() => connection),
+        formatVersion: FORMAT,
+        timeoutMs: 100,
+      }),
       flush: () => Promise.reject(new Error("never called")),
       timeoutMs: 100,
     });
     assert.equal(outcome, "unavailable");
     assert.equal(
       await flushOnNewRelease({
-        redis: () => undefined,
+        store: RedisStore.over(() => undefined),
         formatVersion: FORMAT,
         serverVersion: "9.9.9",
-        flushLog: new FlushLog({ redis: () => undefined, formatVersion: FORMAT }),
+        flushLog: new FlushLog({ store: RedisStore.over(() => undefined), formatVersion: FORMAT }),
         flush: () => Promise.reject(new Error("never called")),
       }),
       "unavailable",

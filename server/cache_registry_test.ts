@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { checkFillPolicy } from "../lib/mod.ts";
 import { SERVER_CACHES } from "./cache_registry.ts";
 import { createServerCaches } from "./caches.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 Deno.test("SERVER_CACHES registers every route cache, and every fill policy keeps its invariants", () => {
   const prefixes = ["po_detail", "po_items", "metric_info", "replicant_opts", "ds_hmis", "ds_hfa"];
@@ -10,7 +11,7 @@ Deno.test("SERVER_CACHES registers every route cache, and every fill policy keep
     if (policy.fleet) assert.ok(policy.fill, `${prefix} is fleet-coordinated without a policy`);
     if (policy.fill) checkFillPolicy(prefix, policy.fill);
   }
-  const caches = createServerCaches({ log: () => {} });
+  const caches = createServerCaches({ store: RedisStore.disabled(), log: () => {} });
   assert.equal(caches.poItems.prefix, "po_items");
 });
 

@@ -12,13 +12,7 @@
  *
  * @module
  */
-import {
-  addCacheObserver,
-  type CacheOperation,
-  getL1,
-  type L1Stats,
-  type RedisClient,
-} from "../lib/mod.ts";
+import type { CacheObservers, CacheOperation, L1Cache, L1Stats, RedisClient } from "../lib/mod.ts";
 import type { FlushLog, FlushRecord } from "./cache_flush.ts";
 import { withDeadline } from "./deadline.ts";
 
@@ -36,8 +30,9 @@ export class CacheCounters {
   /** When counting started (epoch ms). */
   readonly sinceMs = Date.now();
 
-  constructor() {
-    this.#uninstall = addCacheObserver((operation: CacheOperation) => {
+  /** @param observers The store's observers (`store.observers`): its caches' reads are counted. */
+  constructor(observers: CacheObservers) {
+    this.#uninstall = observers.add((operation: CacheOperation) => {
       const { op, result } = operation;
       if (op !== "get" && op !== "get_or_set" && op !== "get_many") return;
       if (result !== "hit" && result !== "miss" && result !== "bypass") return;
@@ -101,6 +96,8 @@ export interface CacheStatsOptions {
   redis: RedisClient | undefined;
   /** Whether Redis is configured (to tell `down` from `disabled`). */
   redisConfigured: boolean;
+  /** The store's L1, if on. */
+  l1: L1Cache | undefined;
   counters: CacheCounters;
   flushLog: FlushLog;
   /** Prefixes always listed (the server's caches), even with no keys. */
@@ -225,7 +222,7 @@ export async function collectCacheStats(options: CacheStatsOptions): Promise<Cac
     scannedKeys: scanned,
     truncated,
     scanMs: Math.round(performance.now() - started),
-    l1: getL1()?.stats() ?? null,
+    l1: options.l1?.stats() ?? null,
     lastFlush: (await options.flushLog.last()) ?? null,
     countsSince: new Date(options.counters.sinceMs).toISOString(),
   };

@@ -9,6 +9,7 @@ import { startRedis } from "../lib/testing/redis_server.ts";
 import { FlushLog } from "./cache_flush.ts";
 import { CacheCounters, collectCacheStats } from "./cache_stats.ts";
 import { REDIS_ENABLED } from "./testing/redis_mode.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 async function fill(redis: RedisClient, count: number): Promise<void> {
   const set = (redis as unknown as { set(k: string, v: string): Promise<unknown> }).set.bind(redis);
@@ -18,13 +19,15 @@ async function fill(redis: RedisClient, count: number): Promise<void> {
 }
 
 async function stats(redis: RedisClient, options: { maxKeys?: number; scanCount?: number } = {}) {
-  const counters = new CacheCounters();
+  const store = RedisStore.over(redis);
+  const counters = new CacheCounters(store.observers);
   try {
     return await collectCacheStats({
       redis,
       redisConfigured: true,
+      l1: store.l1,
       counters,
-      flushLog: new FlushLog({ redis: () => redis, formatVersion: 1 }),
+      flushLog: new FlushLog({ store, formatVersion: 1 }),
       prefixes: ["po_detail", "po_items"],
       ...options,
     });

@@ -14,7 +14,7 @@ import { LRUCache } from "lru-cache";
 import {
   type HashFuncs,
   ImmutableCache,
-  type RedisClient,
+  type RedisStore,
   TimCacheB,
   TimCacheC,
 } from "../lib/mod.ts";
@@ -104,6 +104,8 @@ export type RouteCache<U, V, B> = TimCacheC<U, V, Cached<B>>;
 
 /** Parameters and versions of each cache. Versions are ISO timestamps or counters. */
 export interface ServerCaches {
+  /** The instance's Redis the caches were built on (the app's Redis: status, flush, stats). */
+  store: RedisStore;
   /** A presentation object's detail; version: its `last_updated`. */
   poDetail: RouteCache<{ projectId: string; poId: string }, { lastUpdated: string }, unknown>;
   /** Items of a fetch config over a results object; version: the module's `last_run`. */
@@ -144,8 +146,8 @@ export function runIdOf(lastRun: string): string {
 
 /** Options of {@linkcode createServerCaches}. */
 export interface ServerCachesOptions {
-  /** Where TimCacheC gets its client. @default {getRedis} */
-  redis?: () => RedisClient | undefined;
+  /** The instance's Redis: the route caches keep their entries there; its flush empties them all. */
+  store: RedisStore;
   /** Where cache errors are reported. @default {console.error} */
   log?: (line: string) => void;
 }
@@ -156,7 +158,7 @@ export interface ServerCachesOptions {
  *
  * @throws {TypeError} If a cache has no entry in the table.
  */
-export function createServerCaches(options: ServerCachesOptions = {}): ServerCaches {
+export function createServerCaches(options: ServerCachesOptions): ServerCaches {
   const route = <U, V, B>(prefix: string, storable?: (body: B) => boolean) => {
     const policy = SERVER_CACHES.get(prefix);
     if (!policy) throw new TypeError(`Cache '${prefix}' is missing from SERVER_CACHES`);
@@ -169,6 +171,7 @@ export function createServerCaches(options: ServerCachesOptions = {}): ServerCac
     });
   };
   return {
+    store: options.store,
     poDetail: route("po_detail"),
     poItems: route("po_items"),
     metricInfo: route("metric_info"),
@@ -178,6 +181,7 @@ export function createServerCaches(options: ServerCachesOptions = {}): ServerCac
     structure: new TimCacheB(envelopeFuncs<"structure", { version: string }, unknown>(), {
       ttlMs: 60 * 60 * 1000,
       name: "structure",
+      store: options.store,
     }),
     moduleRuns: new ImmutableCache("module_run", options),
   };

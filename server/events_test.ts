@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { closeRedis } from "../lib/mod.ts";
-import { initTestRedis, REDIS_ENABLED } from "./testing/redis_mode.ts";
+import { RedisStore } from "../lib/mod.ts";
+import { connectTestStore, REDIS_ENABLED } from "./testing/redis_mode.ts";
 import { startRedis, type TestRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches, type ServerCaches } from "./caches.ts";
@@ -30,6 +30,7 @@ const admin = { authorization: `Bearer ${ADMIN}` };
 const quiet = () => {};
 
 interface Fixture {
+  store: RedisStore;
   app: Hono;
   events: ServerEvents;
   caches: ServerCaches;
@@ -46,15 +47,19 @@ async function setup(): Promise<Fixture> {
   const database = await createTestDatabase();
   await loadSmallFixture(database.db);
   const redis = await startRedis();
-  await initTestRedis(redis.url, { log: quiet, commandTimeoutMs: 300, maxReconnectDelayMs: 100 });
+  const store = await connectTestStore(redis.url, {
+    log: quiet,
+    commandTimeoutMs: 300,
+    maxReconnectDelayMs: 100,
+  });
   const logLines: string[] = [];
   const events = createServerEvents({
     db: database.db,
     instance: "events-test",
-    redis: REDIS_ENABLED,
+    store,
     log: createCacheEventLog({ instance: "events-test", destination: (l) => logLines.push(l) }),
   });
-  const caches = createServerCaches({ log: quiet });
+  const caches = createServerCaches({ store, log: quiet });
   const app = await createApp({
     db: database.db,
     caches,
@@ -69,6 +74,7 @@ async function setup(): Promise<Fixture> {
     await (await app.request("/api/projects/demo/presentation_objects", { headers: admin }))
       .json();
   fixture = {
+    store,
     app,
     events,
     caches,
@@ -477,7 +483,7 @@ Deno.test("closing the events ends every stream and refuses new ones (503)", asy
 Deno.test("events tests teardown", async () => {
   if (!fixture) return;
   await fixture.events.close();
-  await closeRedis();
+  await fixture.store.close();
   await fixture.redis.stop();
   await fixture.database[Symbol.asyncDispose]();
 });

@@ -21,7 +21,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { closeRedis, getRedis, initRedis } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 import { readConfig, redisTargetOf } from "./config.ts";
 import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
 import { createCacheEventLog, createServerEvents, versionedWrites } from "./events/mod.ts";
@@ -138,11 +138,13 @@ async function main(args: string[]): Promise<number> {
   const config = readConfig(Deno.env.toObject());
   const db = connectPostgres(url, { max: 2 });
   const redisTarget = redisTargetOf(config); // a URL or a cluster
-  if (redisTarget) await initRedis(redisTarget, { log: () => {} });
+  const store = redisTarget
+    ? await RedisStore.connect(redisTarget, { log: () => {} })
+    : RedisStore.disabled();
   const events = createServerEvents({
     db,
     instance: config.instance,
-    redis: redisTarget !== undefined,
+    store,
     mirrors: config.cacheMirrors,
     mirrorSecret: config.mirrorSecret,
     log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
@@ -164,14 +166,14 @@ async function main(args: string[]): Promise<number> {
     console.log(
       !redisTarget
         ? "  REDIS_URL is unset: running servers were not told (their versions still flip)"
-        : getRedis()
+        : store.client
         ? "  running servers were told (structure, datasets, module run) over Redis"
         : "  Redis is unreachable: running servers were not told (their versions still flip)",
     );
     return 0;
   } finally {
     await events.close({ drainMs: 10_000 });
-    await closeRedis();
+    await store.close();
     await db.close();
   }
 }

@@ -17,14 +17,7 @@
  *
  * @module
  */
-import {
-  closeRedis,
-  flushAllServerCaches,
-  getRedis,
-  initRedis,
-  redactRedisUrl,
-  StaleWhileRevalidate,
-} from "../lib/mod.ts";
+import { flushAllServerCaches, RedisStore, StaleWhileRevalidate } from "../lib/mod.ts";
 import { createApp } from "./app.ts";
 import { FlushLog, flushOnNewRelease } from "./cache_flush.ts";
 import { createServerCaches } from "./caches.ts";
@@ -88,23 +81,28 @@ const versions = config.databaseUrl && config.versionTable
   ? new VersionTable({ db, url: config.databaseUrl, log: (line) => console.error(line) })
   : queryVersions(db);
 if (versions instanceof VersionTable) versions.start();
-const observability = installObservability({ logLevel: config.redisLogLevel });
+// The instance's Redis, owned here and passed down: every cache, the memo, the event bus,
+// the flush and the metrics take this store.
 const redisUrl = config.redisEnabled ? redisTargetOf(config) : undefined; // a URL or a cluster
 if (!config.redisEnabled) log({ event: "redis_disabled", reason: "REDIS_ENABLED=false" });
-else await initRedis(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs });
-if (redisUrl) log({ event: "redis_configured", url: redactRedisUrl(redisUrl) });
+const store = config.redisEnabled
+  ? await RedisStore.connect(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs })
+  : RedisStore.disabled();
+if (store.where) log({ event: "redis_configured", url: store.where });
+const observability = installObservability({ store, logLevel: config.redisLogLevel });
 if (config.openAccess) {
   log({ event: "open_access", effect: "anonymous callers are viewers (never administrators)" });
 }
 
 // Once per new cache format, for the whole fleet; bounded when Redis is down or slow.
-const flushLog = new FlushLog({ redis: getRedis, formatVersion: CACHE_FORMAT_VERSION });
-if (redisUrl) {
+const flushLog = new FlushLog({ store, formatVersion: CACHE_FORMAT_VERSION });
+const caches = createServerCaches({ store });
+if (store.configured) {
   const outcome = await flushOnNewRelease({
-    redis: getRedis,
+    store,
     formatVersion: CACHE_FORMAT_VERSION,
     serverVersion: SERVER_VERSION,
-    flush: () => flushAllServerCaches(),
+    flush: () => flushAllServerCaches(store),
     flushLog,
   });
   log({ event: "release_flush", outcome, cacheFormatVersion: CACHE_FORMAT_VERSION });
@@ -114,7 +112,7 @@ if (redisUrl) {
 const events = createServerEvents({
   db,
   instance: config.instance,
-  redis: redisUrl !== undefined,
+  store,
   mirrors: config.cacheMirrors,
   mirrorSecret: config.mirrorSecret,
   log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
@@ -123,14 +121,18 @@ const events = createServerEvents({
 // The overview's next window is refreshed at its boundary, while someone watches it.
 const overview = new OverviewWindows({
   db,
-  memo: new StaleWhileRevalidate({ tenant: config.instance, log: (line) => console.error(line) }),
+  memo: new StaleWhileRevalidate({
+    tenant: config.instance,
+    store,
+    log: (line) => console.error(line),
+  }),
 });
 overview.startPrewarm();
 
 const app = await createApp({
   overview,
   db,
-  caches: createServerCaches(),
+  caches,
   adminToken: config.adminToken,
   instance: config.instance,
   events,
@@ -185,7 +187,7 @@ async function shutdown(signal: string): Promise<void> {
   // give pending mirror deliveries a moment.
   await events.close({ drainMs: 2000 });
   await stopped;
-  await closeRedis();
+  await store.close();
   postgresHealth.close();
   if (versions instanceof VersionTable) await versions.close();
   await db.close().catch(() => {});

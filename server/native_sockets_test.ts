@@ -13,6 +13,7 @@ import { connectPostgres, socketDirOf } from "./db.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
 import { PostgresHealth } from "./postgres_health.ts";
+import { RedisStore } from "../lib/mod.ts";
 
 Deno.test("parseUnixUrl() and redactRedisUrl() read unix:// URLs without ever printing the password", () => {
   assert.deepEqual(parseUnixUrl("unix://:p%40ss@/run/wb/redis.sock?db=2"), {
@@ -113,7 +114,7 @@ Deno.test({
       assert.equal(await health.check(), "up");
       const app = await createApp({
         db,
-        caches: createServerCaches({ log: () => {} }),
+        caches: createServerCaches({ store: RedisStore.disabled(), log: () => {} }),
         instance: "sock",
         log: () => {},
         postgresHealth: () => health.state(),
@@ -137,7 +138,7 @@ Deno.test({
       assert.equal(await health.check(), "down");
       const app = await createApp({
         db: gone,
-        caches: createServerCaches({ log: () => {} }),
+        caches: createServerCaches({ store: RedisStore.disabled(), log: () => {} }),
         instance: "sock",
         log: () => {},
         postgresHealth: () => health.state(),

@@ -16,13 +16,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import {
-  addCacheObserver,
-  type CacheOperation,
-  getL1,
-  getRedis,
-  isRedisConfigured,
-} from "../lib/mod.ts";
+import type { CacheOperation, RedisStore } from "../lib/mod.ts";
 import type { Db } from "./db.ts";
 
 /** `REDIS_LOG_LEVEL`: which cache log lines are written. */
@@ -56,7 +50,8 @@ export interface Observability {
 }
 
 /**
- * Registers the metrics and the cache log on the library's operation reports.
+ * Registers the metrics and the cache log on the operation reports of the caches built on
+ * `options.store`.
  *
  * Metrics: `cache_hits_total`, `cache_misses_total`, `cache_bypass_total` (per cache),
  * `cache_errors_total` (per cache and op), `cache_operation_duration_seconds` (histogram
@@ -69,8 +64,9 @@ export interface Observability {
  * here (the cache writes its own `cache_fill` line).
  */
 export function installObservability(
-  options: { logLevel?: CacheLogLevel; log?: (line: string) => void } = {},
+  options: { store: RedisStore; logLevel?: CacheLogLevel; log?: (line: string) => void },
 ): Observability {
+  const store = options.store;
   const level = LEVELS[options.logLevel ?? "info"];
   const log = options.log ?? ((line: string) => console.error(line));
   const registry = new Registry();
@@ -144,7 +140,8 @@ export function installObservability(
       "1 when the instance's Redis answers, 0 when it is configured but down (absent when disabled)",
     registers: [registry],
     collect() {
-      if (isRedisConfigured()) this.set(getRedis() ? 1 : 0);
+      const status = store.status();
+      if (status !== "disabled") this.set(status === "up" ? 1 : 0);
     },
   });
   const l1 = (
@@ -161,7 +158,7 @@ export function installObservability(
         if (stats) this.set(read(stats));
       },
     });
-  const l1Stats = () => getL1()?.stats();
+  const l1Stats = () => store.l1?.stats();
   l1("cache_l1_entries", "Entries in the in-process L1", (s) => s.entries);
   l1("cache_l1_bytes", "Bytes held by the in-process L1", (s) => s.bytes);
   l1("cache_l1_hits_total", "Reads served by the in-process L1", (s) => s.hits);
@@ -171,7 +168,7 @@ export function installObservability(
     (s) => s.invalidations,
   );
 
-  const uninstall = addCacheObserver((operation: CacheOperation) => {
+  const uninstall = store.observers.add((operation: CacheOperation) => {
     const { cache, op, result } = operation;
     duration.observe({ cache, op }, operation.latencyMs / 1000);
     if (op === "fill") {

@@ -4,7 +4,7 @@
  * OpenTelemetry, exported as OTLP/JSON to a collector on loopback).
  */
 import assert from "node:assert/strict";
-import { closeRedis, initRedis } from "../lib/mod.ts";
+import { RedisStore } from "../lib/mod.ts";
 import { freePort, startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
@@ -21,14 +21,18 @@ Deno.test({
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
   await using redis = await startRedis();
-  await initRedis(redis.url, { log: () => {} });
+  const store = await RedisStore.connect(redis.url, { log: () => {} });
   const lines: string[] = [];
-  const observability = installObservability({ logLevel: "info", log: (l) => lines.push(l) });
+  const observability = installObservability({
+    store,
+    logLevel: "info",
+    log: (l) => lines.push(l),
+  });
   try {
     const app = await createApp({
       openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store, log: () => {} }),
       metrics: observability.registry,
       metricsToken: "scrape",
       log: () => {},
@@ -65,25 +69,29 @@ Deno.test({
     assert.ok(ops.every((l) => typeof l.latencyMs === "number" && !("key" in l)));
   } finally {
     observability.uninstall();
-    await closeRedis();
+    await store.close();
   }
 
   const debugLines: string[] = [];
-  const debug = installObservability({ logLevel: "debug", log: (l) => debugLines.push(l) });
+  await using redis2 = await startRedis();
+  const store2 = await RedisStore.connect(redis2.url, { log: () => {} });
+  const debug = installObservability({
+    store: store2,
+    logLevel: "debug",
+    log: (l) => debugLines.push(l),
+  });
   try {
-    await using redis2 = await startRedis();
-    await initRedis(redis2.url, { log: () => {} });
     const app = await createApp({
       openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store: store2, log: () => {} }),
       log: () => {},
     });
     await app.request("/api/datasets/hfa/summary");
     assert.ok(debugLines.some((l) => JSON.parse(l).key?.startsWith("cache:ds_hfa:")));
   } finally {
     debug.uninstall();
-    await closeRedis();
+    await store2.close();
   }
 });
 

@@ -3,8 +3,8 @@
  * a real redis-server, with a fake clock.
  */
 import assert from "node:assert/strict";
-import { closeRedis, StaleWhileRevalidate } from "../lib/mod.ts";
-import { initTestRedis } from "./testing/redis_mode.ts";
+import { StaleWhileRevalidate } from "../lib/mod.ts";
+import { connectTestStore } from "./testing/redis_mode.ts";
 import { startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
@@ -16,15 +16,15 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
   await using redis = await startRedis();
-  await initTestRedis(redis.url);
+  const store = await connectTestStore(redis.url);
   try {
     let now = 1_800_000_000_000 - (1_800_000_000_000 % WINDOW) + 5_000;
     const clock = () => now;
-    const memo = new StaleWhileRevalidate({ tenant: "overview-test", clock, log: () => {} });
+    const memo = new StaleWhileRevalidate({ tenant: "overview-test", store, clock, log: () => {} });
     const app = await createApp({
       openAccess: true, // anonymous reads: these tests are about caching, not access
       db: database.db,
-      caches: createServerCaches({ log: () => {} }),
+      caches: createServerCaches({ store, log: () => {} }),
       memo,
       clock,
       overviewWindowMs: WINDOW,
@@ -83,6 +83,6 @@ Deno.test("GET /api/instance/overview: MISS, HIT within the window, STALE at onc
       new Date(boundary + 1).toISOString(),
     );
   } finally {
-    await closeRedis();
+    await store.close();
   }
 });

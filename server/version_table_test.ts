@@ -8,13 +8,12 @@
  */
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
-import { closeRedis } from "../lib/mod.ts";
 import { freePort, startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
 import { connectPostgres, type Db } from "./db.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
-import { initTestRedis, xCache } from "./testing/redis_mode.ts";
+import { connectTestStore, xCache } from "./testing/redis_mode.ts";
 import { startServer } from "./testing/server_process.ts";
 import { VERSION_LISTENER_APP, VersionTable } from "./version_table.ts";
 import { queryVersions } from "./versions.ts";
@@ -214,7 +213,7 @@ Deno.test("listener cut: requests fall back to the query and stay correct, the t
   await using database = await createTestDatabase();
   await loadSmallFixture(database.db);
   await using redis = await startRedis();
-  await initTestRedis(redis.url, { commandTimeoutMs: 300 });
+  const store = await connectTestStore(redis.url, { commandTimeoutMs: 300 });
   const other = connectPostgres(database.url, { max: 1 });
   // A long reconnect wait holds the outage open while the test writes and reads through it.
   const table = new VersionTable({
@@ -228,7 +227,7 @@ Deno.test("listener cut: requests fall back to the query and stay correct, the t
     const app = await createApp({
       openAccess: true,
       db: database.db,
-      caches: createServerCaches({ log: quiet }),
+      caches: createServerCaches({ store, log: quiet }),
       adminToken: ADMIN,
       log: quiet,
       versions: table,
@@ -298,7 +297,7 @@ Deno.test("listener cut: requests fall back to the query and stay correct, the t
   } finally {
     await table.close();
     await other.close();
-    await closeRedis();
+    await store.close();
   }
 });
 

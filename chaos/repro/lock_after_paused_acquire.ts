@@ -10,17 +10,17 @@
  *
  * @module
  */
-import { closeRedis, initRedis, TimCacheC } from "../../lib/mod.ts";
+import { RedisStore, TimCacheC } from "../../lib/mod.ts";
 import { SERVER_CACHES } from "../../server/cache_registry.ts";
 import { startChaosRedis } from "../redis.ts";
 
 await using redis = await startChaosRedis();
-await initRedis(redis.url, { log: () => {}, commandTimeoutMs: 1000 });
+const store = await RedisStore.connect(redis.url, { log: () => {}, commandTimeoutMs: 1000 });
 const cache = new TimCacheC<string, string, { k: string }>("repro", {
   uniquenessHashFromParams: (k) => k,
   versionHashFromParams: (v) => v,
   parseData: (d) => ({ shouldStore: true, uniquenessHash: d.k, versionHash: "1" }),
-}, { fill: SERVER_CACHES.get("po_items")!.fill, log: (line) => console.log(line) });
+}, { store, fill: SERVER_CACHES.get("po_items")!.fill, log: (line) => console.log(line) });
 const produce = () => Promise.resolve({ k: "k" });
 
 await redis.cli("CLIENT", "PAUSE", "3000", "WRITE");
@@ -36,4 +36,4 @@ console.log(
 started = performance.now();
 const next = await cache.getOrSet("k", "1", produce);
 console.log(`the next read: ${next.outcome} in ${Math.round(performance.now() - started)} ms`);
-await closeRedis();
+await store.close();

@@ -8,17 +8,17 @@
  *
  * @module
  */
-import { closeRedis, initRedis, TimCacheC } from "../../lib/mod.ts";
+import { RedisStore, TimCacheC } from "../../lib/mod.ts";
 import { SERVER_CACHES } from "../../server/cache_registry.ts";
 import { startChaosRedis } from "../redis.ts";
 
 await using redis = await startChaosRedis();
-await initRedis(redis.url, { log: () => {}, commandTimeoutMs: 1000 });
+const store = await RedisStore.connect(redis.url, { log: () => {}, commandTimeoutMs: 1000 });
 const cache = new TimCacheC<string, string, { k: string }>("repro", {
   uniquenessHashFromParams: (k) => k,
   versionHashFromParams: (v) => v,
   parseData: (d) => ({ shouldStore: true, uniquenessHash: d.k, versionHash: "1" }),
-}, { fill: SERVER_CACHES.get("po_items")!.fill, log: (line) => console.log(line) });
+}, { store, fill: SERVER_CACHES.get("po_items")!.fill, log: (line) => console.log(line) });
 
 let started = performance.now();
 const first = await cache.getOrSet("k", "1", async () => {
@@ -38,4 +38,4 @@ console.log(`writes accepted again: ${await redis.cli("SET", "probe", "1")}`);
 started = performance.now();
 const next = await cache.getOrSet("k", "1", () => Promise.resolve({ k: "k" }));
 console.log(`the next read: ${next.outcome} in ${Math.round(performance.now() - started)} ms`);
-await closeRedis();
+await store.close();

@@ -10,22 +10,22 @@
  * Usage: deno run -A cache_worker.ts <redis> <port> (`<redis>`: a URL, or a cluster as made
  * by `targetArg`).
  */
-import { ANY_VERSION, connectRedis, getL1, initRedis, TimCacheC } from "../mod.ts";
+import { ANY_VERSION, connectRedis, RedisStore, TimCacheC } from "../mod.ts";
 import { StaleWhileRevalidate } from "../stale_while_revalidate.ts";
 import { parseTargetArg } from "../testing/redis_target.ts";
 
 const [redisArg, port] = Deno.args;
 const target = parseTargetArg(redisArg);
-await initRedis(target, { log: () => {}, l1: { ttlMs: 600_000 } });
+const store = await RedisStore.connect(target, { log: () => {}, l1: { ttlMs: 600_000 } });
 const counter = (await connectRedis(target, { l1: false, log: () => {} })).client;
 
 let now = 0;
-const swr = new StaleWhileRevalidate({ tenant: "fleet", clock: () => now, log: () => {} });
+const swr = new StaleWhileRevalidate({ tenant: "fleet", store, clock: () => now, log: () => {} });
 const cache = new TimCacheC<string, string, { key: string; v: string; n: number }>("l1test", {
   uniquenessHashFromParams: (k) => k,
   versionHashFromParams: (v) => v,
   parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
-}, { log: () => {} });
+}, { store, log: () => {} });
 
 Deno.serve(
   { port: Number(port), hostname: "127.0.0.1", onListen: () => console.log("ready") },
@@ -45,8 +45,8 @@ Deno.serve(
     const value = await cache.get(key, ANY_VERSION);
     return Response.json(value ?? null, {
       headers: {
-        "x-l1-hits": String(getL1()?.stats().hits ?? 0),
-        "x-l1": JSON.stringify({ ...getL1()?.stats(), epoch: getL1()?.epoch }),
+        "x-l1-hits": String(store.l1?.stats().hits ?? 0),
+        "x-l1": JSON.stringify({ ...store.l1?.stats(), epoch: store.l1?.epoch }),
       },
     });
   },

@@ -7,12 +7,12 @@
  * Usage: deno run -A fleet_worker.ts <redis> <port> <producerMs> <ok|throw> <policy JSON>
  * (`<redis>`: a URL, or a cluster as made by `targetArg`).
  */
-import { connectRedis, initRedis, TimCacheC } from "../mod.ts";
+import { connectRedis, RedisStore, TimCacheC } from "../mod.ts";
 import { parseTargetArg } from "../testing/redis_target.ts";
 
 const [redisArg, port, producerMs, mode, policyJson] = Deno.args;
 const target = parseTargetArg(redisArg);
-await initRedis(target, { log: () => {} });
+const store = await RedisStore.connect(target, { log: () => {} });
 const counter = (await connectRedis(target, { l1: false, log: () => {} })).client;
 
 interface Value {
@@ -24,7 +24,7 @@ const cache = new TimCacheC<string, string, Value>("fleet", {
   uniquenessHashFromParams: (key) => key,
   versionHashFromParams: (v) => v,
   parseData: (d) => ({ shouldStore: true, uniquenessHash: d.key, versionHash: d.v }),
-}, { fill: JSON.parse(policyJson), log: (line) => console.error(line) });
+}, { store, fill: JSON.parse(policyJson), log: (line) => console.error(line) });
 
 Deno.serve({
   port: Number(port),

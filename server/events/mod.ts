@@ -11,6 +11,7 @@ import type { CacheEventLog } from "./event_log.ts";
 import { type MirrorRetryPolicy, MirrorSender } from "./mirror.ts";
 import { ServerEvents } from "./server_events.ts";
 import type { UnnumberedEvent } from "./types.ts";
+import type { RedisStore } from "../../lib/mod.ts";
 
 export * from "./types.ts";
 export * from "./graph.ts";
@@ -29,8 +30,11 @@ export interface CreateServerEventsOptions {
   db: Db;
   /** This instance's id. */
   instance: string;
-  /** Fan out through the process-wide Redis client (`initRedis`); false keeps events in this process. */
-  redis: boolean;
+  /**
+   * The instance's Redis: events fan out through its pub/sub (a disabled store keeps them
+   * in this process).
+   */
+  store: RedisStore;
   /** Base URLs of the instances to mirror local invalidations to (`CACHE_MIRRORS`). */
   mirrors?: readonly string[];
   /** The shared mirror secret (`MIRROR_SECRET`); required when `mirrors` is not empty. */
@@ -43,17 +47,14 @@ export interface CreateServerEventsOptions {
 
 /**
  * Builds a process's {@linkcode ServerEvents}: its bus (subscribing in the background when
- * `redis` is set) and its mirror sender.
+ * the store has Redis configured) and its mirror sender.
  *
  * @throws {TypeError} If `mirrors` is not empty and `mirrorSecret` is unset, or a mirror is
  *   not an http(s) URL.
  */
 export function createServerEvents(options: CreateServerEventsOptions): ServerEvents {
-  const bus = new EventBus<UnnumberedEvent>(
-    EVENT_CHANNEL,
-    options.redis ? {} : { redis: () => undefined },
-  );
-  if (options.redis) bus.start();
+  const bus = new EventBus<UnnumberedEvent>(EVENT_CHANNEL, { store: options.store });
+  if (options.store.configured) bus.start();
   let mirrors: MirrorSender | undefined;
   if (options.mirrors?.length) {
     if (!options.mirrorSecret) {

@@ -21,6 +21,7 @@ import type { EntityGraph } from "./graph.ts";
 import type { MirrorSender } from "./mirror.ts";
 import { readVersionState } from "./state.ts";
 import type { CacheEvent, EventInput, UnnumberedEvent, VersionState } from "./types.ts";
+import { RedisStore } from "../../lib/mod.ts";
 
 /** A subscriber of {@linkcode ServerEvents}: an SSE stream. */
 export interface EventSubscriber {
@@ -106,7 +107,7 @@ export class ServerEvents {
     this.instance = options.instance;
     this.graph = options.graph ?? SERVER_ENTITIES;
     this.log = options.log ?? NO_LOG;
-    this.#bus = options.bus ?? new EventBus("wb:events", { redis: () => undefined });
+    this.#bus = options.bus ?? new EventBus("wb:events", { store: RedisStore.disabled() });
     this.#mirrors = options.mirrors;
     this.#ringSize = options.ringSize ?? 1000;
     this.#readState = options.readState ?? readVersionState;

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { flushAllServerCaches, getRedis, isRedisConfigured } from "../../lib/mod.ts";
+import { flushAllServerCaches, type RedisStore } from "../../lib/mod.ts";
 import type { Registry } from "prom-client";
 import { bearerToken, requireAdmin, tokenMatches } from "../auth.ts";
 import { isForwarded, isLoopbackAddress, peerAddress } from "../peer.ts";
@@ -15,6 +15,8 @@ import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
 
 /** What the admin routes need. */
 export interface AdminRoutesDeps {
+  /** The instance's Redis (status, flush-all). */
+  store: RedisStore;
   /** The metrics registry rendered by `GET /metrics`; absent: no metrics route. */
   metrics?: Registry;
   /** Bearer token `GET /metrics` requires (`METRICS_TOKEN`); unset: loopback peers only. */
@@ -36,15 +38,9 @@ export interface AdminRoutesDeps {
   versions?: () => string;
 }
 
-/** `up` when Redis answers, `down` when configured but unreachable, `disabled` otherwise. */
-export function redisStatus(): "up" | "down" | "disabled" {
-  if (getRedis()) return "up";
-  return isRedisConfigured() ? "down" : "disabled";
-}
-
 /** `GET /healthz`, `GET /api/instance_meta`, `POST /caches/flush-all`. */
 export function adminRoutes(
-  { instance, startedAtMs, log, metrics, metricsToken, flushLog, postgres, versions }:
+  { store, instance, startedAtMs, log, metrics, metricsToken, flushLog, postgres, versions }:
     AdminRoutesDeps,
 ): Hono {
   const app = new Hono();
@@ -78,7 +74,7 @@ export function adminRoutes(
   // `down` without Postgres, `degraded` without Redis (served uncached).
   app.get("/healthz", (c) => {
     const pg = postgres?.() ?? "unknown";
-    const redis = redisStatus();
+    const redis = store.status();
     return c.json({
       ok: pg !== "down",
       status: pg === "down" ? "down" : redis === "down" ? "degraded" : "ok",
@@ -96,13 +92,13 @@ export function adminRoutes(
       serverVersion: SERVER_VERSION,
       cacheFormatVersion: CACHE_FORMAT_VERSION,
       instance,
-      redis: redisStatus(),
+      redis: store.status(),
       startedAt: new Date(startedAtMs).toISOString(),
     }));
 
   app.post("/caches/flush-all", requireAdmin(), async (c) => {
     const caller = c.get("caller");
-    const result = await flushAllServerCaches();
+    const result = await flushAllServerCaches(store);
     const by = caller.user?.email ?? "admin token";
     await flushLog.record({
       at: new Date().toISOString(),

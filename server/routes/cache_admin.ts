@@ -6,7 +6,6 @@
  * @module
  */
 import { Hono } from "hono";
-import { getRedis, isRedisConfigured } from "../../lib/mod.ts";
 import { requireAdmin } from "../auth.ts";
 import type { FlushLog } from "../cache_flush.ts";
 import type { ServerCaches } from "../caches.ts";
@@ -17,8 +16,8 @@ import { SERVER_CACHES } from "../cache_registry.ts";
 export interface CacheAdminRoutesDeps {
   counters: CacheCounters;
   flushLog: FlushLog;
-  /** The route caches, for the clears this process has not yet landed in Redis. */
-  caches?: ServerCaches;
+  /** The route caches (and the store they were built on): Redis, and the clears this process has not yet landed there. */
+  caches: ServerCaches;
 }
 
 /** Routes under `/api/admin`. */
@@ -27,8 +26,9 @@ export function cacheAdminRoutes({ counters, flushLog, caches }: CacheAdminRoute
   app.get("/caches", requireAdmin(), async (c) => {
     c.header("Cache-Control", "no-store");
     const stats = await collectCacheStats({
-      redis: getRedis(),
-      redisConfigured: isRedisConfigured(),
+      redis: caches.store.client,
+      redisConfigured: caches.store.configured,
+      l1: caches.store.l1,
       counters,
       flushLog,
       prefixes: [...SERVER_CACHES.keys()],
@@ -36,7 +36,7 @@ export function cacheAdminRoutes({ counters, flushLog, caches }: CacheAdminRoute
     // Clears Redis did not get yet (retried in the background; this process bypasses what
     // they cover meanwhile): by cache, only where there are some.
     const pendingClears = Object.fromEntries(
-      Object.values(caches ?? {}).flatMap((cache) => {
+      Object.values(caches).flatMap((cache) => {
         const pending = (cache as { pendingClears?: { keys: number; all: boolean } }).pendingClears;
         const name = (cache as { name?: string; prefix?: string }).prefix;
         return pending && name && (pending.keys > 0 || pending.all) ? [[name, pending]] : [];

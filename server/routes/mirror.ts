@@ -20,7 +20,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { SeenSet } from "../../lib/mod.ts";
+import { type RedisStore, SeenSet } from "../../lib/mod.ts";
 import { bearerToken, tokenMatches } from "../auth.ts";
 import {
   looksLikeJwt,
@@ -33,6 +33,8 @@ import {
 /** What the mirror route needs. */
 export interface MirrorRoutesDeps {
   events: ServerEvents;
+  /** The instance's Redis, where the seen token and event ids are shared. */
+  store: RedisStore;
   adminToken?: string;
   /** `MIRROR_SECRET`; unset refuses signed requests. */
   mirrorSecret?: string;
@@ -45,11 +47,13 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const EVENT_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
 /** Routes under `/api`: `POST /cache/invalidate`. */
-export function mirrorRoutes({ events, adminToken, mirrorSecret }: MirrorRoutesDeps): Hono {
+export function mirrorRoutes(
+  { events, store, adminToken, mirrorSecret }: MirrorRoutesDeps,
+): Hono {
   // Shared by the instance's processes through its Redis: a token or an event seen by
   // one process is seen by all.
-  const seenTokens = new SeenSet("wb:mirror:jti", { ttlS: 2 * MIRROR_WINDOW_S + 10 });
-  const appliedEvents = new SeenSet("wb:mirror:event", { ttlS: APPLIED_EVENT_TTL_S });
+  const seenTokens = new SeenSet("wb:mirror:jti", { store, ttlS: 2 * MIRROR_WINDOW_S + 10 });
+  const appliedEvents = new SeenSet("wb:mirror:event", { store, ttlS: APPLIED_EVENT_TTL_S });
   const app = new Hono();
 
   app.post("/cache/invalidate", async (c) => {

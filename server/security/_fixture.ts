@@ -9,14 +9,14 @@
  */
 import type { Hono } from "hono";
 import { Registry } from "prom-client";
-import { closeRedis } from "../../lib/mod.ts";
+import type { RedisStore } from "../../lib/mod.ts";
 import { startRedis, type TestRedis } from "../../lib/testing/redis_server.ts";
 import { type AppDeps, createApp } from "../app.ts";
 import { runIdOf } from "../caches.ts";
 import { createServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "../testing/pg.ts";
-import { initTestRedis } from "../testing/redis_mode.ts";
+import { connectTestStore } from "../testing/redis_mode.ts";
 import { issueLoginToken, upsertUser } from "../users.ts";
 
 export const INSTANCE = "sec";
@@ -90,15 +90,19 @@ export interface SecurityFixture extends AsyncDisposable {
  * Builds the instance.
  *
  * @param overrides App dependencies to replace (e.g. `events` with mirrors), or a function of
- *   the recording database (called once Redis is initialized) that returns them.
+ *   the recording database and the Redis store (called once Redis is connected) that
+ *   returns them.
  */
 export async function createSecurityFixture(
-  overrides: Partial<AppDeps> | ((db: Db) => Partial<AppDeps>) = {},
+  overrides: Partial<AppDeps> | ((db: Db, store: RedisStore) => Partial<AppDeps>) = {},
 ): Promise<SecurityFixture> {
   const database = await createTestDatabase();
   await loadSmallFixture(database.db);
   const redis = await startRedis();
-  await initTestRedis(redis.url, { commandTimeoutMs: 500, maxReconnectDelayMs: 100 });
+  const store = await connectTestStore(redis.url, {
+    commandTimeoutMs: 500,
+    maxReconnectDelayMs: 100,
+  });
   const clientDir = await Deno.makeTempDir({ prefix: "wb-security-client-" });
   await Deno.writeTextFile(`${clientDir}/index.html`, "<!doctype html><title>wb</title>");
   await Deno.writeTextFile(`${clientDir}/${ASSET}`, "console.log('wb');");
@@ -106,7 +110,7 @@ export async function createSecurityFixture(
   const db = recordingDb(database.db, queries);
   const deps: AppDeps = {
     db,
-    caches: createServerCaches({ log: () => {} }),
+    caches: createServerCaches({ store, log: () => {} }),
     adminToken: ADMIN_TOKEN,
     viewerToken: VIEWER_TOKEN,
     metrics: new Registry(),
@@ -115,7 +119,7 @@ export async function createSecurityFixture(
     instance: INSTANCE,
     clientDir: new URL(`file://${clientDir}/`),
     log: () => {},
-    ...(typeof overrides === "function" ? overrides(db) : overrides),
+    ...(typeof overrides === "function" ? overrides(db, store) : overrides),
   };
   const app = await createApp(deps);
   const open = await createApp({ ...deps, openAccess: true });
@@ -171,7 +175,7 @@ export async function createSecurityFixture(
       return { cookie, sessionToken: cookie.slice(cookie.indexOf("=") + 1), loginToken: token };
     },
     async [Symbol.asyncDispose]() {
-      await closeRedis();
+      await store.close();
       await redis.stop();
       await database[Symbol.asyncDispose]();
       await Deno.remove(clientDir, { recursive: true });

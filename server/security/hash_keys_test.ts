@@ -19,6 +19,7 @@ import { type HashFuncs, type RedisClient, TimCacheC } from "../../lib/mod.ts";
 import { startRedis } from "../../lib/testing/redis_server.ts";
 import { canonicalJson, createServerCaches, stableHash, uniquenessHashOf } from "../caches.ts";
 import { fuzzParameters, nastyString } from "./_fuzz.ts";
+import { RedisStore } from "../../lib/mod.ts";
 
 /** `value` with the keys of every object in reverse order. */
 function reversedKeys(value: unknown): unknown {
@@ -58,7 +59,7 @@ Deno.test("canonicalJson(): injective on JSON values (it parses back to the valu
   );
 });
 
-const caches = createServerCaches({ redis: () => undefined, log: () => {} });
+const caches = createServerCaches({ store: RedisStore.over(() => undefined), log: () => {} });
 const ROUTE_CACHES = {
   po_detail: caches.poDetail,
   po_items: caches.poItems,
@@ -180,7 +181,11 @@ const quiet = { log: () => {} };
 Deno.test("TimCacheC refuses a prefix with ':'; without one, (prefix, hash) -> key is injective", () => {
   fc.assert(
     fc.property(nastyString, nastyString, (before, after) => {
-      assert.throws(() => new TimCacheC(`${before}:${after}`, funcs, quiet), TypeError);
+      assert.throws(
+        () =>
+          new TimCacheC(`${before}:${after}`, funcs, { ...quiet, store: RedisStore.disabled() }),
+        TypeError,
+      );
     }),
     fuzzParameters(0.25),
   );
@@ -196,7 +201,7 @@ Deno.test("TimCacheC refuses a prefix with ':'; without one, (prefix, hash) -> k
       ...fc.sample(nastyString.map((s) => s.replaceAll(":", "")), { numRuns: 40, seed: 1 }),
     ]),
   ].filter((p) => p.length > 0).map((p) =>
-    new TimCacheC(p, funcs, { redis: () => undefined, ...quiet })
+    new TimCacheC(p, funcs, { store: RedisStore.over(() => undefined), ...quiet })
   );
   const cache = fc.constantFrom(...pool);
   fc.assert(
@@ -225,7 +230,11 @@ Deno.test("clearAll() on prefixes full of glob characters deletes its own keys a
         async (prefixes, pick) => {
           await client.flushDb();
           const all = prefixes.map((p) =>
-            new TimCacheC(p, funcs, { redis: () => client, clearBatchSize: 2, ...quiet })
+            new TimCacheC(p, funcs, {
+              store: RedisStore.over(() => client),
+              clearBatchSize: 2,
+              ...quiet,
+            })
           );
           for (const cache of all) {
             for (const id of ["k0", "k*", "k?"]) {

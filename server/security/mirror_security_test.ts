@@ -23,7 +23,6 @@ import {
   type ServerEvents,
   signMirrorRequest,
 } from "../events/mod.ts";
-import { REDIS_ENABLED } from "../testing/redis_mode.ts";
 import {
   ADMIN_TOKEN,
   createSecurityFixture,
@@ -32,6 +31,7 @@ import {
   type SecurityFixture,
 } from "./_fixture.ts";
 import { fuzzParameters } from "./_fuzz.ts";
+import { RedisStore } from "../../lib/mod.ts";
 
 interface Recorded {
   method: string;
@@ -84,11 +84,11 @@ async function setup(): Promise<Fixture> {
   const attacker = startRecorder();
   const lines: string[] = [];
   let events: ServerEvents | undefined;
-  const f = await createSecurityFixture((db) => {
+  const f = await createSecurityFixture((db, store) => {
     events = createServerEvents({
       db,
       instance: INSTANCE,
-      redis: REDIS_ENABLED,
+      store,
       mirrors: [mirror.url],
       mirrorSecret: MIRROR_SECRET,
       mirrorRetry: { attempts: 2, baseDelayMs: 10, timeoutMs: 2000 },
@@ -465,7 +465,7 @@ Deno.test("a mirror that answers with a redirect is not followed: the signed req
   const events = createServerEvents({
     db: x.f.deps.db,
     instance: "redirected",
-    redis: false,
+    store: RedisStore.disabled(),
     mirrors: [`http://127.0.0.1:${redirector.addr.port}`],
     mirrorSecret: MIRROR_SECRET,
     mirrorRetry: { attempts: 2, baseDelayMs: 10, timeoutMs: 2000 },

@@ -5,14 +5,19 @@
  *
  * @module
  */
-import { initRedis, type RedisOptions } from "../../lib/mod.ts";
+import { type RedisOptions, RedisStore } from "../../lib/mod.ts";
 
 /** `false` when the suite runs with `REDIS_ENABLED=false`. */
 export const REDIS_ENABLED = (Deno.env.get("REDIS_ENABLED") ?? "true").toLowerCase() !== "false";
 
-/** Connects the process's Redis when the suite runs with Redis; leaves caching off otherwise. */
-export async function initTestRedis(url: string, options: RedisOptions = {}): Promise<void> {
-  await initRedis(REDIS_ENABLED ? url : "", { log: () => {}, ...options });
+/**
+ * The test app's Redis store: connected to `url` when the suite runs with Redis, disabled
+ * otherwise. Close it at the end of the test.
+ */
+export function connectTestStore(url: string, options: RedisOptions = {}): Promise<RedisStore> {
+  return REDIS_ENABLED
+    ? RedisStore.connect(url, { log: () => {}, ...options })
+    : Promise.resolve(RedisStore.disabled());
 }
 
 /**
