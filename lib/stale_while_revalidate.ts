@@ -89,7 +89,12 @@ interface Entry {
   value: unknown;
 }
 
-const DEFAULT_FILL: FillPolicy = Object.freeze({ leaseMs: 60_000, waitMs: 30_000, pollMinMs: 20, pollMaxMs: 250 });
+const DEFAULT_FILL: FillPolicy = Object.freeze({
+  leaseMs: 60_000,
+  waitMs: 30_000,
+  pollMinMs: 20,
+  pollMaxMs: 250,
+});
 
 /** What `#lockOnce` gets from a Redis it could not use: take the in-process lock instead. */
 const IN_PROCESS = Symbol("in-process lock");

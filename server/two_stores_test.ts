@@ -15,7 +15,8 @@ const ADMIN = "two-stores-admin-token-8c1f4e7a";
 const quiet = () => {};
 
 Deno.test({
-  name: "two apps on two Redis servers in one process: a flush or an outage of one leaves the other",
+  name:
+    "two apps on two Redis servers in one process: a flush or an outage of one leaves the other",
   ignore: !REDIS_ENABLED, // about Redis itself
   fn: async () => {
     await using database = await createTestDatabase();
