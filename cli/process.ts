@@ -226,6 +226,7 @@ export function isPortFree(port: number): boolean {
 /**
  * A TCP port that was free on 127.0.0.1 a moment ago (bind port 0).
  *
+ * @param taken Ports already handed out: the port returned is not one of them, and is added.
  * @returns The port.
  * @example
  * ```ts
@@ -233,9 +234,13 @@ export function isPortFree(port: number): boolean {
  * const port = freePort();
  * ```
  */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
+export function freePort(taken?: Set<number>): number {
+  for (;;) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const { port } = listener.addr as Deno.NetAddr;
+    listener.close();
+    if (taken?.has(port)) continue; // the kernel may hand a just-closed port out again
+    taken?.add(port);
+    return port;
+  }
 }

@@ -51,19 +51,12 @@ export interface StartRedisOptions {
   args?: string[];
 }
 
-/**
- * Returns a TCP port that was free on 127.0.0.1 a moment ago; with `taken`, one not in it
- * (and adds it), so ports handed out for one fixture are distinct.
- */
-export function freePort(taken?: Set<number>): number {
-  for (;;) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const { port } = listener.addr as Deno.NetAddr;
-    listener.close();
-    if (taken?.has(port)) continue; // the kernel may hand a closed port out again
-    taken?.add(port);
-    return port;
-  }
+/** Returns a TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
 
 /**
