@@ -22,6 +22,8 @@ export {
   type RedisTarget,
 } from "./redis.ts";
 export { CLUSTER_SLOTS, keySlot } from "./key_slot.ts";
+export { CACHE_KEY_PATTERN, cacheKeyPrefix, cachePrefixOf } from "./cache_keys.ts";
+export { type MasterNode, mastersOf, type ScanPage, scanPages } from "./_cluster.ts";
 export { type BackoffOptions, jitteredBackoffMs } from "./backoff.ts";
 export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
 export {

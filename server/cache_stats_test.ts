@@ -55,6 +55,10 @@ Deno.test({
       const bounded = await stats(connection.client, { maxKeys: 10, scanCount: 10 });
       assert.equal(bounded.truncated, true);
       assert.ok(bounded.scannedKeys < 125);
+      // A bound reached on the scan's last reply stopped nothing: the counts are complete.
+      const exact = await stats(connection.client, { maxKeys: 125 });
+      assert.equal(exact.scannedKeys, 125);
+      assert.equal(exact.truncated, false);
     } finally {
       await connection.close();
     }
