@@ -48,14 +48,20 @@ const STATE: VersionState = {
     },
   },
 };
-const event = (fields: Partial<ServerEvent>): ServerEvent => ({
+/** An event of the stream: a module run unless `fields` say otherwise (the fields a type needs). */
+const event = (fields: Record<string, unknown>): ServerEvent => ({
   type: "module_run",
   seq: 1,
+  eventId: "e1",
   entity: "module",
   affected: [],
+  origin: "test",
   at: 0,
   ...fields,
-});
+} as unknown as ServerEvent);
+/** An edit of `demo`'s `po_a` to `version`. */
+const poEdited = (version: string) =>
+  event({ type: "presentation_object_updated", projectId: "demo", poId: "po_a", version });
 
 Deno.test("cacheKey() is <cache>/<16 hex>::<version>, the same for reordered params", () => {
   const key = cacheKey("po_items", { projectId: "demo", poId: "po_a" }, "v1|v2");
@@ -85,10 +91,7 @@ Deno.test("applyEvent() moves versions forward only, and returns the same state 
     applyEvent(STATE, event({ projectId: "other", moduleId: "m001", version: "x" })),
     STATE,
   );
-  const edit = applyEvent(STATE, {
-    ...event({ type: "presentation_object_updated", projectId: "demo", poId: "po_a" }),
-    version: "2026-03-01T00:00:00.000000Z",
-  });
+  const edit = applyEvent(STATE, poEdited("2026-03-01T00:00:00.000000Z"));
   assert.equal(edit.projects.demo.presentationObjects.po_a, "2026-03-01T00:00:00.000000Z");
   const dataset = applyEvent(
     STATE,
@@ -115,10 +118,7 @@ Deno.test("versions of the browser caches: items follow the PO and its module; l
   assert.notEqual(poItemsVersion(run, "demo", po), poItemsVersion(STATE, "demo", po));
   assert.equal(poDetailVersion(run, "demo", "po_a"), poDetailVersion(STATE, "demo", "po_a"));
   assert.equal(poListVersion(run, "demo"), poListVersion(STATE, "demo"));
-  const edit = applyEvent(STATE, {
-    ...event({ type: "presentation_object_updated", projectId: "demo", poId: "po_a" }),
-    version: "2027",
-  });
+  const edit = applyEvent(STATE, poEdited("2027"));
   assert.notEqual(poListVersion(edit, "demo"), poListVersion(STATE, "demo"));
   assert.deepEqual(cachesReachedBy(["module", "results_object", "presentation_object_item"]), [
     "po_items",

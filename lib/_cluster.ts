@@ -107,6 +107,39 @@ export function groupBySlot(keys: readonly string[]): string[][] {
   return [...groups.values()];
 }
 
+/** One reply of a `SCAN` pass (see {@linkcode scanPages}). */
+export interface ScanPage {
+  /** The keys of this reply (may be empty: `MATCH` filters after the node picked its keys). */
+  keys: string[];
+  /** Whether this was the pass's last reply (the cursor came back to 0). */
+  done: boolean;
+}
+
+/**
+ * Runs `SCAN` over one node to the end, yielding every reply, empty ones included, so a
+ * caller that bounds the pass (keys seen, time spent) can check its bound after each
+ * command and tell a pass it cut short ({@linkcode ScanPage.done} false) from one that
+ * ended.
+ *
+ * @param node A connection to one node (a cluster master: {@linkcode mastersOf}).
+ * @param options The `SCAN` options: `MATCH` pattern, `COUNT` keys per call, `TYPE`.
+ * @param call Wraps each command (reply deadline, breaker).
+ * @returns The replies in order; the last one has `done: true`.
+ * @throws Whatever `call` rejects with (the pass stops there).
+ */
+export async function* scanPages(
+  node: RedisNodeClient,
+  options: { MATCH: string; COUNT: number; TYPE?: string },
+  call: <R>(command: Promise<R>) => Promise<R>,
+): AsyncGenerator<ScanPage> {
+  let cursor = "0";
+  do {
+    const reply = await call(node.scan(cursor, options));
+    cursor = String(reply.cursor);
+    yield { keys: reply.keys, done: cursor === "0" };
+  } while (cursor !== "0");
+}
+
 /**
  * Runs `SCAN` over one node to the end, yielding each non-empty batch of keys.
  *
@@ -117,10 +150,7 @@ export async function* scanNode(
   options: { MATCH: string; COUNT: number; TYPE?: string },
   call: <R>(command: Promise<R>) => Promise<R>,
 ): AsyncGenerator<string[]> {
-  let cursor = "0";
-  do {
-    const reply = await call(node.scan(cursor, options));
-    cursor = String(reply.cursor);
-    if (reply.keys.length > 0) yield reply.keys;
-  } while (cursor !== "0");
+  for await (const page of scanPages(node, options, call)) {
+    if (page.keys.length > 0) yield page.keys;
+  }
 }

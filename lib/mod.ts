@@ -20,7 +20,6 @@ export type {
   RedisTimeoutError,
   ShardCall,
 } from "./_guard.ts";
-export type { MasterNode } from "./_cluster.ts";
 export type { Flushable, LiveCaches } from "./_registry.ts";
 export type { TtlRefreshRecord } from "./_ttl_refresh.ts";
 export {
@@ -34,6 +33,8 @@ export {
   type RedisTarget,
 } from "./redis.ts";
 export { CLUSTER_SLOTS, keySlot } from "./key_slot.ts";
+export { CACHE_KEY_PATTERN, cacheKeyPrefix, cachePrefixOf } from "./cache_keys.ts";
+export { type MasterNode, type ScanPage, scanPages } from "./_cluster.ts";
 export { type BackoffOptions, jitteredBackoffMs } from "./backoff.ts";
 export { flushAllServerCaches, type FlushResult } from "./flush_all.ts";
 export {

@@ -28,6 +28,7 @@ import { DAY_S, type TimCacheCOptions } from "./_tim_cache_c_options.ts";
 import type { RedisGuard } from "./_guard.ts";
 import { indexKeyFor } from "./_key_index.ts";
 import { isCluster } from "./_cluster.ts";
+import { cacheKeyPrefix } from "./cache_keys.ts";
 import { deepFreeze } from "./_freeze.ts";
 import { PendingClears } from "./_pending_clears.ts";
 import { CacheReport, hashOf } from "./_cache_report.ts";
@@ -121,7 +122,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
         `Cannot create cache '${prefix}': a persistent cache takes no fill policy`,
       );
     }
-    this.#keyPrefix = `cache:${prefix}:`;
+    this.#keyPrefix = cacheKeyPrefix(prefix);
     this.#generationKey = generationKeyFor(this.#keyPrefix);
     this.#indexKey = indexKeyFor(this.#keyPrefix);
     const store = options.store;

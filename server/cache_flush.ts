@@ -15,6 +15,7 @@
  * @module
  */
 import type { FlushResult, RedisGuard, RedisStore } from "../lib/mod.ts";
+import type { FlushRecord } from "./wire.ts";
 
 /** Where the cache format of the stored values is recorded. */
 export const CACHE_FORMAT_KEY = "wb:cache_format";
@@ -23,19 +24,7 @@ export const LAST_FLUSH_KEY = "wb:last_flush";
 /** The guard of the release flush of one format. */
 export const releaseFlushGuardKey = (format: number): string => `wb:release_flush:${format}`;
 
-/** One flush of the server's caches. */
-export interface FlushRecord {
-  /** When, ISO-8601. */
-  at: string;
-  /** Who: an administrator's e-mail, `admin token`, or `release <version>` (boot). */
-  by: string;
-  /** `flush-all` (`POST /caches/flush-all`) or `release` (a new cache format at boot). */
-  reason: "flush-all" | "release";
-  /** What happened to Redis. */
-  redis: FlushResult["redis"];
-  /** The server's release. */
-  serverVersion: string;
-}
+export type { FlushRecord } from "./wire.ts";
 
 /** The few Redis commands used here; a node and a cluster client both have them. */
 interface KeyCommands {

@@ -12,16 +12,19 @@
  *
  * @module
  */
-import type { CacheObservers, CacheOperation, L1Cache, L1Stats, RedisClient } from "../lib/mod.ts";
-import type { FlushLog, FlushRecord } from "./cache_flush.ts";
-import { withDeadline } from "./deadline.ts";
+import {
+  CACHE_KEY_PATTERN,
+  type CacheObservers,
+  type CacheOperation,
+  cachePrefixOf,
+  type RedisNodeClient,
+  type RedisStore,
+  scanPages,
+} from "../lib/mod.ts";
+import type { FlushLog } from "./cache_flush.ts";
+import type { CacheStats, ReadCounts } from "./wire.ts";
 
-/** Reads of one cache in this process. */
-export interface ReadCounts {
-  hits: number;
-  misses: number;
-  bypass: number;
-}
+export type { CacheStats, PrefixStats, ReadCounts } from "./wire.ts";
 
 /** Counts cache reads per cache, from the library's operation reports. */
 export class CacheCounters {
@@ -58,46 +61,10 @@ export class CacheCounters {
   }
 }
 
-/** One prefix's row. */
-export interface PrefixStats extends ReadCounts {
-  prefix: string;
-  /** Keys `cache:<prefix>:*` found (a lower bound when truncated). */
-  keys: number;
-  /** Estimated bytes (sampled `MEMORY USAGE` × keys), or null without Redis. */
-  memoryBytes: number | null;
-  /** Keys whose `MEMORY USAGE` was read. */
-  memorySampled: number;
-  /** hits / (hits + misses), or null before the first read. */
-  hitRatio: number | null;
-}
-
-/** The whole report. */
-export interface CacheStats {
-  /** `up`, `down` (configured, not answering) or `disabled`. */
-  redis: "up" | "down" | "disabled";
-  /** Redis `used_memory` in bytes, when Redis answered. */
-  redisUsedMemoryBytes: number | null;
-  prefixes: PrefixStats[];
-  /** Keys the scan looked at. */
-  scannedKeys: number;
-  /** Whether a bound stopped the scan before the end. */
-  truncated: boolean;
-  /** How long the scan took, in ms. */
-  scanMs: number;
-  /** The in-process L1 in front of Redis. */
-  l1: L1Stats | null;
-  lastFlush: FlushRecord | null;
-  /** Since when the hit counts run (ISO-8601; this process's start). */
-  countsSince: string;
-}
-
 /** Options of {@linkcode collectCacheStats}. */
 export interface CacheStatsOptions {
-  redis: RedisClient | undefined;
-  /** Whether Redis is configured (to tell `down` from `disabled`). */
-  redisConfigured: boolean;
-  /** The store's L1, if on. */
-  l1: L1Cache | undefined;
+  /** The instance's Redis (its status, masters, guard and L1). */
+  store: RedisStore;
   counters: CacheCounters;
   flushLog: FlushLog;
   /** Prefixes always listed (the server's caches), even with no keys. */
@@ -112,21 +79,6 @@ export interface CacheStatsOptions {
   scanCount?: number;
 }
 
-/** The commands of one Redis node used here. */
-interface NodeCommands {
-  scan(
-    cursor: string,
-    options: { MATCH: string; COUNT: number },
-  ): Promise<{ cursor: string | number; keys: string[] }>;
-  memoryUsage(key: string): Promise<number | null>;
-  info(section?: string): Promise<string>;
-}
-
-interface ClusterCommands {
-  masters: unknown[];
-  nodeClient(node: unknown): Promise<NodeCommands>;
-}
-
 /**
  * Collects the report.
  *
@@ -139,45 +91,45 @@ export async function collectCacheStats(options: CacheStatsOptions): Promise<Cac
   const scanCount = options.scanCount ?? 1000;
   const started = performance.now();
   const keys = new Map<string, number>();
-  const samples = new Map<string, { node: NodeCommands; key: string }[]>();
+  const samples = new Map<string, { shard: object; node: RedisNodeClient; key: string }[]>();
   let scanned = 0;
   let truncated = false;
-  let redisState: CacheStats["redis"] = options.redis
-    ? "up"
-    : options.redisConfigured
-    ? "down"
-    : "disabled";
+  const store = options.store;
+  let redisState: CacheStats["redis"] = store.status();
   let usedMemory: number | null = null;
   const memory = new Map<string, { bytes: number; sampled: number }>();
-  if (options.redis) {
+  if (redisState === "up") {
+    // Each command within 1 s; a master that times out is skipped by the caches for a while too.
+    const guard = store.guard({ commandTimeoutMs: 1000 });
     try {
-      const nodes = await nodesOf(options.redis);
-      for (const node of nodes) {
-        let cursor = "0";
-        do {
-          const reply = await withDeadline(
-            node.scan(cursor, { MATCH: "cache:*", COUNT: scanCount }),
-            1000,
-          );
-          cursor = String(reply.cursor);
-          for (const key of reply.keys) {
-            const prefix = key.split(":", 2)[1] ?? "";
+      const nodes = await Promise.all(
+        store.masters().map(async (master) => ({
+          shard: master.shard,
+          node: await guard.on(master.shard, master.connect()),
+        })),
+      );
+      const scan = { MATCH: CACHE_KEY_PATTERN, COUNT: scanCount };
+      masters: for (const { shard, node } of nodes) {
+        const call = <R>(command: Promise<R>) => guard.on(shard, command);
+        for await (const page of scanPages(node, scan, call)) {
+          for (const key of page.keys) {
+            const prefix = cachePrefixOf(key);
+            if (prefix === undefined) continue;
             keys.set(prefix, (keys.get(prefix) ?? 0) + 1);
             const sample = samples.get(prefix) ?? [];
-            if (sample.length < sampleKeys) samples.set(prefix, [...sample, { node, key }]);
+            if (sample.length < sampleKeys) samples.set(prefix, [...sample, { shard, node, key }]);
           }
-          scanned += reply.keys.length;
+          scanned += page.keys.length;
           if (scanned >= maxKeys || performance.now() - started > budgetMs) {
-            truncated = cursor !== "0";
-            break;
+            truncated = !page.done;
+            if (truncated) break masters;
           }
-        } while (cursor !== "0");
-        if (truncated) break;
+        }
       }
       for (const [prefix, sample] of samples) {
         const sizes = await Promise.all(
-          sample.map(({ node, key }) =>
-            withDeadline(node.memoryUsage(key), 1000).catch(() => null)
+          sample.map(({ shard, node, key }) =>
+            guard.on(shard, node.memoryUsage(key)).catch(() => null)
           ),
         );
         const known = sizes.filter((size): size is number => typeof size === "number");
@@ -187,8 +139,8 @@ export async function collectCacheStats(options: CacheStatsOptions): Promise<Cac
         });
       }
       usedMemory = 0;
-      for (const node of nodes) {
-        const info = await withDeadline(node.info("memory"), 1000);
+      for (const { shard, node } of nodes) {
+        const info = await guard.on(shard, node.info("memory"));
         usedMemory += Number(/used_memory:(\d+)/.exec(String(info))?.[1] ?? 0);
       }
     } catch {
@@ -222,17 +174,8 @@ export async function collectCacheStats(options: CacheStatsOptions): Promise<Cac
     scannedKeys: scanned,
     truncated,
     scanMs: Math.round(performance.now() - started),
-    l1: options.l1?.stats() ?? null,
+    l1: store.l1?.stats() ?? null,
     lastFlush: (await options.flushLog.last()) ?? null,
     countsSince: new Date(options.counters.sinceMs).toISOString(),
   };
-}
-
-/** The node clients to scan: the client itself, or every master of a cluster. */
-async function nodesOf(redis: RedisClient): Promise<NodeCommands[]> {
-  const cluster = redis as unknown as Partial<ClusterCommands>;
-  if (Array.isArray(cluster.masters) && typeof cluster.nodeClient === "function") {
-    return await Promise.all(cluster.masters.map((master) => cluster.nodeClient!(master)));
-  }
-  return [redis as unknown as NodeCommands];
 }

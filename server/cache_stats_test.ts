@@ -23,9 +23,7 @@ async function stats(redis: RedisClient, options: { maxKeys?: number; scanCount?
   const counters = new CacheCounters(store.observers);
   try {
     return await collectCacheStats({
-      redis,
-      redisConfigured: true,
-      l1: store.l1,
+      store,
       counters,
       flushLog: new FlushLog({ store, formatVersion: 1 }),
       prefixes: ["po_detail", "po_items"],
@@ -58,6 +56,10 @@ Deno.test({
       const bounded = await stats(connection.client, { maxKeys: 10, scanCount: 10 });
       assert.equal(bounded.truncated, true);
       assert.ok(bounded.scannedKeys < 125);
+      // A bound reached on the scan's last reply stopped nothing: the counts are complete.
+      const exact = await stats(connection.client, { maxKeys: 125 });
+      assert.equal(exact.scannedKeys, 125);
+      assert.equal(exact.truncated, false);
     } finally {
       await connection.close();
     }

@@ -18,8 +18,11 @@ import {
   TimCacheB,
   TimCacheC,
 } from "../lib/mod.ts";
+import { canonicalJson } from "./canonical_json.ts";
 import { SERVER_CACHES } from "./cache_registry.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
+
+export { canonicalJson } from "./canonical_json.ts";
 
 /** A cached body with the hashes it was computed for. */
 export interface Cached<B> {
@@ -35,17 +38,6 @@ export interface Cached<B> {
  */
 export function stableHash(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex");
-}
-
-/** JSON with object keys sorted at every depth. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        : v,
-  );
 }
 
 /** How many params/version hashes are remembered. */

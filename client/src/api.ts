@@ -55,26 +55,7 @@ export async function apiPost<T>(path: string, body: unknown = {}): Promise<T> {
   })).body;
 }
 
-/** `GET /api/auth/me`. */
-export interface Me {
-  role: "viewer" | "admin" | null;
-  via: "bearer" | "bearer-invalid" | "session" | "open" | "none";
-  email?: string;
-  isAdmin: boolean;
-  openAccess: boolean;
-  /** Whether the request came over HTTPS (the session cookie is then `__Host-`). */
-  secureTransport: boolean;
-  instance: string;
-}
-
-/** `GET /api/instance_meta`. */
-export interface InstanceMeta {
-  serverVersion: string;
-  cacheFormatVersion: number;
-  instance: string;
-  redis: "up" | "down" | "disabled";
-  startedAt: string;
-}
+export type { InstanceMeta, Me } from "../../server/wire.ts";
 
 /** A URL path segment. */
 export const seg = (text: string): string => encodeURIComponent(text);

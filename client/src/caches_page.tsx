@@ -11,29 +11,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { apiGet } from "./api.ts";
 import { useTitle } from "./context.ts";
-
-interface PrefixStats {
-  prefix: string;
-  keys: number;
-  memoryBytes: number | null;
-  memorySampled: number;
-  hits: number;
-  misses: number;
-  bypass: number;
-  hitRatio: number | null;
-}
-
-interface CacheStats {
-  redis: "up" | "down" | "disabled";
-  redisUsedMemoryBytes: number | null;
-  prefixes: PrefixStats[];
-  scannedKeys: number;
-  truncated: boolean;
-  scanMs: number;
-  l1: { entries: number; bytes: number; hits: number; invalidations: number } | null;
-  lastFlush: { at: string; by: string; reason: string; redis: string } | null;
-  countsSince: string;
-}
+import type { CacheStatsAnswer as CacheStats } from "../../server/wire.ts";
 
 const bytes = (n: number | null) =>
   n === null

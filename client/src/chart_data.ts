@@ -20,9 +20,10 @@ import {
   periodOfMonthIndex,
   valueText,
 } from "./labels.ts";
+import type { PoItem } from "../../server/wire.ts";
 
 /** An item: group columns (strings, `period_id` a YYYYMM number) and values (numbers). */
-export type Item = Record<string, string | number>;
+export type Item = PoItem;
 
 /** `config.display` of a presentation object. */
 export interface Display {

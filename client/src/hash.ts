@@ -6,17 +6,9 @@
  *
  * @module
  */
+import { canonicalJson } from "../../server/canonical_json.ts";
 
-/** JSON with object keys sorted at every depth. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-        : v,
-  );
-}
+export { canonicalJson };
 
 /**
  * A 64-bit hash (16 hex digits) of the canonical JSON of `params` (two 32-bit

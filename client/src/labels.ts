@@ -11,7 +11,12 @@
  * @module
  */
 
-import type { LabelsWire, MeasureLabel, NumberFormat } from "../../server/wire.ts";
+import type {
+  FetchValue as FetchValueWire,
+  LabelsWire,
+  MeasureLabel,
+  NumberFormat,
+} from "../../server/wire.ts";
 
 export type { MeasureLabel, NumberFormat } from "../../server/wire.ts";
 
@@ -19,10 +24,7 @@ export type { MeasureLabel, NumberFormat } from "../../server/wire.ts";
 export type Labels = LabelsWire;
 
 /** One value of `config.fetch.values`. */
-export interface FetchValue {
-  prop: string;
-  func: string;
-}
+export type FetchValue = FetchValueWire;
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 

@@ -11,6 +11,7 @@
  */
 import { useState } from "preact/hooks";
 import { apiPost } from "./api.ts";
+import type { LoginAnswer } from "../../server/wire.ts";
 
 /** `/login` (and every page while logged out). */
 export function LoginPage(
@@ -28,7 +29,7 @@ export function LoginPage(
   const login = async () => {
     setBusy(true);
     try {
-      const user = await apiPost<{ email: string; isAdmin: boolean }>("/api/auth/login", {
+      const user = await apiPost<LoginAnswer>("/api/auth/login", {
         token,
       });
       setStatus(`Logged in as ${user.email}`);

@@ -11,26 +11,12 @@
  */
 import { useState } from "preact/hooks";
 import { ApiError, seg } from "./api.ts";
-
-/** A step line of the run's stream. */
-interface Progress {
-  step: string;
-  done: number;
-  total: number;
-  elapsedMs: number;
-}
-
-/** The last line of the run's stream. */
-interface RunDone {
-  lastRun: string;
-  rows: number;
-  ms: number;
-}
+import type { ModuleRunAnswer, ModuleRunLine, ModuleRunProgress } from "../../server/wire.ts";
 
 type State =
   | { phase: "idle" }
-  | { phase: "running"; progress?: Progress; startedAt: number }
-  | { phase: "done"; run: RunDone }
+  | { phase: "running"; progress?: ModuleRunProgress; startedAt: number }
+  | { phase: "done"; run: ModuleRunAnswer }
   | { phase: "failed"; message: string };
 
 /**
@@ -41,8 +27,8 @@ type State =
 export async function runModuleWithProgress(
   projectId: string,
   moduleId: string,
-  onProgress: (progress: Progress) => void,
-): Promise<RunDone> {
+  onProgress: (progress: ModuleRunProgress) => void,
+): Promise<ModuleRunAnswer> {
   const response = await fetch(`/api/projects/${seg(projectId)}/modules/${seg(moduleId)}/run`, {
     method: "POST",
     credentials: "same-origin",
@@ -60,11 +46,11 @@ export async function runModuleWithProgress(
     if (value) buffered += value;
     let newline;
     while ((newline = buffered.indexOf("\n")) >= 0) {
-      const line = JSON.parse(buffered.slice(0, newline));
+      const line = JSON.parse(buffered.slice(0, newline)) as ModuleRunLine;
       buffered = buffered.slice(newline + 1);
-      if (line.progress) onProgress(line.progress);
-      if (line.run) return line.run;
-      if (line.error) throw new ApiError(500, line.message);
+      if ("progress" in line) onProgress(line.progress);
+      if ("run" in line) return line.run;
+      if ("error" in line) throw new ApiError(500, line.message);
     }
     if (done) throw new ApiError(502, "The run's answer ended early; reload to see its outcome");
   }

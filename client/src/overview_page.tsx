@@ -18,15 +18,7 @@ import type { ChartModel } from "./chart_data.ts";
 import { useServices, useTitle } from "./context.ts";
 import { formatNumber, monthIndex, valueText } from "./labels.ts";
 import { nextOverviewFetch } from "./refresh.ts";
-
-interface Overview {
-  latestPeriod: number | null;
-  facilities: number;
-  reportingByMonth: { periodId: number; facilitiesReporting: number }[];
-  completenessByLga: { adminArea3: string; facilities: number; completeness: number }[];
-  latestTotals: { indicatorId: string; label: string; total: number }[];
-  computedAt: string;
-}
+import type { InstanceOverviewAnswer as Overview } from "../../server/wire.ts";
 
 interface Loaded {
   overview: Overview;

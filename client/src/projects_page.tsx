@@ -13,36 +13,26 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { apiGet, seg } from "./api.ts";
 import type { CacheSource } from "./browser_cache.ts";
 import { Chart } from "./chart.tsx";
-import { type BarOrder, chartModel, type Display, type Item } from "./chart_data.ts";
+import { type BarOrder, chartModel, type Display } from "./chart_data.ts";
 import { useFeed, useServices, useTitle } from "./context.ts";
 import { DataTable } from "./data_table.tsx";
 import { type FetchValue, valueText } from "./labels.ts";
 import { ModuleRun } from "./module_run.tsx";
+import type {
+  ListAnswer,
+  PoDetail as PoDetailWire,
+  PoItemsResult as ItemsBody,
+  PoSummary,
+  ProjectSummary,
+} from "../../server/wire.ts";
 import { Link } from "./link.tsx";
 import { projectPath } from "./routes.ts";
 import { poDetailVersion, poItemsVersion, poListVersion } from "./versions.ts";
 
-interface Project {
-  projectId: string;
-  label: string;
-}
-
-interface PoSummary {
-  poId: string;
-  label: string;
-  metricId: string;
-  moduleId: string;
-  lastUpdated: string;
-}
-
-interface PoDetail extends PoSummary {
+/** A presentation object's detail, with the part of its stored config the client reads. */
+interface PoDetail extends Omit<PoDetailWire, "config"> {
   config: { display?: Display; fetch?: { values?: FetchValue[] } };
 }
-
-type ItemsBody =
-  | { status: "ok"; items: Item[]; dateRange?: { min: number; max: number } }
-  | { status: "too_many_items"; limit: number }
-  | { status: "no_data_available" };
 
 /** A fetched body and the `X-Cache` the server answered it with. */
 interface Fetched<T> {
@@ -58,9 +48,9 @@ const fetched = async <T,>(path: string): Promise<Fetched<T>> => {
 /** `/projects[/:projectId[/:poId]]`. */
 export function ProjectsPage({ projectId, poId }: { projectId?: string; poId?: string }) {
   const { navigate } = useServices();
-  const [projects, setProjects] = useState<Project[] | string>();
+  const [projects, setProjects] = useState<ProjectSummary[] | string>();
   useEffect(() => {
-    apiGet<{ items: Project[] }>("/api/projects").then(
+    apiGet<ListAnswer<ProjectSummary>>("/api/projects").then(
       ({ body }) => setProjects(body.items),
       (error) => setProjects(`Could not load the projects: ${error.message}`),
     );
@@ -104,7 +94,7 @@ function Project({ projectId, poId }: { projectId: string; poId?: string }) {
       { projectId },
       version,
       () =>
-        apiGet<{ items: PoSummary[] }>(`/api/projects/${seg(projectId)}/presentation_objects`)
+        apiGet<ListAnswer<PoSummary>>(`/api/projects/${seg(projectId)}/presentation_objects`)
           .then(({ body }) => body.items),
     ).then(
       ({ value }) => current && setList(value),

@@ -4,12 +4,10 @@
  *
  * @module
  */
+import type { InstanceMeta } from "../../server/wire.ts";
 
 /** What `GET /api/instance_meta` says about the release. */
-export interface ReleaseMeta {
-  serverVersion: string;
-  cacheFormatVersion: number;
-}
+export type ReleaseMeta = Pick<InstanceMeta, "serverVersion" | "cacheFormatVersion">;
 
 /** The `localStorage` key of the last release seen. */
 export const RELEASE_KEY = "wb.release";

@@ -20,6 +20,7 @@ import {
   type ServerEvent,
   type VersionState,
 } from "./versions.ts";
+import type { StartingMessage } from "../../server/wire.ts";
 
 /** The stream's state. */
 export type FeedStatus = "connecting" | "live" | "reconnecting" | "closed";
@@ -46,7 +47,7 @@ export class VersionFeed {
   constructor(options: VersionFeedOptions = {}) {
     this.#source = new EventSource(options.url ?? "/api/events");
     this.#source.addEventListener("starting", (message) => {
-      this.state = JSON.parse((message as MessageEvent).data).state;
+      this.state = (JSON.parse((message as MessageEvent).data) as StartingMessage).state;
       this.status = "live";
       this.#notify();
     });

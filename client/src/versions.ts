@@ -9,41 +9,13 @@
  *
  * @module
  */
+import type { CacheEvent, ProjectVersions, VersionState } from "../../server/wire.ts";
 import { uniquenessHash } from "./hash.ts";
 
-/** Versions of one project (as the server sends them). */
-export interface ProjectVersions {
-  /** `modules.last_run` by module id (null: not run since the last load). */
-  modules: Record<string, string | null>;
-  /** `presentation_objects.last_updated` by presentation object id. */
-  presentationObjects: Record<string, string>;
-}
+export type { ProjectVersions, VersionState } from "../../server/wire.ts";
 
-/** The server's version state (`starting`). */
-export interface VersionState {
-  structure: string;
-  datasets: { hmis: string; hfa: string };
-  projects: Record<string, ProjectVersions>;
-}
-
-/** An event of the stream (the fields used here). */
-export interface ServerEvent {
-  type:
-    | "module_run"
-    | "presentation_object_updated"
-    | "dataset_imported"
-    | "structure_imported"
-    | "invalidated";
-  seq: number;
-  entity: string;
-  affected: string[];
-  at: number;
-  projectId?: string;
-  moduleId?: string;
-  poId?: string;
-  datasetId?: "hmis" | "hfa";
-  version?: string;
-}
+/** An event of the stream (the server's `CacheEvent`, entity names as strings). */
+export type ServerEvent = CacheEvent;
 
 /** The event types, as SSE event names. */
 export const EVENT_TYPES: readonly ServerEvent["type"][] = [

@@ -8,6 +8,7 @@
 
 import { ValidationError } from "./errors.ts";
 import { storableText } from "./text.ts";
+import type * as wire from "../wire.ts";
 
 /** Numeric columns of the results that can be aggregated. `outlier` is 0/1. */
 export const VALUE_PROPS = ["count", "count_adjusted", "outlier"] as const;
@@ -43,11 +44,8 @@ export const MAX_FILTER_VALUES = 1000;
 /** Most months in a `last_n_months` period filter. */
 export const MAX_LAST_N_MONTHS = 600;
 
-/** One aggregated value; the item key is `prop`. */
-export interface FetchValue {
-  prop: ValueProp;
-  func: AggFunc;
-}
+/** One aggregated value; the item key is `prop` (the wire shape, narrowed to the known names). */
+export type FetchValue = wire.FetchValue<ValueProp, AggFunc>;
 
 /** Keep rows whose `col` is one of `vals` (strings, or YYYYMM integers for `period_id`). */
 export interface FetchFilter {

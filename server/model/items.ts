@@ -9,20 +9,9 @@ import { buildItemsQuery, MAX_ITEMS, parseFetchConfig } from "./fetch_config.ts"
 import { ValidationError } from "./errors.ts";
 import { periodAddMonths, type PeriodRange } from "./period.ts";
 import type { PoDetail } from "./presentation_objects.ts";
+import type { PoItem, PoItemsResult } from "../wire.ts";
 
-/** One item: group columns (strings; `period_id` a number) and value props (numbers). */
-export type PoItem = Record<string, string | number>;
-
-/** What {@linkcode fetchPoItems} returns. */
-export type PoItemsResult =
-  | {
-    status: "ok";
-    items: PoItem[];
-    /** The period window of the items (YYYYMM): exact when grouped by period, else the window. */
-    dateRange?: PeriodRange;
-  }
-  | { status: "too_many_items"; limit: number }
-  | { status: "no_data_available" };
+export type { PoItem, PoItemsResult } from "../wire.ts";
 
 /**
  * Runs a presentation object's fetch config over its results object.

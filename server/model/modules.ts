@@ -6,6 +6,7 @@
 
 import type { Db } from "../db.ts";
 import { NotFoundError } from "./errors.ts";
+import type { ModuleRun, ModuleRunProgress } from "../wire.ts";
 
 /**
  * When a module last ran: the version of everything derived from its results (items, metric
@@ -28,27 +29,7 @@ export async function getModuleLastRun(
   return rows[0].lastRun;
 }
 
-/** What {@linkcode runModule} did. */
-export interface ModuleRun {
-  /** The new `last_run`, ISO-8601 UTC with microseconds. */
-  lastRun: string;
-  /** Result rows written (over all the module's results objects). */
-  rows: number;
-  /** Wall time in milliseconds. */
-  ms: number;
-}
-
-/** A step of a module run, as {@linkcode RunModuleOptions.onProgress} reports it. */
-export interface ModuleRunProgress {
-  /** What the run does now, in plain words ("Computing outliers", "Indexing the results"...). */
-  step: string;
-  /** Steps done before this one. */
-  done: number;
-  /** Steps in the whole run (known once the results objects are listed). */
-  total: number;
-  /** Time since the run started, in ms. */
-  elapsedMs: number;
-}
+export type { ModuleRun, ModuleRunProgress } from "../wire.ts";
 
 /** Options of {@linkcode runModule}. */
 export interface RunModuleOptions {

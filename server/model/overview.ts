@@ -5,23 +5,9 @@
  * @module
  */
 import type { Db } from "../db.ts";
+import type { InstanceOverview } from "../wire.ts";
 
-/** What {@linkcode getInstanceOverview} returns. Periods are YYYYMM. */
-export interface InstanceOverview {
-  /** The latest period with data, or null for an empty dataset. */
-  latestPeriod: number | null;
-  /** Facilities in the structure. */
-  facilities: number;
-  /** Facilities that reported anything, per period, over the last 12 periods. */
-  reportingByMonth: { periodId: number; facilitiesReporting: number }[];
-  /**
-   * Reporting completeness per LGA (admin area 3) over the last 12 periods: facility-months
-   * with any report over facility-months expected, 0 to 1.
-   */
-  completenessByLga: { adminArea3: string; facilities: number; completeness: number }[];
-  /** Totals per indicator in the latest period (the last 30 days of monthly data). */
-  latestTotals: { indicatorId: string; label: string; total: number }[];
-}
+export type { InstanceOverview } from "../wire.ts";
 
 /**
  * Computes the overview (three scans of `dataset_hmis`).

@@ -18,10 +18,4 @@ export function periodAddMonths(periodId: number, n: number): number {
   return Math.floor(index / 12) * 100 + (index % 12) + 1;
 }
 
-/** An inclusive range of YYYYMM periods. */
-export interface PeriodRange {
-  /** First period, YYYYMM. */
-  min: number;
-  /** Last period, YYYYMM. */
-  max: number;
-}
+export type { PeriodRange } from "../wire.ts";

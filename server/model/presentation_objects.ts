@@ -5,33 +5,12 @@
  */
 
 import type { Db } from "../db.ts";
+import type { PoDetail, PoSummary } from "../wire.ts";
 import { NotFoundError, ValidationError } from "./errors.ts";
 import { parseFetchConfig } from "./fetch_config.ts";
 import { checkStorableJson, storableText } from "./text.ts";
 
-/** A presentation object as listed. `lastUpdated` is ISO-8601 UTC (microseconds). */
-export interface PoSummary {
-  poId: string;
-  label: string;
-  metricId: string;
-  moduleId: string;
-  lastUpdated: string;
-}
-
-/**
- * A presentation object with everything needed to fetch its items. `config` is the stored JSON,
- * `{ fetch: FetchConfig, display?: {...}, ... }`; `lastUpdated` is ISO-8601 UTC (microseconds).
- */
-export interface PoDetail {
-  poId: string;
-  projectId: string;
-  label: string;
-  metricId: string;
-  moduleId: string;
-  resultsObjectId: string;
-  config: Record<string, unknown>;
-  lastUpdated: string;
-}
+export type { PoDetail, PoSummary } from "../wire.ts";
 
 /** Fields of a presentation object that can be changed. */
 export interface PoPatch {

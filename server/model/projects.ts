@@ -5,12 +5,9 @@
  */
 
 import type { Db } from "../db.ts";
+import type { ProjectSummary } from "../wire.ts";
 
-/** A project as listed. */
-export interface ProjectSummary {
-  projectId: string;
-  label: string;
-}
+export type { ProjectSummary } from "../wire.ts";
 
 /**
  * Lists all projects, ordered by id.

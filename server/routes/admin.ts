@@ -12,6 +12,7 @@ import { isForwarded, isLoopbackAddress, peerAddress } from "../peer.ts";
 import type { FlushLog } from "../cache_flush.ts";
 import type { PostgresState } from "../postgres_health.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "../version.ts";
+import type { InstanceMeta } from "../wire.ts";
 
 /** What the admin routes need. */
 export interface AdminRoutesDeps {
@@ -88,13 +89,15 @@ export function adminRoutes(
   });
 
   app.get("/api/instance_meta", (c) =>
-    c.json({
-      serverVersion: SERVER_VERSION,
-      cacheFormatVersion: CACHE_FORMAT_VERSION,
-      instance,
-      redis: store.status(),
-      startedAt: new Date(startedAtMs).toISOString(),
-    }));
+    c.json(
+      {
+        serverVersion: SERVER_VERSION,
+        cacheFormatVersion: CACHE_FORMAT_VERSION,
+        instance,
+        redis: store.status(),
+        startedAt: new Date(startedAtMs).toISOString(),
+      } satisfies InstanceMeta,
+    ));
 
   app.post("/caches/flush-all", requireAdmin(), async (c) => {
     const caller = c.get("caller");

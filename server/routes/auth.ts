@@ -27,6 +27,7 @@ import type { Db } from "../db.ts";
 import { jsonObjectBody } from "../http.ts";
 import type { OpenStreams } from "../open_streams.ts";
 import { endSession, hashToken, redeemLoginToken } from "../users.ts";
+import type { LoginAnswer, Me } from "../wire.ts";
 
 /** What a login over plain HTTP answers in `warning`. */
 export const PLAIN_HTTP_WARNING =
@@ -69,11 +70,13 @@ export function authRoutes({ db, instance, openAccess, log, streams }: AuthRoute
       warnedPlainHttp = true;
       log(JSON.stringify({ event: "plain_http_session", instance, warning: PLAIN_HTTP_WARNING }));
     }
-    return c.json({
-      email: redeemed.user.email,
-      isAdmin: redeemed.user.isAdmin,
-      ...(secure ? {} : { warning: PLAIN_HTTP_WARNING }),
-    });
+    return c.json(
+      {
+        email: redeemed.user.email,
+        isAdmin: redeemed.user.isAdmin,
+        ...(secure ? {} : { warning: PLAIN_HTTP_WARNING }),
+      } satisfies LoginAnswer,
+    );
   });
 
   app.post("/logout", async (c) => {
@@ -89,15 +92,17 @@ export function authRoutes({ db, instance, openAccess, log, streams }: AuthRoute
   app.get("/me", async (c) => {
     const caller = await callerOf(c);
     c.header("Cache-Control", "no-store");
-    return c.json({
-      role: caller.role ?? null,
-      via: caller.via,
-      ...(caller.user ? { email: caller.user.email } : {}),
-      isAdmin: caller.role === "admin",
-      openAccess,
-      secureTransport: isHttps(c),
-      instance,
-    });
+    return c.json(
+      {
+        role: caller.role ?? null,
+        via: caller.via,
+        ...(caller.user ? { email: caller.user.email } : {}),
+        isAdmin: caller.role === "admin",
+        openAccess,
+        secureTransport: isHttps(c),
+        instance,
+      } satisfies Me,
+    );
   });
 
   return app;

@@ -11,6 +11,7 @@ import type { FlushLog } from "../cache_flush.ts";
 import type { ServerCaches } from "../caches.ts";
 import { type CacheCounters, collectCacheStats } from "../cache_stats.ts";
 import { SERVER_CACHES } from "../cache_registry.ts";
+import type { CacheStatsAnswer } from "../wire.ts";
 
 /** What the cache page's route needs. */
 export interface CacheAdminRoutesDeps {
@@ -26,9 +27,7 @@ export function cacheAdminRoutes({ counters, flushLog, caches }: CacheAdminRoute
   app.get("/caches", requireAdmin(), async (c) => {
     c.header("Cache-Control", "no-store");
     const stats = await collectCacheStats({
-      redis: caches.store.client,
-      redisConfigured: caches.store.configured,
-      l1: caches.store.l1,
+      store: caches.store,
       counters,
       flushLog,
       prefixes: [...SERVER_CACHES.keys()],
@@ -42,7 +41,7 @@ export function cacheAdminRoutes({ counters, flushLog, caches }: CacheAdminRoute
         return pending && name && (pending.keys > 0 || pending.all) ? [[name, pending]] : [];
       }),
     );
-    return c.json({ ...stats, pendingClears });
+    return c.json({ ...stats, pendingClears } satisfies CacheStatsAnswer);
   });
   return app;
 }

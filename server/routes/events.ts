@@ -35,6 +35,7 @@ import {
 import { idParam } from "../http.ts";
 import { NotFoundError } from "../model/mod.ts";
 import type { OpenStreams, StreamOwner } from "../open_streams.ts";
+import type { ResumedMessage, StartingMessage } from "../wire.ts";
 
 /**
  * The paths of the two event streams, the only ones that read `?access_token=`
@@ -225,21 +226,25 @@ export function eventRoutes(deps: EventRoutesDeps): Hono {
         event: "starting",
         id: String(opening.seq),
         retry: retryMs,
-        data: JSON.stringify({
-          instance: events.instance,
-          lastEventId: opening.seq,
-          state: opening.state,
-        }),
+        data: JSON.stringify(
+          {
+            instance: events.instance,
+            lastEventId: opening.seq,
+            state: opening.state,
+          } satisfies StartingMessage,
+        ),
       });
     } else {
       await sse.writeSSE({
         event: "resumed",
         retry: retryMs,
-        data: JSON.stringify({
-          instance: events.instance,
-          from: opening.from,
-          replayed: opening.events.length,
-        }),
+        data: JSON.stringify(
+          {
+            instance: events.instance,
+            from: opening.from,
+            replayed: opening.events.length,
+          } satisfies ResumedMessage,
+        ),
       });
       for (const event of opening.events) {
         await sse.writeSSE({ event: event.type, id: String(event.seq), data: dataOf(event) });

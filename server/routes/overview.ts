@@ -25,6 +25,7 @@ import { Hono } from "hono";
 import type { StaleWhileRevalidate, SwrResult } from "../../lib/mod.ts";
 import type { Db } from "../db.ts";
 import { getInstanceOverview, type InstanceOverview } from "../model/mod.ts";
+import type { InstanceOverviewAnswer } from "../wire.ts";
 
 /** The memo key of the overview. */
 const KEY = "instance_overview";
@@ -161,7 +162,11 @@ export function overviewRoutes({ windows, clock = Date.now }: OverviewRoutesDeps
       `memo;dur=${(performance.now() - started).toFixed(1)};desc="${result.state}"`,
     );
     const overview = result.value.overview ?? (result.value as unknown as InstanceOverview);
-    return c.json({ ...overview, computedAt: new Date(result.computedAt).toISOString() });
+    const answer: InstanceOverviewAnswer = {
+      ...overview,
+      computedAt: new Date(result.computedAt).toISOString(),
+    };
+    return c.json(answer);
   });
   return app;
 }

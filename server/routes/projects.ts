@@ -26,6 +26,13 @@ import {
   type PoDetail,
 } from "../model/mod.ts";
 import type { VersionSource } from "../versions.ts";
+import type {
+  ListAnswer,
+  ModuleRunAnswer,
+  ModuleRunLine,
+  PoSummary,
+  ProjectSummary,
+} from "../wire.ts";
 
 /** What the project routes need. */
 export interface ProjectRoutesDeps {
@@ -45,11 +52,15 @@ export function projectRoutes(
 ): Hono {
   const app = new Hono();
 
-  app.get("/", async (c) => c.json({ items: await listProjects(db) }));
+  app.get(
+    "/",
+    async (c) => c.json({ items: await listProjects(db) } satisfies ListAnswer<ProjectSummary>),
+  );
 
   app.get("/:projectId/presentation_objects", async (c) => {
     const projectId = idParam(c, "projectId");
-    return c.json({ items: await listPresentationObjects(db, projectId) });
+    const items = await listPresentationObjects(db, projectId);
+    return c.json({ items } satisfies ListAnswer<PoSummary>);
   });
 
   const loadDetail = async (projectId: string, poId: string): Promise<PoDetail> => {
@@ -118,7 +129,7 @@ export function projectRoutes(
   app.post("/:projectId/modules/:moduleId/run", requireAdmin(), async (c) => {
     const projectId = idParam(c, "projectId");
     const moduleId = idParam(c, "moduleId");
-    const finish = async (run: ModuleRun) => {
+    const finish = async (run: ModuleRun): Promise<ModuleRunAnswer> => {
       // The run is finished and immutable: pre-warm its existence (its summary fills on read).
       await caches.moduleRuns.markExists(`${projectId}.${moduleId}.${runIdOf(run.lastRun)}`);
       return { ...run, runId: runIdOf(run.lastRun) };
@@ -130,7 +141,7 @@ export function projectRoutes(
     c.header("Content-Type", "application/x-ndjson; charset=utf-8");
     c.header("Cache-Control", "no-store");
     return stream(c, async (out) => {
-      const line = (value: unknown) => out.write(JSON.stringify(value) + "\n");
+      const line = (value: ModuleRunLine) => out.write(JSON.stringify(value) + "\n");
       let writing = Promise.resolve<unknown>(undefined);
       try {
         const run = await writes.runModule(projectId, moduleId, {
