@@ -19,8 +19,15 @@ WORKDIR /app
 
 # Only what the server needs: the lock (dependencies exactly as tested), the cache library,
 # the server (migrations and loader included) and the web client it serves (owned by the
-# app's user: the build below writes client/dist/).
+# app's user: the build below writes client/dist/), each with its deno.json (its imports).
 COPY deno.json deno.lock ./
+# The workspace's other members (deno.json): only their configuration, so the workspace the
+# root deno.json names is whole and `--frozen` finds the lock matching it (a missing member is
+# skipped, and the lock's per-member dependency lists then no longer match).
+COPY cli/deno.json cli/
+COPY bench/deno.json bench/
+COPY chaos/deno.json chaos/
+COPY docker/deno.json docker/
 COPY lib/ lib/
 COPY server/ server/
 COPY --chown=deno:deno client/ client/

@@ -19,6 +19,7 @@ export type ClientBuildState = "missing" | "stale" | "fresh";
 export const CLIENT_SOURCES: readonly string[] = Object.freeze([
   "client/src",
   "client/build.ts",
+  "client/deno.json",
   "deno.json",
   "deno.lock",
 ]);

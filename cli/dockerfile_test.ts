@@ -48,6 +48,28 @@ Deno.test("Dockerfile copies every repository module the server and the loader i
   }
 });
 
+Deno.test("Dockerfile copies every workspace member's deno.json, and .dockerignore lets it through", async () => {
+  // `deno cache --frozen` in the image needs the whole workspace the root deno.json names: a
+  // missing member is skipped, and the lock's per-member dependency lists then do not match.
+  const { workspace } = JSON.parse(await Deno.readTextFile(join(root, "deno.json"))) as {
+    workspace: string[];
+  };
+  const ignore = (await Deno.readTextFile(join(root, ".dockerignore"))).split("\n")
+    .map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const ignored = (path: string) =>
+    !ignore.includes(`!${path}`) &&
+    ignore.some((l) => !l.startsWith("!") && (path === l || path.startsWith(`${l}/`)));
+  const inImage = (path: string) =>
+    copied.some((c) => (c.endsWith("/") ? path.startsWith(c) : path === c));
+  assert.ok(workspace.length >= 4, workspace.join(", "));
+  for (const member of workspace) {
+    const config = `${member.replace(/^\.\//, "").replace(/\/$/, "")}/deno.json`;
+    assert.ok((await Deno.stat(join(root, config))).isFile, config);
+    assert.ok(inImage(config), `the Dockerfile does not copy ${config}`);
+    assert.ok(!ignored(config), `.dockerignore leaves ${config} out of the build context`);
+  }
+});
+
 Deno.test("Dockerfile pins the project's Deno, installs from the lock and runs what wb expects", async () => {
   const ci = await Deno.readTextFile(join(root, ".ci", "run"));
   const pinned = ci.match(/deno@(\d+\.\d+\.\d+)/)![1];

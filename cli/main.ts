@@ -167,7 +167,7 @@ function addCompletions(program: Command, home: string): void {
       "wb complete bash > /etc/bash_completion.d/wb",
       'wb complete zsh > "${fpath[1]}/_wb"',
       "wb complete fish > ~/.config/fish/completions/wb.fish",
-      "# wb must be on PATH, e.g.: deno install -g -A -n wb --config deno.json cli/main.ts",
+      "# wb must be on PATH, e.g.: deno install -g -A -n wb --config cli/deno.json cli/main.ts",
     ),
   );
 }

@@ -10,9 +10,9 @@
  *
  * esbuild resolves bare imports through `node_modules` folders, which a Deno project does
  * not have: the packages the client imports ({@linkcode CLIENT_PACKAGES}) are resolved by
- * Deno itself (`import.meta.resolve`, through `deno.json` and `deno.lock`) and linked into
+ * Deno itself (`import.meta.resolve`, through `client/deno.json` and `deno.lock`) and linked into
  * a temporary folder that esbuild searches (`nodePaths`). A client import of any other
- * package fails the build with esbuild's "Could not resolve"; add it to `deno.json` and
+ * package fails the build with esbuild's "Could not resolve"; add it to `client/deno.json` and
  * to the list.
  *
  * @module
@@ -22,7 +22,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
-/** The npm packages the client imports (each must be in `deno.json`). */
+/** The npm packages the client imports (each must be in `client/deno.json`). */
 export const CLIENT_PACKAGES = ["preact", "uplot", "idb-keyval", "export-to-csv"] as const;
 
 const CLIENT_DIR = new URL("./", import.meta.url);
