@@ -55,6 +55,7 @@ import { ServerEvents, versionedWrites } from "./events/mod.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
 import type { PostgresState } from "./postgres_health.ts";
 import { queryVersions, type VersionSource } from "./versions.ts";
+import type { SessionSource } from "./session_cache.ts";
 
 /** What the app needs; tests pass a real database and caches on a test Redis. */
 export interface AppDeps {
@@ -122,6 +123,12 @@ export interface AppDeps {
    * Postgres) or a query per request. @default {queryVersions(db)}
    */
   versions?: VersionSource;
+  /**
+   * Where a session's user comes from: the version table's session cache (pushed by
+   * Postgres), so a logged-in user's hit needs no pool connection.
+   * @default {a lookup in `db` per request}
+   */
+  sessions?: SessionSource;
 }
 
 /** Event stream settings of {@linkcode AppDeps}. */
@@ -174,6 +181,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       adminToken: deps.adminToken,
       viewerToken: deps.viewerToken,
       openAccess: deps.openAccess ?? false,
+      sessions: deps.sessions,
       log,
     }),
   );
@@ -212,7 +220,14 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   );
   app.route(
     "/api/auth",
-    authRoutes({ db: deps.db, instance, openAccess: deps.openAccess ?? false, log, streams }),
+    authRoutes({
+      db: deps.db,
+      instance,
+      openAccess: deps.openAccess ?? false,
+      log,
+      streams,
+      sessions: deps.sessions,
+    }),
   );
   app.route(
     "/api/admin",

@@ -36,6 +36,7 @@ import { HTTPException } from "hono/http-exception";
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { Db } from "./db.ts";
 import { hashToken, SESSION_TTL_S, sessionUser, type User } from "./users.ts";
+import type { SessionSource } from "./session_cache.ts";
 
 /** A caller's role; `admin` may do everything a `viewer` may. */
 export type Role = "viewer" | "admin";
@@ -52,6 +53,12 @@ export interface AuthTokens {
 export interface AuthConfig extends AuthTokens {
   /** Where sessions live; absent: no sessions (bearer tokens only). */
   db?: Db;
+  /**
+   * Where a session's user comes from: the session cache kept by the version table's
+   * listener (`session_cache.ts`), so a logged-in hit needs no pool connection.
+   * @default {a lookup in `db` per request}
+   */
+  sessions?: SessionSource;
   /** The instance id: part of the cookie's name, so instances on one host keep apart. */
   instance: string;
   /** `OPEN_ACCESS`: anonymous callers are viewers (never admins). @default {false} */
@@ -206,7 +213,9 @@ async function resolveCaller(c: Context, config: AuthConfig, allowQuery: boolean
   }
   const session = config.db ? sessionTokenOf(c, config.instance) : undefined;
   if (session !== undefined && session.length <= 128) {
-    const user = await sessionUser(config.db!, session);
+    const user = config.sessions
+      ? await config.sessions.sessionUser(session)
+      : await sessionUser(config.db!, session);
     if (user) {
       const role = user.isAdmin ? "admin" : "viewer";
       return { role, via: "session", user, sessionHash: hashToken(session) } as Caller;

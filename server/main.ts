@@ -74,9 +74,9 @@ const db = tracedDb(await openDatabase());
 const postgresHealth = new PostgresHealth(db);
 await postgresHealth.check();
 postgresHealth.start();
-// Versions pushed by Postgres (LISTEN/NOTIFY): a cache hit needs no pool connection. Started
-// in the background: until it is listening and loaded, and whenever its connection is lost,
-// the routes query per request. The embedded database has no second connection to listen on.
+// Versions and session changes pushed by Postgres (LISTEN/NOTIFY): a cache hit, anonymous or
+// logged in, needs no pool connection. Started in the background: until it is listening and
+// loaded, and whenever its connection is lost, the routes and sessions query per request. The embedded database has no second connection to listen on.
 const versions = config.databaseUrl && config.versionTable
   ? new VersionTable({ db, url: config.databaseUrl, log: (line) => console.error(line) })
   : queryVersions(db);
@@ -148,6 +148,7 @@ const app = await createApp({
   sse: { maxStreamsPerUser: config.sseMaxStreamsPerUser, maxStreams: config.sseMaxStreams },
   postgresHealth: () => postgresHealth.state(),
   versions,
+  sessions: versions instanceof VersionTable ? versions.sessions : undefined,
 });
 
 const inFlight = trackInFlight(app.fetch);

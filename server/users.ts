@@ -221,15 +221,26 @@ export function redeemLoginToken(
   });
 }
 
-/** The user of a live session, or `undefined` (unknown or expired). */
-export async function sessionUser(db: Db, sessionToken: string): Promise<User | undefined> {
-  const [user] = await db.query<User>(
-    `SELECT u.user_id AS "userId", u.email, u.is_admin AS "isAdmin"
+/** The user of a live session and when it expires, or `undefined` (unknown or expired). */
+export async function lookupSession(
+  db: Db,
+  sessionToken: string,
+): Promise<{ user: User; expiresAtMs: number } | undefined> {
+  const [row] = await db.query<User & { expiresAtMs: string | number }>(
+    `SELECT u.user_id AS "userId", u.email, u.is_admin AS "isAdmin",
+            (extract(epoch FROM s.expires_at) * 1000)::float8 AS "expiresAtMs"
        FROM sessions s JOIN users u ON u.user_id = s.user_id
       WHERE s.session_hash = $1 AND s.expires_at > now()`,
     [hashToken(sessionToken)],
   );
-  return user;
+  if (!row) return undefined;
+  const { expiresAtMs, ...user } = row;
+  return { user, expiresAtMs: Number(expiresAtMs) };
+}
+
+/** The user of a live session, or `undefined` (unknown or expired). */
+export async function sessionUser(db: Db, sessionToken: string): Promise<User | undefined> {
+  return (await lookupSession(db, sessionToken))?.user;
 }
 
 /** Ends a session (logout). Unknown tokens are fine. */

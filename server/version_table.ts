@@ -31,9 +31,14 @@ import postgres from "postgres";
 import { type Db, socketDirOf } from "./db.ts";
 import type { DatasetId } from "./model/mod.ts";
 import { type PoVersions, queryVersions, type VersionSource } from "./versions.ts";
+import { type VersionChange, VersionRows } from "./version_rows.ts";
+import { SessionCache } from "./session_cache.ts";
 
 /** The NOTIFY channel of migration `005_version_notify.sql`. */
 export const VERSION_CHANNEL = "wb_versions";
+
+/** The NOTIFY channel of migration `006_session_notify.sql` (handed to the session cache). */
+export const SESSION_CHANNEL = "wb_sessions";
 
 /** `application_name` of the listener's connection (find it in `pg_stat_activity`). */
 export const VERSION_LISTENER_APP = "wb-version-listener";
@@ -75,33 +80,7 @@ export interface VersionTableStats {
   lost: number;
 }
 
-interface PoRow {
-  projectId: string;
-  metricId: string;
-  lastUpdated: string;
-}
-interface MetricRow {
-  projectId: string;
-  resultsObjectId: string;
-}
-interface ResultsObjectRow {
-  projectId: string;
-  moduleId: string;
-}
-
-/** A change as the triggers send it (`old`/`new`: key and version columns). */
-interface Change {
-  t?: string;
-  op?: string;
-  old?: Record<string, unknown> | null;
-  new?: Record<string, unknown> | null;
-  /** A `settle()` marker (sent by this process through the pool). */
-  sync?: string;
-}
-
 type Sql = postgres.Sql<Record<string, unknown>>;
-
-const moduleKey = (projectId: string, moduleId: string) => `${projectId}\u0000${moduleId}`;
 
 /**
  * The in-process version table of one database (one per server process). Build it, pass it
@@ -140,12 +119,9 @@ export class VersionTable implements VersionSource {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #settles = new Map<string, () => void>();
 
-  #pos = new Map<string, PoRow>();
-  #metrics = new Map<string, MetricRow>();
-  #resultsObjects = new Map<string, ResultsObjectRow>();
-  #modules = new Map<string, string | null>();
-  #datasets = new Map<string, string>();
-  #structure = "0";
+  readonly #rows = new VersionRows();
+  /** The users of recent sessions, served while the table is trusted (`session_cache.ts`). */
+  readonly sessions: SessionCache;
 
   /** Counters (reads by source, notifications, loads, losses). */
   readonly stats: VersionTableStats = {
@@ -163,6 +139,7 @@ export class VersionTable implements VersionSource {
     this.#retryMs = options.retryMs ?? 500;
     this.#settleTimeoutMs = options.settleTimeoutMs ?? 2000;
     this.#log = options.log ?? ((line) => console.error(line));
+    this.sessions = new SessionCache(options.db, { live: () => this.#is("trusted") });
     const { url, socketDir } = socketDirOf(options.url);
     // `onnotify` and `onclose` are options postgres.js reads (its own listen() uses them) but
     // does not declare in its types.
@@ -173,7 +150,8 @@ export class VersionTable implements VersionSource {
       fetch_types: false,
       connect_timeout: options.connectTimeoutS ?? 10,
       onnotice: () => {},
-      onnotify: (_channel: string, payload: string) => this.#onNotify(payload),
+      onnotify: (channel: string, payload: string) =>
+        channel === SESSION_CHANNEL ? this.sessions.apply(payload) : this.#onNotify(payload),
       onclose: () => this.#onClose(),
       connection: { application_name: VERSION_LISTENER_APP },
     };
@@ -219,7 +197,7 @@ export class VersionTable implements VersionSource {
   /** Versions of one presentation object (`undefined`: no such object, said by the query). */
   poVersions(projectId: string, poId: string): Promise<PoVersions | undefined> {
     if (this.#is("trusted")) {
-      const versions = this.#poLookup(projectId, poId);
+      const versions = this.#rows.po(projectId, poId);
       if (versions) {
         this.stats.tableReads++;
         return Promise.resolve(versions);
@@ -241,7 +219,7 @@ export class VersionTable implements VersionSource {
     const found = new Map<string, PoVersions>();
     const unknown: string[] = [];
     for (const poId of poIds) {
-      const versions = this.#poLookup(projectId, poId);
+      const versions = this.#rows.po(projectId, poId);
       if (versions) found.set(poId, versions);
       else unknown.push(poId);
     }
@@ -260,13 +238,10 @@ export class VersionTable implements VersionSource {
     metricId: string,
   ): Promise<{ lastRun: string | null } | undefined> {
     if (this.#is("trusted")) {
-      const metric = this.#metrics.get(metricId);
-      if (metric && metric.projectId === projectId) {
-        const lastRun = this.#lastRunOf(metric.resultsObjectId);
-        if (lastRun !== undefined) {
-          this.stats.tableReads++;
-          return Promise.resolve({ lastRun });
-        }
+      const version = this.#rows.metric(projectId, metricId);
+      if (version) {
+        this.stats.tableReads++;
+        return Promise.resolve(version);
       }
     }
     this.stats.queryReads++;
@@ -277,7 +252,7 @@ export class VersionTable implements VersionSource {
   datasetVersion(datasetId: DatasetId): Promise<string> {
     if (this.#is("trusted") && (datasetId === "hmis" || datasetId === "hfa")) {
       this.stats.tableReads++;
-      return Promise.resolve(this.#datasets.get(datasetId) ?? "0");
+      return Promise.resolve(this.#rows.dataset(datasetId));
     }
     this.stats.queryReads++;
     return this.#query.datasetVersion(datasetId);
@@ -287,7 +262,7 @@ export class VersionTable implements VersionSource {
   structureVersion(): Promise<string> {
     if (this.#is("trusted")) {
       this.stats.tableReads++;
-      return Promise.resolve(this.#structure);
+      return Promise.resolve(this.#rows.structure);
     }
     this.stats.queryReads++;
     return this.#query.structureVersion();
@@ -321,25 +296,6 @@ export class VersionTable implements VersionSource {
     }
   }
 
-  #poLookup(projectId: string, poId: string): PoVersions | undefined {
-    const po = this.#pos.get(poId);
-    if (!po || po.projectId !== projectId) return undefined;
-    // The same joins as poVersionsMany's query: po -> metric -> results object -> module.
-    const metric = this.#metrics.get(po.metricId);
-    if (!metric) return undefined;
-    const lastRun = this.#lastRunOf(metric.resultsObjectId);
-    if (lastRun === undefined) return undefined;
-    return { lastUpdated: po.lastUpdated, lastRun };
-  }
-
-  /** The `last_run` of a results object's module; `undefined` when either is missing. */
-  #lastRunOf(resultsObjectId: string): string | null | undefined {
-    const ro = this.#resultsObjects.get(resultsObjectId);
-    if (!ro) return undefined;
-    const key = moduleKey(ro.projectId, ro.moduleId);
-    return this.#modules.has(key) ? this.#modules.get(key)! : undefined;
-  }
-
   async #run(): Promise<void> {
     while (!this.#is("closed")) {
       try {
@@ -347,6 +303,7 @@ export class VersionTable implements VersionSource {
         // postgres.js reconnects by itself on the next query, but a new session listens to
         // nothing: every connection is LISTENed on, and loaded, by this loop.
         await this.#sql.unsafe(`LISTEN ${VERSION_CHANNEL}`);
+        await this.#sql.unsafe(`LISTEN ${SESSION_CHANNEL}`);
         await this.#load(generation);
         // Trusted: wait for a loss (onclose), a reload request (TRUNCATE) or close().
         while (this.#is("trusted") || this.#reloadRequested) {
@@ -393,32 +350,10 @@ export class VersionTable implements VersionSource {
       this.#pending = [];
       const rows = await this.#sql.begin(
         "isolation level repeatable read read only",
-        (tx) =>
-          Promise.all([
-            tx.unsafe(
-              `SELECT po_id, project_id, metric_id, iso_ts(last_updated) AS last_updated
-               FROM presentation_objects`,
-            ),
-            tx.unsafe("SELECT metric_id, project_id, results_object_id FROM metrics"),
-            tx.unsafe("SELECT results_object_id, project_id, module_id FROM results_objects"),
-            tx.unsafe("SELECT project_id, module_id, iso_ts(last_run) AS last_run FROM modules"),
-            tx.unsafe("SELECT dataset_id, version::text AS version FROM dataset_versions"),
-            tx.unsafe("SELECT coalesce(max(version), 0)::text AS version FROM structure_meta"),
-          ]),
+        (tx) => Promise.all(VersionRows.SNAPSHOT.map((query) => tx.unsafe(query))),
       );
       if (lost()) throw new Error("the listener's connection was lost");
-      const [pos, metrics, ros, modules, datasets, structure] = rows as unknown as Record<
-        string,
-        string | null
-      >[][];
-      this.#pos = new Map(pos.map((r) => [r.po_id!, poRow(r)]));
-      this.#metrics = new Map(metrics.map((r) => [r.metric_id!, metricRow(r)]));
-      this.#resultsObjects = new Map(ros.map((r) => [r.results_object_id!, roRow(r)]));
-      this.#modules = new Map(
-        modules.map((r) => [moduleKey(r.project_id!, r.module_id!), r.last_run]),
-      );
-      this.#datasets = new Map(datasets.map((r) => [r.dataset_id!, r.version!]));
-      this.#structure = structure[0]?.version ?? "0";
+      this.#rows.replace(rows as unknown as Record<string, string | null>[][]);
       // Committed after the LISTEN, received during the snapshot: apply in commit order.
       const pending = this.#pending;
       this.#pending = undefined;
@@ -430,8 +365,7 @@ export class VersionTable implements VersionSource {
     this.stats.loads++;
     this.#log(JSON.stringify({
       event: "version_table_trusted",
-      presentationObjects: this.#pos.size,
-      modules: this.#modules.size,
+      ...this.#rows.sizes,
       loadMs: Math.round(performance.now() - started),
       appliedDuringLoad: applied,
     }));
@@ -455,6 +389,7 @@ export class VersionTable implements VersionSource {
 
   #untrust(): void {
     if (this.#is("closed")) return;
+    this.sessions.clear(); // notifications may be missed until the listener is back
     this.#state = "connecting";
     this.#pending = undefined;
     this.#reloadRequested = false;
@@ -476,7 +411,7 @@ export class VersionTable implements VersionSource {
 
   /** Applies one notification (a change, a TRUNCATE or a settle marker). */
   #apply(payload: string): void {
-    let change: Change;
+    let change: VersionChange;
     try {
       change = JSON.parse(payload);
     } catch {
@@ -487,60 +422,7 @@ export class VersionTable implements VersionSource {
       return;
     }
     this.stats.notifications++;
-    if (change.op === "TRUNCATE") return this.#requestReload(`TRUNCATE ${change.t}`);
-    const before = change.old ?? undefined;
-    const after = change.new ?? undefined;
-    const text = (r: Record<string, unknown>, k: string) => r[k] === null ? null : String(r[k]);
-    switch (change.t) {
-      case "presentation_objects":
-        if (before) this.#pos.delete(String(before.po_id));
-        if (after) this.#pos.set(String(after.po_id), poRow(after));
-        return;
-      case "metrics":
-        if (before) this.#metrics.delete(String(before.metric_id));
-        if (after) this.#metrics.set(String(after.metric_id), metricRow(after));
-        return;
-      case "results_objects":
-        if (before) this.#resultsObjects.delete(String(before.results_object_id));
-        if (after) this.#resultsObjects.set(String(after.results_object_id), roRow(after));
-        return;
-      case "modules":
-        if (before) {
-          this.#modules.delete(moduleKey(String(before.project_id), String(before.module_id)));
-        }
-        if (after) {
-          this.#modules.set(
-            moduleKey(String(after.project_id), String(after.module_id)),
-            text(after, "last_run"),
-          );
-        }
-        return;
-      case "dataset_versions":
-        if (before) this.#datasets.delete(String(before.dataset_id));
-        if (after) this.#datasets.set(String(after.dataset_id), String(after.version));
-        return;
-      case "structure_meta":
-        if (before) this.#structure = "0";
-        if (after) this.#structure = String(after.version);
-        return;
-      default:
-        return this.#requestReload(`unknown table ${String(change.t).slice(0, 60)}`);
-    }
+    const reload = this.#rows.apply(change);
+    if (reload) this.#requestReload(reload);
   }
-}
-
-function poRow(r: Record<string, unknown>): PoRow {
-  return {
-    projectId: String(r.project_id),
-    metricId: String(r.metric_id),
-    lastUpdated: String(r.last_updated),
-  };
-}
-
-function metricRow(r: Record<string, unknown>): MetricRow {
-  return { projectId: String(r.project_id), resultsObjectId: String(r.results_object_id) };
-}
-
-function roRow(r: Record<string, unknown>): ResultsObjectRow {
-  return { projectId: String(r.project_id), moduleId: String(r.module_id) };
 }

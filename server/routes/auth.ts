@@ -28,6 +28,7 @@ import { jsonObjectBody } from "../http.ts";
 import type { OpenStreams } from "../open_streams.ts";
 import { endSession, hashToken, redeemLoginToken } from "../users.ts";
 import type { LoginAnswer, Me } from "../wire.ts";
+import type { SessionSource } from "../session_cache.ts";
 
 /** What a login over plain HTTP answers in `warning`. */
 export const PLAIN_HTTP_WARNING =
@@ -42,10 +43,14 @@ export interface AuthRoutesDeps {
   log: (line: string) => void;
   /** The open event streams; a logout ends its session's. */
   streams?: OpenStreams;
+  /** The session cache; a logout forgets its session at once. */
+  sessions?: SessionSource;
 }
 
 /** Routes under `/api/auth`. */
-export function authRoutes({ db, instance, openAccess, log, streams }: AuthRoutesDeps): Hono {
+export function authRoutes(
+  { db, instance, openAccess, log, streams, sessions }: AuthRoutesDeps,
+): Hono {
   const app = new Hono();
   let warnedPlainHttp = false;
 
@@ -83,6 +88,7 @@ export function authRoutes({ db, instance, openAccess, log, streams }: AuthRoute
     const token = sessionTokenOf(c, instance);
     if (token !== undefined) {
       await endSession(db, token);
+      sessions?.forget?.(hashToken(token));
       streams?.endSession(hashToken(token));
     }
     clearSessionCookie(c, instance);
