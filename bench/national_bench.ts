@@ -20,14 +20,20 @@
  * and sampled filler objects once (all must be HIT); finally set `maxmemory 256mb` (wb's
  * default) on the warm Redis and count what is evicted and what is still a HIT.
  *
+ * The database and the filler projects are in `national_db.ts`, Redis and the app as child
+ * processes in `national_services.ts`, the warm-up and the warm Redis's figures in
+ * `national_warmup.ts`, the table's formatting in `national_report.ts`; this file has the
+ * command line and runs the phases in order (the ones from the restart on are written here).
+ *
  * @module
  */
 import { parseArgs } from "node:util";
-import { DEMO_PROJECT_ID, demoProject } from "../server/load/mod.ts";
+import { DEMO_PROJECT_ID } from "../server/load/mod.ts";
 import { openNationalDatabase, seedFillerProjects } from "./national_db.ts";
+import { countBy, fmtBytes, fmtMs, log, MIB } from "./national_report.ts";
 import {
   type AppProcess,
-  dirBytes,
+  itemsPath,
   redisSpec,
   startApp,
   startRedisProcess,
@@ -36,6 +42,7 @@ import {
   waitAppHealthy,
   waitRedisReady,
 } from "./national_services.ts";
+import { warmUp } from "./national_warmup.ts";
 import { markdownTable, quantile } from "./stats.ts";
 
 /** Options of the benchmark (the command line). */
@@ -101,51 +108,6 @@ export function parseNationalArgs(args: string[]): NationalOptions | undefined {
   };
 }
 
-const log = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
-const MIB = 1024 * 1024;
-const fmtMs = (x: number) =>
-  x >= 10_000
-    ? `${(x / 1000).toFixed(1)} s`
-    : x >= 1000
-    ? `${(x / 1000).toFixed(2)} s`
-    : x >= 10
-    ? `${x.toFixed(0)} ms`
-    : `${x.toFixed(2)} ms`;
-const fmtBytes = (b: number) =>
-  b >= 1024 * MIB ? `${(b / 1024 / MIB).toFixed(2)} GiB` : `${(b / MIB).toFixed(1)} MiB`;
-
-function itemsPath(projectId: string, poId: string): string {
-  return `/api/projects/${projectId}/presentation_objects/${poId}/items`;
-}
-
-/** Runs `fn` over `items` with `concurrency` workers, in order. */
-async function pool<T>(
-  items: T[],
-  concurrency: number,
-  fn: (item: T, index: number) => Promise<boolean>,
-): Promise<number> {
-  let next = 0;
-  let stop = false;
-  let done = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (!stop && next < items.length) {
-      const i = next++;
-      if (await fn(items[i], i)) stop = true;
-      done++;
-    }
-  }));
-  return done;
-}
-
-function countBy(results: Timed[]): string {
-  const counts = new Map<string, number>();
-  for (const r of results) {
-    const key = `${r.status} ${r.xCache}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return [...counts].map(([k, n]) => `${n}× ${k}`).join(", ") || "none";
-}
-
 /**
  * Runs the benchmark and returns the Markdown table (and notes).
  *
@@ -193,102 +155,7 @@ export async function runNational(
   const cleanup: (() => Promise<void>)[] = [() => app.stop(), () => redis.stop()];
   try {
     await waitAppHealthy(app);
-    const demo = demoProject([]).presentationObjects.map((p) => p.poId);
-    const cold = new Map<string, Timed>();
-    const curl = (path: string) => `curl -sD- -o /dev/null $APP${path}`;
-    let demoTotal = 0;
-    for (const poId of demo) {
-      const r = await timedGet(app.url + itemsPath(DEMO_PROJECT_ID, poId));
-      if (r.status !== 200 || r.xCache !== "MISS") {
-        throw new Error(`cold ${poId}: ${r.status} ${r.xCache}\n${app.tail()}`);
-      }
-      cold.set(poId, r);
-      demoTotal += r.ms;
-      log(`cold ${poId}: ${fmtMs(r.ms)} (${r.bytes} bytes)`);
-      add(
-        `cold \`${poId}\` (MISS, ${(r.bytes / 1024).toFixed(1)} KiB)`,
-        fmtMs(r.ms),
-        curl(itemsPath(DEMO_PROJECT_ID, poId)) + " (empty cache)",
-      );
-    }
-    add(
-      `cold, the ${demo.length} demo objects one after another`,
-      fmtMs(demoTotal),
-      "the sum of the rows above",
-    );
-
-    const targetBytes = o.cacheMib * MIB;
-    let usedBytes = Number((await redis.info()).get("used_memory"));
-    let warmed = 0;
-    let fillerBytes = 0;
-    const fillerCold: number[] = [];
-    const tFill = performance.now();
-    const failures: string[] = [];
-    await pool(fillers, o.concurrency, async (f, i) => {
-      const r = await timedGet(app.url + itemsPath(f.projectId, f.poId));
-      if (r.status !== 200) failures.push(`${f.poId}: ${r.status} ${r.xCache}`);
-      warmed++;
-      fillerBytes += r.bytes;
-      fillerCold.push(r.ms);
-      if (i % 25 === 24) {
-        usedBytes = Number((await redis.info()).get("used_memory"));
-        log(`warm-up: ${warmed} filler objects, Redis used_memory ${fmtBytes(usedBytes)}`);
-      }
-      return usedBytes >= targetBytes || failures.length > 10;
-    });
-    const fillMs = performance.now() - tFill;
-    if (failures.length > 0) throw new Error(`filler requests failed: ${failures.join("; ")}`);
-    add(
-      `warm-up of the whole set: ${demo.length} demo + ${warmed.toLocaleString("en-US")} ` +
-        `filler objects (${o.projects} projects, ${o.concurrency} at a time, ` +
-        `${fmtBytes(fillerBytes)} of JSON)`,
-      `${fmtMs(demoTotal + fillMs)} (filler cold p50 ${fmtMs(quantile(fillerCold, 0.5))}, ` +
-        `p99 ${fmtMs(quantile(fillerCold, 0.99))})`,
-      bench,
-    );
-
-    // --- Warm Redis -------------------------------------------------------------------------
-    for (let i = 0; i < 600; i++) {
-      if ((await redis.info()).get("aof_rewrite_in_progress") === "0") break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const warm = await redis.info();
-    const keys = Number(warm.get("db0")?.match(/keys=(\d+)/)?.[1] ?? 0);
-    const aofBytes = await dirBytes(`${o.dir}/appendonlydir`);
-    const used = Number(warm.get("used_memory"));
-    add(
-      `Redis used_memory once warm (${keys.toLocaleString("en-US")} keys, ` +
-        `${(used / (demo.length + warmed) / 1024).toFixed(0)} KiB per object)`,
-      `${fmtBytes(used)} (peak ${fmtBytes(Number(warm.get("used_memory_peak")))}, ` +
-        `RSS ${fmtBytes(Number(warm.get("used_memory_rss")))})`,
-      "redis-cli -p $REDIS_PORT INFO memory   # used_memory, used_memory_peak, used_memory_rss",
-    );
-    add("AOF size once warm", fmtBytes(aofBytes), "du -sb $REDIS_DIR/appendonlydir");
-    const evictedSized = Number(warm.get("evicted_keys"));
-    add(
-      `evicted keys under a sized maxmemory (${o.sizedMaxmemory})`,
-      String(evictedSized),
-      "redis-cli -p $REDIS_PORT INFO stats   # evicted_keys",
-    );
-    const tRewrite = performance.now();
-    await redis.cli("BGREWRITEAOF");
-    await new Promise((r) => setTimeout(r, 200));
-    for (let i = 0; i < 1200; i++) {
-      const info = await redis.info();
-      if (
-        info.get("aof_rewrite_in_progress") === "0" && info.get("aof_rewrite_scheduled") === "0"
-      ) {
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const rewriteMs = performance.now() - tRewrite;
-    const aofAfter = await dirBytes(`${o.dir}/appendonlydir`);
-    add(
-      "AOF rewrite (BGREWRITEAOF) time, and the AOF size after it",
-      `${fmtMs(rewriteMs)}, ${fmtBytes(aofAfter)}`,
-      "redis-cli -p $REDIS_PORT BGREWRITEAOF; du -sb $REDIS_DIR/appendonlydir",
-    );
+    const { demo, cold, warmed, fillerCold, warm } = await warmUp(o, { app, redis }, fillers, add);
 
     // --- Restart ----------------------------------------------------------------------------
     log("restart: stopping the app and Redis");

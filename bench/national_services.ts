@@ -221,6 +221,11 @@ export async function timedGet(url: string, timeoutMs = 300_000): Promise<Timed>
   }
 }
 
+/** The app's path of a presentation object's items (what the benchmark requests). */
+export function itemsPath(projectId: string, poId: string): string {
+  return `/api/projects/${projectId}/presentation_objects/${poId}/items`;
+}
+
 /** Total size in bytes of the files in `dir` (the AOF directory). */
 export async function dirBytes(dir: string): Promise<number> {
   let total = 0;
