@@ -46,15 +46,29 @@ export interface AofRow {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** How `redis-cli` reaches a Redis: its connection arguments and its password. */
+export interface RedisCliTarget {
+  /** Connection arguments, e.g. `["-h", "127.0.0.1", "-p", "6379"]` or `["-s", socket]`. */
+  args: string[];
+  /** Its password, passed in `REDISCLI_AUTH` (never in argv). */
+  password: string;
+}
+
 function resp(args: string[]): string {
   let out = `*${args.length}\r\n`;
   for (const arg of args) out += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
   return out;
 }
 
-async function cli(port: number, ...args: string[]): Promise<string> {
+/**
+ * Runs `redis-cli <args>` against `target`.
+ *
+ * @returns Its stdout, trimmed (an error reply such as `LOADING …` is in the text).
+ */
+export async function redisCli(target: RedisCliTarget, ...args: string[]): Promise<string> {
   const out = await new Deno.Command("redis-cli", {
-    args: ["-h", "127.0.0.1", "-p", String(port), "--no-auth-warning", "-a", PASSWORD, ...args],
+    args: [...target.args, ...args],
+    env: { REDISCLI_AUTH: target.password },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -63,8 +77,13 @@ async function cli(port: number, ...args: string[]): Promise<string> {
 
 const PASSWORD = "aof-bench-password";
 
-/** A pool of random base64 text to cut values from (incompressible, like deflated JSON). */
-function randomPool(bytes: number): string {
+/**
+ * A pool of random base64 text to cut filler values from (incompressible, like deflated
+ * JSON).
+ *
+ * @param bytes Random bytes to encode (the text is 4/3 of it).
+ */
+export function randomPool(bytes: number): string {
   const raw = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i += 65_536) crypto.getRandomValues(raw.subarray(i, i + 65_536));
   let text = "";
@@ -74,10 +93,23 @@ function randomPool(bytes: number): string {
   return text;
 }
 
-/** Writes `count` entries numbered from `first` with `redis-cli --pipe`. */
-async function fill(port: number, first: number, count: number, pool: string): Promise<void> {
+/**
+ * Writes `count` cache-shaped entries numbered from `first` with `redis-cli --pipe`: keys
+ * `cache:po_items:<40 hex of the number>`, values `z1:` + 1 to 4 KiB cut from `pool`, TTLs
+ * of 15 to 30 days.
+ *
+ * @param pool From {@linkcode randomPool} (at least 4 KiB).
+ * @throws {Error} When `redis-cli --pipe` reports an error or a missing reply.
+ */
+export async function fillEntries(
+  target: RedisCliTarget,
+  first: number,
+  count: number,
+  pool: string,
+): Promise<void> {
   const child = new Deno.Command("redis-cli", {
-    args: ["-h", "127.0.0.1", "-p", String(port), "--no-auth-warning", "-a", PASSWORD, "--pipe"],
+    args: [...target.args, "--pipe"],
+    env: { REDISCLI_AUTH: target.password },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -103,11 +135,65 @@ async function fill(port: number, first: number, count: number, pool: string): P
   }
 }
 
-function infoField(info: string, field: string): number {
+/**
+ * `INFO` field `field` as a number.
+ *
+ * @param info `INFO` text.
+ * @returns The value, or `NaN` when the field is missing.
+ */
+export function infoField(info: string, field: string): number {
   return Number(info.match(new RegExp(`^${field}:([0-9.]+)`, "m"))?.[1] ?? NaN);
 }
 
-async function dirBytes(dir: string, suffix: string): Promise<number> {
+/**
+ * Fills Redis with {@linkcode fillEntries} until `used_memory` reaches `targetBytes`.
+ *
+ * @param first The first entry number (entries already written keep theirs).
+ * @returns How many entries were written (0 when Redis already held that much).
+ */
+export async function fillToUsedMemory(
+  target: RedisCliTarget,
+  targetBytes: number,
+  pool: string,
+  first = 0,
+): Promise<number> {
+  let written = 0;
+  for (;;) {
+    const used = infoField(await redisCli(target, "INFO", "memory"), "used_memory");
+    if (!(used < targetBytes)) return written;
+    // Entries average about 2.6 KiB in memory; fill most of what is left, then top up.
+    const batch = Math.max(2000, Math.floor((targetBytes - used) / 2600 * 0.9));
+    await fillEntries(target, first + written, batch, pool);
+    written += batch;
+  }
+}
+
+/**
+ * `BGREWRITEAOF`, then waits until no rewrite is in progress or scheduled.
+ *
+ * @returns Its wall-clock time, in seconds.
+ */
+export async function rewriteAof(target: RedisCliTarget): Promise<number> {
+  const t0 = performance.now();
+  await redisCli(target, "BGREWRITEAOF");
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 50));
+    const info = await redisCli(target, "INFO", "persistence");
+    if (
+      infoField(info, "aof_rewrite_in_progress") === 0 &&
+      infoField(info, "aof_rewrite_scheduled") === 0
+    ) break;
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * Bytes of the files in `dir` whose names end with `suffix`.
+ *
+ * @param dir An `appendonlydir`: its base (`.rdb`, RDB preamble) and incremental (`.aof`)
+ *   files.
+ */
+export async function dirBytes(dir: string, suffix: string): Promise<number> {
   let total = 0;
   for await (const entry of Deno.readDir(dir)) {
     if (entry.name.endsWith(suffix)) total += (await Deno.stat(`${dir}/${entry.name}`)).size;
@@ -130,7 +216,7 @@ async function startTimed(
   }).spawn();
   let firstReplyS = NaN;
   for (;;) {
-    const reply = await cli(port, "PING");
+    const reply = await redisCli(tcp(port), "PING");
     const s = (performance.now() - t0) / 1000;
     if (reply && Number.isNaN(firstReplyS)) firstReplyS = s;
     if (reply === "PONG") {
@@ -143,8 +229,13 @@ async function startTimed(
   }
 }
 
+const tcp = (port: number): RedisCliTarget => ({
+  args: ["-h", "127.0.0.1", "-p", String(port)],
+  password: PASSWORD,
+});
+
 async function shutdown(port: number, child: Deno.ChildProcess): Promise<void> {
-  await cli(port, "SHUTDOWN");
+  await redisCli(tcp(port), "SHUTDOWN");
   await child.status;
 }
 
@@ -170,35 +261,16 @@ export async function benchAof(targetMiB: number, pool: string): Promise<AofRow>
   );
   let { child } = await startTimed(conf, port, log);
   try {
-    const target = targetMiB * 1024 * 1024;
-    let keys = 0;
-    for (;;) {
-      const used = infoField(await cli(port, "INFO", "memory"), "used_memory");
-      if (used >= target) break;
-      // Entries average about 2.6 KiB in memory; fill most of what is left, then top up.
-      const batch = Math.max(2000, Math.floor((target - used) / 2600 * 0.9));
-      await fill(port, keys, batch, pool);
-      keys += batch;
-    }
-    const usedMemoryBytes = infoField(await cli(port, "INFO", "memory"), "used_memory");
+    const keys = await fillToUsedMemory(tcp(port), targetMiB * 1024 * 1024, pool);
+    const usedMemoryBytes = infoField(await redisCli(tcp(port), "INFO", "memory"), "used_memory");
     const aofDir = `${dir}/appendonlydir`;
-    const t0 = performance.now();
-    await cli(port, "BGREWRITEAOF");
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 50));
-      const info = await cli(port, "INFO", "persistence");
-      if (
-        infoField(info, "aof_rewrite_in_progress") === 0 &&
-        infoField(info, "aof_rewrite_scheduled") === 0
-      ) break;
-    }
-    const rewriteS = (performance.now() - t0) / 1000;
+    const rewriteS = await rewriteAof(tcp(port));
     const aofBytes = await dirBytes(aofDir, ".rdb") + await dirBytes(aofDir, ".aof");
     await shutdown(port, child);
     const load = await startTimed(conf, port, log);
     child = load.child;
     const extra = Math.round(keys / 10);
-    await fill(port, keys, extra, pool);
+    await fillEntries(tcp(port), keys, extra, pool);
     await shutdown(port, child);
     const incrBytes = await dirBytes(aofDir, ".incr.aof");
     const incr = await startTimed(conf, port, log);
