@@ -539,12 +539,49 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
   return out.join("\n");
 }
 
+const USAGE = `Usage: deno run -A bench/server_bench.ts [options]
+
+  --duration <s>     seconds per wrk run (default 5)
+  --rounds <n>       interleaved rounds per target (default 2)
+  --connections <n>  wrk connections (default 64)
+  --cold <n>         cold computations of the occupied-pool row; 0 skips it (default 10)
+  --po <id,...>      presentation objects (default po_outliers_by_lga,po_indicators_2024)`;
+
 if (import.meta.main) {
+  const { parseArgs } = await import("node:util");
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string" },
+      rounds: { type: "string" },
+      connections: { type: "string" },
+      cold: { type: "string" },
+      po: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    Deno.exit(0);
+  }
+  const number = (text: string | undefined) => text === undefined ? undefined : Number(text);
+  const options: ServerBenchOptions = {
+    durationS: number(values.duration),
+    rounds: number(values.rounds),
+    connections: number(values.connections),
+    cold: number(values.cold),
+    poIds: values.po?.split(","),
+  };
   const { startRedis } = await import("../lib/testing/redis_server.ts");
   const { createKanoDatabase } = await import("./kano_db.ts");
   const missing = await ensureWrk();
   if (missing) throw new Error(missing);
   await using redis = await startRedis();
   await using kano = await createKanoDatabase();
-  console.log(formatServer(await benchServer(redis.url, kano.url)));
+  console.log(
+    formatServer(
+      await benchServer(redis.url, kano.url, options),
+      options.connections,
+      options.durationS,
+    ),
+  );
 }

@@ -87,7 +87,9 @@ export interface RequireRoleOptions {
 
 interface AuthState {
   config: AuthConfig;
-  callers: Map<boolean, Promise<Caller>>;
+  /** The caller resolved without, and with, the query token (each at most once). */
+  caller?: Promise<Caller>;
+  callerWithQueryToken?: Promise<Caller>;
 }
 
 declare module "hono" {
@@ -143,7 +145,7 @@ export function sessionCookieName(instance: string, secure = false): string {
  */
 export function authentication(config: AuthConfig): MiddlewareHandler {
   return async (c, next) => {
-    c.set("wbAuth", { config, callers: new Map() });
+    c.set("wbAuth", { config });
     const refusal = crossOriginRefusal(c, config.instance);
     if (refusal) {
       config.log?.(JSON.stringify({
@@ -197,12 +199,8 @@ export function callerOf(c: Context, options: RequireRoleOptions = {}): Promise<
   const state = c.get("wbAuth");
   if (!state) throw new Error("authentication() is not installed on this app");
   const allowQuery = options.allowQueryToken ?? false;
-  let caller = state.callers.get(allowQuery);
-  if (!caller) {
-    caller = resolveCaller(c, state.config, allowQuery);
-    state.callers.set(allowQuery, caller);
-  }
-  return caller;
+  if (allowQuery) return state.callerWithQueryToken ??= resolveCaller(c, state.config, true);
+  return state.caller ??= resolveCaller(c, state.config, false);
 }
 
 async function resolveCaller(c: Context, config: AuthConfig, allowQuery: boolean) {
@@ -211,7 +209,10 @@ async function resolveCaller(c: Context, config: AuthConfig, allowQuery: boolean
     const role = roleOf(token, config);
     return role ? { role, via: "bearer" } as Caller : { via: "bearer-invalid" } as Caller;
   }
-  const session = config.db ? sessionTokenOf(c, config.instance) : undefined;
+  // Most reads carry no cookie at all: no URL parse (`isHttps`) nor cookie parse for them.
+  const session = config.db && c.req.header("cookie") !== undefined
+    ? sessionTokenOf(c, config.instance)
+    : undefined;
   if (session !== undefined && session.length <= 128) {
     const user = config.sessions
       ? await config.sessions.sessionUser(session)

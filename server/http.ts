@@ -1,59 +1,15 @@
 /**
- * HTTP helpers shared by the routes: serving through a cache with `X-Cache` and
- * `Server-Timing`, parameter validation, and the admin check (from `auth.ts`).
+ * HTTP helpers shared by the routes: the `X-Cache` values and the cached bodies' bytes (for
+ * `cached_route.ts`), parameter validation, and JSON request bodies.
  *
  * @module
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { TimCache } from "../lib/mod.ts";
-import { type Cached, envelope } from "./caches.ts";
-import { inSpan } from "./observability.ts";
 
 /** The `X-Cache` header of each cache outcome. */
 export const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS", stale: "STALE" } as const;
 
-/**
- * Serves `producer()`'s body through `cache` with the headers that tell how it was served:
- * `X-Cache: HIT | MISS | BYPASS` (MISS only when this request ran the computation; a
- * request that waited for another's computation is a HIT) and `Server-Timing` with the
- * cache and database durations (W3C Server Timing).
- *
- * @param versionMs Time already spent looking up the version, in ms (counted as db).
- */
-export async function serveCached<U, V, B>(
-  c: Context,
-  cache: TimCache<U, V, Cached<B>>,
-  params: U,
-  version: V,
-  producer: () => Promise<B>,
-  versionMs = 0,
-): Promise<Response> {
-  const name = cache.name;
-  const result = await inSpan("cache.get_or_set", { "cache.name": name }, async (span) => {
-    const result = await cache.getOrSet(
-      params,
-      version,
-      () =>
-        inSpan(
-          "cache.fill",
-          { "cache.name": name },
-          async () => envelope(params, version, await producer()),
-        ),
-    );
-    span.setAttribute("cache.outcome", result.outcome);
-    return result;
-  });
-  c.header("X-Cache", X_CACHE[result.outcome]);
-  c.header(
-    "Server-Timing",
-    `cache;dur=${result.lookupMs.toFixed(1)};desc="${X_CACHE[result.outcome]}", ` +
-      `db;dur=${(versionMs + result.computeMs).toFixed(1)}`,
-  );
-  return c.body(jsonBytes(result.value.body), 200, JSON_HEADERS);
-}
-
-const JSON_HEADERS = { "content-type": "application/json" } as const;
 const encoder = new TextEncoder();
 /**
  * Serialized bodies by the body object they were made from. A hit from the L1 returns the

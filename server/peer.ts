@@ -83,6 +83,9 @@ export function hostAllowed(host: string | undefined, policy: HostPolicy): boole
   return policy.allowedHosts.includes("*") || policy.allowedHosts.includes(name);
 }
 
+/** `Host` values whose decision {@linkcode hostAllowlist} remembers. */
+const MAX_HOST_DECISIONS = 256;
+
 /**
  * Refuses requests naming another host (`Host`, or HTTP/2 `:authority`) with 421
  * Misdirected Request, before anything else runs: a page on an attacker's domain that
@@ -91,9 +94,22 @@ export function hostAllowed(host: string | undefined, policy: HostPolicy): boole
  * @throws {HTTPException} 421 naming the refused host.
  */
 export function hostAllowlist(policy: HostPolicy): MiddlewareHandler {
+  // Decisions by `Host` value: a pure function of it and the policy, and nearly every
+  // request names one of a few hosts. Bounded: emptied when full.
+  const decisions = new Map<string, boolean>();
+  const allowed = (host: string | undefined) => {
+    if (host === undefined) return false;
+    let decision = decisions.get(host);
+    if (decision === undefined) {
+      if (decisions.size >= MAX_HOST_DECISIONS) decisions.clear();
+      decision = hostAllowed(host, policy);
+      decisions.set(host, decision);
+    }
+    return decision;
+  };
   return async (c, next) => {
     const host = c.req.header("host") ?? new URL(c.req.url).host;
-    if (!hostAllowed(host, policy)) {
+    if (!allowed(host)) {
       throw new HTTPException(421, {
         message: `This server does not answer for host '${
           hostNameOf(host ?? "").slice(0, 100)

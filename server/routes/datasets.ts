@@ -10,7 +10,8 @@ import { HTTPException } from "hono/http-exception";
 import type { EntityAllowlists } from "../allowlists.ts";
 import { envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
-import { serveCached, since } from "../http.ts";
+import { cachedRoute } from "../cached_route.ts";
+import { since } from "../http.ts";
 import type { VersionSource } from "../versions.ts";
 import {
   getHfaDatasetSummary,
@@ -35,39 +36,40 @@ export function datasetRoutes(
 ): Hono {
   const app = new Hono();
 
-  app.get("/datasets/hmis/summary", async (c) => {
-    const indicatorText = c.req.query("indicatorId") || undefined;
-    const indicatorId = indicatorText && storableText(indicatorText, "indicatorId");
-    const levelText = c.req.query("level");
-    const level = levelText === undefined ? undefined : Number(levelText);
-    if (level !== undefined && level !== 2 && level !== 3 && level !== 4) {
-      throw new HTTPException(400, { message: "'level' must be 2, 3 or 4" });
-    }
-    const started = performance.now();
-    const version = await versions.datasetVersion("hmis");
-    if (indicatorId !== undefined) await allowlists.checkIndicator(indicatorId, version);
-    return serveCached(
-      c,
-      caches.dsHmis,
-      { indicatorId, level },
-      { version },
-      () => getHmisDatasetSummary(db, { indicatorId, adminAreaLevel: level }),
-      since(started),
-    );
-  });
+  app.get(
+    "/datasets/hmis/summary",
+    cachedRoute({
+      cache: caches.dsHmis,
+      resolve: async (c) => {
+        const indicatorText = c.req.query("indicatorId") || undefined;
+        const indicatorId = indicatorText && storableText(indicatorText, "indicatorId");
+        const levelText = c.req.query("level");
+        const level = levelText === undefined ? undefined : Number(levelText);
+        if (level !== undefined && level !== 2 && level !== 3 && level !== 4) {
+          throw new HTTPException(400, { message: "'level' must be 2, 3 or 4" });
+        }
+        const version = await versions.datasetVersion("hmis");
+        if (indicatorId !== undefined) await allowlists.checkIndicator(indicatorId, version);
+        return {
+          params: { indicatorId, level },
+          version: { version },
+          produce: () => getHmisDatasetSummary(db, { indicatorId, adminAreaLevel: level }),
+        };
+      },
+    }),
+  );
 
-  app.get("/datasets/hfa/summary", async (c) => {
-    const started = performance.now();
-    const version = await versions.datasetVersion("hfa");
-    return serveCached(
-      c,
-      caches.dsHfa,
-      {},
-      { version },
-      () => getHfaDatasetSummary(db),
-      since(started),
-    );
-  });
+  app.get(
+    "/datasets/hfa/summary",
+    cachedRoute({
+      cache: caches.dsHfa,
+      resolve: async () => ({
+        params: {},
+        version: { version: await versions.datasetVersion("hfa") },
+        produce: () => getHfaDatasetSummary(db),
+      }),
+    }),
+  );
 
   app.get("/structure", async (c) => {
     const started = performance.now();

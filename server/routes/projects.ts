@@ -8,11 +8,12 @@
 import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import type { EntityAllowlists } from "../allowlists.ts";
-import { envelope, runIdOf, type ServerCaches } from "../caches.ts";
+import { envelope, FrozenValues, runIdOf, type ServerCaches } from "../caches.ts";
 import { DatabaseUnavailableError, type Db } from "../db.ts";
 import type { VersionedWrites } from "../events/mod.ts";
 import { requireAdmin } from "../auth.ts";
-import { idParam, jsonObjectBody, serveCached, since } from "../http.ts";
+import { cachedRoute } from "../cached_route.ts";
+import { idParam, jsonObjectBody } from "../http.ts";
 import {
   fetchPoItems,
   getMetricInfo,
@@ -46,6 +47,33 @@ export interface ProjectRoutesDeps {
   versions: VersionSource;
 }
 
+/** The `po_items` params of a presentation object's detail. */
+type ItemsParams = { projectId: string; resultsObjectId: string; fetch: unknown };
+
+/**
+ * The items params of each frozen detail (the L1's: the same deeply frozen object on every
+ * hit), frozen themselves: the same params object for the same detail, so its hash is
+ * computed once (`caches.ts` remembers the hashes of frozen params by identity) instead of
+ * re-serializing the fetch config on every request. A detail read from Redis or computed is
+ * a new object: its params are made for the request.
+ */
+const itemsParams = new WeakMap<PoDetail, Readonly<ItemsParams>>();
+
+function itemsParamsOf(projectId: string, detail: PoDetail): ItemsParams {
+  const make = () => ({
+    projectId,
+    resultsObjectId: detail.resultsObjectId,
+    fetch: detail.config.fetch,
+  });
+  if (!Object.isFrozen(detail)) return make();
+  let params = itemsParams.get(detail);
+  if (params === undefined || params.projectId !== projectId) {
+    params = Object.freeze(make());
+    itemsParams.set(detail, params);
+  }
+  return params;
+}
+
 /** Routes under `/api/projects`. */
 export function projectRoutes(
   { db, caches, writes, allowlists, versions: source }: ProjectRoutesDeps,
@@ -68,46 +96,66 @@ export function projectRoutes(
     if (!detail) throw new NotFoundError("presentation object", poId);
     return detail;
   };
+  // The same frozen params and versions for the same request: hashed once (`caches.ts`).
+  // Ids are identifiers (`idParam`: no `/`), versions ISO timestamps.
+  const detailParams = new FrozenValues<{ projectId: string; poId: string }>();
+  const detailParamsOf = (projectId: string, poId: string) =>
+    detailParams.get(`${projectId}/${poId}`, () => ({ projectId, poId }));
+  const detailVersions = new FrozenValues<{ lastUpdated: string }>();
+  const detailVersionOf = (lastUpdated: string) =>
+    detailVersions.get(lastUpdated, () => ({ lastUpdated }));
+  const lastRunVersions = new FrozenValues<{ lastRun: string | null }>();
+  const lastRunVersionOf = (lastRun: string | null) =>
+    lastRunVersions.get(lastRun === null ? "" : `=${lastRun}`, () => ({ lastRun }));
 
-  app.get("/:projectId/presentation_objects/:poId", async (c) => {
-    const projectId = idParam(c, "projectId");
-    const poId = idParam(c, "poId");
-    const started = performance.now();
+  /** A presentation object's versions; a 404 when it does not exist. */
+  const poVersionsOf = async (projectId: string, poId: string) => {
     const versions = await source.poVersions(projectId, poId);
     if (!versions) throw new NotFoundError("presentation object", poId);
-    return serveCached(
-      c,
-      caches.poDetail,
-      { projectId, poId },
-      { lastUpdated: versions.lastUpdated },
-      () => loadDetail(projectId, poId),
-      since(started),
-    );
-  });
+    return versions;
+  };
 
-  app.get("/:projectId/presentation_objects/:poId/items", async (c) => {
-    const projectId = idParam(c, "projectId");
-    const poId = idParam(c, "poId");
-    const started = performance.now();
-    const versions = await source.poVersions(projectId, poId);
-    if (!versions) throw new NotFoundError("presentation object", poId);
-    const detailParams = { projectId, poId };
-    const detailVersion = { lastUpdated: versions.lastUpdated };
-    const { value } = await caches.poDetail.getOrSet(
-      detailParams,
-      detailVersion,
-      async () => envelope(detailParams, detailVersion, await loadDetail(projectId, poId)),
-    );
-    const detail = value.body as PoDetail;
-    return serveCached(
-      c,
-      caches.poItems,
-      { projectId, resultsObjectId: detail.resultsObjectId, fetch: detail.config.fetch },
-      { lastRun: versions.lastRun },
-      () => fetchPoItems(db, detail),
-      since(started),
-    );
-  });
+  app.get(
+    "/:projectId/presentation_objects/:poId",
+    cachedRoute({
+      cache: caches.poDetail,
+      resolve: async (c) => {
+        const projectId = idParam(c, "projectId");
+        const poId = idParam(c, "poId");
+        const { lastUpdated } = await poVersionsOf(projectId, poId);
+        return {
+          params: detailParamsOf(projectId, poId),
+          version: detailVersionOf(lastUpdated),
+          produce: () => loadDetail(projectId, poId),
+        };
+      },
+    }),
+  );
+
+  app.get(
+    "/:projectId/presentation_objects/:poId/items",
+    cachedRoute({
+      cache: caches.poItems,
+      resolve: async (c) => {
+        const projectId = idParam(c, "projectId");
+        const poId = idParam(c, "poId");
+        const versions = await poVersionsOf(projectId, poId);
+        const detailParams = detailParamsOf(projectId, poId);
+        const detailVersion = detailVersionOf(versions.lastUpdated);
+        const { value } = await caches.poDetail.getOrSet(
+          detailParams,
+          detailVersion,
+          async () => envelope(detailParams, detailVersion, await loadDetail(projectId, poId)),
+        );
+        const detail = value.body as PoDetail;
+        return {
+          params: itemsParamsOf(projectId, detail),
+          version: lastRunVersionOf(versions.lastRun),
+          produce: () => fetchPoItems(db, detail),
+        };
+      },
+    }),
+  );
 
   app.patch("/:projectId/presentation_objects/:poId", requireAdmin(), async (c) => {
     const projectId = idParam(c, "projectId");
@@ -162,39 +210,47 @@ export function projectRoutes(
     });
   });
 
-  app.get("/:projectId/metrics/:metricId/info", async (c) => {
-    const projectId = idParam(c, "projectId");
-    const metricId = idParam(c, "metricId");
-    const started = performance.now();
+  /** A metric's version; a 404 when it does not exist. */
+  const metricVersionOf = async (projectId: string, metricId: string) => {
     const version = await source.metricVersion(projectId, metricId);
     if (!version) throw new NotFoundError("metric", metricId);
-    return serveCached(
-      c,
-      caches.metricInfo,
-      { projectId, metricId },
-      version,
-      () => getMetricInfo(db, projectId, metricId),
-      since(started),
-    );
-  });
+    return version;
+  };
 
-  app.get("/:projectId/metrics/:metricId/replicant_options", async (c) => {
-    const projectId = idParam(c, "projectId");
-    const metricId = idParam(c, "metricId");
-    const replicateBy = c.req.query("replicateBy") ?? "indicator_id";
-    const started = performance.now();
-    const version = await source.metricVersion(projectId, metricId);
-    if (!version) throw new NotFoundError("metric", metricId);
-    await allowlists.checkReplicateBy(projectId, metricId, version.lastRun, replicateBy);
-    return serveCached(
-      c,
-      caches.replicantOpts,
-      { projectId, metricId, replicateBy },
-      version,
-      () => getReplicantOptions(db, projectId, metricId, replicateBy),
-      since(started),
-    );
-  });
+  app.get(
+    "/:projectId/metrics/:metricId/info",
+    cachedRoute({
+      cache: caches.metricInfo,
+      resolve: async (c) => {
+        const projectId = idParam(c, "projectId");
+        const metricId = idParam(c, "metricId");
+        return {
+          params: { projectId, metricId },
+          version: await metricVersionOf(projectId, metricId),
+          produce: () => getMetricInfo(db, projectId, metricId),
+        };
+      },
+    }),
+  );
+
+  app.get(
+    "/:projectId/metrics/:metricId/replicant_options",
+    cachedRoute({
+      cache: caches.replicantOpts,
+      resolve: async (c) => {
+        const projectId = idParam(c, "projectId");
+        const metricId = idParam(c, "metricId");
+        const replicateBy = c.req.query("replicateBy") ?? "indicator_id";
+        const version = await metricVersionOf(projectId, metricId);
+        await allowlists.checkReplicateBy(projectId, metricId, version.lastRun, replicateBy);
+        return {
+          params: { projectId, metricId, replicateBy },
+          version,
+          produce: () => getReplicantOptions(db, projectId, metricId, replicateBy),
+        };
+      },
+    }),
+  );
 
   return app;
 }
