@@ -51,7 +51,16 @@ async function sourceFiles(dirs: string[]): Promise<{ path: string; text: string
     for await (const path of walk(new URL(dir, ROOT), /\.tsx?$/)) {
       const relative = path.slice(new URL(ROOT).pathname.length);
       if (TEST_SUPPORT.some((pattern) => pattern.test(relative))) continue;
-      files.push({ path: relative, text: await Deno.readTextFile(path) });
+      // lib/deps_test.ts writes a short-lived `_deps_probe_*.ts` into lib/: not source.
+      if (/(^|\/)_deps_probe_[^/]*\.ts$/.test(relative)) continue;
+      let text: string;
+      try {
+        text = await Deno.readTextFile(path);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue; // removed since the listing
+        throw error;
+      }
+      files.push({ path: relative, text });
     }
   }
   return files;
