@@ -43,6 +43,8 @@ export class Flight<T> {
   startedAt = 0;
   /** Its joiners' `lookupMs`: from `startedAt` to when the first joiner was served. */
   lookupMs?: number;
+  /** The `getOrSet` callers waiting for it, released together (`VersionedCache`). */
+  joiners?: unknown[];
   // Created when the first caller waits: most flights (a hit nobody joined) have none.
   #waiters?: Promise<FlightResult<T>>;
   #settle?: (result: FlightResult<T>) => void;

@@ -273,14 +273,46 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   }
 
   /**
-   * Waits for a fill (or a read) in flight, as a joiner. A joiner reads no clock: its
-   * `lookupMs` is the flight's, from its start to its value (one clock read per flight).
+   * Waits for a fill (or a read) in flight, as a joiner. Joiners are kept on the flight and
+   * released together by one reaction (not one each): a joiner costs a promise and a slot,
+   * which is what lets a burst of hits on one key cost about what one shared promise costs.
+   * A joiner reads no clock: its `lookupMs` is the flight's, from its start to its value.
    */
   #join(flight: Flight<T>, producer: () => Promise<T>): Promise<CacheResult<T>> {
-    return flight.waiters.then((result) => {
-      if (result.kind !== "value") return this.#joinedOther(flight, result, producer);
-      return { value: result.value, outcome: "hit", lookupMs: lookupMsOf(flight), computeMs: 0 };
+    return new Promise((resolve, reject) => {
+      const joiner: Joiner<T> = { resolve, reject, producer };
+      if (flight.joiners) {
+        flight.joiners.push(joiner);
+        return;
+      }
+      flight.joiners = [joiner];
+      flight.waiters.then((result) => this.#release(flight, result));
     });
+  }
+
+  /**
+   * Hands the flight's result to its joiners, in the order they joined. When it is not a
+   * value for them (a clear, a value of another version), each runs the loop again with its
+   * own producer, as if it had waited alone: the first starts the next flight, the rest
+   * join it.
+   */
+  #release(flight: Flight<T>, result: FlightResult<T>): void {
+    const joiners = flight.joiners as Joiner<T>[];
+    flight.joiners = undefined;
+    if (result.kind === "value") {
+      const lookupMs = lookupMsOf(flight);
+      for (const { resolve } of joiners) {
+        resolve({ value: result.value, outcome: "hit", lookupMs, computeMs: 0 });
+      }
+      return;
+    }
+    for (const { resolve, reject, producer } of joiners) {
+      try {
+        resolve(this.#joinedOther(flight, result, producer));
+      } catch (error) {
+        reject(error);
+      }
+    }
   }
 
   /** A joiner's result when the flight ended without a value for it. */
@@ -509,6 +541,13 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       this.#flights.finish(flight); // nobody may join it: its value is for another version
     }
   }
+}
+
+/** A caller waiting for a flight (see `#join`). */
+interface Joiner<T> {
+  resolve(result: CacheResult<T> | Promise<CacheResult<T>>): void;
+  reject(error: unknown): void;
+  producer: () => Promise<T>;
 }
 
 /** A joiner's `lookupMs`: the flight's, from its start to the first joiner served (read once). */
