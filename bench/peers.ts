@@ -6,6 +6,7 @@
  * | id                   | read path measured                                          |
  * | -------------------- | ----------------------------------------------------------- |
  * | `raw`                | node-redis `GET` + `JSON.parse` (the floor)                 |
+| `raw_shared`         | the same, one shared promise per key while its `GET` is out |
  * | `tim`                | `TimCacheC.getOrSet` hit, L1 off, default compression       |
  * | `tim_plain`          | the same with `compressAboveBytes: Infinity`                |
  * | `bentocache`         | BentoCache `getOrSet`, L2 layer only (ioredis driver)       |
@@ -21,6 +22,7 @@ import { RedisStore } from "../lib/mod.ts";
 /** The libraries {@linkcode createPeer} knows. */
 export const PEER_IDS = [
   "raw",
+  "raw_shared",
   "tim",
   "tim_plain",
   "bentocache",
@@ -34,6 +36,7 @@ export type PeerId = typeof PEER_IDS[number];
 /** Table labels of the peers. */
 export const PEER_LABELS: Record<PeerId, string> = {
   raw: "raw node-redis GET + JSON.parse",
+  raw_shared: "raw node-redis GET + JSON.parse, shared per key",
   tim: "TimCacheC (L1 off)",
   tim_plain: "TimCacheC (L1 off, no compression)",
   bentocache: "BentoCache (L2 only)",
@@ -113,6 +116,29 @@ async function openPeer(
     return {
       id,
       read: async (i) => JSON.parse((await client.get(rawKeys[i])) as string),
+      close: () => Promise.resolve(client.destroy()),
+    };
+  }
+
+  if (id === "raw_shared") {
+    // The floor of in-process joining over node-redis: concurrent reads of a key share one
+    // promise (async-cache-dedupe's dedupe), dropped before its callers resume.
+    const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
+    await client.connect();
+    const rawKeys = names.map((name) => `raw:${name}`);
+    for (const [i, key] of rawKeys.entries()) await client.set(key, JSON.stringify(values[i]));
+    const reads = new Map<number, Promise<unknown>>();
+    return {
+      id,
+      read: (i) => {
+        let read = reads.get(i);
+        if (read) return read;
+        read = client.get(rawKeys[i]).then((raw) => JSON.parse(raw as string));
+        const drop = () => reads.delete(i);
+        read.then(drop, drop);
+        reads.set(i, read);
+        return read;
+      },
       close: () => Promise.resolve(client.destroy()),
     };
   }
