@@ -6,6 +6,7 @@
  * | id                   | read path measured                                          |
  * | -------------------- | ----------------------------------------------------------- |
  * | `raw`                | node-redis `GET` + `JSON.parse` (the floor)                 |
+| `raw_shared`         | the same, one shared promise per key while its `GET` is out |
  * | `tim`                | `TimCacheC.getOrSet` hit, L1 off, default compression       |
  * | `tim_plain`          | the same with `compressAboveBytes: Infinity`                |
  * | `bentocache`         | BentoCache `getOrSet`, L2 layer only (ioredis driver)       |
@@ -21,6 +22,7 @@ import { RedisStore } from "../lib/mod.ts";
 /** The libraries {@linkcode createPeer} knows. */
 export const PEER_IDS = [
   "raw",
+  "raw_shared",
   "tim",
   "tim_plain",
   "bentocache",
@@ -34,6 +36,7 @@ export type PeerId = typeof PEER_IDS[number];
 /** Table labels of the peers. */
 export const PEER_LABELS: Record<PeerId, string> = {
   raw: "raw node-redis GET + JSON.parse",
+  raw_shared: "raw node-redis GET + JSON.parse, shared per key",
   tim: "TimCacheC (L1 off)",
   tim_plain: "TimCacheC (L1 off, no compression)",
   bentocache: "BentoCache (L2 only)",
@@ -44,7 +47,12 @@ export const PEER_LABELS: Record<PeerId, string> = {
 /** A library with `keys` warm values, read through its own read path. */
 export interface Peer {
   id: PeerId;
-  /** Reads warm key number `index` (0 ≤ index < keys) and resolves with its value. */
+  /**
+   * Reads warm key number `index` (0 ≤ index < keys) through the library's read-through
+   * call and resolves with what that call resolves with: the value, or for `TimCacheC` its
+   * `CacheResult` (`{ value, outcome, ... }`; a caller reads `.value` after its one `await`,
+   * so the benchmark does not add a `.then` to unwrap it). {@linkcode valueOfRead} unwraps.
+   */
   read(index: number): Promise<unknown>;
   /** Closes its connections. */
   close(): Promise<void>;
@@ -72,7 +80,7 @@ export async function createPeer(
   // Each peer must read back exactly what it was given, from its own keys.
   const want = JSON.stringify(payload).length;
   for (let i = 0; i < keys; i++) {
-    const value = await peer.read(i) as BenchValue;
+    const value = valueOfRead(peer.id, await peer.read(i)) as BenchValue;
     const got = JSON.stringify(value).length;
     if (!value?.id?.endsWith(`-k${i}`) || Math.abs(got - want) > 64) {
       await peer.close();
@@ -80,6 +88,11 @@ export async function createPeer(
     }
   }
   return peer;
+}
+
+/** The value a {@linkcode Peer.read} resolved with (`TimCacheC`'s `CacheResult` unwrapped). */
+export function valueOfRead(id: PeerId, read: unknown): unknown {
+  return id === "tim" || id === "tim_plain" ? (read as { value: unknown }).value : read;
 }
 
 async function openPeer(
@@ -107,6 +120,29 @@ async function openPeer(
     };
   }
 
+  if (id === "raw_shared") {
+    // The floor of in-process joining over node-redis: concurrent reads of a key share one
+    // promise (async-cache-dedupe's dedupe), dropped before its callers resume.
+    const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
+    await client.connect();
+    const rawKeys = names.map((name) => `raw:${name}`);
+    for (const [i, key] of rawKeys.entries()) await client.set(key, JSON.stringify(values[i]));
+    const reads = new Map<number, Promise<unknown>>();
+    return {
+      id,
+      read: (i) => {
+        let read = reads.get(i);
+        if (read) return read;
+        read = client.get(rawKeys[i]).then((raw) => JSON.parse(raw as string));
+        const drop = () => reads.delete(i);
+        read.then(drop, drop);
+        reads.set(i, read);
+        return read;
+      },
+      close: () => Promise.resolve(client.destroy()),
+    };
+  }
+
   if (id === "tim" || id === "tim_plain") {
     const client = createClient({ url: redisUrl }) as unknown as RedisClientType;
     await client.connect();
@@ -126,10 +162,8 @@ async function openPeer(
     const produce = () => Promise.reject(new Error("benchmark read missed"));
     return {
       id,
-      read: async (i) => {
-        const result = await cache.getOrSet(names[i], "1", produce);
-        return result.value;
-      },
+      // As the other peers: the library's own promise (no async frame or `.then` of ours).
+      read: (i) => cache.getOrSet(names[i], "1", produce),
       close: async () => {
         await client.ping().catch(() => {}); // let background TTL refreshes land
         client.destroy();

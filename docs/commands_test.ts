@@ -446,9 +446,9 @@ const RULES: Rule[] = [
     name: "deno run -A bench/<file>.ts: the benchmark exists; not run",
     match: (command) =>
       command.argv[0] === "deno" && command.argv[1] === "run" &&
-      command.argv.some((a) => /^bench\/[a-z_]+\.ts$/.test(a)),
+      command.argv.some((a) => /^bench\/[a-z0-9_]+\.ts$/.test(a)),
     check: async (command) => {
-      const file = command.argv.find((a) => /^bench\/[a-z_]+\.ts$/.test(a))!;
+      const file = command.argv.find((a) => /^bench\/[a-z0-9_]+\.ts$/.test(a))!;
       assert.ok((await Deno.stat(join(REPO, file))).isFile, `${file} is missing`);
       return "the benchmark exists; not run: benchmarks take minutes on a quiet machine and " +
         "their tables are in docs/performance.md";

@@ -36,7 +36,7 @@ export interface BatchRead<T> {
   /** A stored entry, if it is one of the cache's and belongs under `uniquenessHash`. */
   decode(raw: string, uniquenessHash: string): Entry<T> | undefined;
   /** Refreshes the TTL of a hit where due (in the background). */
-  touch(uniquenessHash: string): void;
+  touch(uniquenessHash: string, nowMs: number): void;
   /** Fills request `index` through the normal path (`getOrSet`). */
   fill(index: number): Promise<CacheResult<T>>;
 }
@@ -92,7 +92,8 @@ export async function readMany<T>(batch: BatchRead<T>): Promise<CacheResult<T>[]
       results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
       hits.push(uniquenessHash);
     }
-    for (const uniquenessHash of hits) batch.touch(uniquenessHash);
+    const now = performance.now();
+    for (const uniquenessHash of hits) batch.touch(uniquenessHash, now);
   }
   const filled = await Promise.all(hashes.map((_, index) => results[index] ?? batch.fill(index)));
   if (batch.observers?.any) {

@@ -31,8 +31,6 @@ export interface StaleEntry<T> {
 
 /** One in-flight call. Created by {@linkcode FlightTable.start}. */
 export class Flight<T> {
-  /** Settles once, with what the callers waiting on this flight get. */
-  readonly waiters: Promise<FlightResult<T>>;
   /** Whether `waiters` has settled. */
   settled = false;
   /** Set by a clear or a hard timeout: the flight's value must not be written. */
@@ -41,7 +39,16 @@ export class Flight<T> {
   stale?: StaleEntry<T>;
   /** The store's fence stamp for this fill (see `VersionedCache.beginFill`). */
   fence?: Promise<unknown>;
-  #settle!: (result: FlightResult<T>) => void;
+  /** `performance.now()` when the flight's owner started. */
+  startedAt = 0;
+  /** Its joiners' `lookupMs`: from `startedAt` to when the first joiner was served. */
+  lookupMs?: number;
+  /** The `getOrSet` callers waiting for it, released together (`VersionedCache`). */
+  joiners?: unknown[];
+  // Created when the first caller waits: most flights (a hit nobody joined) have none.
+  #waiters?: Promise<FlightResult<T>>;
+  #settle?: (result: FlightResult<T>) => void;
+  #result?: FlightResult<T> | Promise<FlightResult<T>>;
   // Created on first use: a cache hit registers a flight too, and should not pay for these.
   #interrupted?: Promise<FlightResult<T>>;
   #interrupt?: (result: FlightResult<T>) => void;
@@ -55,8 +62,13 @@ export class Flight<T> {
     /** The version hash being produced; `ANY_VERSION` for a lease of an any-version `get`. */
     readonly version: string,
     readonly kind: "fill" | "lease",
-  ) {
-    this.waiters = new Promise((resolve) => (this.#settle = resolve));
+  ) {}
+
+  /** Settles once, with what the callers waiting on this flight get. */
+  get waiters(): Promise<FlightResult<T>> {
+    if (this.#waiters) return this.#waiters;
+    if (this.settled) return this.#waiters = Promise.resolve(this.#result!);
+    return this.#waiters = new Promise((resolve) => (this.#settle = resolve));
   }
 
   /** Resolves when a timeout interrupts the fill (its owner stops waiting for it). */
@@ -74,7 +86,8 @@ export class Flight<T> {
   settle(result: FlightResult<T> | Promise<FlightResult<T>>): void {
     if (this.settled) return;
     this.settled = true;
-    this.#settle(result as FlightResult<T>);
+    if (this.#settle) this.#settle(result as FlightResult<T>);
+    else this.#result = result;
   }
 
   /** Stops the owner's wait (a timeout), settles the waiters the same way. */

@@ -40,7 +40,7 @@ import type {
 } from "./_store_contract.ts";
 import { deepFreeze } from "./_freeze.ts";
 import { belongsToFlight, entryBelongsTo, matches, storable } from "./_flight_values.ts";
-import { type Flight, FlightTable } from "./_flights.ts";
+import { type Flight, type FlightResult, FlightTable } from "./_flights.ts";
 import type { CacheObservers } from "./observe.ts";
 import {
   ANY_VERSION,
@@ -106,8 +106,11 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     uniquenessHash: string,
     wantedVersion: string,
   ): Promise<StoreRead<T>>;
-  /** Called after a store hit with a matching version (e.g. to refresh a TTL); must not throw. */
-  protected abstract touchEntry(uniquenessHash: string): void;
+  /**
+   * Called after a store hit with a matching version (e.g. to refresh a TTL), with the time
+   * of the hit (`performance.now()`); must not throw.
+   */
+  protected abstract touchEntry(uniquenessHash: string, nowMs: number): void;
   /**
    * The fence stamp of a fill that starts now: a write carrying it is refused if a clear
    * of its key (or of the whole cache) happened after this call. `undefined` when the
@@ -165,7 +168,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       if (read.kind === "hit" && matches(read.versionHash, version)) {
         lease.settle({ kind: "value", value: read.data });
         this.#flights.finish(lease);
-        if (!read.local) this.touchEntry(key);
+        if (!read.local) this.touchEntry(key, performance.now());
         return read.data;
       }
       if (lease.settled) {
@@ -191,7 +194,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   async setPromise(promise: Promise<T>, params: U, versionParams: V): Promise<T> {
     const key = this.#funcs.uniquenessHashFromParams(params);
     const version = this.#funcs.versionHashFromParams(versionParams);
-    const own = this.#startFill(key, version, true);
+    const own = this.#startFill(key, version, true, performance.now());
     own.fence ??= this.beginFill(key);
     this.#armHardTimeout(own);
     let value: T;
@@ -211,9 +214,18 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     return value;
   }
 
-  async getOrSet(params: U, versionParams: V, producer: () => Promise<T>): Promise<CacheResult<T>> {
-    const observers = this.observers;
-    if (!observers?.any) return await this.#getOrSet(params, versionParams, producer);
+  getOrSet(params: U, versionParams: V, producer: () => Promise<T>): Promise<CacheResult<T>> {
+    // Not async: a hit that joins a read in flight costs one reaction, no frame (see #join).
+    if (this.observers?.any) return this.#observedGetOrSet(params, versionParams, producer);
+    return this.#getOrSet(params, versionParams, producer);
+  }
+
+  async #observedGetOrSet(
+    params: U,
+    versionParams: V,
+    producer: () => Promise<T>,
+  ): Promise<CacheResult<T>> {
+    const observers = this.observers!;
     const started = performance.now();
     try {
       const result = await this.#getOrSet(params, versionParams, producer);
@@ -238,46 +250,114 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     }
   }
 
-  async #getOrSet(
-    params: U,
-    versionParams: V,
-    producer: () => Promise<T>,
-  ): Promise<CacheResult<T>> {
-    const key = this.#funcs.uniquenessHashFromParams(params);
-    const version = this.#funcs.versionHashFromParams(versionParams);
-    const started = performance.now();
-    const hit = (value: T): CacheResult<T> => ({
-      value,
-      outcome: "hit",
-      lookupMs: performance.now() - started,
-      computeMs: 0,
+  /**
+   * The local copy, else the fill (or read) of this key and version in flight, else a new
+   * flight. Never throws: a throwing hash function rejects.
+   */
+  #getOrSet(params: U, versionParams: V, producer: () => Promise<T>): Promise<CacheResult<T>> {
+    let key: string;
+    let version: string;
+    try {
+      key = this.#funcs.uniquenessHashFromParams(params);
+      version = this.#funcs.versionHashFromParams(versionParams);
+      const local = this.peekLocal(key, version);
+      if (local !== undefined) {
+        return Promise.resolve({ value: local, outcome: "hit", lookupMs: 0, computeMs: 0 });
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const joined = this.#flights.find(key, version);
+    if (joined?.kind === "fill") return this.#join(joined, producer);
+    return this.#lookup(key, version, producer, performance.now());
+  }
+
+  /**
+   * Waits for a fill (or a read) in flight, as a joiner. Joiners are kept on the flight and
+   * released together by one reaction (not one each): a joiner costs a promise and a slot,
+   * which is what lets a burst of hits on one key cost about what one shared promise costs.
+   * A joiner reads no clock: its `lookupMs` is the flight's, from its start to its value.
+   */
+  #join(flight: Flight<T>, producer: () => Promise<T>): Promise<CacheResult<T>> {
+    return new Promise((resolve, reject) => {
+      const joiner: Joiner<T> = { resolve, reject, producer };
+      if (flight.joiners) {
+        flight.joiners.push(joiner);
+        return;
+      }
+      flight.joiners = [joiner];
+      flight.waiters.then((result) => this.#release(flight, result));
     });
-    const local = this.peekLocal(key, version);
-    if (local !== undefined) return hit(local);
+  }
+
+  /**
+   * Hands the flight's result to its joiners, in the order they joined. When it is not a
+   * value for them (a clear, a value of another version), each runs the loop again with its
+   * own producer, as if it had waited alone: the first starts the next flight, the rest
+   * join it.
+   */
+  #release(flight: Flight<T>, result: FlightResult<T>): void {
+    const joiners = flight.joiners as Joiner<T>[];
+    flight.joiners = undefined;
+    if (result.kind === "value") {
+      const lookupMs = lookupMsOf(flight);
+      for (const { resolve } of joiners) {
+        resolve({ value: result.value, outcome: "hit", lookupMs, computeMs: 0 });
+      }
+      return;
+    }
+    for (const { resolve, reject, producer } of joiners) {
+      try {
+        resolve(this.#joinedOther(flight, result, producer));
+      } catch (error) {
+        reject(error);
+      }
+    }
+  }
+
+  /** A joiner's result when the flight ended without a value for it. */
+  #joinedOther(
+    flight: Flight<T>,
+    result: FlightResult<T>,
+    producer: () => Promise<T>,
+  ): Promise<CacheResult<T>> | CacheResult<T> {
+    switch (result.kind) {
+      case "value":
+      case "stale":
+        return {
+          value: result.value,
+          outcome: result.kind === "value" ? "hit" : "stale",
+          ...(result.kind === "stale" ? { staleVersionHash: result.versionHash } : {}),
+          lookupMs: lookupMsOf(flight),
+          computeMs: 0,
+        };
+      case "error":
+      case "timeout":
+        throw result.error;
+      case "retry":
+        return this.#lookup(flight.key, flight.version, producer, flight.startedAt);
+    }
+  }
+
+  /** Reads the store as the owner of a new flight, and fills on a miss. */
+  async #lookup(
+    key: string,
+    version: string,
+    producer: () => Promise<T>,
+    started: number,
+  ): Promise<CacheResult<T>> {
     for (;;) {
       const joined = this.#flights.find(key, version);
-      if (joined?.kind === "fill") {
-        const result = await joined.waiters;
-        switch (result.kind) {
-          case "value":
-            return hit(result.value);
-          case "stale":
-            return { ...hit(result.value), outcome: "stale", staleVersionHash: result.versionHash };
-          case "error":
-          case "timeout":
-            throw result.error;
-          case "retry":
-            continue;
-        }
-      }
+      if (joined?.kind === "fill") return await this.#join(joined, producer);
       // A lease of this version is taken over, not waited for: its holder may never come.
-      const own = this.#startFill(key, version, false);
+      const own = this.#startFill(key, version, false, started);
       const read = await this.readEntry(key, version);
       if (read.kind === "hit" && read.versionHash === version) {
         own.settle({ kind: "value", value: read.data });
         this.#flights.finish(own);
-        if (!read.local) this.touchEntry(key);
-        return hit(read.data);
+        const now = performance.now();
+        if (!read.local) this.touchEntry(key, now);
+        return { value: read.data, outcome: "hit", lookupMs: now - started, computeMs: 0 };
       }
       if (own.detached) {
         this.#flights.finish(own); // cleared while we read: start again after the clear
@@ -424,9 +504,10 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
    * one of `ANY_VERSION`): the lease's waiters get this fill's result. `setPromise` also
    * inherits the lease's fence (the holder computed after it).
    */
-  #startFill(key: string, version: string, inheritFence: boolean): Flight<T> {
+  #startFill(key: string, version: string, inheritFence: boolean, startedAt: number): Flight<T> {
     const leases = [this.#flights.find(key, version), this.#flights.find(key, ANY_VERSION)];
     const own = this.#flights.start(key, version, "fill");
+    own.startedAt = startedAt;
     for (const lease of leases) {
       if (lease?.kind !== "lease" || lease.settled) continue;
       if (inheritFence) own.fence ??= lease.fence;
@@ -460,6 +541,18 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       this.#flights.finish(flight); // nobody may join it: its value is for another version
     }
   }
+}
+
+/** A caller waiting for a flight (see `#join`). */
+interface Joiner<T> {
+  resolve(result: CacheResult<T> | Promise<CacheResult<T>>): void;
+  reject(error: unknown): void;
+  producer: () => Promise<T>;
+}
+
+/** A joiner's `lookupMs`: the flight's, from its start to the first joiner served (read once). */
+function lookupMsOf(flight: { startedAt: number; lookupMs?: number }): number {
+  return flight.lookupMs ??= performance.now() - flight.startedAt;
 }
 
 function rejectWith(result: { kind: string; error?: unknown }): never {

@@ -210,30 +210,39 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   protected readEntry(uniquenessHash: string, _wantedVersion: string): Promise<StoreRead<T>> {
     if (this.#pending.covers(uniquenessHash)) return Promise.resolve(UNAVAILABLE);
     const key = this.keyFor(uniquenessHash);
-    // Not an async method: the hit path saves a frame (the guard never throws).
-    return this.#redis.attempt(key, READ, async (client, call) => {
+    // Not async, here or in the guarded call: the hit path saves two frames (the guard
+    // never throws).
+    return this.#redis.attempt(key, READ, (client, call) => {
       // The L1 was asked already (`peekLocal`, before the flight was registered).
-      const l1 = this.#l1;
-      const epoch = l1?.epoch ?? 0;
-      let raw: string | null;
-      try {
-        raw = await call(client.get(key)) as string | null;
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith("WRONGTYPE")) throw error;
-        this.#discard(key); // a foreign value under our key
-        return MISS;
-      }
-      if (raw === null) return MISS;
-      const entry = this.#decode(raw, uniquenessHash);
-      if (!entry) {
-        // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
-        // would inflate past maxValueBytes) is a miss, and is removed.
-        this.#discard(key);
-        return MISS;
-      }
-      if (l1) l1.set(key, deepFreeze(entry), raw.length * 2, epoch);
-      return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
+      const epoch = this.#l1?.epoch ?? 0;
+      return call(client.get(key) as Promise<string | null>).then(
+        (raw) => this.#readDone(raw, key, uniquenessHash, epoch),
+        (error: unknown) => {
+          if (!String((error as Error)?.message).startsWith("WRONGTYPE")) throw error;
+          this.#discard(key); // a foreign value under our key
+          return MISS;
+        },
+      );
     });
+  }
+
+  /** A `GET`'s reply as a read: a hit (kept in the L1), or a miss (a broken entry is removed). */
+  #readDone(
+    raw: string | null,
+    key: string,
+    uniquenessHash: string,
+    epoch: number,
+  ): StoreRead<T> {
+    if (raw === null) return MISS;
+    const entry = this.#decode(raw, uniquenessHash);
+    if (!entry) {
+      // Defect 3 of the plan: a value that fails to parse (or belongs under another key, or
+      // would inflate past maxValueBytes) is a miss, and is removed.
+      this.#discard(key);
+      return MISS;
+    }
+    this.#l1?.set(key, deepFreeze(entry), raw.length * 2, epoch);
+    return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
   }
 
   /**
@@ -242,9 +251,9 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    * every process's L1: refreshing on every hit would empty the L1s, and asking Redis for
    * the remaining TTL on every hit cost a third of a hit's throughput.
    */
-  protected touchEntry(uniquenessHash: string): void {
+  protected touchEntry(uniquenessHash: string, nowMs: number): void {
     const key = this.keyFor(uniquenessHash);
-    if (this.#persistent || !this.#ttlRefresh.due(key, this.#readRefreshSlackS)) return;
+    if (this.#persistent || !this.#ttlRefresh.due(key, this.#readRefreshSlackS, nowMs)) return;
     // Not awaited: node-redis pipelines it with other traffic; the hit does not wait for it.
     this.#redis.attempt(
       key,
@@ -384,7 +393,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       peekLocal: (uniquenessHash, versionHash) => this.peekLocal(uniquenessHash, versionHash),
       covered: (uniquenessHash) => this.#pending.covers(uniquenessHash),
       decode: (raw, uniquenessHash) => this.#decode(raw, uniquenessHash),
-      touch: (uniquenessHash) => this.touchEntry(uniquenessHash),
+      touch: (uniquenessHash, nowMs) => this.touchEntry(uniquenessHash, nowMs),
       fill: (index) => {
         const { params, version } = requests[index];
         return this.getOrSet(params, version, () => producer(params, index));

@@ -57,7 +57,11 @@ export interface CacheResult<T> {
   value: T;
   /** Where the value came from (`hit`, `miss`, `bypass`, `stale`, ...). */
   outcome: CacheOutcome;
-  /** Time spent reading the cache (and waiting for another caller's computation), in ms. */
+  /**
+   * Time spent reading the cache (and waiting for another caller's computation), in ms. A
+   * caller that joined a read or fill already in flight gets the flight's (from its start to
+   * its value); an in-process L1 hit is 0.
+   */
   lookupMs: number;
   /** Time spent in this caller's producer, in ms (0 unless `outcome` is miss or bypass). */
   computeMs: number;
