@@ -9,7 +9,10 @@
  * Invariants, checked against a reference model:
  * 1. no caller gets data of another version (except the producer's own caller, of its own
  *    value) or of another key;
- * 2. nothing stored at the end was computed before the last clear of its key;
+ * 2. nothing stored at the end was computed before the last clear of its key (two processes
+ *    share no clock but Redis: a bare `setPromise` starts, fleet-wide, when its fence stamp
+ *    reaches Redis, so the model waits for that, one round trip on the writer's connection,
+ *    before the next command; `getOrSet` and `get` run the producer only after it anyway);
  * 3. at quiescence no flight, lease or pending clear is left, and after a final clear every
  *    produced value is collectable;
  * 4. producer runs per key and version stay within the bound the model allows (one, plus
@@ -83,6 +86,8 @@ interface Real {
   pending: Promise<unknown>[];
   problems: string[];
   pause?: (ms: number) => Promise<void>;
+  /** Resolves once every command cache `index` has sent so far reached Redis. */
+  sync?: (index: number) => Promise<void>;
 }
 
 /** A producer for `key` at `rev` in `mode`; `own` collects the runs it made. */
@@ -208,6 +213,8 @@ class SetPromise implements fc.AsyncCommand<Model, Real> {
         (error) => checkError(r, what, error),
       ),
     );
+    // Its fence stamp reaches Redis before any later command of the other "process".
+    await r.sync?.(this.at % r.caches.length);
     await Promise.resolve();
   }
   toString = () => `setPromise(#${this.at}, ${this.key}, ${this.mode})`;
@@ -288,6 +295,8 @@ interface Fixture {
   /** A reader of what is stored for a key, outside every cache under test. */
   stored(caches: TimCache<string, number, Value>[], key: string): Promise<Value | undefined>;
   pause?: (ms: number) => Promise<void>;
+  /** See {@linkcode Real.sync}. */
+  sync?: (index: number) => Promise<void>;
 }
 
 function modelTest(fixture: Fixture) {
@@ -306,6 +315,7 @@ function modelTest(fixture: Fixture) {
             pending: [],
             problems: [],
             pause: fixture.pause,
+            sync: fixture.sync,
           };
           await fc.scheduledModelRun(s, () => ({ model: m, real: r }), cmds);
           await drain(r);
@@ -400,6 +410,16 @@ function redisFixture(
   const fixture = {
     name,
     pause: (ms: number) => fixture.pauseImpl(ms),
+    // FIFO per connection: PING's reply comes after everything sent before it (bounded, so
+    // a stalled connection does not hang the run).
+    sync: async (index: number) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.resolve(connections[index].ready()?.ping()).then(() => {}, () => {}),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, 500)),
+      ]);
+      clearTimeout(timer);
+    },
     pauseImpl: (_ms: number) => Promise.resolve(),
     caches: () => {
       prefix = `model${prefixes++}`;
