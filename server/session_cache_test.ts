@@ -7,7 +7,6 @@
  * raced an invalidation does not store what it read.
  */
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
 import { connectPostgres, type Db } from "./db.ts";
 import { migrate } from "./migrate.ts";
 import { SessionCache } from "./session_cache.ts";
@@ -21,18 +20,9 @@ import {
   upsertUser,
 } from "./users.ts";
 import { VERSION_LISTENER_APP, VersionTable } from "./version_table.ts";
+import { until } from "./testing/until.ts";
 
 const quiet = () => {};
-
-/** Polls `check` until it is true; false after `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return false;
-}
 
 /** A user with a live session (logged in through a login link, as the browser does). */
 async function loggedIn(db: Db, email: string, isAdmin = false) {

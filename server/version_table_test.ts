@@ -7,7 +7,6 @@
  * table recovers by itself.
  */
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
 import { freePort, startRedis } from "../lib/testing/redis_server.ts";
 import { createApp } from "./app.ts";
 import { createServerCaches } from "./caches.ts";
@@ -17,20 +16,11 @@ import { connectTestStore, xCache } from "./testing/redis_mode.ts";
 import { startServer } from "./testing/server_process.ts";
 import { VERSION_LISTENER_APP, VersionTable } from "./version_table.ts";
 import { queryVersions } from "./versions.ts";
+import { until } from "./testing/until.ts";
 
 const ADMIN = "version-table-admin-7c41e2d9-0f3b5a18c6e2";
 const admin = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
 const quiet = () => {};
-
-/** Polls `check` (no timer clamping between polls) until it is true; false after `timeoutMs`. */
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    if (await check()) return true;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return false;
-}
 
 const waitTrusted = async (table: VersionTable) =>
   assert.ok(await until(() => table.trusted), `still ${table.state} after 15 s`);
