@@ -19,8 +19,8 @@ import {
   removeUser,
   upsertUser,
 } from "./users.ts";
-import { VERSION_LISTENER_APP, VersionTable } from "./version_table.ts";
-import { until } from "./testing/until.ts";
+import { VersionTable } from "./version_table.ts";
+import { terminateVersionListener, until } from "./testing/until.ts";
 
 const quiet = () => {};
 
@@ -102,12 +102,7 @@ Deno.test("session cache: with the listener cut every lookup asks the database a
     await sessions.sessionUser(dee.sessionToken);
     assert.equal(sessions.size, 1);
 
-    const [{ killed }] = await other.query<{ killed: number }>(
-      `SELECT count(pg_terminate_backend(pid))::int AS killed FROM pg_stat_activity
-        WHERE application_name = $1 AND datname = current_database()`,
-      [VERSION_LISTENER_APP],
-    );
-    assert.equal(killed, 1);
+    assert.equal(await terminateVersionListener(other), 1);
     assert.ok(await until(() => !table.trusted), "the table noticed the lost connection");
     assert.equal(sessions.size, 0, "the cache was not emptied when the listener was lost");
 

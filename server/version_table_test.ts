@@ -14,9 +14,9 @@ import { connectPostgres, type Db } from "./db.ts";
 import { createTestDatabase, loadSmallFixture, type TestDatabase } from "./testing/pg.ts";
 import { connectTestStore, xCache } from "./testing/redis_mode.ts";
 import { startServer } from "./testing/server_process.ts";
-import { VERSION_LISTENER_APP, VersionTable } from "./version_table.ts";
+import { VersionTable } from "./version_table.ts";
 import { queryVersions } from "./versions.ts";
-import { until } from "./testing/until.ts";
+import { terminateVersionListener, until } from "./testing/until.ts";
 
 const ADMIN = "version-table-admin-7c41e2d9-0f3b5a18c6e2";
 const admin = { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" };
@@ -250,12 +250,7 @@ Deno.test("listener cut: requests fall back to the query and stay correct, the t
     assert.equal(table.stats.queryReads, reads);
 
     // Kill the listener's backend.
-    const [{ killed }] = await other.query<{ killed: number }>(
-      `SELECT count(pg_terminate_backend(pid))::int AS killed FROM pg_stat_activity
-        WHERE application_name = $1 AND datname = current_database()`,
-      [VERSION_LISTENER_APP],
-    );
-    assert.equal(killed, 1);
+    assert.equal(await terminateVersionListener(other), 1);
     assert.ok(await until(() => !table.trusted), "the table noticed the lost connection");
     assert.equal((await (await app.request("/healthz")).json()).versions, "connecting");
 
