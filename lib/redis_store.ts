@@ -6,7 +6,8 @@
  * - the client (one node or a cluster) and its L1;
  * - the guarded call (`guard`): the per-node circuit breakers, the reply deadlines and the
  *   report of a failure (BentoCache's `RemoteCache.#tryCacheOperation` is the model);
- * - per-master iteration (`masters`, `scan`) and `status()`;
+ * - per-master iteration (`masters`: each master with its breaker object and its own
+ *   connection, for a `SCAN`, `FLUSHDB` or `INFO` per node) and `status()`;
  * - the observers of every cache built on it, the live caches a flush stops, and the
  *   TTL-refresh record of its `TimCacheC`s.
  *
@@ -18,7 +19,7 @@
 import { GuardState, RedisGuard, type RedisGuardOptions } from "./_guard.ts";
 import { LiveCaches } from "./_registry.ts";
 import { TtlRefreshRecord } from "./_ttl_refresh.ts";
-import { isCluster, type MasterNode, mastersOf, scanNode } from "./_cluster.ts";
+import { type MasterNode, mastersOf } from "./_cluster.ts";
 import { CacheObservers } from "./observe.ts";
 import type { L1Cache } from "./l1.ts";
 import {
@@ -42,16 +43,6 @@ export interface RedisStoreOverOptions {
   l1?: L1Cache;
   /** Reply deadline of each guarded call, in ms. @default {1000} */
   commandTimeoutMs?: number;
-}
-
-/** Options of {@linkcode RedisStore.scan}. */
-export interface ScanOptions {
-  /** Redis glob the keys match (`SCAN … MATCH`). */
-  match: string;
-  /** Keys asked per `SCAN` command. @default {100} */
-  count?: number;
-  /** Only keys of this Redis type (`SCAN … TYPE`). */
-  type?: string;
 }
 
 /**
@@ -218,32 +209,6 @@ export class RedisStore {
   masters(): MasterNode[] {
     const client = this.#source();
     return client ? mastersOf(client) : [];
-  }
-
-  /** Whether the client is a Redis Cluster (`false` when unavailable). */
-  get cluster(): boolean {
-    const client = this.#source();
-    return client !== undefined && isCluster(client);
-  }
-
-  /**
-   * `SCAN`s every master to the end (a `SCAN` sees one node only), yielding each non-empty
-   * batch of matching keys; each command runs under the guard's reply deadline and opens
-   * that master's breaker when it times out.
-   *
-   * @throws {RedisTimeoutError} If a master did not answer within the deadline.
-   * @throws Whatever the `SCAN` throws (e.g. the master went down).
-   */
-  async *scan(options: ScanOptions, guard: RedisGuard = this.guard()): AsyncGenerator<string[]> {
-    const scan = {
-      MATCH: options.match,
-      COUNT: options.count ?? 100,
-      ...(options.type ? { TYPE: options.type } : {}),
-    };
-    for (const master of this.masters()) {
-      const node = await guard.on(master.shard, master.connect());
-      yield* scanNode(node, scan, (command) => guard.on(master.shard, command));
-    }
   }
 
   /** Closes the connection this store opened (not one given to {@linkcode RedisStore.over}). Safe to call twice. */

@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { RedisStore } from "../lib/mod.ts";
 import { readConfig, redisTargetOf } from "./config.ts";
 import { connectPostgres, DatabaseUnavailableError } from "./db.ts";
-import { createCacheEventLog, createServerEvents, versionedWrites } from "./events/mod.ts";
+import { serverEventsFromConfig, versionedWrites } from "./events/mod.ts";
 import {
   DEFAULT_END_PERIOD,
   DEFAULT_GRID3_CSV,
@@ -141,14 +141,7 @@ async function main(args: string[]): Promise<number> {
   const store = redisTarget
     ? await RedisStore.connect(redisTarget, { log: () => {} })
     : RedisStore.disabled();
-  const events = createServerEvents({
-    db,
-    instance: config.instance,
-    store,
-    mirrors: config.cacheMirrors,
-    mirrorSecret: config.mirrorSecret,
-    log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
-  });
+  const events = serverEventsFromConfig(config, db, store);
   try {
     const summary = await versionedWrites(db, events).loadInstance({
       ...options,

@@ -23,7 +23,7 @@ import { FlushLog, flushOnNewRelease } from "./cache_flush.ts";
 import { createServerCaches } from "./caches.ts";
 import { readConfig, redisTargetOf } from "./config.ts";
 import { connectPostgres, type Db, openPglite } from "./db.ts";
-import { createCacheEventLog, createServerEvents } from "./events/mod.ts";
+import { serverEventsFromConfig } from "./events/mod.ts";
 import { loadInstance } from "./load/mod.ts";
 import { migrate } from "./migrate.ts";
 import { trackInFlight } from "./in_flight.ts";
@@ -109,14 +109,7 @@ if (store.configured) {
 }
 
 // Events fan out through Redis pub/sub when Redis is configured; local ones are mirrored.
-const events = createServerEvents({
-  db,
-  instance: config.instance,
-  store,
-  mirrors: config.cacheMirrors,
-  mirrorSecret: config.mirrorSecret,
-  log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
-});
+const events = serverEventsFromConfig(config, db, store);
 
 // The overview's next window is refreshed at its boundary, while someone watches it.
 const overview = new OverviewWindows({

@@ -196,15 +196,10 @@ export class VersionTable implements VersionSource {
 
   /** Versions of one presentation object (`undefined`: no such object, said by the query). */
   poVersions(projectId: string, poId: string): Promise<PoVersions | undefined> {
-    if (this.#is("trusted")) {
-      const versions = this.#rows.po(projectId, poId);
-      if (versions) {
-        this.stats.tableReads++;
-        return Promise.resolve(versions);
-      }
-    }
-    this.stats.queryReads++;
-    return this.#query.poVersions(projectId, poId);
+    return this.#read(
+      () => this.#rows.po(projectId, poId),
+      () => this.#query.poVersions(projectId, poId),
+    );
   }
 
   /** Versions of several presentation objects; ids the table lacks are asked of the query. */
@@ -237,35 +232,39 @@ export class VersionTable implements VersionSource {
     projectId: string,
     metricId: string,
   ): Promise<{ lastRun: string | null } | undefined> {
+    return this.#read(
+      () => this.#rows.metric(projectId, metricId),
+      () => this.#query.metricVersion(projectId, metricId),
+    );
+  }
+
+  /** A dataset's import version as text (`"0"` before the first import). */
+  datasetVersion(datasetId: DatasetId): Promise<string> {
+    return this.#read(
+      () => datasetId === "hmis" || datasetId === "hfa" ? this.#rows.dataset(datasetId) : undefined,
+      () => this.#query.datasetVersion(datasetId),
+    );
+  }
+
+  /** The structure's import version as text (`"0"` before the first import). */
+  structureVersion(): Promise<string> {
+    return this.#read(() => this.#rows.structure, () => this.#query.structureVersion());
+  }
+
+  /**
+   * A version from the table while it is trusted and holds it (`fromTable` not
+   * `undefined`), else from the per-request query; counted in {@linkcode VersionTable.stats}.
+   */
+  #read<T>(fromTable: () => T | undefined, fromQuery: () => Promise<T>): Promise<T> {
     if (this.#is("trusted")) {
-      const version = this.#rows.metric(projectId, metricId);
-      if (version) {
+      const version = fromTable();
+      if (version !== undefined) {
         this.stats.tableReads++;
         return Promise.resolve(version);
       }
     }
     this.stats.queryReads++;
-    return this.#query.metricVersion(projectId, metricId);
-  }
-
-  /** A dataset's import version as text (`"0"` before the first import). */
-  datasetVersion(datasetId: DatasetId): Promise<string> {
-    if (this.#is("trusted") && (datasetId === "hmis" || datasetId === "hfa")) {
-      this.stats.tableReads++;
-      return Promise.resolve(this.#rows.dataset(datasetId));
-    }
-    this.stats.queryReads++;
-    return this.#query.datasetVersion(datasetId);
-  }
-
-  /** The structure's import version as text (`"0"` before the first import). */
-  structureVersion(): Promise<string> {
-    if (this.#is("trusted")) {
-      this.stats.tableReads++;
-      return Promise.resolve(this.#rows.structure);
-    }
-    this.stats.queryReads++;
-    return this.#query.structureVersion();
+    return fromQuery();
   }
 
   /**

@@ -7,7 +7,8 @@
  */
 import { EventBus } from "../../lib/mod.ts";
 import type { Db } from "../db.ts";
-import type { CacheEventLog } from "./event_log.ts";
+import { type CacheEventLog, createCacheEventLog } from "./event_log.ts";
+import type { ServerConfig } from "../config.ts";
 import { type MirrorRetryPolicy, MirrorSender } from "./mirror.ts";
 import { ServerEvents } from "./server_events.ts";
 import type { UnnumberedEvent } from "./types.ts";
@@ -74,5 +75,26 @@ export function createServerEvents(options: CreateServerEventsOptions): ServerEv
     bus,
     log: options.log,
     mirrors,
+  });
+}
+
+/**
+ * The events of a process started from the configuration (the server and the loader): fanned
+ * out through `store`, mirrored to `CACHE_MIRRORS`, logged to `CACHE_EVENT_LOG`.
+ *
+ * @throws {TypeError} See {@linkcode createServerEvents}.
+ */
+export function serverEventsFromConfig(
+  config: Pick<ServerConfig, "instance" | "cacheMirrors" | "mirrorSecret" | "cacheEventLog">,
+  db: Db,
+  store: RedisStore,
+): ServerEvents {
+  return createServerEvents({
+    db,
+    instance: config.instance,
+    store,
+    mirrors: config.cacheMirrors,
+    mirrorSecret: config.mirrorSecret,
+    log: createCacheEventLog({ instance: config.instance, destination: config.cacheEventLog }),
   });
 }
