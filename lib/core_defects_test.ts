@@ -211,7 +211,9 @@ Deno.test("defect 2: a fleet leader whose producer throws runs it once and fails
     throw new Error("database down");
   };
   const first = leader.getOrSet("x", 1, producer);
-  await delay(20);
+  // The leader holds the lock once its producer runs (a fixed delay was too short under load:
+  // the follower then took the lock first and both ran).
+  for (let i = 0; i < 500 && runs === 0; i++) await delay(5);
   const second = follower.getOrSet("x", 1, producer);
   await delay(20);
   gate.resolve();
