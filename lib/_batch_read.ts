@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Entry } from "./_codec.ts";
+import type { DecodedEntry } from "./_codec.ts";
 import { deepFreeze } from "./_freeze.ts";
 import { byMaster } from "./_cluster.ts";
 import type { RedisGuard } from "./_guard.ts";
@@ -34,7 +34,7 @@ export interface BatchRead<T> {
   /** Whether a pending clear covers the key (then it is not read from Redis). */
   covered(uniquenessHash: string): boolean;
   /** A stored entry, if it is one of the cache's and belongs under `uniquenessHash`. */
-  decode(raw: string, uniquenessHash: string): Entry<T> | undefined;
+  decode(raw: string, uniquenessHash: string): DecodedEntry<T> | undefined;
   /** Refreshes the TTL of a hit where due (in the background). */
   touch(uniquenessHash: string, nowMs: number): void;
   /** Fills request `index` through the normal path (`getOrSet`). */
@@ -88,7 +88,7 @@ export async function readMany<T>(batch: BatchRead<T>): Promise<CacheResult<T>[]
       const raw = byKey.get(key);
       const entry = raw ? batch.decode(raw, uniquenessHash) : undefined;
       if (!entry || entry.versionHash !== versionHash) continue;
-      if (l1) l1.set(key, deepFreeze(entry), raw!.length * 2, epoch);
+      if (l1) l1.set(key, deepFreeze(entry), entry.jsonLength * 2, epoch);
       results[index] = { value: entry.data, outcome: "hit", lookupMs, computeMs: 0 };
       hits.push(uniquenessHash);
     }

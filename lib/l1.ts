@@ -23,7 +23,11 @@ import { LRUCache } from "lru-cache";
 
 /** Options of {@linkcode L1Cache}. */
 export interface L1Options {
-  /** Most bytes held (sum of the sizes given to `set`, roughly UTF-16 bytes). @default {64 MiB} */
+  /**
+   * Most bytes held: the sum of the sizes given to `set`; a cache entry is charged 2 bytes per
+   * UTF-16 code unit of its JSON, inflated when stored compressed (the stored length would
+   * undercount a compressed entry's objects several times). @default {64 MiB}
+   */
   maxBytes?: number;
   /** Most entries held. @default {10_000} */
   maxEntries?: number;
@@ -41,7 +45,10 @@ export interface L1Stats {
   invalidations: number;
   /** Entries held now. */
   entries: number;
-  /** Approximate size of the held entries, in bytes (UTF-16 length × 2). */
+  /**
+   * Approximate size of the held entries, in bytes: 2 per UTF-16 code unit of each entry's
+   * JSON (inflated when it is stored compressed).
+   */
   bytes: number;
 }
 

@@ -13,7 +13,7 @@
  */
 import { VersionedCache } from "./_versioned_cache.ts";
 import type { FillResult, MissContext, StoreRead, WriteResult } from "./_store_contract.ts";
-import { decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
+import { type DecodedEntry, decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
 import {
   beginFence,
   type Fence,
@@ -241,7 +241,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       this.#discard(key);
       return MISS;
     }
-    this.#l1?.set(key, deepFreeze(entry), raw.length * 2, epoch);
+    this.#l1?.set(key, deepFreeze(entry), entry.jsonLength * 2, epoch);
     return { kind: "hit", versionHash: entry.versionHash, data: entry.data };
   }
 
@@ -436,7 +436,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   }
 
   /** A stored entry, if it is one of ours and belongs under `uniquenessHash`. */
-  #decode(raw: string, uniquenessHash: string): Entry<T> | undefined {
+  #decode(raw: string, uniquenessHash: string): DecodedEntry<T> | undefined {
     const entry = decodeEntry<T>(raw, this.#limits.maxValueBytes);
     return entry && this.belongsTo(uniquenessHash, entry) ? entry : undefined;
   }

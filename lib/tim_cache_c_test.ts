@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { flushAllServerCaches } from "./flush_all.ts";
 import { connectRedis, type RedisClient } from "./redis.ts";
+import { L1Cache } from "./l1.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { ANY_VERSION, type HashFuncs } from "./types.ts";
 import { deferred } from "./testing/deferred.ts";
@@ -76,6 +77,40 @@ Deno.test("TimCacheC stores {versionHash, data} under cache:<prefix>:<uniqueness
     await cache.setPromise(Promise.resolve({ id: "a", rev: 3 }), "a", 3);
     const raw = await client.get("cache:layout:a");
     assert.deepEqual(JSON.parse(raw!), { versionHash: "3", data: { id: "a", rev: 3 } });
+  } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("the L1 charges a compressed entry its inflated JSON, not its stored length", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  try {
+    type Padded = { id: string; rev: number; pad: string };
+    const paddedFuncs: HashFuncs<string, number, Padded> = {
+      uniquenessHashFromParams: (id) => id,
+      versionHashFromParams: (rev) => String(rev),
+      parseData: (d) => ({ shouldStore: true, uniquenessHash: d.id, versionHash: String(d.rev) }),
+    };
+    const maxBytes = 1_000_000;
+    const l1 = new L1Cache({ maxBytes });
+    const cache = new TimCacheC("l1size", paddedFuncs, {
+      store: RedisStore.over(() => client),
+      l1,
+      ...quiet,
+    });
+    const pad = "x".repeat(200_000); // 200 KB of JSON that deflates to a few hundred bytes
+    for (let i = 0; i < 10; i++) {
+      await cache.setPromise(Promise.resolve({ id: `k${i}`, rev: 1, pad }), `k${i}`, 1);
+    }
+    const stored = (await client.get(cache.keyFor("k0")))!;
+    assert.ok(stored.startsWith("z1:") && stored.length < 5_000, "the entry is stored compressed");
+    for (let i = 0; i < 10; i++) assert.equal((await cache.get(`k${i}`, 1))?.pad.length, 200_000);
+    const { entries, bytes } = l1.stats();
+    // Each entry is charged at least 2 × 200,000 bytes: two fit in 1 MB, not all ten.
+    assert.ok(bytes <= maxBytes, `L1 holds ${bytes} bytes, over its ${maxBytes}`);
+    assert.equal(entries, 2);
+    assert.ok(bytes >= 2 * 2 * 200_000, `L1 charged ${bytes} bytes for ${entries} entries`);
   } finally {
     client.destroy();
   }
