@@ -21,6 +21,7 @@ import {
 import { canonicalJson } from "./canonical_json.ts";
 import { SERVER_CACHES } from "./cache_registry.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
+import type { PoItemsBody } from "./model/items.ts";
 
 export { canonicalJson } from "./canonical_json.ts";
 
@@ -163,7 +164,7 @@ export interface ServerCaches {
   poItems: RouteCache<
     { projectId: string; resultsObjectId: string; fetch: unknown },
     { lastRun: string | null },
-    { status: string }
+    PoItemsBody
   >;
   /** A metric's info; version: the module's `last_run`. */
   metricInfo: RouteCache<

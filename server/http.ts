@@ -6,6 +6,7 @@
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { isRawJson } from "./raw_json.ts";
 
 /** The `X-Cache` header of each cache outcome. */
 export const X_CACHE = { hit: "HIT", miss: "MISS", bypass: "BYPASS", stale: "STALE" } as const;
@@ -20,16 +21,17 @@ const encoder = new TextEncoder();
 const serialized = new WeakMap<object, Uint8Array<ArrayBuffer>>();
 
 /**
- * `body` as UTF-8 JSON bytes, memoized for frozen objects (the L1's; never mutated, so
- * the bytes cannot go stale).
+ * `body` as UTF-8 JSON bytes (a `RawJson` body's text as it is), memoized for
+ * frozen objects (the L1's; never mutated, so the bytes cannot go stale).
  */
 export function jsonBytes(body: unknown): Uint8Array<ArrayBuffer> {
+  const text = (body: unknown) => isRawJson(body) ? body.$json : JSON.stringify(body);
   if (typeof body !== "object" || body === null || !Object.isFrozen(body)) {
-    return encoder.encode(JSON.stringify(body));
+    return encoder.encode(text(body));
   }
   let bytes = serialized.get(body);
   if (!bytes) {
-    bytes = encoder.encode(JSON.stringify(body));
+    bytes = encoder.encode(text(body));
     serialized.set(body, bytes);
   }
   return bytes;

@@ -1,8 +1,11 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { createTestDatabase, loadSmallFixture } from "../testing/pg.ts";
 import { DEMO_RESULTS_OBJECT_ID } from "../load/mod.ts";
+import { bodyValue, isRawJson } from "../raw_json.ts";
+import { buildItemsQuery, parseFetchConfig } from "./fetch_config.ts";
 import {
   fetchPoItems,
+  fetchPoItemsBody,
   getPresentationObject,
   listPresentationObjects,
   MAX_ITEMS,
@@ -138,6 +141,37 @@ Deno.test("fetchPoItems() on the small fixture", async (t) => {
         }),
         { status: "no_data_available" },
       );
+    },
+  );
+
+  await t.step(
+    "the items' JSON from Postgres is the query's rows, in order, value for value",
+    async () => {
+      const configs = [
+        ...(await Promise.all(
+          (await listPresentationObjects(db, "demo")).map(async (po) =>
+            (await getPresentationObject(db, "demo", po.poId))!.config.fetch
+          ),
+        )),
+        {
+          values: [
+            { prop: "count", func: "AVG" },
+            { prop: "count_adjusted", func: "MIN" },
+            { prop: "outlier", func: "COUNT" },
+          ],
+          groupBys: ["admin_area_4", "facility_level", "period_id"],
+          periodFilter: { kind: "last_n_months", n: 3 },
+        },
+        { values: [{ prop: "count", func: "SUM" }, { prop: "count_adjusted", func: "AVG" }] },
+      ];
+      for (const config of configs) {
+        const body = await fetchPoItemsBody(db, fetch(config));
+        ok(isRawJson(body), `an ok answer is JSON text: ${JSON.stringify(config)}`);
+        const query = buildItemsQuery(DEMO_RESULTS_OBJECT_ID, parseFetchConfig(config));
+        const rows = await db.query<Record<string, string | number>>(query.text, query.params);
+        ok(rows.length > 1 || !("groupBys" in (config as object)), "the config has several items");
+        deepEqual(items(bodyValue<PoItemsResult>(body)).items, rows, JSON.stringify(config));
+      }
     },
   );
 

@@ -14,7 +14,14 @@ import type { CacheResult } from "../../lib/mod.ts";
 import { type Cached, envelope, type ServerCaches } from "../caches.ts";
 import type { Db } from "../db.ts";
 import { idParam, since, X_CACHE } from "../http.ts";
-import { fetchPoItems, getPresentationObject, NotFoundError, type PoDetail } from "../model/mod.ts";
+import {
+  fetchPoItemsBody,
+  getPresentationObject,
+  NotFoundError,
+  type PoDetail,
+  type PoItemsBody,
+} from "../model/mod.ts";
+import { jsonWithFields } from "../raw_json.ts";
 import type { VersionSource } from "../versions.ts";
 
 /** Most presentation objects one batch may ask for. */
@@ -66,27 +73,32 @@ export function batchRoutes({ db, caches, versions: source }: BatchRoutesDeps): 
         detail,
       };
     });
-    const items: CacheResult<Cached<{ status: string }>>[] = await caches.poItems.getMany(
+    const items: CacheResult<Cached<PoItemsBody>>[] = await caches.poItems.getMany(
       itemRequests,
       async (params, index) =>
         envelope(
           params,
           itemRequests[index].version,
-          await fetchPoItems(db, itemRequests[index].detail),
+          await fetchPoItemsBody(db, itemRequests[index].detail),
         ),
     );
     const byId = new Map(found.map((poId, i) => [poId, items[i]]));
     const outcomes = new Set(items.map((r) => r.outcome));
     c.header("X-Cache", outcomes.has("miss") ? "MISS" : outcomes.has("bypass") ? "BYPASS" : "HIT");
     c.header("Server-Timing", `total;dur=${since(started).toFixed(1)}`);
-    return c.json({
-      items: poIds.map((poId) => {
-        const result = byId.get(poId);
-        if (!result) {
-          return { poId, error: "not_found", message: `No presentation object '${poId}'` };
-        }
-        return { poId, xCache: X_CACHE[result.outcome], ...result.value.body };
-      }),
+    // Each entry's body is spliced in as its JSON text (an `ok` answer is Postgres's text,
+    // never parsed here).
+    const entries = poIds.map((poId) => {
+      const result = byId.get(poId);
+      if (!result) {
+        return JSON.stringify(
+          { poId, error: "not_found", message: `No presentation object '${poId}'` },
+        );
+      }
+      return jsonWithFields({ poId, xCache: X_CACHE[result.outcome] }, result.value.body);
+    });
+    return c.body(`{"items":[${entries.join(",")}]}`, 200, {
+      "content-type": "application/json",
     });
   });
   return app;

@@ -15,7 +15,7 @@ import { requireAdmin } from "../auth.ts";
 import { cachedRoute } from "../cached_route.ts";
 import { idParam, jsonObjectBody } from "../http.ts";
 import {
-  fetchPoItems,
+  fetchPoItemsBody,
   getMetricInfo,
   getModuleLastRun,
   getPresentationObject,
@@ -151,7 +151,7 @@ export function projectRoutes(
         return {
           params: itemsParamsOf(projectId, detail),
           version: lastRunVersionOf(versions.lastRun),
-          produce: () => fetchPoItems(db, detail),
+          produce: () => fetchPoItemsBody(db, detail),
         };
       },
     }),
