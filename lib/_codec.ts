@@ -10,7 +10,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { inflateRawSync } from "node:zlib";
+import { deflateBase64Sync, type OffThreadDeflate } from "./off_thread_deflate.ts";
 
 /** Marks a compressed entry (deflate-raw, base64). */
 export const COMPRESSED = "z1:";
@@ -35,6 +36,8 @@ export interface DecodedEntry<T> extends Entry<T> {
 export interface CodecLimits {
   /** Entries whose JSON is longer are stored compressed. */
   compressAboveBytes: number;
+  /** Entries whose JSON is longer are compressed by `offThread` (when given), not on this thread. */
+  offThreadAboveBytes: number;
   /** Entries longer than this (stored, or as JSON once inflated) are refused. */
   maxValueBytes: number;
 }
@@ -42,13 +45,15 @@ export interface CodecLimits {
 /**
  * The stored form of an entry, or why there is none: `too_large` (longer than
  * `maxValueBytes` once encoded) or `unencodable` (JSON cannot encode it: a BigInt, a cycle,
- * or `undefined` data).
+ * or `undefined` data). JSON longer than `limits.offThreadAboveBytes` is deflated by
+ * `offThread` (the same bytes, off the event loop). Never rejects.
  */
-export function encodeEntry<T>(
+export async function encodeEntry<T>(
   versionHash: string,
   data: T,
   limits: CodecLimits,
-): { stored: string } | { refused: "too_large" | "unencodable" } {
+  offThread?: OffThreadDeflate,
+): Promise<{ stored: string } | { refused: "too_large" | "unencodable" }> {
   if (data === undefined || typeof data === "function" || typeof data === "symbol") {
     return { refused: "unencodable" }; // JSON would drop the field
   }
@@ -58,9 +63,11 @@ export function encodeEntry<T>(
   } catch {
     return { refused: "unencodable" };
   }
-  const stored = json.length > limits.compressAboveBytes
-    ? COMPRESSED + deflateRawSync(Buffer.from(json), { level: 6 }).toString("base64")
-    : json;
+  const stored = json.length <= limits.compressAboveBytes
+    ? json
+    : COMPRESSED + (offThread && json.length > limits.offThreadAboveBytes
+      ? await offThread.deflateBase64(json)
+      : deflateBase64Sync(json));
   return stored.length > limits.maxValueBytes ? { refused: "too_large" } : { stored };
 }
 

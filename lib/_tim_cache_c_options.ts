@@ -45,6 +45,13 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    */
   compressAboveBytes?: number;
   /**
+   * Values whose JSON is longer than this are compressed by the store's worker
+   * (`RedisStore.deflate`), off the event loop, in bytes: deflating 1.3 MB holds the thread
+   * 5 to 25 ms, and every request waits behind it. `Infinity` compresses on this thread.
+   * @default {131072}
+   */
+  offThreadAboveBytes?: number;
+  /**
    * Values longer than this once encoded are not stored (reported as `set`/`too_large`),
    * and stored entries that would inflate past it are broken (a miss), in bytes.
    * @default {16 MiB}

@@ -8,8 +8,9 @@
  *   report of a failure (BentoCache's `RemoteCache.#tryCacheOperation` is the model);
  * - per-master iteration (`masters`: each master with its breaker object and its own
  *   connection, for a `SCAN`, `FLUSHDB` or `INFO` per node) and `status()`;
- * - the observers of every cache built on it, the live caches a flush stops, and the
- *   TTL-refresh record of its `TimCacheC`s.
+ * - the observers of every cache built on it, the live caches a flush stops, the
+ *   TTL-refresh record of its `TimCacheC`s, and the worker that compresses their large
+ *   entries off the event loop (`deflate`).
  *
  * Nothing of this is module-level: two stores in one process (two apps on two Redis
  * servers) share nothing.
@@ -19,6 +20,7 @@
 import { GuardState, RedisGuard, type RedisGuardOptions } from "./_guard.ts";
 import { LiveCaches } from "./_registry.ts";
 import { TtlRefreshRecord } from "./_ttl_refresh.ts";
+import { OffThreadDeflate } from "./off_thread_deflate.ts";
 import { type MasterNode, mastersOf } from "./_cluster.ts";
 import { CacheObservers } from "./observe.ts";
 import type { L1Cache } from "./l1.ts";
@@ -67,6 +69,8 @@ export class RedisStore {
   readonly caches: LiveCaches = new LiveCaches();
   /** When each key's TTL was last refreshed by this process (`TimCacheC`'s read refresh). */
   readonly ttlRefresh: TtlRefreshRecord = new TtlRefreshRecord();
+  /** Compresses large entries in a worker (started on first use, stopped by `close()`). */
+  readonly deflate: OffThreadDeflate = new OffThreadDeflate();
   /** The target without its password (for logs), or `undefined` when disabled or given a client. */
   readonly where: string | undefined;
   readonly #source: () => RedisClient | undefined;
@@ -211,8 +215,12 @@ export class RedisStore {
     return client ? mastersOf(client) : [];
   }
 
-  /** Closes the connection this store opened (not one given to {@linkcode RedisStore.over}). Safe to call twice. */
+  /**
+   * Stops the deflate worker and closes the connection this store opened (not one given to
+   * {@linkcode RedisStore.over}). Safe to call twice.
+   */
   close(): Promise<void> {
+    this.deflate.close();
     return this.#close();
   }
 }

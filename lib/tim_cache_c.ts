@@ -13,7 +13,14 @@
  */
 import { VersionedCache } from "./_versioned_cache.ts";
 import type { FillResult, MissContext, StoreRead, WriteResult } from "./_store_contract.ts";
-import { type DecodedEntry, decodeEntry, encodeEntry, type Entry } from "./_codec.ts";
+import {
+  type CodecLimits,
+  type DecodedEntry,
+  decodeEntry,
+  encodeEntry,
+  type Entry,
+} from "./_codec.ts";
+import type { OffThreadDeflate } from "./off_thread_deflate.ts";
 import {
   beginFence,
   type Fence,
@@ -85,7 +92,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #fill: FillPolicy | undefined;
   readonly #l1: L1Cache | undefined;
   readonly #ttlRefresh: TtlRefreshRecord;
-  readonly #limits: { compressAboveBytes: number; maxValueBytes: number };
+  readonly #limits: CodecLimits;
+  readonly #deflate: OffThreadDeflate;
   readonly #persistent: boolean;
   readonly #pending: PendingClears;
 
@@ -114,6 +122,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.name = prefix;
     this.#limits = {
       compressAboveBytes: options.compressAboveBytes ?? 4096,
+      offThreadAboveBytes: options.offThreadAboveBytes ?? 128 * 1024,
       maxValueBytes: options.maxValueBytes ?? 16 * 1024 * 1024,
     };
     this.#persistent = options.persistent ?? false;
@@ -131,6 +140,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     }
     this.#redis = store.guard(options, (op, error) => this.#report.error(op, error));
     this.#ttlRefresh = store.ttlRefresh;
+    this.#deflate = store.deflate;
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
@@ -307,7 +317,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       key,
       { op: "set", skipped: "unavailable" as const, failed },
       async (client) => {
-        const encoded = encodeEntry(versionHash, data, this.#limits);
+        const encoded = await encodeEntry(versionHash, data, this.#limits, this.#deflate);
         if ("refused" in encoded) {
           this.#report.set(key, encoded.refused, started);
           return encoded.refused; // the cache works; this value is just not kept

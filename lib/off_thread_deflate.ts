@@ -1,0 +1,103 @@
+/**
+ * Compression of large entries off the event loop. `deflateRawSync` of a 1.3 MB entry (a
+ * national presentation object's items) holds the thread for 5 to 25 ms on this machine,
+ * and node:zlib's callback form runs on the same thread in Deno (measured: no timer fires
+ * during it), so every request the process serves waits behind each large write. One worker
+ * per {@linkcode RedisStore}, started on first use, does it instead; the event loop only
+ * encodes the JSON to UTF-8 and hands the bytes over (transferred, not copied).
+ *
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import { deflateRawSync } from "node:zlib";
+
+/** Raw deflate (level 6) of UTF-8 `json`, as base64, on this thread. */
+export function deflateBase64Sync(json: string): string {
+  return deflateRawSync(Buffer.from(json), { level: 6 }).toString("base64");
+}
+
+interface Reply {
+  id: number;
+  base64?: string;
+  error?: string;
+}
+
+interface Job {
+  json: string;
+  resolve: (base64: string) => void;
+}
+
+/**
+ * A lazily started worker that deflates JSON. Never rejects: a job the worker cannot do (it
+ * failed to start, threw, or was closed) is done on this thread.
+ */
+export class OffThreadDeflate {
+  #worker: Worker | undefined;
+  #failed = false;
+  #next = 0;
+  readonly #jobs = new Map<number, Job>();
+
+  /** Jobs sent and not answered yet. */
+  get pending(): number {
+    return this.#jobs.size;
+  }
+
+  /** Whether the worker is running. */
+  get running(): boolean {
+    return this.#worker !== undefined;
+  }
+
+  /**
+   * Raw deflate (level 6) of the UTF-8 of `json`, as base64: the same bytes as
+   * {@linkcode deflateBase64Sync}.
+   */
+  deflateBase64(json: string): Promise<string> {
+    const worker = this.#worker ?? this.#start();
+    if (!worker) return Promise.resolve(deflateBase64Sync(json));
+    const id = this.#next++;
+    const bytes = new TextEncoder().encode(json);
+    return new Promise((resolve) => {
+      this.#jobs.set(id, { json, resolve });
+      worker.postMessage({ id, bytes }, [bytes.buffer]);
+    });
+  }
+
+  /** Stops the worker; jobs in flight are finished on this thread. Safe to call twice. */
+  close(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+    this.#drain();
+  }
+
+  #start(): Worker | undefined {
+    if (this.#failed) return undefined;
+    try {
+      const worker = new Worker(new URL("./_deflate_worker.ts", import.meta.url), {
+        type: "module",
+      });
+      worker.onmessage = (event: MessageEvent<Reply>) => this.#answer(event.data);
+      worker.onerror = (event) => {
+        event.preventDefault();
+        this.#failed = true; // a worker that cannot load stays off: deflate here from now on
+        this.close();
+      };
+      this.#worker = worker;
+      return worker;
+    } catch {
+      this.#failed = true;
+      return undefined;
+    }
+  }
+
+  #answer({ id, base64 }: Reply): void {
+    const job = this.#jobs.get(id);
+    if (!job) return;
+    this.#jobs.delete(id);
+    job.resolve(base64 ?? deflateBase64Sync(job.json));
+  }
+
+  #drain(): void {
+    for (const job of this.#jobs.values()) job.resolve(deflateBase64Sync(job.json));
+    this.#jobs.clear();
+  }
+}
