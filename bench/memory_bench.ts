@@ -1,8 +1,8 @@
 /**
  * Redis memory per cached presentation object: every presentation object of the demo
- * (full Kano load), its items computed by the model (`fetchPoItems`) and stored the way
- * the server stores them (the `po_items` envelope: the body with its hashes, under
- * `{"versionHash","data"}`), once with the default compression (deflate-raw above 4 KiB)
+ * (full Kano load), its items computed by the model (`fetchPoItemsBody`: the `ok` answer as
+ * Postgres's JSON text) and stored the way the server stores them (the `po_items` envelope:
+ * the body with its hashes, under `{"versionHash","data"}`), once with the default compression (deflate-raw above 4 KiB)
  * and once with `compressAboveBytes: Infinity`. Reports `MEMORY USAGE` of each key.
  *
  * @module
@@ -13,11 +13,12 @@ import type { Db } from "../server/db.ts";
 import { type Cached, envelope, envelopeFuncs } from "../server/caches.ts";
 import { DEMO_PROJECT_ID } from "../server/load/mod.ts";
 import {
-  fetchPoItems,
+  fetchPoItemsBody,
   getPresentationObject,
   listPresentationObjects,
 } from "../server/model/mod.ts";
 import { markdownTable } from "./stats.ts";
+import { isRawJson } from "../server/raw_json.ts";
 import { RedisStore } from "../lib/mod.ts";
 
 /** One presentation object's items in Redis. */
@@ -59,7 +60,7 @@ export async function benchMemory(redisUrl: string, db: Db): Promise<MemoryRow[]
     for (const summary of await listPresentationObjects(db, DEMO_PROJECT_ID)) {
       const detail = await getPresentationObject(db, DEMO_PROJECT_ID, summary.poId);
       if (!detail) throw new Error(`presentation object ${summary.poId} vanished`);
-      const items = await fetchPoItems(db, detail);
+      const items = await fetchPoItemsBody(db, detail);
       const params = {
         projectId: DEMO_PROJECT_ID,
         resultsObjectId: detail.resultsObjectId,
@@ -79,7 +80,7 @@ export async function benchMemory(redisUrl: string, db: Db): Promise<MemoryRow[]
       rows.push({
         poId: summary.poId,
         label: summary.label,
-        items: items.status === "ok" ? items.items.length : 0,
+        items: isRawJson(items) ? JSON.parse(items.$json).items.length : 0,
         jsonBytes: new TextEncoder().encode(json).length,
         plainBytes: await usage(plainCache.keyFor(hash)),
         compressedBytes: await usage(compressedCache.keyFor(hash)),
