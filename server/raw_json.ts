@@ -1,7 +1,7 @@
 /**
  * Bodies serialized once, where they are computed: a large answer (a national
  * presentation object's items: about 19,000 rows, 1.3 MB of JSON) is built as JSON text by
- * Postgres (`json_agg`) and kept as that text from the query to the socket. The cache
+ * Postgres (`row_to_json`) and kept as that text from the query to the socket. The cache
  * stores it as a string inside its entry, an L1 holds one string instead of thousands of
  * row objects, and neither a computation nor a hit from Redis turns it into objects and
  * back: on this machine that round trip (rows decoded, frozen, stringified for the entry and

@@ -40,8 +40,8 @@ export async function fetchPoItems(
 
 /**
  * Runs a presentation object's fetch config over its results object; the `ok` answer is
- * `{"status":"ok","items":[…],"dateRange":{…}}` as JSON text, the items aggregated into
- * JSON by Postgres (`json_agg`, in the items' order), so the server handles one string
+ * `{"status":"ok","items":[…],"dateRange":{…}}` as JSON text, the items serialized by
+ * Postgres (`row_to_json` of each, joined in the items' order), so the server handles one string
  * however many items there are.
  *
  * `dateRange`: with `period_id` among the group columns, the first and last period of the
@@ -69,8 +69,9 @@ export async function fetchPoItemsBody(
   const query = buildItemsQuery(po.resultsObjectId, config);
   const groupBys = effectiveGroupBys(config);
   const byPeriod = config.groupBys.includes("period_id");
-  // The rows' order inside json_agg: the query's ORDER BY, by the same columns (the group
-  // columns are unique per row, so the order is total).
+  // Each row as compact JSON (row_to_json; json_agg would put ", \n " between them), joined
+  // in the query's order: its ORDER BY columns (the group columns are unique per row, so the
+  // order is total).
   const order = groupBys.length > 0
     ? ` ORDER BY ${groupBys.map((c) => `q."${c}"`).join(", ")}`
     : "";
@@ -82,7 +83,8 @@ ${query.text}
 )
 SELECT n,
        CASE WHEN n BETWEEN 1 AND ${MAX_ITEMS}
-            THEN (SELECT json_agg(q${order}) FROM q)::text END AS items,
+            THEN (SELECT '[' || string_agg(row_to_json(q)::text, ','${order}) || ']' FROM q)
+       END AS items,
        ${byPeriod ? `(SELECT min(q."period_id") FROM q)` : "NULL::int"} AS min,
        ${byPeriod ? `(SELECT max(q."period_id") FROM q)` : "NULL::int"} AS max
   FROM (SELECT count(*)::int AS n FROM q) counted`,

@@ -171,6 +171,8 @@ Deno.test("fetchPoItems() on the small fixture", async (t) => {
         const rows = await db.query<Record<string, string | number>>(query.text, query.params);
         ok(rows.length > 1 || !("groupBys" in (config as object)), "the config has several items");
         deepEqual(items(bodyValue<PoItemsResult>(body)).items, rows, JSON.stringify(config));
+        // Compact, as JSON.stringify writes it: no whitespace between rows, the same numbers.
+        equal((body as { $json: string }).$json, JSON.stringify(bodyValue(body)));
       }
     },
   );
