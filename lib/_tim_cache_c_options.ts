@@ -8,12 +8,13 @@ import type { FillPolicy } from "./fill_policy.ts";
 import type { L1Cache } from "./l1.ts";
 import type { RedisStore } from "./redis_store.ts";
 import type { VersionedCacheOptions } from "./_store_contract.ts";
+import type { DataCodec } from "./_codec.ts";
 
 /** One day, in seconds: the unit of the TTL defaults. */
 export const DAY_S = 24 * 60 * 60;
 
 /** Options of `TimCacheC`. */
-export interface TimCacheCOptions extends VersionedCacheOptions {
+export interface TimCacheCOptions<T = unknown> extends VersionedCacheOptions {
   /**
    * The instance's Redis (required): the client, its L1, the breakers and deadlines, the
    * observers and the flush registry (see `RedisStore`).
@@ -44,6 +45,12 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
    * @default {4096}
    */
   compressAboveBytes?: number;
+  /**
+   * How the cache's data is written into its entries' JSON and read back (default:
+   * `JSON.stringify` / `JSON.parse`). A codec that writes an already serialized body in
+   * place and reads it back as text saves a large entry an escape and a parse.
+   */
+  dataCodec?: DataCodec<T>;
   /**
    * Values whose JSON is longer than this are compressed by the store's worker
    * (`RedisStore.deflate`), off the event loop, in bytes: deflating 1.3 MB holds the thread

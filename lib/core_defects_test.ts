@@ -49,7 +49,7 @@ function cacheC(extra: Record<string, unknown> = {}, prefix = `defect${serial++}
     l1: false,
     log: () => {},
     ...extra,
-  } as TimCacheCOptions);
+  } as TimCacheCOptions<Value>);
 }
 
 /** Rejects if `promise` has not settled within `ms` (so a defect shows as a failure, not a hang). */

@@ -9,6 +9,7 @@ export { TimCacheC, type TimCacheCOptions } from "./tim_cache_c.ts";
 export { TimCacheB, type TimCacheBOptions } from "./tim_cache_b.ts";
 export { type RedisStatus, RedisStore, type RedisStoreOverOptions } from "./redis_store.ts";
 export { OffThreadDeflate } from "./off_thread_deflate.ts";
+export type { DataCodec } from "./_codec.ts";
 export type {
   GuardedCall,
   RedisGuard,

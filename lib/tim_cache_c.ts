@@ -15,6 +15,7 @@ import { VersionedCache } from "./_versioned_cache.ts";
 import type { FillResult, MissContext, StoreRead, WriteResult } from "./_store_contract.ts";
 import {
   type CodecLimits,
+  type DataCodec,
   type DecodedEntry,
   decodeEntry,
   encodeEntry,
@@ -94,6 +95,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #ttlRefresh: TtlRefreshRecord;
   readonly #limits: CodecLimits;
   readonly #deflate: OffThreadDeflate;
+  readonly #dataCodec: DataCodec<T> | undefined;
   readonly #persistent: boolean;
   readonly #pending: PendingClears;
 
@@ -110,7 +112,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   constructor(
     prefix: string,
     hashFuncs: HashFuncs<UniquenessParams, VersionParams, T>,
-    options: TimCacheCOptions,
+    options: TimCacheCOptions<T>,
   ) {
     super(hashFuncs, options);
     if (!prefix || prefix.includes(":")) {
@@ -141,6 +143,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#redis = store.guard(options, (op, error) => this.#report.error(op, error));
     this.#ttlRefresh = store.ttlRefresh;
     this.#deflate = store.deflate;
+    this.#dataCodec = options.dataCodec;
     this.#minWriteTtlS = options.minWriteTtlS ?? 15 * DAY_S;
     this.#maxWriteTtlS = options.maxWriteTtlS ?? 30 * DAY_S;
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
@@ -317,7 +320,13 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       key,
       { op: "set", skipped: "unavailable" as const, failed },
       async (client) => {
-        const encoded = await encodeEntry(versionHash, data, this.#limits, this.#deflate);
+        const encoded = await encodeEntry(
+          versionHash,
+          data,
+          this.#limits,
+          this.#deflate,
+          this.#dataCodec,
+        );
         if ("refused" in encoded) {
           this.#report.set(key, encoded.refused, started);
           return encoded.refused; // the cache works; this value is just not kept
@@ -447,7 +456,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
 
   /** A stored entry, if it is one of ours and belongs under `uniquenessHash`. */
   #decode(raw: string, uniquenessHash: string): DecodedEntry<T> | undefined {
-    const entry = decodeEntry<T>(raw, this.#limits.maxValueBytes);
+    const entry = decodeEntry<T>(raw, this.#limits.maxValueBytes, this.#dataCodec);
     return entry && this.belongsTo(uniquenessHash, entry) ? entry : undefined;
   }
 

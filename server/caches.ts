@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import {
+  type DataCodec,
   type HashFuncs,
   ImmutableCache,
   type RedisStore,
@@ -22,6 +23,7 @@ import { canonicalJson } from "./canonical_json.ts";
 import { SERVER_CACHES } from "./cache_registry.ts";
 import { CACHE_FORMAT_VERSION } from "./version.ts";
 import type { PoItemsBody } from "./model/items.ts";
+import { RAW_BODY_ENVELOPE } from "./raw_json.ts";
 
 export { canonicalJson } from "./canonical_json.ts";
 
@@ -211,11 +213,12 @@ export interface ServerCachesOptions {
  * @throws {TypeError} If a cache has no entry in the table.
  */
 export function createServerCaches(options: ServerCachesOptions): ServerCaches {
-  const route = <U, V, B>(prefix: string, storable?: (body: B) => boolean) => {
+  const route = <U, V, B>(prefix: string, dataCodec?: DataCodec<Cached<B>>) => {
     const policy = SERVER_CACHES.get(prefix);
     if (!policy) throw new TypeError(`Cache '${prefix}' is missing from SERVER_CACHES`);
-    return new TimCacheC<U, V, Cached<B>>(prefix, envelopeFuncs<U, V, B>(storable), {
+    return new TimCacheC<U, V, Cached<B>>(prefix, envelopeFuncs<U, V, B>(), {
       ...options,
+      dataCodec,
       fill: policy.fleet ? policy.fill : undefined,
       minWriteTtlS: policy.writeTtlS?.min,
       maxWriteTtlS: policy.writeTtlS?.max,
@@ -225,7 +228,8 @@ export function createServerCaches(options: ServerCachesOptions): ServerCaches {
   return {
     store: options.store,
     poDetail: route("po_detail"),
-    poItems: route("po_items"),
+    // Items are only ever sent: their bodies stay JSON text (RawJson) from Postgres to the socket.
+    poItems: route("po_items", RAW_BODY_ENVELOPE as DataCodec<Cached<PoItemsBody>>),
     metricInfo: route("metric_info"),
     replicantOpts: route("replicant_opts"),
     dsHmis: route("ds_hmis"),
