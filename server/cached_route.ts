@@ -21,7 +21,7 @@
 import type { Context, Handler } from "hono";
 import type { TimCache } from "../lib/mod.ts";
 import { type Cached, envelope } from "./caches.ts";
-import { jsonBytes, since, X_CACHE } from "./http.ts";
+import { COMPLETE_HEADERS, jsonBytes, since, X_CACHE } from "./http.ts";
 import { inSpan } from "./observability.ts";
 
 const JSON_TYPE = { "content-type": "application/json" } as const;
@@ -101,6 +101,7 @@ export function cachedRoute<U, V, B>(spec: CachedRouteSpec<U, V, B>): Handler {
         (versionMs + result.computeMs).toFixed(1)
       }`,
     );
+    COMPLETE_HEADERS.add(response);
     return response;
   };
 }
