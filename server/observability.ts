@@ -331,7 +331,7 @@ const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
  * (Deno's built-in one under `OTEL_DENO=true`, or an SDK). Checked per call, so a provider
  * registered after this module loaded is used from then on.
  */
-function tracing(): boolean {
+export function tracing(): boolean {
   const provider = trace.getTracerProvider();
   return !(provider instanceof ProxyTracerProvider) ||
     provider.getDelegateTracer("wb-server") !== undefined;
