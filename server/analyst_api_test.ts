@@ -21,6 +21,8 @@ Deno.test("analyst API: labels, module-run progress, the app's 404, the overview
   await loadSmallFixture(database.db);
   const clientDir = await Deno.makeTempDir({ prefix: "wb-client-" });
   await Deno.writeTextFile(`${clientDir}/index.html`, "<!doctype html><title>app</title>");
+  await Deno.writeTextFile(`${clientDir}/app-ABCD1234.js`, "console.log(1);");
+  await Deno.writeTextFile(`${clientDir}/favicon.svg`, "<svg/>");
   try {
     const app = await createApp({
       db: database.db,
@@ -112,6 +114,31 @@ Deno.test("analyst API: labels, module-run progress, the app's 404, the overview
       const script = await app.request("/reports/2025", as(VIEWER));
       assert.equal(script.status, 404);
       assert.equal((await script.json()).error, "not_found");
+    });
+
+    await t.step("built files are served at /<name>; other names are the app's 404s", async () => {
+      const script = await app.request("/app-ABCD1234.js");
+      assert.equal(script.status, 200);
+      assert.equal(script.headers.get("content-type"), "text/javascript; charset=utf-8");
+      assert.equal(script.headers.get("cache-control"), "public, max-age=31536000, immutable");
+      assert.equal(script.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(await script.text(), "console.log(1);");
+      const icon = await app.request("/favicon.svg");
+      assert.equal(icon.headers.get("cache-control"), "no-cache");
+      assert.equal(await icon.text(), "<svg/>");
+      const missing = await app.request("/app-FFFF0000.js");
+      assert.equal(missing.status, 404);
+      assert.equal((await missing.json()).error, "not_found");
+      const page = await app.request("/app-FFFF0000.js", { headers: { accept: "text/html" } });
+      assert.equal(page.status, 404);
+      assert.equal(await page.text(), "<!doctype html><title>app</title>");
+    });
+
+    await t.step("the app's routes keep Hono's RegExpRouter (one regex match per request)", () => {
+      // A pattern route at the root (as the client files once were) makes Hono's SmartRouter
+      // fall back to its TrieRouter, which costs every request more to match.
+      const router = (app as unknown as { router: { activeRouter?: { name: string } } }).router;
+      assert.equal(router.activeRouter?.name, "RegExpRouter");
     });
 
     await t.step("the prewarm refreshes a watched overview at the window boundary", async () => {

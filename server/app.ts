@@ -28,6 +28,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ServerCaches } from "./caches.ts";
 import type { Db } from "./db.ts";
 import { ServerError } from "./errors.ts";
+import { COMPLETE_HEADERS } from "./http.ts";
 import { authentication, authorize } from "./auth.ts";
 import { FlushLog } from "./cache_flush.ts";
 import { CacheCounters } from "./cache_stats.ts";
@@ -160,6 +161,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   const app = new Hono();
   app.use("*", async (c, next) => {
     await next();
+    if (COMPLETE_HEADERS.has(c.res)) return;
     const headers = c.res.headers;
     if (!headers.has("x-content-type-options")) headers.set("x-content-type-options", "nosniff");
     if (

@@ -37,6 +37,13 @@ export function jsonBytes(body: unknown): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/**
+ * Responses built with every header the app adds to a JSON answer (`nosniff`,
+ * `Cache-Control`): the app's header middleware leaves them as they are instead of looking
+ * the headers up again (`cached_route.ts` builds its answers so).
+ */
+export const COMPLETE_HEADERS: WeakSet<Response> = new WeakSet();
+
 /** Milliseconds since `start` (a `performance.now()` reading). */
 export function since(start: number): number {
   return performance.now() - start;

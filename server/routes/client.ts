@@ -32,6 +32,9 @@ const APP_PATHS = [
   "/projects/*",
 ];
 
+/** The names of the files served at `/<name>`. */
+const ASSET_NAME = /^[A-Za-z0-9_.-]+\.(?:js|css|svg|json|map)$/;
+
 /** A hashed asset name, as `client/build.ts` writes them. */
 const HASHED = /-[A-Z0-9]{8}\.(?:js|css)(?:\.map)?$/;
 
@@ -81,18 +84,21 @@ export async function clientRoutes(
         { status: 503, headers: { "content-type": TYPES.html, ...HTML_HEADERS } },
       );
   for (const path of APP_PATHS) app.get(path, () => serveIndex());
-  app.get("/:name{[A-Za-z0-9_.-]+\\.(?:js|css|svg|json|map)}", (c) => {
-    const name = c.req.param("name");
-    const file = files.get(name);
-    if (!file) return c.notFound();
-    return new Response(file.body as Uint8Array<ArrayBuffer>, {
-      headers: {
-        "content-type": file.type,
-        "x-content-type-options": "nosniff",
-        "cache-control": HASHED.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
-      },
-    });
-  });
+  // One static route per file, not a pattern route at the root (`/:name{…}`): Hono's
+  // SmartRouter cannot use its RegExpRouter with such a route beside the API's, and falls
+  // back to its TrieRouter, which cost every request (the API's too) more to match. A name
+  // without a file is the app's 404, as the pattern route answered it.
+  for (const [name, file] of files) {
+    if (!ASSET_NAME.test(name)) continue;
+    app.get(`/${name}`, () =>
+      new Response(file.body as Uint8Array<ArrayBuffer>, {
+        headers: {
+          "content-type": file.type,
+          "x-content-type-options": "nosniff",
+          "cache-control": HASHED.test(name) ? "public, max-age=31536000, immutable" : "no-cache",
+        },
+      }));
+  }
   return { routes: app, notFoundPage: (c) => isPageRequest(c) ? serveIndex(404) : undefined };
 }
 

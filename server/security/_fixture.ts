@@ -152,7 +152,6 @@ export async function createSecurityFixture(
     ids,
     runId,
     async concretePath(pattern) {
-      if (pattern.startsWith("/:name{")) return `/${ASSET}`;
       let path = pattern.replace(/\*$/, "demo");
       for (const [name, value] of Object.entries(ids)) path = path.replace(`:${name}`, value);
       if (path.includes(":runId")) path = path.replace(":runId", await runId());

@@ -46,6 +46,7 @@ import { signMirrorRequest } from "../events/mod.ts";
 import { REDIS_ENABLED } from "../testing/redis_mode.ts";
 import {
   ADMIN_TOKEN,
+  ASSET,
   createSecurityFixture,
   METRICS_TOKEN,
   MIRROR_SECRET,
@@ -172,7 +173,8 @@ const MATRIX: Record<string, Entry> = {
   "GET /admin/caches": { access: "public" },
   "GET /projects": { access: "public" },
   "GET /projects/*": { access: "public" },
-  "GET /:name{[A-Za-z0-9_.-]+\\.(?:js|css|svg|json|map)}": { access: "public" },
+  // The client's built files, each its own route (the fixture builds one).
+  [`GET /${ASSET}`]: { access: "public" },
 };
 
 interface Sessions {

@@ -70,7 +70,7 @@ function assertNoInputInSql(f: SecurityFixture, from: number): void {
 
 Deno.test("route parameters: fuzzed ids on every route with parameters are 200 or a 4xx with a message, never in SQL text", async () => {
   const f = await setup();
-  const routes = routesOf(f.app).filter((r) => r.includes("/:") && !r.includes("/:name{"));
+  const routes = routesOf(f.app).filter((r) => r.includes("/:"));
   assert.ok(routes.length >= 9, routes.join(", "));
   const fixtureValue = (name: string) =>
     (f.ids as Record<string, string>)[name] ?? (name === "runId" ? "20250101T000000000000Z" : "x");
