@@ -200,7 +200,7 @@ await section(
     return formatClearAll(await benchClearAll(redis.url, redis.port, { rounds: 3 })) +
       "\n\nTargets: at least 150k keys/s; the other client's p99 at most 2x its baseline. " +
       "Medians of 3 rounds. `clearCommandUs`: server time each index drain call aims at " +
-      "(default 50 µs); `clearBatchSize`: keys per drain call at most, or the SCAN COUNT " +
+      "(default 75 µs); `clearBatchSize`: keys per drain call at most, or the SCAN COUNT " +
       "(default 100).";
   },
 );

@@ -19,7 +19,7 @@
  *   ({@linkcode markComplete}).
  *   It then drains the set ({@linkcode drainIndex}): each call is one script that reads
  *   the next members (SSCAN from a cursor kept beside the set, `{cache:<prefix>}:idx:cursor`)
- *   and unlinks their keys, sized so that it holds Redis for about `clearCommandUs` (50 µs
+ *   and unlinks their keys, sized so that it holds Redis for about `clearCommandUs` (75 µs
  *   by default), with two such calls in flight. The keyspace is never scanned. (SPOP was
  *   measured first: popping random members of a 300k-member set cost about 4 µs each, more
  *   than the UNLINK.)
@@ -41,12 +41,6 @@ export type IndexCall = <R>(command: Promise<R>) => Promise<R>;
 /** The minimal client surface (node-redis, one node). */
 export interface IndexClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  sScan(
-    key: string,
-    cursor: string,
-    options: { COUNT: number },
-  ): Promise<{ cursor: string | number; members: string[] }>;
-  unlink(keys: string[]): Promise<unknown>;
 }
 
 /** The member that marks an index as complete (no uniqueness hash contains a NUL). */

@@ -60,9 +60,10 @@ export interface TimCacheCOptions extends VersionedCacheOptions {
   /**
    * Server time each call of a `clearAll` that drains the key index aims at, in µs: its
    * batch is sized from the server time the previous calls reported, so that another
-   * client's command waits about that long behind the clear (docs/performance.md,
-   * "`clearAll` at national size", where 50 µs keeps the clear above 150k keys/s).
-   * @default {50}
+   * client's command waits one to two such calls behind the clear (docs/performance.md,
+   * "`clearAll` at national size": 75 µs kept the clear above 150k keys/s on a loaded
+   * 2-core machine, 50 µs did not always).
+   * @default {75}
    */
   clearCommandUs?: number;
   /**

@@ -82,8 +82,6 @@ Deno.test("drainIndex() reports its set lost when it goes away before its end, a
           if (script.includes("SSCAN") && ++batches === 3) void client.unlink(drop);
           return client.eval(script, options);
         },
-        sScan: (key, cursor, options) => client.sScan(key, cursor, options),
-        unlink: (keys) => client.unlink(keys),
       };
       const keys = { indexKey: INDEX, keyPrefix: PREFIX, token: start.token };
       const drained = await drainIndex(dropping, direct, keys, { commandUs: 1, maxBatch: 100 });

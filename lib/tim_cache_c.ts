@@ -138,7 +138,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 100;
-    this.#clearCommandUs = options.clearCommandUs ?? 50;
+    this.#clearCommandUs = options.clearCommandUs ?? 75;
     this.#report = new CacheReport(
       prefix,
       options.log ?? ((line) => console.error(line)),
