@@ -15,8 +15,9 @@
  * (the order of the configurations rotated each round) and each figure is the median over
  * the rounds. In one round, with one probe process for it: the probe's baseline (the
  * `baselineMs` before the control and the `baselineMs` after the clear, this process
- * idle), a control (this process burns CPU for `spinMs` with no Redis calls: what CPU
- * contention alone costs the probe on 2 cores), then the clear. The ratio "p99 during /
+ * idle), two controls of `spinMs` each (this process burns CPU with no Redis calls: what
+ * CPU contention alone costs the probe on 2 cores; then it sends PINGs back to back, two in
+ * flight: the clear's round trips without its server work), then the clear. The ratio "p99 during /
  * before" is taken within each round, then its median. The cleared prefix is refilled
  * before each clear; after it, every key of the cache must be gone and every other key
  * there (checked with EXISTS over their names). Server time per call and its p99 come from
@@ -62,6 +63,13 @@ export interface ClearAllRow {
   duringGets: number;
   /** Control: the other client's p99 while this process only burns CPU (no Redis calls). */
   cpuOnlyP99Ms: number;
+  /**
+   * Control: the other client's p99 while this process sends PINGs back to back, two in
+   * flight (the clear's round trips without its server work).
+   */
+  pingOnlyP99Ms: number;
+  /** PINGs per second during that control. */
+  pingsPerS: number;
   /** The clear's command (EVAL of the drain, or SCAN) on the server: calls, µs/call, p99 µs. */
   serverCalls: number;
   serverUsPerCall: number;
@@ -78,6 +86,8 @@ interface RoundResult {
   baseline: number[];
   during: number[];
   cpuOnly: number[];
+  pingOnly: number[];
+  pingsPerS: number;
   serverCalls: number;
   serverUsPerCall: number;
   serverP99Us: number;
@@ -274,6 +284,8 @@ export async function benchClearAll(
       p99RatioByRound: ratios,
       duringGets: median(rs.map((r) => r.during.length)),
       cpuOnlyP99Ms: median(rs.map((r) => p99(r.cpuOnly))),
+      pingOnlyP99Ms: median(rs.map((r) => p99(r.pingOnly))),
+      pingsPerS: median(rs.map((r) => r.pingsPerS)),
       serverCalls: median(rs.map((r) => r.serverCalls)),
       serverUsPerCall: median(rs.map((r) => r.serverUsPerCall)),
       serverP99Us: median(rs.map((r) => r.serverP99Us)),
@@ -338,6 +350,20 @@ async function clearOnce(
   }
   const spinEnd = now();
   await sleep(200);
+  // Control: PINGs back to back, two in flight, for as long: the clear's round trips (this
+  // process waking at every reply, Redis reading and answering) without its server work.
+  const pingStart = now();
+  let pings = 0;
+  const pingUntil = performance.now() + spinMs;
+  const pinger = async () => {
+    while (performance.now() < pingUntil) {
+      await client.ping();
+      pings++;
+    }
+  };
+  await Promise.all([pinger(), pinger()]);
+  const pingEnd = now();
+  await sleep(200);
   await client.sendCommand(["CONFIG", "RESETSTAT"]);
   const clearStart = now();
   const result = await cache.clearAll();
@@ -368,6 +394,8 @@ async function clearOnce(
     baseline: [...within(spinStart - baselineMs, spinStart), ...within(afterStart, afterEnd)],
     during: within(clearStart, clearEnd),
     cpuOnly: within(spinStart, spinEnd),
+    pingOnly: within(pingStart, pingEnd),
+    pingsPerS: pings / ((pingEnd - pingStart) / 1000),
     serverCalls: commandStat(stats, command, "calls") || 0,
     serverUsPerCall: commandStat(stats, command, "usec_per_call"),
     serverP99Us: latencyStat(latency, command, "p99"),
@@ -390,7 +418,7 @@ export function formatClearAll(rows: ClearAllRow[]): string {
       "other GET p50 / p99 before",
       "other GET p50 / p99 during",
       "p99 during / before (each round)",
-      "control: p99 under CPU load only",
+      "control p99: CPU burn only; PINGs only (PINGs/s)",
       "server: calls, µs/call, p99 µs (EVAL of the drain, or SCAN); UNLINK µs/call",
       "other keys left",
     ],
@@ -406,7 +434,7 @@ export function formatClearAll(rows: ClearAllRow[]): string {
       `${ms(r.baselineP50Ms)} / ${ms(r.baselineP99Ms)}`,
       `${ms(r.duringP50Ms)} / ${ms(r.duringP99Ms)}`,
       `**${x(r.p99Ratio)}** (${r.p99RatioByRound.map(x).join(", ")})`,
-      ms(r.cpuOnlyP99Ms),
+      `${ms(r.cpuOnlyP99Ms)}; ${ms(r.pingOnlyP99Ms)} (${Math.round(r.pingsPerS / 1000)}k/s)`,
       `${Math.round(r.serverCalls).toLocaleString("en-US")}, ${r.serverUsPerCall.toFixed(0)}, ${
         r.serverP99Us.toFixed(0)
       }; ${Number.isNaN(r.unlinkUsPerCall) ? "-" : r.unlinkUsPerCall.toFixed(0)}`,
