@@ -2,11 +2,12 @@
  * The Redis side of `TimCacheC.clearAll`: moves the cache's generation (fencing every
  * fill in flight, `_fence.ts`), then deletes its keys.
  *
- * On one node with a complete key index (`_key_index.ts`), it reads the index a batch at
- * a time and unlinks those keys, without scanning the keyspace. Otherwise (no trusted
- * index, or a cluster): SCAN with MATCH on the cache's own prefix (never KEYS), UNLINK per
- * batch; on a cluster every master is scanned, in parallel, and each batch is deleted with
- * one UNLINK per slot.
+ * On one node with a complete key index (`_key_index.ts`), it drains the index: one script
+ * per batch reads members and unlinks their keys, each batch sized to hold Redis for about
+ * `commandUs`, without scanning the keyspace. Otherwise (no trusted index, a drain that
+ * lost its set, or a cluster): SCAN with MATCH on the cache's own prefix (never KEYS),
+ * UNLINK per batch; on a cluster every master is scanned, in parallel, and each batch is
+ * deleted with one UNLINK per slot.
  *
  * @module
  */
@@ -32,8 +33,10 @@ export interface ClearTarget {
   generationKey: string;
   /** The cache's key index (`indexKeyFor`). */
   indexKey: string;
-  /** Keys deleted per command (SSCAN COUNT, SCAN COUNT). */
+  /** Keys deleted per command at most (index batch, SCAN COUNT). */
   batchSize: number;
+  /** Server time each index drain call aims at, in µs (`drainIndex`). */
+  commandUs: number;
   /** Reports a failed call (`clear_all`). */
   report(op: string, error: unknown): void;
 }
@@ -51,6 +54,7 @@ export async function clearAllInRedis(target: ClearTarget): Promise<number | und
   const client = target.redis.redis;
   if (!client) return undefined;
   let start: ClearStart | undefined;
+  let drained = 0;
   try {
     if (isCluster(client)) {
       await bumpGeneration(client, target.redis.call, target.generationKey);
@@ -59,7 +63,15 @@ export async function clearAllInRedis(target: ClearTarget): Promise<number | und
       const call = <R>(command: Promise<R>) => target.redis.on(client, command);
       const keys = { generationKey: target.generationKey, indexKey: target.indexKey };
       start = await startClear(client, call, keys);
-      if (start.mode === "index") return await drainKeyIndex(target, client);
+      if (start.mode === "index") {
+        const drain = await drainKeyIndex(target, client, start.token);
+        if (drain === undefined) return undefined;
+        if (!drain.lost) return drain.deleted;
+        // Another clear's start dropped the set, or it was evicted: keys it named may be
+        // left, so scan (a start again: it fences anew and drops the index's mark).
+        drained = drain.deleted;
+        start = await startClear(client, call, keys, { scan: true });
+      }
     }
   } catch (error) {
     target.report("clear_all", error);
@@ -74,23 +86,25 @@ export async function clearAllInRedis(target: ClearTarget): Promise<number | und
       (call) => markComplete(client, call, target.indexKey, token),
     );
   }
-  return deleted;
+  return deleted === undefined ? undefined : drained + deleted;
 }
 
 /**
- * Reads the draining index `batchSize` members at a time and unlinks their keys
- * (`drainIndex` in `_key_index.ts`).
+ * Drains the index handed over by `startClear` (`drainIndex` in `_key_index.ts`), at most
+ * `batchSize` keys per call, each call aiming at `commandUs` of server time.
  */
 async function drainKeyIndex(
   target: ClearTarget,
   client: RedisClient,
-): Promise<number | undefined> {
-  const keys = { indexKey: target.indexKey, keyPrefix: target.keyPrefix };
+  token: string,
+) {
+  const keys = { indexKey: target.indexKey, keyPrefix: target.keyPrefix, token };
+  const pace = { commandUs: target.commandUs, maxBatch: target.batchSize };
   // On a failure the rest stays in the draining set: the retry (PendingClears) scans.
   return await target.redis.attemptOn(
     client,
     CLEAR_ALL,
-    (call) => drainIndex(client as unknown as IndexClient, call, keys, target.batchSize),
+    (call) => drainIndex(client as unknown as IndexClient, call, keys, pace),
   );
 }
 

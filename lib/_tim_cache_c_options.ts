@@ -65,13 +65,21 @@ export interface TimCacheCOptions<T = unknown> extends VersionedCacheOptions {
    */
   maxValueBytes?: number;
   /**
-   * Keys deleted per command during `clearAll`: members read from the cache's key index
-   * (SSCAN COUNT) and unlinked per UNLINK (one node, `_key_index.ts`), or keys asked per `SCAN` and
-   * deleted per `UNLINK` when it scans. Small, so that each command holds Redis for about
-   * 100 µs and other clients barely wait (docs/performance.md, "clearAll").
+   * Keys deleted per command during `clearAll` at most: members read from the cache's key
+   * index and unlinked per call (one node, `_key_index.ts`; fewer when `clearCommandUs`
+   * says so), or keys asked per `SCAN` and deleted per `UNLINK` when it scans.
    * @default {100}
    */
   clearBatchSize?: number;
+  /**
+   * Server time each call of a `clearAll` that drains the key index aims at, in µs: its
+   * batch is sized from the server time the previous calls reported, so that another
+   * client's command waits one to two such calls behind the clear (docs/performance.md,
+   * "`clearAll` at national size": 75 µs kept the clear above 150k keys/s on a loaded
+   * 2-core machine, 50 µs did not always).
+   * @default {75}
+   */
+  clearCommandUs?: number;
   /**
    * The in-process L1 in front of Redis; `false` for none.
    * @default {the store's L1}

@@ -28,6 +28,7 @@ Deno.test("cachePrefixOf() names the cache of every key the library writes for i
       generationKeyFor(prefix),
       indexKeyFor(prefix),
       `${indexKeyFor(prefix)}:draining`,
+      `${indexKeyFor(prefix)}:cursor`,
       cache.keyFor("r:run.1"),
     ];
     for (const key of keys) assert.equal(cachePrefixOf(key), "po_items", key);

@@ -89,6 +89,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
   readonly #readRefreshTtlS: number;
   readonly #readRefreshSlackS: number;
   readonly #clearBatchSize: number;
+  readonly #clearCommandUs: number;
   readonly #report: CacheReport;
   readonly #fill: FillPolicy | undefined;
   readonly #l1: L1Cache | undefined;
@@ -107,7 +108,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    * @throws {TypeError} If `prefix` is empty or contains `:`, no `store` is given, or a
    *   persistent cache is given a fill policy.
    * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`, a timeout is not
-   *   positive, or the fill policy breaks an invariant (see `checkFillPolicy`).
+   *   positive, `clearBatchSize` or `clearCommandUs` is not positive, or the fill policy
+   *   breaks an invariant (see `checkFillPolicy`).
    */
   constructor(
     prefix: string,
@@ -149,6 +151,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
     this.#readRefreshTtlS = options.readRefreshTtlS ?? 30 * DAY_S;
     this.#readRefreshSlackS = options.readRefreshSlackS ?? DAY_S;
     this.#clearBatchSize = options.clearBatchSize ?? 100;
+    this.#clearCommandUs = options.clearCommandUs ?? 75;
     this.#report = new CacheReport(
       prefix,
       options.log ?? ((line) => console.error(line)),
@@ -162,6 +165,12 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           `${this.#maxWriteTtlS} s) must satisfy 0 < min <= max`,
       );
     }
+    if (!(this.#clearBatchSize >= 1 && this.#clearCommandUs > 0)) {
+      throw new RangeError(
+        `Cannot create cache '${prefix}': 'clearBatchSize' (${this.#clearBatchSize}) and ` +
+          `'clearCommandUs' (${this.#clearCommandUs}) must be positive`,
+      );
+    }
     this.#pending = new PendingClears(
       (key) => this.#deleteInRedis(key),
       () =>
@@ -171,6 +180,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           generationKey: this.#generationKey,
           indexKey: this.#indexKey,
           batchSize: this.#clearBatchSize,
+          commandUs: this.#clearCommandUs,
           report: (op, error) => this.#report.error(op, error),
         }),
     );

@@ -193,6 +193,7 @@ Deno.test("clearAll() on one node drains its key index without SCAN once the ind
     assert.deepEqual(await client.keys("cache:idx:*"), []);
     assert.equal(await client.exists(other.keyFor("o")), 1, "another cache's key was touched");
     assert.equal(await client.exists("{cache:idx}:idx:draining"), 0, "the drained index is gone");
+    assert.equal(await client.exists("{cache:idx}:idx:cursor"), 0, "its cursor too");
 
     // An index dropped and re-created by later writes (eviction, FLUSHDB of it) is not
     // trusted: the next clear scans and still deletes every key.
@@ -214,6 +215,31 @@ Deno.test("clearAll() on one node drains its key index without SCAN once the ind
     assert.equal(await client.exists("{cache:idx}:idx:draining"), 0);
   } finally {
     client.destroy();
+  }
+});
+
+Deno.test("clearAll() of two instances at once deletes every key, whichever drains or scans", async () => {
+  await using redis = await startRedis();
+  const a = await connect(redis.url);
+  const b = await connect(redis.url);
+  try {
+    const options = { clearBatchSize: 5, clearCommandUs: 1, ...quiet };
+    const cacheA = new TimCacheC("twice", funcs, { store: RedisStore.over(() => a), ...options });
+    const cacheB = new TimCacheC("twice", funcs, { store: RedisStore.over(() => b), ...options });
+    await cacheA.setPromise(Promise.resolve({ id: "first", rev: 1 }), "first", 1);
+    await cacheA.clearAll(); // scans, and makes the index complete
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 200; i++) {
+        await cacheA.setPromise(Promise.resolve({ id: `k${i}`, rev: 1 }), `k${i}`, 1);
+      }
+      // B's start may drop the set A drains: A then scans; either way both end cleared.
+      const results = await Promise.all([cacheA.clearAll(), cacheB.clearAll()]);
+      assert.deepEqual(results.map((r) => r.status), ["cleared", "cleared"]);
+      assert.deepEqual(await a.keys("cache:twice:*"), [], `round ${round}`);
+    }
+  } finally {
+    a.destroy();
+    b.destroy();
   }
 });
 
