@@ -132,3 +132,20 @@ Deno.test("only entry files read Deno.env", async () => {
   // The list stays true: every entry file named still reads the environment.
   for (const entry of ENTRY_FILES) assert.ok(readers.includes(entry), `${entry} reads no Deno.env`);
 });
+
+Deno.test("no source file outside the tests is over 500 lines (split by concept instead)", async () => {
+  const files = await sourceFiles([
+    "lib/",
+    "server/",
+    "cli/",
+    "client/",
+    "bench/",
+    "chaos/",
+    "docker/",
+  ]);
+  assert.ok(files.length > 150, `only ${files.length} files found`);
+  const long = files.map((file) => ({ path: file.path, lines: file.text.split("\n").length - 1 }))
+    .filter((file) => file.lines > 500)
+    .map((file) => `${file.path}: ${file.lines} lines`);
+  assert.deepEqual(long, []);
+});

@@ -40,7 +40,8 @@ import type {
 } from "./_store_contract.ts";
 import { deepFreeze } from "./_freeze.ts";
 import { belongsToFlight, entryBelongsTo, matches, storable } from "./_flight_values.ts";
-import { type Flight, type FlightResult, FlightTable } from "./_flights.ts";
+import { type Flight, FlightTable } from "./_flights.ts";
+import { joinFlight, type RetryJoiner } from "./_joiners.ts";
 import type { CacheObservers } from "./observe.ts";
 import {
   ANY_VERSION,
@@ -268,76 +269,13 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       return Promise.reject(error);
     }
     const joined = this.#flights.find(key, version);
-    if (joined?.kind === "fill") return this.#join(joined, producer);
+    if (joined?.kind === "fill") return joinFlight(joined, producer, this.#retry);
     return this.#lookup(key, version, producer, performance.now());
   }
 
-  /**
-   * Waits for a fill (or a read) in flight, as a joiner. Joiners are kept on the flight and
-   * released together by one reaction (not one each): a joiner costs a promise and a slot,
-   * which is what lets a burst of hits on one key cost about what one shared promise costs.
-   * A joiner reads no clock: its `lookupMs` is the flight's, from its start to its value.
-   */
-  #join(flight: Flight<T>, producer: () => Promise<T>): Promise<CacheResult<T>> {
-    return new Promise((resolve, reject) => {
-      const joiner: Joiner<T> = { resolve, reject, producer };
-      if (flight.joiners) {
-        flight.joiners.push(joiner);
-        return;
-      }
-      flight.joiners = [joiner];
-      flight.waiters.then((result) => this.#release(flight, result));
-    });
-  }
-
-  /**
-   * Hands the flight's result to its joiners, in the order they joined. When it is not a
-   * value for them (a clear, a value of another version), each runs the loop again with its
-   * own producer, as if it had waited alone: the first starts the next flight, the rest
-   * join it.
-   */
-  #release(flight: Flight<T>, result: FlightResult<T>): void {
-    const joiners = flight.joiners as Joiner<T>[];
-    flight.joiners = undefined;
-    if (result.kind === "value") {
-      const lookupMs = lookupMsOf(flight);
-      for (const { resolve } of joiners) {
-        resolve({ value: result.value, outcome: "hit", lookupMs, computeMs: 0 });
-      }
-      return;
-    }
-    for (const { resolve, reject, producer } of joiners) {
-      try {
-        resolve(this.#joinedOther(flight, result, producer));
-      } catch (error) {
-        reject(error);
-      }
-    }
-  }
-
-  /** A joiner's result when the flight ended without a value for it. */
-  #joinedOther(
-    flight: Flight<T>,
-    result: FlightResult<T>,
-    producer: () => Promise<T>,
-  ): Promise<CacheResult<T>> | CacheResult<T> {
-    switch (result.kind) {
-      case "value":
-      case "stale":
-        return {
-          value: result.value,
-          outcome: result.kind === "value" ? "hit" : "stale",
-          ...(result.kind === "stale" ? { staleVersionHash: result.versionHash } : {}),
-          lookupMs: lookupMsOf(flight),
-          computeMs: 0,
-        };
-      case "error":
-      case "timeout":
-        throw result.error;
-      case "retry":
-        return this.#lookup(flight.key, flight.version, producer, flight.startedAt);
-    }
-  }
+  /** A joiner's next attempt when its flight ended without a value for it (see `_joiners.ts`). */
+  readonly #retry: RetryJoiner<T> = (flight, producer) =>
+    this.#lookup(flight.key, flight.version, producer, flight.startedAt);
 
   /** Reads the store as the owner of a new flight, and fills on a miss. */
   async #lookup(
@@ -348,7 +286,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   ): Promise<CacheResult<T>> {
     for (;;) {
       const joined = this.#flights.find(key, version);
-      if (joined?.kind === "fill") return await this.#join(joined, producer);
+      if (joined?.kind === "fill") return await joinFlight(joined, producer, this.#retry);
       // A lease of this version is taken over, not waited for: its holder may never come.
       const own = this.#startFill(key, version, false, started);
       const read = await this.readEntry(key, version);
@@ -541,18 +479,6 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
       this.#flights.finish(flight); // nobody may join it: its value is for another version
     }
   }
-}
-
-/** A caller waiting for a flight (see `#join`). */
-interface Joiner<T> {
-  resolve(result: CacheResult<T> | Promise<CacheResult<T>>): void;
-  reject(error: unknown): void;
-  producer: () => Promise<T>;
-}
-
-/** A joiner's `lookupMs`: the flight's, from its start to the first joiner served (read once). */
-function lookupMsOf(flight: { startedAt: number; lookupMs?: number }): number {
-  return flight.lookupMs ??= performance.now() - flight.startedAt;
 }
 
 function rejectWith(result: { kind: string; error?: unknown }): never {
