@@ -79,21 +79,20 @@ export interface ClearAllRow {
   otherKeysLeft: number;
 }
 
-/** One clear of one round. */
-interface RoundResult {
-  totalKeys: number;
-  seconds: number;
-  baseline: number[];
-  during: number[];
-  cpuOnly: number[];
-  pingOnly: number[];
-  pingsPerS: number;
-  serverCalls: number;
-  serverUsPerCall: number;
-  serverP99Us: number;
-  unlinkUsPerCall: number;
-  otherKeysLeft: number;
-}
+/** One clear of one round: the row's per-round figures, and the probe's samples in ms. */
+type RoundResult =
+  & Pick<
+    ClearAllRow,
+    | "totalKeys"
+    | "seconds"
+    | "pingsPerS"
+    | "serverCalls"
+    | "serverUsPerCall"
+    | "serverP99Us"
+    | "unlinkUsPerCall"
+    | "otherKeysLeft"
+  >
+  & { baseline: number[]; during: number[]; cpuOnly: number[]; pingOnly: number[] };
 
 const encoder = new TextEncoder();
 

@@ -139,14 +139,12 @@ export function envelope<B>(params: unknown, version: unknown, body: B): Cached<
 }
 
 /** Hash functions for an envelope cache: params and version are hashed canonically. */
-export function envelopeFuncs<U, V, B>(
-  storable: (body: B) => boolean = () => true,
-): HashFuncs<U, V, Cached<B>> {
+export function envelopeFuncs<U, V, B>(): HashFuncs<U, V, Cached<B>> {
   return {
     uniquenessHashFromParams: uniquenessHashOf,
     versionHashFromParams: versionHashOf,
     parseData: (data) => ({
-      shouldStore: storable(data.body),
+      shouldStore: true,
       uniquenessHash: data.uniquenessHash,
       versionHash: data.versionHash,
     }),

@@ -25,16 +25,19 @@ const serialized = new WeakMap<object, Uint8Array<ArrayBuffer>>();
  * frozen objects (the L1's; never mutated, so the bytes cannot go stale).
  */
 export function jsonBytes(body: unknown): Uint8Array<ArrayBuffer> {
-  const text = (body: unknown) => isRawJson(body) ? body.$json : JSON.stringify(body);
   if (typeof body !== "object" || body === null || !Object.isFrozen(body)) {
-    return encoder.encode(text(body));
+    return encoder.encode(jsonText(body));
   }
   let bytes = serialized.get(body);
   if (!bytes) {
-    bytes = encoder.encode(text(body));
+    bytes = encoder.encode(jsonText(body));
     serialized.set(body, bytes);
   }
   return bytes;
+}
+
+function jsonText(body: unknown): string {
+  return isRawJson(body) ? body.$json : JSON.stringify(body);
 }
 
 /**
