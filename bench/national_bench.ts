@@ -16,9 +16,10 @@
  * start Redis (maxmemory `--sized-maxmemory`, default 4gb) and the app; request each demo
  * presentation object once (cold: MISS), then filler objects (2 at a time) until Redis holds
  * `--cache-mib`; read memory and AOF size; restart Redis and the app together as `wb restart`
- * does, probing the app while Redis reads its AOF; request every demo object `--samples` times
- * and sampled filler objects once (all must be HIT); finally set `maxmemory 256mb` (wb's
- * default) on the warm Redis and count what is evicted and what is still a HIT.
+ * does, probing the app while Redis reads its AOF; request every demo object `--samples` times,
+ * then for 10 s with `wrk -c1`, and sampled filler objects once (all must be HIT); finally set
+ * `maxmemory 256mb` (wb's default) on the warm Redis and count what is evicted and what is
+ * still a HIT.
  *
  * The database and the filler projects are in `national_db.ts`, Redis and the app as child
  * processes in `national_services.ts`, the warm-up and the warm Redis's figures in
@@ -36,6 +37,7 @@ import {
   itemsPath,
   redisSpec,
   startApp,
+  startBareRoute,
   startRedisProcess,
   type Timed,
   timedGet,
@@ -44,6 +46,9 @@ import {
 } from "./national_services.ts";
 import { warmUp } from "./national_warmup.ts";
 import { markdownTable, quantile } from "./stats.ts";
+import { ensureWrk, wrk } from "./wrk.ts";
+
+const SERVER_TIMING_LUA = new URL("./server_timing.lua", import.meta.url).pathname;
 
 /** Options of the benchmark (the command line). */
 export interface NationalOptions {
@@ -217,20 +222,38 @@ export async function runNational(
     );
 
     // --- After the restart: every demo object, sampled fillers --------------------------------
+    // Each object: `--samples` requests one after another from this process (the first is read
+    // from Redis, the rest from the app's L1; a just-started app still compiles its hit path),
+    // then 10 s of `wrk -c1` (one connection, one request at a time), whose p99 is the figure
+    // compared with the cold time; `server_timing.lua` counts the HITs among its answers.
+    const wrkMissing = await ensureWrk();
     for (const poId of demo) {
+      const url = app.url + itemsPath(DEMO_PROJECT_ID, poId);
       const results: Timed[] = [];
-      for (let i = 0; i < o.samples; i++) {
-        results.push(await timedGet(app.url + itemsPath(DEMO_PROJECT_ID, poId)));
-      }
+      for (let i = 0; i < o.samples; i++) results.push(await timedGet(url));
       const times = results.map((r) => r.ms);
-      const p50 = quantile(times, 0.5);
-      const p99 = quantile(times, 0.99);
       const hits = results.filter((r) => r.status === 200 && r.xCache === "HIT").length;
       const c = cold.get(poId)!.ms;
       add(
-        `after restart \`${poId}\`: p50 / p99 (${hits}/${results.length} HIT; cold/p99)`,
-        `${fmtMs(p50)} / ${fmtMs(p99)} (${(c / p99).toFixed(0)}x)`,
-        `wrk -c1 -d10s --latency $APP${itemsPath(DEMO_PROJECT_ID, poId)}`,
+        `after restart \`${poId}\`: first read, then p50 / p99 of ${results.length} requests ` +
+          `one after another (${hits}/${results.length} HIT; cold/p99)`,
+        `${fmtMs(times[0])}; ${fmtMs(quantile(times, 0.5))} / ${fmtMs(quantile(times, 0.99))} ` +
+          `(${(c / quantile(times, 0.99)).toFixed(0)}x)`,
+        bench,
+      );
+      if (wrkMissing) {
+        notes.push(`- wrk rows skipped: ${wrkMissing}`);
+        continue;
+      }
+      const run = await wrk(url, 1, 10, SERVER_TIMING_LUA);
+      const [responses, wrkHits] = (run.timing ?? "").split(" ").slice(1, 3).map(Number);
+      add(
+        `after restart \`${poId}\`: p50 / p99 of 10 s on one connection ` +
+          `(${wrkHits}/${responses} HIT, ${run.errors} errors; cold/p99)`,
+        `${fmtMs(run.p50Ms)} / ${fmtMs(run.p99Ms)} (${(c / run.p99Ms).toFixed(0)}x)`,
+        `wrk -t1 -c1 -d10s --latency -s bench/server_timing.lua $APP${
+          itemsPath(DEMO_PROJECT_ID, poId)
+        }`,
       );
     }
     const fillerSample = fillers.slice(0, warmed).filter((_, i) =>
@@ -251,10 +274,21 @@ export async function runNational(
     );
 
     // --- Hits while cold computations occupy Postgres -----------------------------------------
+    // The app's hits and a control's (a bare route doing one Redis GET of the same bytes, its
+    // own process) in turn, idle then while 10 cold computations run: the control shows what
+    // the machine alone does to a request's latency under that load (2 cores: the run queue,
+    // steal), the app's excess over it is the app's own.
     const hitPo = "po_indicators_2024";
     const hitUrl = app.url + itemsPath(DEMO_PROJECT_ID, hitPo);
+    const hitBody = new Uint8Array(await (await fetch(hitUrl)).arrayBuffer());
+    const bare = await startBareRoute(redis, nat.url, DEMO_PROJECT_ID, hitPo, hitBody);
+    cleanup.push(() => bare.stop());
     const idle: Timed[] = [];
-    for (let i = 0; i < 2000; i++) idle.push(await timedGet(hitUrl));
+    const idleBare: Timed[] = [];
+    for (let i = 0; i < 2000; i++) {
+      idle.push(await timedGet(hitUrl));
+      idleBare.push(await timedGet(bare.url));
+    }
     const unwarmed = fillers.slice(warmed);
     // The cold computations come from another process (bench/cold_load.ts): this one only
     // times the hits, so what it measures is the app's wait, not its own.
@@ -269,25 +303,39 @@ export async function runNational(
       stderr: "inherit",
     }).spawn();
     const busy: Timed[] = [];
+    const busyBare: Timed[] = [];
     await new Promise((r) => setTimeout(r, 1000));
     const tBusy = performance.now();
-    while (performance.now() - tBusy < 10_000) busy.push(await timedGet(hitUrl));
+    while (performance.now() - tBusy < 10_000) {
+      busy.push(await timedGet(hitUrl));
+      busyBare.push(await timedGet(bare.url));
+    }
     loader.kill("SIGTERM");
     const loaded = JSON.parse(new TextDecoder().decode((await loader.output()).stdout)) as {
       done: number;
       ms: number[];
     };
     await Deno.remove(urlFile);
+    await bare.stop();
     const coldUnderLoad = loaded.ms.map((ms) => ({ ms }));
-    const idleP99 = quantile(idle.map((r) => r.ms), 0.99);
-    const busyP99 = quantile(busy.map((r) => r.ms), 0.99);
+    const idleVsBusy = (idle: Timed[], busy: Timed[]) => {
+      const idleP99 = quantile(idle.map((r) => r.ms), 0.99);
+      const busyP99 = quantile(busy.map((r) => r.ms), 0.99);
+      return `idle ${fmtMs(quantile(idle.map((r) => r.ms), 0.5))} / ${fmtMs(idleP99)}; busy ` +
+        `${fmtMs(quantile(busy.map((r) => r.ms), 0.5))} / ${fmtMs(busyP99)} ` +
+        `(${(busyP99 / idleP99).toFixed(1)}x; ${countBy(busy)})`;
+    };
     add(
       `\`${hitPo}\` HIT p50 / p99 idle vs while 10 cold filler computations run ` +
         `(${coldUnderLoad.length} cold done meanwhile, cold p50 ` +
         `${fmtMs(quantile(coldUnderLoad.map((r) => r.ms), 0.5))})`,
-      `idle ${fmtMs(quantile(idle.map((r) => r.ms), 0.5))} / ${fmtMs(idleP99)}; busy ` +
-        `${fmtMs(quantile(busy.map((r) => r.ms), 0.5))} / ${fmtMs(busyP99)} ` +
-        `(${(busyP99 / idleP99).toFixed(1)}x; ${countBy(busy)})`,
+      idleVsBusy(idle, busy),
+      bench,
+    );
+    add(
+      "control, probed in turn with the row above: a bare Hono route answering one Redis GET " +
+        "of the same bytes (bench/bare_server.ts), p50 / p99 idle vs busy",
+      idleVsBusy(idleBare, busyBare),
       bench,
     );
 

@@ -238,3 +238,62 @@ export async function dirBytes(dir: string): Promise<number> {
   }
   return total;
 }
+
+/** The control route of the hit-latency rows (`bare_server.ts`), as a child process. */
+export interface BareRoute {
+  /** `GET` it: one Redis `GET` of the stored bytes, answered as they are. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Stores `body` under a key of the benchmark's Redis and starts `bare_server.ts` on it: a bare
+ * Hono route that answers a request with one Redis `GET` (no version lookup, no L1, no
+ * middleware). Probed in turn with the app under the same load, it shows what the machine
+ * alone does to a hit's latency (CPU run queue, steal), apart from what the app adds.
+ *
+ * @throws {Error} If it does not answer 200 within 30 s, with its log tail.
+ */
+export async function startBareRoute(
+  redis: RedisProcess,
+  databaseUrl: string,
+  projectId: string,
+  poId: string,
+  body: Uint8Array,
+): Promise<BareRoute> {
+  const key = `bench:bare:${poId}`;
+  const set = new Deno.Command("redis-cli", {
+    args: ["-p", String(redis.spec.port), "-a", redis.spec.password, "--no-auth-warning", "-x"]
+      .concat(["SET", key]),
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const writer = set.stdin.getWriter();
+  await writer.write(body);
+  await writer.close();
+  if (!(await set.status).success) throw new Error(`redis-cli SET ${key} failed`);
+  const port = freePort();
+  const bare = spawnDrained([
+    "run",
+    "-A",
+    new URL("./bare_server.ts", import.meta.url).pathname,
+    String(port),
+    redis.url,
+    databaseUrl,
+    key,
+    projectId,
+    poId,
+  ], { DENO_NO_UPDATE_CHECK: "1" });
+  const url = `http://127.0.0.1:${port}/bare`;
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    const r = await timedGet(url, 5000);
+    if (r.status === 200 && r.bytes === body.byteLength) {
+      return { url, stop: () => stopChild(bare.child) };
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  await stopChild(bare.child);
+  throw new Error(`bare_server.ts did not answer ${url} within 30 s:\n${bare.tail()}`);
+}

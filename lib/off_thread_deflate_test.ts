@@ -45,6 +45,22 @@ Deno.test("OffThreadDeflate gives the on-thread bytes and leaves the event loop 
   assert.ok(!deflate.running);
 });
 
+Deno.test("OffThreadDeflate.start() starts the worker before the first job, once", async () => {
+  const deflate = new OffThreadDeflate();
+  try {
+    assert.ok(!deflate.running);
+    deflate.start();
+    assert.ok(deflate.running);
+    deflate.start();
+    const json = tableJson(300_000);
+    assert.equal(await deflate.deflateBase64(json), deflateBase64Sync(json));
+    assert.ok(deflate.running);
+  } finally {
+    deflate.close();
+  }
+  assert.ok(!deflate.running);
+});
+
 Deno.test("OffThreadDeflate.close() finishes the jobs in flight on this thread", async () => {
   const deflate = new OffThreadDeflate();
   const jsons = [tableJson(1_000_000), tableJson(2_000_000), "[]"];

@@ -89,6 +89,9 @@ const store = config.redisEnabled
   ? await RedisStore.connect(redisUrl, { commandTimeoutMs: config.redisCommandTimeoutMs })
   : RedisStore.disabled();
 if (store.where) log({ event: "redis_configured", url: store.where });
+// The compression worker's start holds the event loop (tens of ms): at boot, not at the
+// first large fill.
+if (store.configured) store.deflate.start();
 const observability = installObservability({ store, logLevel: config.redisLogLevel });
 if (config.openAccess) {
   log({ event: "open_access", effect: "anonymous callers are viewers (never administrators)" });
