@@ -3,8 +3,8 @@
  * national presentation object's items) holds the thread for 5 to 25 ms on this machine,
  * and node:zlib's callback form runs on the same thread in Deno (measured: no timer fires
  * during it), so every request the process serves waits behind each large write. One worker
- * per `RedisStore`, started on first use, does it instead; the event loop only copies
- * the JSON's characters into the message.
+ * per `RedisStore`, started on first use (a server starts it at boot: `start()`), does it
+ * instead; the event loop only copies the JSON's characters into the message.
  *
  * @module
  */

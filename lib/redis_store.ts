@@ -69,7 +69,10 @@ export class RedisStore {
   readonly caches: LiveCaches = new LiveCaches();
   /** When each key's TTL was last refreshed by this process (`TimCacheC`'s read refresh). */
   readonly ttlRefresh: TtlRefreshRecord = new TtlRefreshRecord();
-  /** Compresses large entries in a worker (started on first use, stopped by `close()`). */
+  /**
+   * Compresses large entries in a worker (started on first use or by `deflate.start()`,
+   * stopped by `close()`).
+   */
   readonly deflate: OffThreadDeflate = new OffThreadDeflate();
   /** The target without its password (for logs), or `undefined` when disabled or given a client. */
   readonly where: string | undefined;
