@@ -60,3 +60,30 @@ export async function stopChild(child: Deno.ChildProcess, graceMs = 10_000): Pro
   } catch { /* already gone */ }
   await exitWithin(child, graceMs);
 }
+
+/** Where `bare_server.ts` reads from, and what its routes answer for. */
+export interface BareServerTarget {
+  port: number;
+  redisUrl: string;
+  databaseUrl: string;
+  /** The Redis key whose bytes `/bare` answers. */
+  key: string;
+  /** The presentation object whose version query `/bare_pg` runs. */
+  projectId: string;
+  poId: string;
+}
+
+/** Spawns `bare_server.ts` (the benchmarks' control route) on `target.port`. */
+export function spawnBareServer(target: BareServerTarget): DrainedChild {
+  return spawnDrained([
+    "run",
+    "-A",
+    new URL("./bare_server.ts", import.meta.url).pathname,
+    String(target.port),
+    target.redisUrl,
+    target.databaseUrl,
+    target.key,
+    target.projectId,
+    target.poId,
+  ], { DENO_NO_UPDATE_CHECK: "1" });
+}

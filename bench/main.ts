@@ -229,7 +229,7 @@ await section(
         await using redis = await startRedis();
         return `Data: ${db.summary.facilities} facilities (${db.summary.source}), ` +
           `${db.summary.hmisRows.toLocaleString("en-US")} HMIS rows, loaded in ${loadS} s.\n\n` +
-          formatServer(await benchServer(redis.url, db.url)) +
+          formatServer(await benchServer(redis.url, db.url, { redisPid: redis.pid() })) +
           "\nTarget: the server at least 0.8x the bare route's requests/s.";
       },
     );

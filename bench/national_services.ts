@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { exitWithin, spawnDrained, stopChild } from "./child.ts";
+import { exitWithin, spawnBareServer, spawnDrained, stopChild } from "./child.ts";
 import { redisConfigText } from "../cli/redis_config.ts";
 import { freePort } from "../lib/testing/redis_server.ts";
 
@@ -274,17 +274,14 @@ export async function startBareRoute(
   await writer.close();
   if (!(await set.status).success) throw new Error(`redis-cli SET ${key} failed`);
   const port = freePort();
-  const bare = spawnDrained([
-    "run",
-    "-A",
-    new URL("./bare_server.ts", import.meta.url).pathname,
-    String(port),
-    redis.url,
+  const bare = spawnBareServer({
+    port,
+    redisUrl: redis.url,
     databaseUrl,
     key,
     projectId,
     poId,
-  ], { DENO_NO_UPDATE_CHECK: "1" });
+  });
   const url = `http://127.0.0.1:${port}/bare`;
   const deadline = performance.now() + 30_000;
   while (performance.now() < deadline) {

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { spawnDrained, stopChild } from "./child.ts";
+import { spawnBareServer, spawnDrained, stopChild } from "./child.ts";
 import { Buffer } from "node:buffer";
 import { createClient, type RedisClientType } from "redis";
 import { freePort } from "../lib/testing/redis_server.ts";
@@ -35,6 +35,12 @@ export interface ServerRow {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  /**
+   * CPU time per answered request in µs (user + system, from `/proc/<pid>/stat` around each
+   * run, averaged over rounds): the target's process, and redis-server's. Absent where `/proc`
+   * cannot be read.
+   */
+  cpuUs?: { app: number; redis: number };
 }
 
 /** One presentation object's comparison. */
@@ -86,6 +92,8 @@ export interface ServerBenchOptions {
   rounds?: number;
   /** Cold computations occupying the pool in the occupied-hits row (0: no such row). @default {10} */
   cold?: number;
+  /** redis-server's pid, to charge its CPU to the targets (Linux `/proc`). */
+  redisPid?: number;
 }
 
 async function waitForOk(url: string, timeoutMs: number, what: () => string): Promise<void> {
@@ -273,17 +281,14 @@ export async function benchServer(
       const bareKey = `bench:bare:${poId}`;
       await redis.set(bareKey, Buffer.from(body));
       const barePort = freePort();
-      const bare = spawnDrained([
-        "run",
-        "-A",
-        new URL("./bare_server.ts", import.meta.url).pathname,
-        String(barePort),
+      const bare = spawnBareServer({
+        port: barePort,
         redisUrl,
         databaseUrl,
-        bareKey,
-        DEMO_PROJECT_ID,
+        key: bareKey,
+        projectId: DEMO_PROJECT_ID,
         poId,
-      ], {});
+      });
       bares.push(bare);
       const bareBase = `http://127.0.0.1:${barePort}`;
       await waitForOk(`${bareBase}/bare`, 30_000, bare.tail);
@@ -314,10 +319,19 @@ export async function benchServer(
         await wrk(t.url, connections, 1); // warm-up
       }
       const runs = new Map(targets.map((t) => [t.url, [] as WrkResult[]]));
+      const cpu = new Map(targets.map((t) => [t.url, [] as { app: number; redis: number }[]]));
       for (let round = 0; round < rounds; round++) {
         for (let i = 0; i < targets.length; i++) {
           const t = targets[(i + round) % targets.length];
-          runs.get(t.url)!.push(await wrk(t.url, connections, durationS));
+          const pid = t.url === itemsUrl ? server.child.pid : bare.child.pid;
+          const before = [cpuMs(pid), cpuMs(options.redisPid)];
+          const result = await wrk(t.url, connections, durationS);
+          const after = [cpuMs(pid), cpuMs(options.redisPid)];
+          runs.get(t.url)!.push(result);
+          if (!before.includes(undefined) && !after.includes(undefined) && result.requests > 0) {
+            const us = (k: number) => (after[k]! - before[k]!) * 1000 / result.requests;
+            cpu.get(t.url)!.push({ app: us(0), redis: us(1) });
+          }
         }
       }
       const timingRun = await wrk(
@@ -355,6 +369,7 @@ export async function benchServer(
             p50Ms: mean((r) => r.p50Ms),
             p99Ms: mean((r) => r.p99Ms),
             errors: results.reduce((s, r) => s + r.errors, 0),
+            cpuUs: cpuMean(cpu.get(t.url)!),
           };
         }),
         timing: timingRun.timing
@@ -373,6 +388,34 @@ export async function benchServer(
   return cases;
 }
 
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux architecture Deno runs on
+
+/**
+ * CPU time (user + system, every thread) the process `pid` has used, in ms; `undefined`
+ * without a pid or a readable `/proc/<pid>/stat` (not Linux, or the process is gone).
+ */
+export function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the command name (in parentheses, which may hold spaces): utime is the
+    // 14th field of the line, stime the 15th (proc(5)).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / CLOCK_TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuMean(
+  samples: { app: number; redis: number }[],
+): { app: number; redis: number } | undefined {
+  if (samples.length === 0) return undefined;
+  const mean = (f: (x: { app: number; redis: number }) => number) =>
+    samples.reduce((s, x) => s + f(x), 0) / samples.length;
+  return { app: mean((x) => x.app), redis: mean((x) => x.redis) };
+}
+
 /** Renders one table per presentation object, with the ratio to the bare route. */
 export function formatServer(cases: ServerCase[], connections = 64, durationS = 5): string {
   const out: string[] = [];
@@ -383,7 +426,16 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
         `wrk -t1 -c${connections} -d${durationS}s\n`,
     );
     out.push(markdownTable([
-      ["target", "work per request", "requests/s", "p50", "p99", "vs bare GET", "errors"],
+      [
+        "target",
+        "work per request",
+        "requests/s",
+        "p50",
+        "p99",
+        "vs bare GET",
+        "CPU per request: its process + Redis",
+        "errors",
+      ],
       ...c.rows.map((r) => [
         r.target,
         r.path,
@@ -391,6 +443,7 @@ export function formatServer(cases: ServerCase[], connections = 64, durationS = 
         ms(r.p50Ms),
         ms(r.p99Ms),
         `${(r.requestsPerS / bare.requestsPerS).toFixed(2)}x`,
+        r.cpuUs ? `${r.cpuUs.app.toFixed(1)} + ${r.cpuUs.redis.toFixed(1)} µs` : "-",
         r.errors,
       ]),
     ]));
@@ -489,6 +542,7 @@ if (import.meta.main) {
   if (missing) throw new Error(missing);
   await using redis = await startRedis();
   await using kano = await createKanoDatabase();
+  options.redisPid = redis.pid();
   console.log(
     formatServer(
       await benchServer(redis.url, kano.url, options),
