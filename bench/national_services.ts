@@ -263,8 +263,16 @@ export async function startBareRoute(
 ): Promise<BareRoute> {
   const key = `bench:bare:${poId}`;
   const set = new Deno.Command("redis-cli", {
-    args: ["-p", String(redis.spec.port), "-a", redis.spec.password, "--no-auth-warning", "-x"]
-      .concat(["SET", key]),
+    args: [
+      "-p",
+      String(redis.spec.port),
+      "-a",
+      redis.spec.password,
+      "--no-auth-warning",
+      "-x",
+      "SET",
+      key,
+    ],
     stdin: "piped",
     stdout: "null",
     stderr: "null",

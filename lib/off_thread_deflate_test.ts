@@ -45,7 +45,7 @@ Deno.test("OffThreadDeflate gives the on-thread bytes and leaves the event loop 
   assert.ok(!deflate.running);
 });
 
-Deno.test("OffThreadDeflate.start() starts the worker before the first job, once", async () => {
+Deno.test("OffThreadDeflate.start() starts the worker before the first job; twice is harmless", async () => {
   const deflate = new OffThreadDeflate();
   try {
     assert.ok(!deflate.running);
