@@ -87,3 +87,22 @@ export function spawnBareServer(target: BareServerTarget): DrainedChild {
     target.poId,
   ], { DENO_NO_UPDATE_CHECK: "1" });
 }
+
+/**
+ * Polls `url` every 100 ms until it answers 2xx (the body is discarded).
+ *
+ * @param what The child's log tail, for the error.
+ * @throws {Error} After `timeoutMs`, naming the URL, with `what()`.
+ */
+export async function waitForOk(url: string, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await fetch(url).then(async (r) => {
+      await r.body?.cancel();
+      return r.ok;
+    }, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${what()}`);
+}

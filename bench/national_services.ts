@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { exitWithin, spawnBareServer, spawnDrained, stopChild } from "./child.ts";
+import { exitWithin, spawnBareServer, spawnDrained, stopChild, waitForOk } from "./child.ts";
 import { redisConfigText } from "../cli/redis_config.ts";
 import { freePort } from "../lib/testing/redis_server.ts";
 
@@ -252,7 +252,8 @@ export interface BareRoute {
  * middleware). Probed in turn with the app under the same load, it shows what the machine
  * alone does to a hit's latency (CPU run queue, steal), apart from what the app adds.
  *
- * @throws {Error} If it does not answer 200 within 30 s, with its log tail.
+ * @throws {Error} If it does not answer 2xx within 30 s (with its log tail), or answers other
+ *   bytes than `body`.
  */
 export async function startBareRoute(
   redis: RedisProcess,
@@ -291,14 +292,15 @@ export async function startBareRoute(
     poId,
   });
   const url = `http://127.0.0.1:${port}/bare`;
-  const deadline = performance.now() + 30_000;
-  while (performance.now() < deadline) {
-    const r = await timedGet(url, 5000);
-    if (r.status === 200 && r.bytes === body.byteLength) {
-      return { url, stop: () => stopChild(bare.child) };
+  try {
+    await waitForOk(url, 30_000, bare.tail);
+    const answered = await timedGet(url, 5000);
+    if (answered.bytes !== body.byteLength) {
+      throw new Error(`${url} answered ${answered.bytes} bytes, not the ${body.byteLength} stored`);
     }
-    await new Promise((res) => setTimeout(res, 100));
+  } catch (error) {
+    await stopChild(bare.child);
+    throw error;
   }
-  await stopChild(bare.child);
-  throw new Error(`bare_server.ts did not answer ${url} within 30 s:\n${bare.tail()}`);
+  return { url, stop: () => stopChild(bare.child) };
 }

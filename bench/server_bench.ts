@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { spawnBareServer, spawnDrained, stopChild } from "./child.ts";
+import { spawnBareServer, spawnDrained, stopChild, waitForOk } from "./child.ts";
 import { Buffer } from "node:buffer";
 import { createClient, type RedisClientType } from "redis";
 import { freePort } from "../lib/testing/redis_server.ts";
@@ -40,7 +40,13 @@ export interface ServerRow {
    * run, averaged over rounds): the target's process, and redis-server's. Absent where `/proc`
    * cannot be read.
    */
-  cpuUs?: { app: number; redis: number };
+  cpuUs?: CpuPerRequest;
+}
+
+/** CPU time per answered request, in µs: the target's process, and redis-server's. */
+export interface CpuPerRequest {
+  app: number;
+  redis: number;
 }
 
 /** One presentation object's comparison. */
@@ -94,19 +100,6 @@ export interface ServerBenchOptions {
   cold?: number;
   /** redis-server's pid, to charge its CPU to the targets (Linux `/proc`). */
   redisPid?: number;
-}
-
-async function waitForOk(url: string, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await fetch(url).then(async (r) => {
-      await r.body?.cancel();
-      return r.ok;
-    }, () => false);
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms:\n${what()}`);
 }
 
 /** Runs `fn` with another server process (`env` plus a free `PORT`) up, then stops it. */
@@ -319,7 +312,7 @@ export async function benchServer(
         await wrk(t.url, connections, 1); // warm-up
       }
       const runs = new Map(targets.map((t) => [t.url, [] as WrkResult[]]));
-      const cpu = new Map(targets.map((t) => [t.url, [] as { app: number; redis: number }[]]));
+      const cpu = new Map(targets.map((t) => [t.url, [] as CpuPerRequest[]]));
       for (let round = 0; round < rounds; round++) {
         for (let i = 0; i < targets.length; i++) {
           const t = targets[(i + round) % targets.length];
@@ -407,11 +400,9 @@ export function cpuMs(pid: number | undefined): number | undefined {
   }
 }
 
-function cpuMean(
-  samples: { app: number; redis: number }[],
-): { app: number; redis: number } | undefined {
+function cpuMean(samples: CpuPerRequest[]): CpuPerRequest | undefined {
   if (samples.length === 0) return undefined;
-  const mean = (f: (x: { app: number; redis: number }) => number) =>
+  const mean = (f: (x: CpuPerRequest) => number) =>
     samples.reduce((s, x) => s + f(x), 0) / samples.length;
   return { app: mean((x) => x.app), redis: mean((x) => x.redis) };
 }
