@@ -42,7 +42,7 @@ import { deepFreeze } from "./_freeze.ts";
 import { belongsToFlight, entryBelongsTo, matches, storable } from "./_flight_values.ts";
 import { type Flight, FlightTable } from "./_flights.ts";
 import { joinFlight, type RetryJoiner } from "./_joiners.ts";
-import type { CacheObservers } from "./observe.ts";
+import { type CacheObservers, OperationReporter } from "./observe.ts";
 import {
   ANY_VERSION,
   type AnyVersion,
@@ -61,6 +61,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   readonly #flights = new FlightTable<T>();
   /** The observers of the store the cache was built on, if any. */
   protected readonly observers: CacheObservers | undefined;
+  readonly #reporter: OperationReporter;
 
   /**
    * Checks the options and builds the in-process flight and clear bookkeeping.
@@ -75,6 +76,7 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     this.#producerTimeoutMs = timeouts.producerTimeoutMs;
     this.#softTimeoutMs = timeouts.softTimeoutMs;
     this.observers = options.store?.observers;
+    this.#reporter = new OperationReporter(this.observers, this, (hash) => this.keyOf(hash));
   }
 
   /** The cache's name in reports (a `TimCacheC`'s prefix). */
@@ -138,13 +140,8 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     if (!observers?.any) return await this.#get(params, versionParams);
     const started = performance.now();
     const value = await this.#get(params, versionParams);
-    observers.report({
-      cache: this.name,
-      op: "get",
-      result: value === undefined ? "miss" : "hit",
-      latencyMs: performance.now() - started,
-      key: this.keyOf(this.#funcs.uniquenessHashFromParams(params)),
-    });
+    const key = this.#funcs.uniquenessHashFromParams(params);
+    this.#reporter.report("get", value === undefined ? "miss" : "hit", started, key);
     return value;
   }
 
@@ -221,34 +218,41 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     return this.#getOrSet(params, versionParams, producer);
   }
 
-  async #observedGetOrSet(
+  /**
+   * `getOrSet` reported to the observers. An L1 hit is reported as it happens, flagged
+   * `local` (no frame, no await: it is most of the reads of a warm server); anything else
+   * when it settles.
+   */
+  #observedGetOrSet(
     params: U,
     versionParams: V,
     producer: () => Promise<T>,
   ): Promise<CacheResult<T>> {
-    const observers = this.observers!;
     const started = performance.now();
+    let key: string;
+    let version: string;
+    let local: T | undefined;
     try {
-      const result = await this.#getOrSet(params, versionParams, producer);
-      observers.report({
-        cache: this.name,
-        op: "get_or_set",
-        result: result.outcome,
-        latencyMs: performance.now() - started,
-        key: this.keyOf(this.#funcs.uniquenessHashFromParams(params)),
-        detail: { computeMs: result.computeMs },
+      key = this.#funcs.uniquenessHashFromParams(params);
+      version = this.#funcs.versionHashFromParams(versionParams);
+      local = this.peekLocal(key, version);
+    } catch (error) {
+      this.#reporter.error("get_or_set", started, error);
+      return Promise.reject(error);
+    }
+    if (local !== undefined) {
+      this.#reporter.report("get_or_set", "hit", started, key, undefined, true);
+      return Promise.resolve({ value: local, outcome: "hit", lookupMs: 0, computeMs: 0 });
+    }
+    return this.#pastLocal(key, version, producer).then((result) => {
+      this.#reporter.report("get_or_set", result.outcome, started, key, {
+        computeMs: result.computeMs,
       });
       return result;
-    } catch (error) {
-      observers.report({
-        cache: this.name,
-        op: "get_or_set",
-        result: "error",
-        latencyMs: performance.now() - started,
-        detail: { code: (error as { code?: string })?.code },
-      });
+    }, (error) => {
+      this.#reporter.error("get_or_set", started, error);
       throw error;
-    }
+    });
   }
 
   /**
@@ -268,6 +272,11 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#pastLocal(key, version, producer);
+  }
+
+  /** After a missed L1: the fill (or read) of this key and version in flight, else a new one. */
+  #pastLocal(key: string, version: string, producer: () => Promise<T>): Promise<CacheResult<T>> {
     const joined = this.#flights.find(key, version);
     if (joined?.kind === "fill") return joinFlight(joined, producer, this.#retry);
     return this.#lookup(key, version, producer, performance.now());

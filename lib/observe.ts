@@ -23,6 +23,11 @@ export interface CacheOperation {
   latencyMs: number;
   /** The Redis key (observers log it only at debug level). */
   key?: string;
+  /**
+   * The read was answered by the in-process L1 (no Redis call, no await). Metrics may count
+   * such reads without timing them: they take microseconds.
+   */
+  local?: boolean;
   /** Extra fields (e.g. `computeMs`, `bytes`). */
   detail?: Record<string, unknown>;
 }
@@ -60,5 +65,55 @@ export class CacheObservers {
         // an observer must never break a cache call
       }
     }
+  }
+}
+
+/**
+ * Reports the operations of one cache to its store's observers (see
+ * {@linkcode CacheObservers}): the common fields filled in, the latency measured from a
+ * `performance.now()` reading, the key built only for a report.
+ */
+export class OperationReporter {
+  readonly #observers: CacheObservers | undefined;
+  readonly #cache: { readonly name: string };
+  readonly #keyOf: (uniquenessHash: string) => string | undefined;
+
+  /**
+   * @param cache The cache (its `name` is read at each report: a subclass sets it late).
+   * @param keyOf The store key of a uniqueness hash (`undefined` where there is none).
+   */
+  constructor(
+    observers: CacheObservers | undefined,
+    cache: { readonly name: string },
+    keyOf: (uniquenessHash: string) => string | undefined,
+  ) {
+    this.#observers = observers;
+    this.#cache = cache;
+    this.#keyOf = keyOf;
+  }
+
+  /** Reports `op` with `result`, started at `started` (ms, `performance.now()`). */
+  report(
+    op: string,
+    result: string,
+    started: number,
+    uniquenessHash: string | undefined,
+    detail?: Record<string, unknown>,
+    local?: true,
+  ): void {
+    this.#observers?.report({
+      cache: this.#cache.name,
+      op,
+      result,
+      latencyMs: performance.now() - started,
+      key: uniquenessHash === undefined ? undefined : this.#keyOf(uniquenessHash),
+      local,
+      detail,
+    });
+  }
+
+  /** Reports `op` failing with `error` (its `code`, if it has one, in the detail). */
+  error(op: string, started: number, error: unknown): void {
+    this.report(op, "error", started, undefined, { code: (error as { code?: string })?.code });
   }
 }

@@ -10,6 +10,7 @@ import { connectRedis, type RedisClient } from "./redis.ts";
 import { L1Cache } from "./l1.ts";
 import { TimCacheC } from "./tim_cache_c.ts";
 import { ANY_VERSION, type HashFuncs } from "./types.ts";
+import type { CacheOperation } from "./observe.ts";
 import { deferred } from "./testing/deferred.ts";
 import { startRedis, type TestRedis } from "./testing/redis_server.ts";
 import { startRedisCluster } from "./testing/redis_cluster.ts";
@@ -78,6 +79,35 @@ Deno.test("TimCacheC stores {versionHash, data} under cache:<prefix>:<uniqueness
     const raw = await client.get("cache:layout:a");
     assert.deepEqual(JSON.parse(raw!), { versionHash: "3", data: { id: "a", rev: 3 } });
   } finally {
+    client.destroy();
+  }
+});
+
+Deno.test("getOrSet reports an L1 hit as local, as it happens; a miss and a Redis hit when they settle", async () => {
+  await using redis = await startRedis();
+  const client = await connect(redis.url);
+  const store = RedisStore.over(() => client);
+  const seen: CacheOperation[] = [];
+  const remove = store.observers.add((op) => seen.push(op));
+  try {
+    const l1 = new L1Cache();
+    const cache = new TimCacheC("reported", funcs, { store, l1, ...quiet });
+    const produce = () => Promise.resolve({ id: "a", rev: 1 });
+    await cache.getOrSet("a", 1, produce); // a miss: computed and written
+    await cache.getOrSet("a", 1, produce); // read from Redis, kept by the L1
+    const hit = cache.getOrSet("a", 1, produce);
+    const reported = seen.filter((op) => op.op === "get_or_set");
+    // The L1 hit was reported before its promise was awaited.
+    assert.deepEqual(reported.map((op) => [op.result, op.local ?? false]), [
+      ["miss", false],
+      ["hit", false],
+      ["hit", true],
+    ]);
+    assert.equal((await hit).outcome, "hit");
+    assert.equal(reported[2].key, cache.keyFor("a"));
+    assert.equal(l1.stats().hits, 1);
+  } finally {
+    remove();
     client.destroy();
   }
 });

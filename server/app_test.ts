@@ -139,6 +139,11 @@ Deno.test("PATCH of a presentation object flips its detail version and its items
   const path = `/api/projects/${f.projectId}/presentation_objects/${f.poIds[3]}`;
   const before = await (await f.app.request(path)).json();
   assert.equal((await f.app.request(path)).headers.get("x-cache"), xCache("HIT"));
+  // Items read (twice: the second from the remembered detail) before the edit.
+  for (let i = 0; i < 2; i++) {
+    const items = await (await f.app.request(`${path}/items`)).json();
+    assert.notDeepEqual(Object.keys(items.items[0]).sort(), ["count", "indicator_id"]);
+  }
   const fetch = {
     values: [{ prop: "count", func: "SUM" }],
     groupBys: ["indicator_id"],

@@ -108,6 +108,11 @@ export class FrozenValues<T extends object> {
     this.#max = max;
   }
 
+  /** The value named `key`, if one was made and not dropped since. */
+  find(key: string): T | undefined {
+    return this.#values.get(key) as T | undefined;
+  }
+
   /**
    * The frozen value named `key`, made by `make` the first time. `key` must determine the
    * value: two different values under one key would share a cache entry.

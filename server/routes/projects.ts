@@ -108,6 +108,12 @@ export function projectRoutes(
   const lastRunVersionOf = (lastRun: string | null) =>
     lastRunVersions.get(lastRun === null ? "" : `=${lastRun}`, () => ({ lastRun }));
 
+  // The detail and items params of each presentation object version whose detail came
+  // deeply frozen (the L1's, or a fill's): the detail is a function of (project, object,
+  // `last_updated`), so a hit on the items needs no second cache read for it. A detail that
+  // is not frozen is not kept (the next request reads it again).
+  const itemsOfDetail = new FrozenValues<{ detail: PoDetail; params: ItemsParams }>(4096);
+
   /** A presentation object's versions; a 404 when it does not exist. */
   const poVersionsOf = async (projectId: string, poId: string) => {
     const versions = await source.poVersions(projectId, poId);
@@ -140,16 +146,25 @@ export function projectRoutes(
         const projectId = idParam(c, "projectId");
         const poId = idParam(c, "poId");
         const versions = await poVersionsOf(projectId, poId);
-        const detailParams = detailParamsOf(projectId, poId);
-        const detailVersion = detailVersionOf(versions.lastUpdated);
-        const { value } = await caches.poDetail.getOrSet(
-          detailParams,
-          detailVersion,
-          async () => envelope(detailParams, detailVersion, await loadDetail(projectId, poId)),
-        );
-        const detail = value.body as PoDetail;
+        const detailKey = `${projectId}/${poId}@${versions.lastUpdated}`;
+        let items = itemsOfDetail.find(detailKey);
+        if (items === undefined) {
+          const detailParams = detailParamsOf(projectId, poId);
+          const detailVersion = detailVersionOf(versions.lastUpdated);
+          const { value } = await caches.poDetail.getOrSet(
+            detailParams,
+            detailVersion,
+            async () => envelope(detailParams, detailVersion, await loadDetail(projectId, poId)),
+          );
+          const detail = value.body as PoDetail;
+          const params = itemsParamsOf(projectId, detail);
+          items = Object.isFrozen(detail)
+            ? itemsOfDetail.get(detailKey, () => ({ detail, params }))
+            : { detail, params };
+        }
+        const { detail, params } = items;
         return {
-          params: itemsParamsOf(projectId, detail),
+          params,
           version: lastRunVersionOf(versions.lastRun),
           produce: () => fetchPoItemsBody(db, detail),
         };
