@@ -2,7 +2,8 @@
  * Server throughput on a cache hit: the real server (`server/main.ts`, its own process, on
  * the benchmark's Postgres database and redis-server) serving a presentation object's
  * items warm (`X-Cache: HIT`), against a bare Hono app (`bare_server.ts`) returning the
- * same response bytes from one Redis `GET`, and the bare app running the server's version
+ * same response bytes from one Redis `GET` (and once more with the four headers the server
+ * adds to a cached answer, which shows what they cost), and the bare app running the server's version
  * query first (`/bare_pg`), which shows what the Postgres round trip costs, and with that
  * query prepared (`/bare_pg_prepared`), which shows what planning it costs. Load comes
  * from `wrk` on loopback, the same connections and duration for every target,
@@ -288,6 +289,11 @@ export async function benchServer(
       const targets = [
         { target: "server (cached route, HIT)", url: itemsUrl, path: "version table + L1 hits" },
         { target: "bare Hono: Redis GET", url: `${bareBase}/bare`, path: "one Redis GET" },
+        {
+          target: "bare Hono: Redis GET, the server's headers",
+          url: `${bareBase}/bare_headers`,
+          path: "one Redis GET; nosniff, Cache-Control, X-Cache, Server-Timing",
+        },
         {
           target: "bare Hono: version query + Redis GET",
           url: `${bareBase}/bare_pg`,
