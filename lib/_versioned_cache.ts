@@ -136,20 +136,23 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
   protected abstract deleteAll(): Promise<ClearResult>;
 
   async get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
-    const observers = this.observers;
-    if (!observers?.any) return await this.#get(params, versionParams);
-    const started = performance.now();
-    const value = await this.#get(params, versionParams);
-    const key = this.#funcs.uniquenessHashFromParams(params);
-    this.#reporter.report("get", value === undefined ? "miss" : "hit", started, key);
-    return value;
-  }
-
-  async #get(params: U, versionParams: V | AnyVersion): Promise<T | undefined> {
+    const started = this.observers?.any ? performance.now() : undefined;
     const key = this.#funcs.uniquenessHashFromParams(params);
     const version = versionParams === ANY_VERSION
       ? ANY_VERSION
       : this.#funcs.versionHashFromParams(versionParams);
+    if (started === undefined) return await this.#get(key, version);
+    const local = this.peekLocal(key, version);
+    if (local !== undefined) {
+      this.#reporter.report("get", "hit", started, key, undefined, true); // as getOrSet's
+      return local;
+    }
+    const value = await this.#get(key, version);
+    this.#reporter.report("get", value === undefined ? "miss" : "hit", started, key);
+    return value;
+  }
+
+  async #get(key: string, version: string): Promise<T | undefined> {
     const local = this.peekLocal(key, version);
     if (local !== undefined) return local;
     for (;;) {

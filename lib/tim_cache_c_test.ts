@@ -83,7 +83,7 @@ Deno.test("TimCacheC stores {versionHash, data} under cache:<prefix>:<uniqueness
   }
 });
 
-Deno.test("getOrSet reports an L1 hit as local, as it happens; a miss and a Redis hit when they settle", async () => {
+Deno.test("getOrSet and get report an L1 hit as local, as it happens; a miss and a Redis hit when they settle", async () => {
   await using redis = await startRedis();
   const client = await connect(redis.url);
   const store = RedisStore.over(() => client);
@@ -105,7 +105,14 @@ Deno.test("getOrSet reports an L1 hit as local, as it happens; a miss and a Redi
     ]);
     assert.equal((await hit).outcome, "hit");
     assert.equal(reported[2].key, cache.keyFor("a"));
-    assert.equal(l1.stats().hits, 1);
+    // A plain get answered by the L1 is reported the same way; one that misses is not local.
+    assert.deepEqual(await cache.get("a", 1), { id: "a", rev: 1 });
+    assert.equal(await cache.get("b", 1), undefined);
+    assert.deepEqual(
+      seen.filter((op) => op.op === "get").map((op) => [op.result, op.local ?? false]),
+      [["hit", true], ["miss", false]],
+    );
+    assert.equal(l1.stats().hits, 2);
   } finally {
     remove();
     client.destroy();
