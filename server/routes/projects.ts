@@ -51,27 +51,14 @@ export interface ProjectRoutesDeps {
 type ItemsParams = { projectId: string; resultsObjectId: string; fetch: unknown };
 
 /**
- * The items params of each frozen detail (the L1's: the same deeply frozen object on every
- * hit), frozen themselves: the same params object for the same detail, so its hash is
- * computed once (`caches.ts` remembers the hashes of frozen params by identity) instead of
- * re-serializing the fetch config on every request. A detail read from Redis or computed is
- * a new object: its params are made for the request.
+ * The items params of a detail. A frozen detail (the L1's or a fill's: deeply frozen) gets
+ * frozen params, kept by the items route per object version, so their hash is computed once
+ * (`caches.ts` remembers the hashes of frozen params by identity) instead of re-serializing
+ * the fetch config on every request.
  */
-const itemsParams = new WeakMap<PoDetail, Readonly<ItemsParams>>();
-
 function itemsParamsOf(projectId: string, detail: PoDetail): ItemsParams {
-  const make = () => ({
-    projectId,
-    resultsObjectId: detail.resultsObjectId,
-    fetch: detail.config.fetch,
-  });
-  if (!Object.isFrozen(detail)) return make();
-  let params = itemsParams.get(detail);
-  if (params === undefined || params.projectId !== projectId) {
-    params = Object.freeze(make());
-    itemsParams.set(detail, params);
-  }
-  return params;
+  const params = { projectId, resultsObjectId: detail.resultsObjectId, fetch: detail.config.fetch };
+  return Object.isFrozen(detail) ? Object.freeze(params) : params;
 }
 
 /** Routes under `/api/projects`. */
