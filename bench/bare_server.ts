@@ -5,8 +5,8 @@
  *
  * - `GET /bare`: Redis `GET` of the key, its bytes as `application/json`;
  * - `GET /bare_headers`: the same, with the four headers the server adds to a cached answer
- *   (`nosniff`, `Cache-Control`, `X-Cache`, a `Server-Timing` formatted per request), set
- *   as `cached_route.ts` sets them: what the response's shape costs without the server;
+ *   (`nosniff`, `Cache-Control`, `X-Cache`, a `Server-Timing` formatted per request), by the
+ *   server's own `appendCachedHeaders`: what the response's shape costs without the server;
  * - `GET /bare_pg`: first the server's version query for the presentation object (the one
  *   indexed Postgres query every cached route runs, through the server's `Db`), then the same;
  * - `GET /bare_pg_prepared`: the same query as a prepared statement (postgres.js
@@ -21,6 +21,7 @@ import { createClient, RESP_TYPES } from "redis";
 import postgres from "postgres";
 import { connectPostgres, type Db } from "../server/db.ts";
 import { poVersions } from "../server/versions.ts";
+import { appendCachedHeaders } from "../server/http.ts";
 
 const [port, redisUrl, databaseUrl, key, projectId, poId] = Deno.args;
 const redis = createClient({ url: redisUrl }).withTypeMapping({
@@ -57,12 +58,7 @@ app.get("/bare", (c) => body(c));
 app.get("/bare_headers", async (c) => {
   const started = performance.now();
   const response = await body(c);
-  const headers = response.headers;
-  headers.append("x-content-type-options", "nosniff");
-  headers.append("cache-control", "private, no-store");
-  headers.append("x-cache", "HIT");
-  const ms = (performance.now() - started).toFixed(1);
-  headers.append("server-timing", `cache;dur=${ms};desc="HIT", db;dur=${(0).toFixed(1)}`);
+  appendCachedHeaders(response.headers, "HIT", performance.now() - started, 0);
   return response;
 });
 app.get("/bare_pg", async (c) => {

@@ -141,20 +141,20 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
     const version = versionParams === ANY_VERSION
       ? ANY_VERSION
       : this.#funcs.versionHashFromParams(versionParams);
-    if (started === undefined) return await this.#get(key, version);
     const local = this.peekLocal(key, version);
     if (local !== undefined) {
-      this.#reporter.report("get", "hit", started, key, undefined, true); // as getOrSet's
+      if (started !== undefined) this.#reporter.report("get", "hit", started, key, undefined, true);
       return local;
     }
     const value = await this.#get(key, version);
-    this.#reporter.report("get", value === undefined ? "miss" : "hit", started, key);
+    if (started !== undefined) {
+      this.#reporter.report("get", value === undefined ? "miss" : "hit", started, key);
+    }
     return value;
   }
 
+  /** `get` past a missed L1: the flight of this key and version, else a read under a lease. */
   async #get(key: string, version: string): Promise<T | undefined> {
-    const local = this.peekLocal(key, version);
-    if (local !== undefined) return local;
     for (;;) {
       const joined = this.#flights.find(key, version);
       if (joined) {

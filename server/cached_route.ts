@@ -21,7 +21,7 @@
 import type { Context, Handler } from "hono";
 import type { TimCache } from "../lib/mod.ts";
 import { type Cached, envelope } from "./caches.ts";
-import { COMPLETE_HEADERS, jsonBytes, since, X_CACHE } from "./http.ts";
+import { appendCachedHeaders, COMPLETE_HEADERS, jsonBytes, since, X_CACHE } from "./http.ts";
 import { inSpan, tracing } from "./observability.ts";
 
 const JSON_TYPE = { "content-type": "application/json" } as const;
@@ -82,21 +82,16 @@ export function cachedRoute<U, V, B>(spec: CachedRouteSpec<U, V, B>): Handler {
       : await cache.getOrSet(params, version, fill);
     const outcome = X_CACHE[result.outcome];
     // One header in the constructor, the others appended: Deno converts a header record of
-    // several entries far more slowly (about 6.6 µs for these five, 2.5 µs this way), and
-    // `append` skips the search for an existing header of the name that `set` makes.
+    // several entries far more slowly (about 6.6 µs for these five, 2.5 µs this way).
     const response = new Response(jsonBytes(result.value.body), {
       status: 200,
       headers: JSON_TYPE,
     });
-    const headers = response.headers;
-    headers.append("x-content-type-options", "nosniff");
-    headers.append("cache-control", "private, no-store");
-    headers.append("x-cache", outcome);
-    headers.append(
-      "server-timing",
-      `cache;dur=${result.lookupMs.toFixed(1)};desc="${outcome}", db;dur=${
-        (versionMs + result.computeMs).toFixed(1)
-      }`,
+    appendCachedHeaders(
+      response.headers,
+      outcome,
+      result.lookupMs,
+      versionMs + result.computeMs,
     );
     COMPLETE_HEADERS.add(response);
     return response;

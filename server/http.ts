@@ -47,6 +47,27 @@ function jsonText(body: unknown): string {
  */
 export const COMPLETE_HEADERS: WeakSet<Response> = new WeakSet();
 
+/**
+ * Appends the headers of a cached answer to `headers` (a JSON `Response`'s, built with its
+ * `content-type`): `nosniff` and `Cache-Control` (what `app.ts` adds to every JSON answer),
+ * `X-Cache: <outcome>` and `Server-Timing: cache;dur=…;desc="<outcome>", db;dur=…` (ms, one
+ * decimal). Appended, not set: `append` skips the search for an existing header of the name.
+ */
+export function appendCachedHeaders(
+  headers: Headers,
+  outcome: string,
+  cacheMs: number,
+  dbMs: number,
+): void {
+  headers.append("x-content-type-options", "nosniff");
+  headers.append("cache-control", "private, no-store");
+  headers.append("x-cache", outcome);
+  headers.append(
+    "server-timing",
+    `cache;dur=${cacheMs.toFixed(1)};desc="${outcome}", db;dur=${dbMs.toFixed(1)}`,
+  );
+}
+
 /** Milliseconds since `start` (a `performance.now()` reading). */
 export function since(start: number): number {
   return performance.now() - start;
