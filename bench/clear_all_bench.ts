@@ -9,7 +9,13 @@
  *   fenced write does, `lib/_key_index.ts`) and the index is complete: the clear drains the
  *   index, one script per batch sized to `clearCommandUs` of server time, no SCAN;
  * - `scan`: no index (keys written by an older release, or the index evicted): the clear
- *   SCANs the whole keyspace with COUNT `clearBatchSize` and UNLINKs what matches.
+ *   SCANs the whole keyspace with COUNT `clearBatchSize` and UNLINKs what matches;
+ * - `database`: the cache has a database of its own (database 1, `ownsDatabase`; the other
+ *   caches' keys in database 0): the clear is one script ending in `FLUSHDB ASYNC`, and
+ *   Redis frees the keys in its background thread. Its time runs until Redis reports no
+ *   object left to free (`lazyfree_pending_objects` 0 in `INFO memory`, polled every 1
+ *   ms), and the other client's GETs are "during" for all of that time; the time until
+ *   `clearAll` returned is its own column.
  *
  * The machine is shared and noisy, so every configuration is measured in `rounds` rounds
  * (the order of the configurations rotated each round) and each figure is the median over
@@ -33,13 +39,20 @@
  */
 import { createClient, type RedisClientType } from "redis";
 import { TimCacheC } from "../lib/mod.ts";
-import { COMPLETE, indexKeyFor } from "../lib/_key_index.ts";
+import { indexKeyFor } from "../lib/_key_index.ts";
+import {
+  commandStat,
+  countExisting,
+  fillKeys,
+  latencyStat,
+  lazyfreePending,
+} from "./redis_keys.ts";
 import { markdownTable, ms, quantile } from "./stats.ts";
 import { RedisStore } from "../lib/mod.ts";
 
 /** One configuration of the clear: medians over its rounds. */
 export interface ClearAllRow {
-  mode: "index" | "scan";
+  mode: ClearRun["mode"];
   clearBatchSize: number;
   /** Server time each index drain call aims at (`clearCommandUs`), in µs. */
   clearCommandUs: number;
@@ -48,6 +61,8 @@ export interface ClearAllRow {
   totalKeys: number;
   keys: number;
   seconds: number;
+  /** Until `clearAll` returned, in s (for `database`, before Redis has freed the keys). */
+  returnSeconds: number;
   keysPerS: number;
   /** keys/s of each round, in round order. */
   keysPerSByRound: number[];
@@ -70,7 +85,7 @@ export interface ClearAllRow {
   pingOnlyP99Ms: number;
   /** PINGs per second during that control. */
   pingsPerS: number;
-  /** The clear's command (EVAL of the drain, or SCAN) on the server: calls, µs/call, p99 µs. */
+  /** The clear's command (EVAL of the drain or of the flush, or SCAN) on the server: calls, µs/call, p99 µs. */
   serverCalls: number;
   serverUsPerCall: number;
   serverP99Us: number;
@@ -85,6 +100,7 @@ type RoundResult =
     ClearAllRow,
     | "totalKeys"
     | "seconds"
+    | "returnSeconds"
     | "pingsPerS"
     | "serverCalls"
     | "serverUsPerCall"
@@ -93,90 +109,6 @@ type RoundResult =
     | "otherKeysLeft"
   >
   & { baseline: number[]; during: number[]; cpuOnly: number[]; pingOnly: number[] };
-
-const encoder = new TextEncoder();
-
-function resp(args: string[]): string {
-  let out = `*${args.length}\r\n`;
-  for (const arg of args) out += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
-  return out;
-}
-
-/**
- * Writes `count` keys `<prefix><n>` with a small entry-shaped value through
- * `redis-cli --pipe`; with `indexKey`, also each key's member `<n>` in that key index and,
- * at the end, its completeness mark (what the cache's writes and first clear leave).
- *
- * @throws {Error} If redis-cli reports errors or a different reply count.
- */
-export async function fillKeys(
-  port: number,
-  prefix: string,
-  count: number,
-  indexKey?: string,
-): Promise<void> {
-  const child = new Deno.Command("redis-cli", {
-    args: ["-h", "127.0.0.1", "-p", String(port), "--pipe"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  const chunk = 10_000;
-  for (let start = 0; start < count; start += chunk) {
-    let text = "";
-    for (let n = start; n < Math.min(count, start + chunk); n++) {
-      const value = `{"versionHash":"v1","data":{"n":${n},"items":[${n % 97},${n % 89}]}}`;
-      text += resp(["SET", `${prefix}${n}`, value, "EX", "86400"]);
-      if (indexKey) text += resp(["SADD", indexKey, String(n)]);
-    }
-    await writer.write(encoder.encode(text));
-  }
-  if (indexKey) await writer.write(encoder.encode(resp(["SADD", indexKey, COMPLETE])));
-  const replies = indexKey ? 2 * count + 1 : count;
-  await writer.close();
-  const out = await child.output();
-  const report = new TextDecoder().decode(out.stdout);
-  if (!out.success || !report.includes(`errors: 0, replies: ${replies}`)) {
-    throw new Error(`redis-cli --pipe failed:\n${report}${new TextDecoder().decode(out.stderr)}`);
-  }
-}
-
-/** One field of a command's line in `INFO commandstats` (NaN when absent). */
-function commandStat(info: string, command: string, field: string): number {
-  const line = info.split("\n").find((l) => l.startsWith(`cmdstat_${command}:`));
-  const match = line?.match(new RegExp(`${field}=([0-9.]+)`));
-  return match ? Number(match[1]) : NaN;
-}
-
-/** A percentile of a command's latency in `INFO latencystats`, in µs (NaN when absent). */
-function latencyStat(info: string, command: string, percentile: string): number {
-  const line = info.split("\n").find((l) => l.startsWith(`latency_percentiles_usec_${command}:`));
-  const match = line?.match(new RegExp(`${percentile}=([0-9.]+)`));
-  return match ? Number(match[1]) : NaN;
-}
-
-/**
- * How many of `<prefix><n>` for n < count exist (EXISTS of 1,000 names a call, 16 calls
- * in flight: all at once would outlast node-redis's 5 s command timeout on a busy machine).
- */
-async function countExisting(
-  client: RedisClientType,
-  prefix: string,
-  count: number,
-): Promise<number> {
-  let existing = 0;
-  for (let start = 0; start < count; start += 16_000) {
-    const calls: Promise<number>[] = [];
-    for (let from = start; from < Math.min(count, start + 16_000); from += 1000) {
-      const names = [];
-      for (let n = from; n < Math.min(count, from + 1000); n++) names.push(`${prefix}${n}`);
-      calls.push(client.exists(names).then(Number));
-    }
-    for (const n of await Promise.all(calls)) existing += n;
-  }
-  return existing;
-}
 
 /** The load average (1, 5 and 15 minutes) from `/proc/loadavg`, or "unknown". */
 export async function loadAverage(): Promise<string> {
@@ -189,7 +121,7 @@ export async function loadAverage(): Promise<string> {
 
 /** One clear to measure: how the cache finds its keys, its batch and its time per call. */
 export interface ClearRun {
-  mode: "index" | "scan";
+  mode: "index" | "scan" | "database";
   clearBatchSize: number;
   /** `clearCommandUs` (index only). @default {75} */
   clearCommandUs?: number;
@@ -231,6 +163,7 @@ export async function benchClearAll(
       { mode: "index", clearBatchSize: 100, clearCommandUs: 50 },
       { mode: "index", clearBatchSize: 100, clearCommandUs: 75 },
       { mode: "index", clearBatchSize: 100, clearCommandUs: 100 },
+      { mode: "database", clearBatchSize: 100 },
     ] as ClearRun[],
     rounds = 5,
     baselineMs = 1500,
@@ -273,6 +206,7 @@ export async function benchClearAll(
       totalKeys: rs[0].totalKeys,
       keys: cacheKeys,
       seconds: median(rs.map((r) => r.seconds)),
+      returnSeconds: median(rs.map((r) => r.returnSeconds)),
       keysPerS: median(rs.map((r) => cacheKeys / r.seconds)),
       keysPerSByRound: rs.map((r) => cacheKeys / r.seconds),
       baselineP50Ms: median(rs.map((r) => quantile(r.baseline, 0.5))),
@@ -303,14 +237,32 @@ async function clearOnce(
   { cacheKeys, otherKeys, baselineMs, spinMs }: ClearOptions,
 ): Promise<RoundResult> {
   const indexKey = indexKeyFor("cache:bench_clear:");
-  await client.del([
-    indexKey,
-    `${indexKey}:draining`,
-    `${indexKey}:cursor`,
-    "{cache:bench_clear}:gen",
-  ]);
-  await fillKeys(port, "cache:bench_clear:", cacheKeys, mode === "index" ? indexKey : undefined);
-  const before = await client.dbSize();
+  // The cleared cache's own database (1) in `database` mode, else the others' (0).
+  const own = mode === "database";
+  const cacheClient = own
+    ? createClient({ url: `${redisUrl}/1` }) as unknown as RedisClientType
+    : client;
+  if (own) {
+    await cacheClient.connect();
+    await cacheClient.flushDb();
+  }
+  // The other modes' bookkeeping keys (database 0) and this mode's.
+  for (const c of new Set([client, cacheClient])) {
+    await c.del([
+      indexKey,
+      `${indexKey}:draining`,
+      `${indexKey}:cursor`,
+      "{cache:bench_clear}:gen",
+    ]);
+  }
+  await fillKeys(
+    port,
+    "cache:bench_clear:",
+    cacheKeys,
+    mode === "index" ? indexKey : undefined,
+    own ? 1 : 0,
+  );
+  const before = await client.dbSize() + (own ? await cacheClient.dbSize() : 0);
   const expected = cacheKeys + otherKeys + (mode === "index" ? 1 : 0);
   if (before !== expected) throw new Error(`expected ${expected} keys, found ${before}`);
   const cache = new TimCacheC<string, string, unknown>("bench_clear", {
@@ -318,7 +270,8 @@ async function clearOnce(
     versionHashFromParams: (v) => v,
     parseData: () => ({ shouldStore: false, uniquenessHash: "", versionHash: "" }),
   }, {
-    store: RedisStore.over(() => client),
+    store: RedisStore.over(() => cacheClient),
+    ownsDatabase: own,
     clearBatchSize,
     clearCommandUs,
     commandTimeoutMs: 10_000, // a slow batch must not end the clear early
@@ -366,8 +319,11 @@ async function clearOnce(
   await client.sendCommand(["CONFIG", "RESETSTAT"]);
   const clearStart = now();
   const result = await cache.clearAll();
-  const clearEnd = now();
+  const returned = now();
   if (result.status !== "cleared") throw new Error(`clearAll: ${JSON.stringify(result)}`);
+  // Until Redis's background thread has freed what the flush detached.
+  while (own && await lazyfreePending(client) > 0) await sleep(1);
+  const clearEnd = now();
   const stats = String(await client.sendCommand(["INFO", "commandstats"]));
   const latency = String(await client.sendCommand(["INFO", "latencystats"]));
   await sleep(200);
@@ -379,17 +335,19 @@ async function clearOnce(
   const { samples } = JSON.parse(lines[lines.length - 1]) as { samples: [number, number][] };
   const within = (from: number, to: number) =>
     samples.filter(([t]) => t >= from && t < to).map(([, l]) => l);
-  const cacheKeysLeft = await countExisting(client, "cache:bench_clear:", cacheKeys);
+  const cacheKeysLeft = await countExisting(cacheClient, "cache:bench_clear:", cacheKeys);
+  if (own) cacheClient.destroy();
   const otherKeysLeft = await countExisting(client, "cache:other:", otherKeys);
   if (cacheKeysLeft !== 0 || otherKeysLeft !== otherKeys) {
     throw new Error(
       `after clearAll: ${cacheKeysLeft} cache keys (want 0), ${otherKeysLeft} other keys (want ${otherKeys})`,
     );
   }
-  const command = mode === "index" ? "eval" : "scan";
+  const command = mode === "scan" ? "scan" : "eval";
   return {
     totalKeys: before,
     seconds: (clearEnd - clearStart) / 1000,
+    returnSeconds: (returned - clearStart) / 1000,
     baseline: [...within(spinStart - baselineMs, spinStart), ...within(afterStart, afterEnd)],
     during: within(clearStart, clearEnd),
     cpuOnly: within(spinStart, spinEnd),
@@ -412,21 +370,26 @@ export function formatClearAll(rows: ClearAllRow[]): string {
       "clearBatchSize; clearCommandUs",
       "keys in Redis",
       "keys cleared",
-      "time",
+      "time (own database: until freed; clearAll returned in)",
       "keys/s (each round)",
       "other GET p50 / p99 before",
       "other GET p50 / p99 during",
       "p99 during / before (each round)",
       "control p99: CPU burn only; PINGs only (PINGs/s)",
-      "server: calls, µs/call, p99 µs (EVAL of the drain, or SCAN); UNLINK µs/call",
+      "server: calls, µs/call, p99 µs (EVAL of the drain or of the flush, or SCAN); UNLINK µs/call",
       "other keys left",
     ],
     ...rows.map((r) => [
-      r.mode === "index" ? "key index" : "SCAN",
-      r.mode === "index" ? `${r.clearBatchSize}; ${r.clearCommandUs} µs` : `${r.clearBatchSize}; -`,
+      { index: "key index", scan: "SCAN", database: "own database (FLUSHDB ASYNC)" }[r.mode],
+      r.mode === "index"
+        ? `${r.clearBatchSize}; ${r.clearCommandUs} µs`
+        : r.mode === "scan"
+        ? `${r.clearBatchSize}; -`
+        : "-",
       r.totalKeys.toLocaleString("en-US"),
       r.keys.toLocaleString("en-US"),
-      `${r.seconds.toFixed(2)} s`,
+      `${r.seconds.toFixed(2)} s` +
+      (r.mode === "database" ? ` (${ms(r.returnSeconds * 1000)})` : ""),
       `**${Math.round(r.keysPerS / 1000)}k** (${
         r.keysPerSByRound.map((k) => `${Math.round(k / 1000)}k`).join(", ")
       })`,

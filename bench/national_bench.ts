@@ -31,13 +31,13 @@
 import { parseArgs } from "node:util";
 import { DEMO_PROJECT_ID } from "../server/load/mod.ts";
 import { openNationalDatabase, seedFillerProjects } from "./national_db.ts";
+import { hitsUnderColdLoad } from "./national_hits.ts";
 import { countBy, fmtBytes, fmtMs, log, MIB } from "./national_report.ts";
 import {
   type AppProcess,
   itemsPath,
   redisSpec,
   startApp,
-  startBareRoute,
   startRedisProcess,
   type Timed,
   timedGet,
@@ -70,10 +70,16 @@ export interface NationalOptions {
   concurrency: number;
   /** Redis's directory (wiped at the start). @default {"/tmp/wb_national_redis"} */
   dir: string;
+  /**
+   * The app's `FILL_CONCURRENCY` in each run of the hits-under-cold-load rows, in order (the
+   * app restarted for each; 10 is the pool, as if unbounded). @default {[10, 2, 1]}
+   */
+  fillConcurrency: number[];
 }
 
 const USAGE = `Usage: deno task bench:national [--scale N] [--months M] [--reuse] [--projects P]
-  [--cache-mib MiB] [--sized-maxmemory 4gb] [--samples N] [--concurrency C] [--dir DIR]`;
+  [--cache-mib MiB] [--sized-maxmemory 4gb] [--samples N] [--concurrency C] [--dir DIR]
+  [--fill-concurrency 10,2,1]`;
 
 /** Parses the command line (a leading `--` is dropped). */
 export function parseNationalArgs(args: string[]): NationalOptions | undefined {
@@ -89,6 +95,7 @@ export function parseNationalArgs(args: string[]): NationalOptions | undefined {
       samples: { type: "string", default: "100" },
       concurrency: { type: "string", default: "2" },
       dir: { type: "string", default: "/tmp/wb_national_redis" },
+      "fill-concurrency": { type: "string", default: "10,2,1" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -110,6 +117,9 @@ export function parseNationalArgs(args: string[]): NationalOptions | undefined {
     samples: int("samples", values.samples),
     concurrency: int("concurrency", values.concurrency),
     dir: values.dir,
+    fillConcurrency: values["fill-concurrency"].split(",").map((v) =>
+      int("fill-concurrency", v.trim())
+    ),
   };
 }
 
@@ -277,67 +287,25 @@ export async function runNational(
     // The app's hits and a control's (a bare route doing one Redis GET of the same bytes, its
     // own process) in turn, idle then while 10 cold computations run: the control shows what
     // the machine alone does to a request's latency under that load (2 cores: the run queue,
-    // steal), the app's excess over it is the app's own.
+    // steal), the app's excess over it is the app's own. Once per `FILL_CONCURRENCY` (the app
+    // restarted with it), each run on cold objects of its own.
     const hitPo = "po_indicators_2024";
-    const hitUrl = app.url + itemsPath(DEMO_PROJECT_ID, hitPo);
-    const hitBody = new Uint8Array(await (await fetch(hitUrl)).arrayBuffer());
-    const bare = await startBareRoute(redis, nat.url, DEMO_PROJECT_ID, hitPo, hitBody);
-    cleanup.push(() => bare.stop());
-    const idle: Timed[] = [];
-    const idleBare: Timed[] = [];
-    for (let i = 0; i < 2000; i++) {
-      idle.push(await timedGet(hitUrl));
-      idleBare.push(await timedGet(bare.url));
-    }
     const unwarmed = fillers.slice(warmed);
-    // The cold computations come from another process (bench/cold_load.ts): this one only
-    // times the hits, so what it measures is the app's wait, not its own.
-    const urlFile = await Deno.makeTempFile({ suffix: ".txt" });
-    await Deno.writeTextFile(
-      urlFile,
-      unwarmed.map((f) => app.url + itemsPath(f.projectId, f.poId)).join("\n"),
-    );
-    const loader = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("./cold_load.ts", import.meta.url).pathname, urlFile, "10"],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const busy: Timed[] = [];
-    const busyBare: Timed[] = [];
-    await new Promise((r) => setTimeout(r, 1000));
-    const tBusy = performance.now();
-    while (performance.now() - tBusy < 10_000) {
-      busy.push(await timedGet(hitUrl));
-      busyBare.push(await timedGet(bare.url));
+    const perRun = Math.floor(unwarmed.length / o.fillConcurrency.length);
+    for (const [run, fillConcurrency] of o.fillConcurrency.entries()) {
+      await app.stop();
+      app = startApp({ databaseUrl: nat.url, redisUrl: redis.url, fillConcurrency });
+      await waitAppHealthy(app);
+      await hitsUnderColdLoad(
+        app,
+        redis,
+        nat.url,
+        hitPo,
+        unwarmed.slice(run * perRun, (run + 1) * perRun),
+        fillConcurrency,
+        (measure, value) => add(measure, value, bench),
+      );
     }
-    loader.kill("SIGTERM");
-    const loaded = JSON.parse(new TextDecoder().decode((await loader.output()).stdout)) as {
-      done: number;
-      ms: number[];
-    };
-    await Deno.remove(urlFile);
-    await bare.stop();
-    const coldUnderLoad = loaded.ms.map((ms) => ({ ms }));
-    const idleVsBusy = (idle: Timed[], busy: Timed[]) => {
-      const idleP99 = quantile(idle.map((r) => r.ms), 0.99);
-      const busyP99 = quantile(busy.map((r) => r.ms), 0.99);
-      return `idle ${fmtMs(quantile(idle.map((r) => r.ms), 0.5))} / ${fmtMs(idleP99)}; busy ` +
-        `${fmtMs(quantile(busy.map((r) => r.ms), 0.5))} / ${fmtMs(busyP99)} ` +
-        `(${(busyP99 / idleP99).toFixed(1)}x; ${countBy(busy)})`;
-    };
-    add(
-      `\`${hitPo}\` HIT p50 / p99 idle vs while 10 cold filler computations run ` +
-        `(${coldUnderLoad.length} cold done meanwhile, cold p50 ` +
-        `${fmtMs(quantile(coldUnderLoad.map((r) => r.ms), 0.5))})`,
-      idleVsBusy(idle, busy),
-      bench,
-    );
-    add(
-      "control, probed in turn with the row above: a bare Hono route answering one Redis GET " +
-        "of the same bytes (bench/bare_server.ts), p50 / p99 idle vs busy",
-      idleVsBusy(idleBare, busyBare),
-      bench,
-    );
 
     // --- Redis restarted under a running app: requests while it loads the AOF ---------------
     const probeSet = [...cold].sort((a, b) => a[1].ms - b[1].ms).slice(0, 3).map(([id]) => id);

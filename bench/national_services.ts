@@ -138,8 +138,13 @@ export interface AppProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns `server/main.ts` on a free port with the benchmark's environment. */
-export function startApp(env: { databaseUrl: string; redisUrl: string }): AppProcess {
+/**
+ * Spawns `server/main.ts` on a free port with the benchmark's environment (`fillConcurrency`:
+ * its `FILL_CONCURRENCY`; unset, the app's default).
+ */
+export function startApp(
+  env: { databaseUrl: string; redisUrl: string; fillConcurrency?: number },
+): AppProcess {
   const port = freePort();
   const { child, tail } = spawnDrained(
     ["run", "-A", new URL("../server/main.ts", import.meta.url).pathname],
@@ -153,6 +158,7 @@ export function startApp(env: { databaseUrl: string; redisUrl: string }): AppPro
       OPEN_ACCESS: "true",
       REDIS_LOG_LEVEL: "warn",
       WB_INSTANCE: "national",
+      ...(env.fillConcurrency ? { FILL_CONCURRENCY: String(env.fillConcurrency) } : {}),
     },
     16384,
   );

@@ -2,6 +2,10 @@
  * The Redis side of `TimCacheC.clearAll`: moves the cache's generation (fencing every
  * fill in flight, `_fence.ts`), then deletes its keys.
  *
+ * A cache with a database of its own (`ownsDatabase`) flushes it (`_own_database.ts`):
+ * `FLUSHDB ASYNC` after checking the database is the cache's, which also drops the
+ * generation (fencing as well). When the check refuses, the clear goes on as below.
+ *
  * On one node with a complete key index (`_key_index.ts`), it drains the index: one script
  * per batch reads members and unlinks their keys, each batch sized to hold Redis for about
  * `commandUs`, without scanning the keyspace. Otherwise (no trusted index, a drain that
@@ -13,6 +17,7 @@
  */
 import { groupBySlot, isCluster, mastersOf } from "./_cluster.ts";
 import { bumpGeneration } from "./_fence.ts";
+import { flushOwnDatabase } from "./_own_database.ts";
 import type { RedisGuard } from "./_guard.ts";
 import {
   type ClearStart,
@@ -27,6 +32,10 @@ import type { RedisClient } from "./redis.ts";
 export interface ClearTarget {
   /** The cache's guard (its client, deadline and breaker). */
   redis: RedisGuard;
+  /** The cache's name (its prefix). */
+  prefix: string;
+  /** The cache has its store's database to itself (`ownsDatabase`): flush it. */
+  ownsDatabase: boolean;
   /** `cache:<prefix>:`, the start of every key of the cache. */
   keyPrefix: string;
   /** The cache's generation key (`generationKeyFor`). */
@@ -57,10 +66,27 @@ export async function clearAllInRedis(target: ClearTarget): Promise<number | und
   let drained = 0;
   try {
     if (isCluster(client)) {
+      if (target.ownsDatabase) {
+        target.report(
+          "clear_all",
+          new Error(`'ownsDatabase' of cache '${target.prefix}' has no effect on a Redis Cluster`),
+        );
+      }
       await bumpGeneration(client, target.redis.call, target.generationKey);
     } else if (!target.redis.breakerClosed(client)) throw new Error("Redis skipped (breaker open)");
     else {
       const call = <R>(command: Promise<R>) => target.redis.on(client, command);
+      if (target.ownsDatabase) {
+        const flush = await flushOwnDatabase(client, call, target.prefix);
+        if (flush.flushed) return flush.keys;
+        target.report(
+          "clear_all",
+          new Error(
+            `Not flushing the database of cache '${target.prefix}': it is not the cache's ` +
+              `alone (${flush.reason}); clearing the cache's keys one by one instead`,
+          ),
+        );
+      }
       const keys = { generationKey: target.generationKey, indexKey: target.indexKey };
       start = await startClear(client, call, keys);
       if (start.mode === "index") {

@@ -9,6 +9,7 @@
  * | `{cache:<prefix>:<uniquenessHash>}:lock:<versionTag>` | the fill lock of one version (`fill_lock.ts`) |
  * | `{cache:<prefix>}:gen` | the cache's generation (`_fence.ts`) |
  * | `{cache:<prefix>}:idx`, `{cache:<prefix>}:idx:draining`, `{cache:<prefix>}:idx:cursor` | the cache's key index, the one a clear drains and its cursor (`_key_index.ts`) |
+ * | `timcache:database-owner` | in a database a cache has to itself (`ownsDatabase`): the cache's prefix, written by each of its flushes (`_own_database.ts`) |
  *
  * A prefix is non-empty and has no `:`, so the prefix of a key is the text up to the next
  * `:` (or `}` in the hash-tagged bookkeeping keys).

@@ -105,8 +105,9 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
    *
    * @param prefix The cache's name: non-empty, without `:` (so no prefix can be a prefix of
    *   another's keys). Glob characters are allowed; `clearAll` escapes them.
-   * @throws {TypeError} If `prefix` is empty or contains `:`, no `store` is given, or a
-   *   persistent cache is given a fill policy.
+   * @throws {TypeError} If `prefix` is empty or contains `:`, no `store` is given, a
+   *   persistent cache is given a fill policy, or `ownsDatabase` conflicts with another
+   *   cache built on `store` (either way round).
    * @throws {RangeError} If the write TTL bounds are not `0 < min <= max`, a timeout is not
    *   positive, `clearBatchSize` or `clearCommandUs` is not positive, or the fill policy
    *   breaks an invariant (see `checkFillPolicy`).
@@ -176,6 +177,8 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
       () =>
         clearAllInRedis({
           redis: this.#redis,
+          prefix,
+          ownsDatabase: options.ownsDatabase ?? false,
           keyPrefix: this.#keyPrefix,
           generationKey: this.#generationKey,
           indexKey: this.#indexKey,
@@ -184,7 +187,7 @@ export class TimCacheC<UniquenessParams, VersionParams, T>
           report: (op, error) => this.#report.error(op, error),
         }),
     );
-    store.caches.register(this);
+    store.caches.register(this, { ownsDatabase: options.ownsDatabase ?? false });
   }
 
   /** The Redis key of an entry: `cache:<prefix>:<uniquenessHash>`. */

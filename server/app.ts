@@ -61,6 +61,12 @@ import type { SessionSource } from "./session_cache.ts";
 /** What the app needs; tests pass a real database and caches on a test Redis. */
 export interface AppDeps {
   db: Db;
+  /**
+   * The database of the cold computations (the aggregates a cache miss computes); the
+   * server's is `db` bounded to `FILL_CONCURRENCY` statements at once (`bounded_db.ts`).
+   * @default {db, unbounded}
+   */
+  computeDb?: Db;
   caches: ServerCaches;
   /** Bearer token of administrators (`ADMIN_TOKEN`); unset disables admin actions. */
   adminToken?: string;
@@ -158,6 +164,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
   const trustedProxies = deps.trustedProxies ?? DEFAULT_TRUSTED_PROXIES;
   const addressOf = (c: Context) => clientAddress(c, trustedProxies);
   const versions = deps.versions ?? queryVersions(deps.db);
+  const computeDb = deps.computeDb ?? deps.db;
   const app = new Hono();
   app.use("*", async (c, next) => {
     await next();
@@ -252,6 +259,7 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
     "/api/projects",
     projectRoutes({
       ...deps,
+      computeDb,
       writes: versionedWrites(deps.db, events, versions),
       allowlists,
       versions,
@@ -277,9 +285,9 @@ export async function createApp(deps: AppDeps): Promise<Hono> {
       mirrorSecret: deps.mirrorSecret,
     }),
   );
-  app.route("/api/projects", batchRoutes({ ...deps, versions }));
+  app.route("/api/projects", batchRoutes({ ...deps, computeDb, versions }));
   app.route("/api/projects", runRoutes(deps));
-  app.route("/api", datasetRoutes({ ...deps, allowlists, versions }));
+  app.route("/api", datasetRoutes({ ...deps, computeDb, allowlists, versions }));
   app.route("/api", labelRoutes({ ...deps, versions }));
   const overview = deps.overview ?? new OverviewWindows({
     db: deps.db,

@@ -9,6 +9,7 @@
 import type { RedisTarget } from "../lib/mod.ts";
 import { ENV_NAMES as ENV, type EnvName } from "./env_contract.ts";
 import { type CacheLogLevel, parseLogLevel } from "./observability.ts";
+import { defaultFillConcurrency } from "./bounded_db.ts";
 
 /** The parsed configuration. */
 export interface ServerConfig {
@@ -41,6 +42,12 @@ export interface ServerConfig {
   metricsToken?: string;
   /** `REDIS_COMMAND_TIMEOUT_MS`: reply deadline of a cache call. @default {1000} */
   redisCommandTimeoutMs: number;
+  /**
+   * `FILL_CONCURRENCY`: cold computations (cache fills' aggregate queries) this process runs
+   * on Postgres at once; the rest queue in the app (`bounded_db.ts`).
+   * @default {the host's cores - 1, shared among `DENO_JOBS` workers, 1 to 8}
+   */
+  fillConcurrency: number;
   /** `ADMIN_TOKEN`: bearer token of administrators; unset disables admin actions. */
   adminToken?: string;
   /** `WB_INSTANCE`: the instance id, reported by `/healthz` and in logs. @default {"local"} */
@@ -160,6 +167,12 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     redisLogLevel: parseLogLevel(text(ENV.redisLogLevel)),
     metricsToken: text(ENV.metricsToken),
     redisCommandTimeoutMs: int(ENV.redisCommandTimeoutMs, 1000, 10, 60_000),
+    fillConcurrency: int(
+      ENV.fillConcurrency,
+      defaultFillConcurrency(navigator.hardwareConcurrency, int(ENV.workers, 1, 1, 1024)),
+      1,
+      1000,
+    ),
     adminToken: text(ENV.adminToken),
     instance: text(ENV.instance) ?? "local",
     viewerToken: text(ENV.viewerToken),

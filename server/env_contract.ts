@@ -40,6 +40,7 @@ export const ENV_NAMES = {
   loginMaxFailures: "LOGIN_MAX_FAILURES",
   sseMaxStreamsPerUser: "SSE_MAX_STREAMS_PER_USER",
   sseMaxStreams: "SSE_MAX_STREAMS",
+  fillConcurrency: "FILL_CONCURRENCY",
   /** Read by `deno serve --parallel` (not by the app): the number of worker processes. */
   workers: "DENO_JOBS",
 } as const;

@@ -28,7 +28,8 @@ import { loadInstance } from "./load/mod.ts";
 import { migrate } from "./migrate.ts";
 import { trackInFlight } from "./in_flight.ts";
 import { OverviewWindows } from "./routes/overview.ts";
-import { installObservability, tracedDb } from "./observability.ts";
+import { installObservability, observeFillQueue, tracedDb } from "./observability.ts";
+import { boundedDb } from "./bounded_db.ts";
 import { CACHE_FORMAT_VERSION, SERVER_VERSION } from "./version.ts";
 import { installLogFormat } from "./log_format.ts";
 import { PostgresHealth } from "./postgres_health.ts";
@@ -125,9 +126,15 @@ const overview = new OverviewWindows({
 });
 overview.startPrewarm();
 
+// Cold computations run at most FILL_CONCURRENCY at once: a burst of them leaves cores to
+// the cached hits and pool connections to the other requests (`bounded_db.ts`).
+const computeDb = boundedDb(db, config.fillConcurrency);
+observeFillQueue(observability.registry, computeDb);
+
 const app = await createApp({
   overview,
   db,
+  computeDb,
   caches,
   adminToken: config.adminToken,
   instance: config.instance,

@@ -50,6 +50,33 @@ export interface Observability {
 }
 
 /**
+ * Registers the gauges of the cold computations' queue (`bounded_db.ts`) on `registry`:
+ * `db_fills_running` (statements running, at most `FILL_CONCURRENCY`) and
+ * `db_fills_queued` (statements waiting for a slot).
+ */
+export function observeFillQueue(
+  registry: Registry,
+  queue: { readonly running: number; readonly queued: number },
+): void {
+  new Gauge({
+    name: "db_fills_running",
+    help: "Cold computations' statements running on Postgres (at most FILL_CONCURRENCY)",
+    registers: [registry],
+    collect() {
+      this.set(queue.running);
+    },
+  });
+  new Gauge({
+    name: "db_fills_queued",
+    help: "Cold computations' statements waiting in the app for a slot (FILL_CONCURRENCY)",
+    registers: [registry],
+    collect() {
+      this.set(queue.queued);
+    },
+  });
+}
+
+/**
  * Registers the metrics and the cache log on the operation reports of the caches built on
  * `options.store`.
  *

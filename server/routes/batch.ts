@@ -32,13 +32,18 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** What the batch route needs. */
 export interface BatchRoutesDeps {
   db: Db;
+  /**
+   * The database of the cold computations (the aggregates a miss computes): `db` bounded
+   * to `FILL_CONCURRENCY` statements at once (`bounded_db.ts`).
+   */
+  computeDb: Db;
   caches: ServerCaches;
   /** Where versions come from (the version table, or a query per request). */
   versions: VersionSource;
 }
 
 /** Routes under `/api/projects`. */
-export function batchRoutes({ db, caches, versions: source }: BatchRoutesDeps): Hono {
+export function batchRoutes({ db, computeDb, caches, versions: source }: BatchRoutesDeps): Hono {
   const app = new Hono();
   app.get("/:projectId/items", async (c) => {
     const projectId = idParam(c, "projectId");
@@ -79,7 +84,7 @@ export function batchRoutes({ db, caches, versions: source }: BatchRoutesDeps): 
         envelope(
           params,
           itemRequests[index].version,
-          await fetchPoItemsBody(db, itemRequests[index].detail),
+          await fetchPoItemsBody(computeDb, itemRequests[index].detail),
         ),
     );
     const byId = new Map(found.map((poId, i) => [poId, items[i]]));

@@ -22,7 +22,11 @@ import {
 
 /** What the dataset routes need. */
 export interface DatasetRoutesDeps {
-  db: Db;
+  /**
+   * The database of the cold computations (the aggregates a miss computes): `db` bounded
+   * to `FILL_CONCURRENCY` statements at once (`bounded_db.ts`).
+   */
+  computeDb: Db;
   caches: ServerCaches;
   /** Entity allowlists (indicators). */
   allowlists: EntityAllowlists;
@@ -32,7 +36,7 @@ export interface DatasetRoutesDeps {
 
 /** Routes under `/api`: `/datasets/hmis/summary`, `/datasets/hfa/summary`, `/structure`. */
 export function datasetRoutes(
-  { db, caches, allowlists, versions }: DatasetRoutesDeps,
+  { computeDb, caches, allowlists, versions }: DatasetRoutesDeps,
 ): Hono {
   const app = new Hono();
 
@@ -53,7 +57,7 @@ export function datasetRoutes(
         return {
           params: { indicatorId, level },
           version: { version },
-          produce: () => getHmisDatasetSummary(db, { indicatorId, adminAreaLevel: level }),
+          produce: () => getHmisDatasetSummary(computeDb, { indicatorId, adminAreaLevel: level }),
         };
       },
     }),
@@ -66,7 +70,7 @@ export function datasetRoutes(
       resolve: async () => ({
         params: {},
         version: { version: await versions.datasetVersion("hfa") },
-        produce: () => getHfaDatasetSummary(db),
+        produce: () => getHfaDatasetSummary(computeDb),
       }),
     }),
   );
@@ -77,7 +81,7 @@ export function datasetRoutes(
     const result = await caches.structure.getOrSet(
       "structure",
       version,
-      async () => envelope("structure", version, await getStructure(db)),
+      async () => envelope("structure", version, await getStructure(computeDb)),
     );
     c.header("Server-Timing", `db;dur=${since(started).toFixed(1)}`);
     return c.json(result.value.body as object);

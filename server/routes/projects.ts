@@ -38,6 +38,11 @@ import type {
 /** What the project routes need. */
 export interface ProjectRoutesDeps {
   db: Db;
+  /**
+   * The database of the cold computations (the aggregates a miss computes): `db` bounded
+   * to `FILL_CONCURRENCY` statements at once (`bounded_db.ts`).
+   */
+  computeDb: Db;
   caches: ServerCaches;
   /** Module runs and edits, each announced by its event. */
   writes: VersionedWrites;
@@ -63,7 +68,7 @@ function itemsParamsOf(projectId: string, detail: PoDetail): ItemsParams {
 
 /** Routes under `/api/projects`. */
 export function projectRoutes(
-  { db, caches, writes, allowlists, versions: source }: ProjectRoutesDeps,
+  { db, computeDb, caches, writes, allowlists, versions: source }: ProjectRoutesDeps,
 ): Hono {
   const app = new Hono();
 
@@ -153,7 +158,7 @@ export function projectRoutes(
         return {
           params,
           version: lastRunVersionOf(versions.lastRun),
-          produce: () => fetchPoItemsBody(db, detail),
+          produce: () => fetchPoItemsBody(computeDb, detail),
         };
       },
     }),
@@ -229,7 +234,7 @@ export function projectRoutes(
         return {
           params: { projectId, metricId },
           version: await metricVersionOf(projectId, metricId),
-          produce: () => getMetricInfo(db, projectId, metricId),
+          produce: () => getMetricInfo(computeDb, projectId, metricId),
         };
       },
     }),
@@ -248,7 +253,7 @@ export function projectRoutes(
         return {
           params: { projectId, metricId, replicateBy },
           version,
-          produce: () => getReplicantOptions(db, projectId, metricId, replicateBy),
+          produce: () => getReplicantOptions(computeDb, projectId, metricId, replicateBy),
         };
       },
     }),
