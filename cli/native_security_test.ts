@@ -116,6 +116,8 @@ async function squatterRedis(port: number) {
     connections,
     errors,
     async [Symbol.asyncDispose]() {
+      // SIGKILL of `runuser` would orphan the redis-server it started: stop the server first.
+      await cli("SHUTDOWN", "NOSAVE").catch(() => "");
       try {
         child.kill("SIGKILL");
       } catch { /* gone */ }

@@ -96,6 +96,7 @@ Deno.test("the default bound leaves a core to the hits and pool connections to t
     readConfig({ DENO_JOBS: "2" }).fillConcurrency,
     defaultFillConcurrency(navigator.hardwareConcurrency, 2),
   );
+  assert.equal(readConfig({ DENO_JOBS: "many" }).fillConcurrency, readConfig({}).fillConcurrency);
   assert.throws(
     () => readConfig({ FILL_CONCURRENCY: "0" }),
     /FILL_CONCURRENCY must be an integer from 1/,

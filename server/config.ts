@@ -169,7 +169,12 @@ export function readConfig(env: Record<string, string | undefined>): ServerConfi
     redisCommandTimeoutMs: int(ENV.redisCommandTimeoutMs, 1000, 10, 60_000),
     fillConcurrency: int(
       ENV.fillConcurrency,
-      defaultFillConcurrency(navigator.hardwareConcurrency, int(ENV.workers, 1, 1, 1024)),
+      // DENO_JOBS is Deno's to read (`deno serve --parallel`): a value it would not take
+      // counts as one worker here rather than refusing to boot.
+      defaultFillConcurrency(
+        navigator.hardwareConcurrency,
+        Math.max(1, Number.parseInt(text(ENV.workers) ?? "1", 10) || 1),
+      ),
       1,
       1000,
     ),
