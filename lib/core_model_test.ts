@@ -3,7 +3,8 @@
  * `setPromise` (the plan's pattern), `setPromise`, `getOrSet`, `clear`, `clearAll`, version
  * flips, producers that fail, hang or return another version, and Redis pauses, against
  * `TimCacheB` and against two `TimCacheC`s ("two processes", fleet fill policy) on one real
- * redis-server and on a real Redis Cluster. Producers settle when fast-check's scheduler
+ * redis-server, on a database they own there (`ownsDatabase`: `clearAll` is a `FLUSHDB ASYNC`)
+ * and on a real Redis Cluster. Producers settle when fast-check's scheduler
  * says (`fc.scheduler()`), so every run explores another interleaving.
  *
  * Invariants, checked against a reference model:
@@ -390,15 +391,23 @@ modelTest({
 
 let prefixes = 0;
 
+/**
+ * Two `TimCacheC`s on Redis, and a reader. With `ownsDatabase` the caches own the database
+ * their connections select, and every run uses one prefix (a database's owner is one cache:
+ * another name would make every clear after the first refuse to flush); each run ends with
+ * a `clearAll`, which empties the database for the next.
+ */
 function redisFixture(
   name: string,
   connect: () => Promise<{ connections: RedisConnection[]; pause: (ms: number) => Promise<void> }>,
+  { ownsDatabase = false } = {},
 ): Fixture & { open(): Promise<void>; close(): Promise<void> } {
   let connections: RedisConnection[] = [];
   let prefix = "";
   const make = (conn: RedisConnection, l1: boolean) =>
     new TimCacheC<string, number, Value>(prefix, funcs, {
       store: RedisStore.over(() => conn.ready()),
+      ownsDatabase,
       l1: l1 ? conn.l1 ?? false : false,
       log: () => {},
       fill: POLICY,
@@ -422,7 +431,7 @@ function redisFixture(
     },
     pauseImpl: (_ms: number) => Promise.resolve(),
     caches: () => {
-      prefix = `model${prefixes++}`;
+      prefix = ownsDatabase ? "model_own" : `model${prefixes++}`;
       return [make(connections[0], true), make(connections[1], true)];
     },
     stored: async (_caches: unknown, key: string) =>
@@ -451,6 +460,19 @@ const onNode = redisFixture("two TimCacheCs on one Redis node", async () => {
 Deno.test({ name: "model: start a Redis node", fn: () => onNode.open() });
 modelTest(onNode);
 
+const onOwnDatabase = redisFixture(
+  "two TimCacheCs owning database 1 of one Redis node",
+  async () => ({
+    connections: await Promise.all(
+      [0, 1, 2].map(() => connectRedis(`${single!.url}/1`, { log: () => {} })),
+    ),
+    pause: async (ms) => void await single!.cli("CLIENT", "PAUSE", String(ms), "WRITE"),
+  }),
+  { ownsDatabase: true },
+);
+Deno.test({ name: "model: connect to database 1", fn: () => onOwnDatabase.open() });
+modelTest(onOwnDatabase);
+
 let cluster: TestRedisCluster | undefined;
 const onCluster = redisFixture("two TimCacheCs on a Redis Cluster", async () => {
   cluster = await startRedisCluster();
@@ -471,6 +493,7 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     await onNode.close();
+    await onOwnDatabase.close();
     await onCluster.close();
     await single?.stop();
     await cluster?.stop();
