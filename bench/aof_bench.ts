@@ -21,6 +21,7 @@
 import { REDIS_PROFILE_URL, redisConfigText } from "../cli/redis_config.ts";
 import { freePort } from "../lib/testing/redis_server.ts";
 import { markdownTable } from "./stats.ts";
+import { resp } from "./redis_keys.ts";
 
 /** One target size. */
 export interface AofRow {
@@ -52,12 +53,6 @@ export interface RedisCliTarget {
   args: string[];
   /** Its password, passed in `REDISCLI_AUTH` (never in argv). */
   password: string;
-}
-
-function resp(args: string[]): string {
-  let out = `*${args.length}\r\n`;
-  for (const arg of args) out += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
-  return out;
 }
 
 /**

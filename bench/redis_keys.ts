@@ -9,7 +9,8 @@ import { COMPLETE } from "../lib/_key_index.ts";
 
 const encoder = new TextEncoder();
 
-function resp(args: string[]): string {
+/** One command in the Redis protocol (RESP), as `redis-cli --pipe` reads it. */
+export function resp(args: string[]): string {
   let out = `*${args.length}\r\n`;
   for (const arg of args) out += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
   return out;

@@ -20,7 +20,7 @@
  * @module
  */
 import pLimit, { type LimitFunction } from "p-limit";
-import type { Db } from "./db.ts";
+import { type Db, DEFAULT_POOL_MAX } from "./db.ts";
 
 /** A {@linkcode Db} whose statements queue for a slot; with its queue's state. */
 export interface BoundedDb extends Db {
@@ -41,9 +41,13 @@ export interface BoundedDb extends Db {
  *
  * @param cores The host's CPU cores (`navigator.hardwareConcurrency`).
  * @param workers The instance's app processes (`DENO_JOBS`, 1 by default).
- * @param poolMax Each process's pool size (`connectPostgres`'s `max`, 10 by default).
+ * @param poolMax Each process's pool size (`connectPostgres`'s `max`).
  */
-export function defaultFillConcurrency(cores: number, workers = 1, poolMax = 10): number {
+export function defaultFillConcurrency(
+  cores: number,
+  workers = 1,
+  poolMax = DEFAULT_POOL_MAX,
+): number {
   return Math.max(1, Math.min(Math.floor((cores - 1) / workers), poolMax - 2));
 }
 

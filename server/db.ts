@@ -63,11 +63,14 @@ export interface Db {
 
 /** Options of {@linkcode connectPostgres}. */
 export interface ConnectPostgresOptions {
-  /** Maximum pool size. @default {10} */
+  /** Maximum pool size. @default {DEFAULT_POOL_MAX} */
   max?: number;
   /** Seconds to wait for a TCP connection and startup before giving up. @default {10} */
   connectTimeoutS?: number;
 }
+
+/** Connections of a pool when `connectPostgres` is not told otherwise. */
+export const DEFAULT_POOL_MAX = 10;
 
 /** Seconds a client is told to wait (`Retry-After`) while the database is unavailable. */
 export const DB_RETRY_AFTER_S = 5;
@@ -296,7 +299,7 @@ export function connectPostgres(url: string, options: ConnectPostgresOptions = {
   const { url: target, socketDir } = socketDirOf(url);
   const sql = postgres(target, {
     ...(socketDir ? { host: socketDir } : {}),
-    max: options.max ?? 10,
+    max: options.max ?? DEFAULT_POOL_MAX,
     connect_timeout: options.connectTimeoutS ?? 10,
     onnotice: () => {},
     // Reconnect at once: the default backoff grows to 20 s, so while Postgres is down (and
