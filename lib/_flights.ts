@@ -164,6 +164,15 @@ export class FlightTable<T> {
     return newest;
   }
 
+  /**
+   * The joinable flight registered under exactly `version` of `key`, with no fallback:
+   * for `ANY_VERSION`, the lease of an any-version `get` only (a fill taking over leases
+   * must not take one of another version).
+   */
+  exact(key: string, version: string): Flight<T> | undefined {
+    return this.#index.get(key)?.get(version);
+  }
+
   /** Removes a flight (any completion path; safe to call twice) and cancels its timers. */
   finish(flight: Flight<T>): void {
     flight.clearTimers();

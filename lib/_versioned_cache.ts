@@ -455,7 +455,8 @@ export abstract class VersionedCache<U, V, T> implements TimCache<U, V, T> {
    * inherits the lease's fence (the holder computed after it).
    */
   #startFill(key: string, version: string, inheritFence: boolean, startedAt: number): Flight<T> {
-    const leases = [this.#flights.find(key, version), this.#flights.find(key, ANY_VERSION)];
+    // This version's lease and an any-version get's, never another version's (its waiters).
+    const leases = [this.#flights.exact(key, version), this.#flights.exact(key, ANY_VERSION)];
     const own = this.#flights.start(key, version, "fill");
     own.startedAt = startedAt;
     for (const lease of leases) {

@@ -216,6 +216,17 @@ function contract(name: string, make: Factory) {
     assert.equal(await cache.get({ id: "b" }, ANY_VERSION), undefined);
   });
 
+  Deno.test(`${name}: a fill of one version does not answer the callers waiting on another version's lease`, async () => {
+    const cache = make();
+    // Caller A missed for any version, caller B for version 2: each holds a lease.
+    assert.equal(await cache.get({ id: "a" }, ANY_VERSION), undefined);
+    assert.equal(await cache.get({ id: "a" }, { rev: 2 }), undefined);
+    const waiting = cache.get({ id: "a" }, { rev: 2 }); // joins B's lease
+    await cache.setPromise(Promise.resolve(value("a", 1)), { id: "a" }, { rev: 1 }); // A's
+    await cache.setPromise(Promise.resolve(value("a", 2)), { id: "a" }, { rev: 2 }); // B's
+    assert.deepEqual(await waiting, value("a", 2));
+  });
+
   Deno.test(`${name}: clear() removes every version of one entry only`, async () => {
     const cache = make();
     await cache.setPromise(Promise.resolve(value("a", 1)), { id: "a" }, { rev: 1 });
